@@ -19,7 +19,18 @@ const stateFile = path.join(stateDir, "setup-state.json");
 
 const PACKAGES = {
   // Building the native addon and the BPF objects, running the datapath.
-  start: ["clang", "llvm", "libbpf-dev", "bpftool", "linux-libc-dev", "make", "g++", "python3", "iproute2", "nftables"],
+  start: [
+    "clang",
+    "llvm",
+    "libbpf-dev",
+    "bpftool",
+    "linux-libc-dev",
+    "make",
+    "g++",
+    "python3",
+    "iproute2",
+    "nftables",
+  ],
   // Real parts the tests drive.
   test: [
     "postgresql",
@@ -34,6 +45,8 @@ const PACKAGES = {
     "iperf3",
     "tcpdump",
     "procps",
+    "iputils-ping",
+    "netcat-openbsd",
   ],
 };
 
@@ -52,6 +65,7 @@ function has(cmd) {
 function missingDebianPackages(names) {
   if (!has("dpkg-query")) return names;
   return names.filter((name) => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });
     return !(r.status === 0 && r.stdout.includes("install ok installed"));
   });
@@ -76,10 +90,19 @@ export function ensureDebianPackages(profile) {
   try {
     const r = spawnSync(
       "apt-get",
-      ["install", "-y", "-qq", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", ...missing],
+      [
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "-o",
+        "Dpkg::Options::=--force-confold",
+        ...missing,
+      ],
       { stdio: "inherit", env },
     );
-    if (r.status !== 0) return { unavailable: missingDebianPackages(missing), reason: "apt-get install failed" };
+    if (r.status !== 0)
+      return { unavailable: missingDebianPackages(missing), reason: "apt-get install failed" };
   } finally {
     if (!hadPolicy) execFileSync("rm", ["-f", policy]);
   }
@@ -127,11 +150,13 @@ export function buildDependencies({ datapath }) {
 export function datapathSupport() {
   if (process.platform !== "linux") return { ok: false, why: "the datapath needs Linux" };
   if (!isRoot()) return { ok: false, why: "loading eBPF programs needs root (CAP_BPF, CAP_NET_ADMIN)" };
-  if (!existsSync("/sys/kernel/btf/vmlinux")) return { ok: false, why: "the kernel exposes no BTF (/sys/kernel/btf/vmlinux)" };
+  if (!existsSync("/sys/kernel/btf/vmlinux"))
+    return { ok: false, why: "the kernel exposes no BTF (/sys/kernel/btf/vmlinux)" };
   const [major, minor] = (readFileSync("/proc/sys/kernel/osrelease", "utf8").match(/^(\d+)\.(\d+)/) ?? [])
     .slice(1)
     .map(Number);
-  if (major < 6 || (major === 6 && minor < 6)) return { ok: false, why: `kernel ${major}.${minor} is older than 6.6 (tcx)` };
+  if (major < 6 || (major === 6 && minor < 6))
+    return { ok: false, why: `kernel ${major}.${minor} is older than 6.6 (tcx)` };
   if (!has("clang") || !has("bpftool")) return { ok: false, why: "clang and bpftool are not installed" };
   return { ok: true, why: null };
 }

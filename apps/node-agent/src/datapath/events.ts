@@ -1,0 +1,60 @@
+// Flow events from the mdp_events ring buffer, decoded.
+import { type BpfMap, openRingBuffer, type RingBuffer } from "@meridian/native";
+import { EVENT_VERDICT, flowEvent, formatAddr, POINT_NAMES, REASON_NAMES } from "./layout";
+
+export interface FlowEvent {
+  tsNs: bigint;
+  epId: number;
+  srcIdentity: number;
+  dstIdentity: number;
+  ruleId: number;
+  bytes: number;
+  ifindex: number;
+  verdict: "forwarded" | "dropped";
+  reason: string;
+  reasonCode: number;
+  point: string;
+  family: 4 | 6;
+  protocol: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+}
+
+export function decodeFlowEvent(buf: Buffer): FlowEvent {
+  const e = flowEvent.decode(buf);
+  return {
+    tsNs: e.ts_ns,
+    epId: e.ep_id,
+    srcIdentity: e.src_identity,
+    dstIdentity: e.dst_identity,
+    ruleId: e.rule_id,
+    bytes: e.bytes,
+    ifindex: e.ifindex,
+    verdict: e.verdict === EVENT_VERDICT.DROPPED ? "dropped" : "forwarded",
+    reason: REASON_NAMES[e.reason] ?? `reason_${e.reason}`,
+    reasonCode: e.reason,
+    point: POINT_NAMES[e.point] ?? `point_${e.point}`,
+    family: e.family === 6 ? 6 : 4,
+    protocol: e.protocol,
+    src: formatAddr(e.family, e.saddr),
+    dst: formatAddr(e.family, e.daddr),
+    sport: e.sport,
+    dport: e.dport,
+  };
+}
+
+/** Deliver events as they arrive (a native thread polls; the event loop never blocks). */
+export function subscribeFlowEvents(events: BpfMap, onEvents: (events: FlowEvent[]) => void): RingBuffer {
+  return openRingBuffer(events, (records) => onEvents(records.map(decodeFlowEvent)));
+}
+
+/** A ring buffer to drain by hand with drainFlowEvents (tests). */
+export function openFlowEvents(events: BpfMap): RingBuffer {
+  return openRingBuffer(events);
+}
+
+export function drainFlowEvents(rb: RingBuffer): FlowEvent[] {
+  return rb.consume().map(decodeFlowEvent);
+}

@@ -1,0 +1,180 @@
+// Loads the datapath's BPF objects, binds their maps to the pin directory, and
+// attaches programs with tcx links that are pinned too — so an agent restart adopts
+// the running datapath (maps reused, links updated in place) instead of rebuilding it.
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { objectPath } from "@meridian/bpf";
+import {
+  attachTcx,
+  type BpfLink,
+  type BpfProgram,
+  isBpffs,
+  openObject,
+  openPinnedLink,
+  runInNetns,
+  type TcxDirection,
+} from "@meridian/native";
+import { DatapathMaps, MAP_NAMES, type MapName } from "./maps";
+
+export const DEFAULT_PIN_DIR = "/sys/fs/bpf/meridian";
+
+export const ATTACH_POINTS = ["from_pod", "to_pod", "from_net", "to_net"] as const;
+export type AttachPoint = (typeof ATTACH_POINTS)[number];
+
+/** Where each program hooks: pod veth host side or uplink, tcx ingress or egress. */
+export const HOOK: Record<AttachPoint, TcxDirection> = {
+  from_pod: "ingress",
+  to_pod: "egress",
+  from_net: "ingress",
+  to_net: "egress",
+};
+
+export interface DatapathOptions {
+  /** Pin directory on a bpffs; default /sys/fs/bpf/meridian. */
+  pinDir?: string;
+  /** Override where an attach point's object comes from (tests, upgrades). */
+  objectFor?: (point: AttachPoint) => string;
+}
+
+export interface AttachTarget {
+  ifindex: number;
+  /** Network namespace the device lives in (e.g. /run/netns/NAME); default: ours. */
+  netnsPath?: string;
+  /** Unique name for the link pin, e.g. the interface name. Default: the ifindex. */
+  name?: string;
+}
+
+export class Datapath {
+  private constructor(
+    readonly pinDir: string,
+    readonly programs: Record<AttachPoint, BpfProgram>,
+    readonly maps: DatapathMaps,
+  ) {}
+
+  /**
+   * Load all four objects. The first creates and pins the maps, the others (and a
+   * later agent) reuse them. Program handles keep their own fds; objects are closed.
+   */
+  static load(opts: DatapathOptions = {}): Datapath {
+    const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
+    const parent = path.dirname(pinDir);
+    if (!isBpffs(parent) && !isBpffs(pinDir)) {
+      throw new Error(`${parent} is not a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
+    }
+    const fresh = !existsSync(pinDir);
+    mkdirSync(path.join(pinDir, "links"), { recursive: true });
+    const programs = {} as Record<AttachPoint, BpfProgram>;
+    const maps = {} as Record<MapName, ReturnType<ReturnType<typeof openObject>["map"]>>;
+    try {
+      for (const point of ATTACH_POINTS) {
+        const obj = openObject(opts.objectFor?.(point) ?? objectPath(point), { pinDir });
+        try {
+          programs[point] = obj.program(point);
+          if (point === "from_pod") for (const n of MAP_NAMES) maps[n] = obj.map(n);
+        } finally {
+          obj.close();
+        }
+      }
+    } catch (err) {
+      for (const p of Object.values(programs)) p.close();
+      for (const m of Object.values(maps)) m.close();
+      // A pin dir this call created holds nothing anyone adopted yet: leave no trace.
+      if (fresh) rmSync(pinDir, { recursive: true, force: true });
+      throw err;
+    }
+    return new Datapath(pinDir, programs, new DatapathMaps(maps));
+  }
+
+  private linkPin(point: AttachPoint, t: AttachTarget): string {
+    // bpffs refuses names with a dot (EPERM), and interface names may have one (eth0.100).
+    const dev = String(t.name ?? t.ifindex).replaceAll(".", "_");
+    return path.join(this.pinDir, "links", `${dev}-${point}`);
+  }
+
+  /**
+   * Attach `point`'s program to a device. When a pinned link for the same device already
+   * exists (a previous agent attached it), the program on it is replaced atomically
+   * instead: no moment without a program. A pin left by a device that is gone is replaced.
+   */
+  attach(point: AttachPoint, target: AttachTarget, program: BpfProgram = this.programs[point]): BpfLink {
+    const pin = this.linkPin(point, target);
+    if (existsSync(pin)) {
+      const link = openPinnedLink(pin);
+      if (link.info().ifindex === target.ifindex) {
+        try {
+          link.update(program);
+        } catch (err) {
+          link.close();
+          throw err;
+        }
+        return link;
+      }
+      // The pin outlived its device (pod deleted, veth recreated): drop it, attach afresh.
+      try {
+        link.detach();
+      } catch {
+        // Already detached with its device.
+      }
+      link.close();
+      rmSync(pin, { force: true });
+    }
+    const make = () => attachTcx(program, target.ifindex, HOOK[point]);
+    const link = target.netnsPath ? runInNetns(target.netnsPath, make) : make();
+    try {
+      link.pin(pin);
+    } catch (err) {
+      link.detach();
+      link.close();
+      throw err;
+    }
+    return link;
+  }
+
+  /** Swap the program on an attached link (upgrade, or a test of live replacement). */
+  replace(point: AttachPoint, target: AttachTarget, program: BpfProgram): void {
+    const link = openPinnedLink(this.linkPin(point, target));
+    try {
+      link.update(program);
+    } finally {
+      link.close();
+    }
+  }
+
+  /** Detach and forget the pinned link. Returns false when nothing was attached. */
+  detach(point: AttachPoint, target: AttachTarget): boolean {
+    const pin = this.linkPin(point, target);
+    if (!existsSync(pin)) return false;
+    const link = openPinnedLink(pin);
+    try {
+      link.detach();
+    } finally {
+      link.close();
+      rmSync(pin, { force: true });
+    }
+    return true;
+  }
+
+  /** Close our handles. Pinned maps and links stay: the datapath keeps running. */
+  close(): void {
+    for (const p of Object.values(this.programs)) p.close();
+    this.maps.close();
+  }
+
+  /** Remove every pin (links detach once the last reference goes). For teardown and tests. */
+  static destroy(pinDir: string): void {
+    if (!existsSync(pinDir) || !statSync(pinDir).isDirectory()) return;
+    const links = path.join(pinDir, "links");
+    if (existsSync(links)) {
+      for (const f of readdirSync(links)) {
+        try {
+          const l = openPinnedLink(path.join(links, f));
+          l.detach();
+          l.close();
+        } catch {
+          // Already gone with its device: removing the pin is enough.
+        }
+      }
+    }
+    rmSync(pinDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,420 @@
+// Typed access to the datapath's pinned maps: what the reconcilers call.
+// Every setter is idempotent (writing the same state twice changes nothing) and
+// setPolicy applies only the difference between the map and the wanted entries.
+import path from "node:path";
+import { type BpfMap, isNativeError, openPinnedMap, possibleCpus } from "@meridian/native";
+import {
+  type Addr,
+  AF,
+  counter,
+  ctEntry,
+  ctKey,
+  endpointInfo,
+  endpointKey,
+  formatAddr,
+  ipcacheInfo,
+  ipcacheKey,
+  POINT_MAX,
+  POINT_NAMES,
+  parseAddr,
+  parseCidr,
+  REASON_MAX,
+  REASON_NAMES,
+} from "./layout";
+import {
+  compilePolicy,
+  decodePolicy,
+  encodePolicyKey,
+  encodePolicyValue,
+  entryId,
+  type PolicyMapEntry,
+  type PolicyRule,
+} from "./policy";
+
+export const MAP_NAMES = [
+  "mdp_endpoints",
+  "mdp_ipcache",
+  "mdp_policy",
+  "mdp_ct",
+  "mdp_counters",
+  "mdp_events",
+  "mdp_dns_cfg",
+  "mdp_egress_gw",
+  "mdp_snat",
+  "mdp_srv6_vrf",
+  "mdp_srv6_pol",
+  "mdp_srv6_sid",
+] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+
+export interface Endpoint {
+  epId: number;
+  identity: number;
+  ifindex: number;
+  flags: number;
+}
+
+export interface CounterRow {
+  point: (typeof POINT_NAMES)[number];
+  reason: string;
+  reasonCode: number;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface PolicyDiff {
+  added: number;
+  updated: number;
+  removed: number;
+}
+
+function endpointKeyOf(ip: string | Addr): Buffer {
+  const a = typeof ip === "string" ? parseAddr(ip) : ip;
+  return endpointKey.encode({ addr: a.bytes, family: a.family });
+}
+
+function ipcacheKeyOf(cidr: string): Buffer {
+  const c = parseCidr(cidr);
+  return ipcacheKey.encode({ prefixlen: 32 + c.prefix, family: c.family, addr: c.bytes });
+}
+
+/** Every key of a map (collected first, so callers may delete while walking). */
+export function mapKeys(map: BpfMap): Buffer[] {
+  const keys: Buffer[] = [];
+  let k = map.nextKey(null);
+  while (k) {
+    keys.push(k);
+    k = map.nextKey(k);
+  }
+  return keys;
+}
+
+const BATCH_UNSUPPORTED = new Set([22 /* EINVAL */, 95 /* EOPNOTSUPP */, 524 /* ENOTSUPP */]);
+
+/** Every [key, value] of a map: batched reads where the kernel has them, else key by key. */
+export function mapEntries(map: BpfMap): [Buffer, Buffer][] {
+  const { keySize, valueBufferSize } = map.info();
+  try {
+    const d = map.dump();
+    const out: [Buffer, Buffer][] = [];
+    for (let i = 0; i < d.count; i++) {
+      out.push([
+        d.keys.subarray(i * keySize, (i + 1) * keySize),
+        d.values.subarray(i * valueBufferSize, (i + 1) * valueBufferSize),
+      ]);
+    }
+    return out;
+  } catch (err) {
+    if (!isNativeError(err) || !BATCH_UNSUPPORTED.has(err.errno)) throw err;
+  }
+  return mapKeys(map).flatMap((k) => {
+    const v = map.lookup(k);
+    return v ? [[k, v] as [Buffer, Buffer]] : [];
+  });
+}
+
+/** One batch syscall when the kernel supports it for this map type, else one per entry. */
+export function writeBatch(map: BpfMap, keys: Buffer[], values: Buffer[]): void {
+  if (keys.length === 0) return;
+  if (keys.length > 1) {
+    try {
+      map.updateBatch(Buffer.concat(keys), Buffer.concat(values), keys.length);
+      return;
+    } catch (err) {
+      if (!isNativeError(err) || !BATCH_UNSUPPORTED.has(err.errno)) throw err;
+    }
+  }
+  keys.forEach((k, i) => {
+    map.update(k, values[i] as Buffer);
+  });
+}
+
+export function deleteBatch(map: BpfMap, keys: Buffer[]): void {
+  if (keys.length === 0) return;
+  if (keys.length > 1) {
+    try {
+      map.deleteBatch(Buffer.concat(keys), keys.length);
+      return;
+    } catch (err) {
+      if (!isNativeError(err) || !BATCH_UNSUPPORTED.has(err.errno)) throw err;
+    }
+  }
+  for (const k of keys) map.delete(k);
+}
+
+export interface SyncDiff {
+  written: number;
+  removed: number;
+}
+
+/** Diff a map against wanted entries (keyed by hex of the key) and apply the difference. */
+function syncMap(map: BpfMap, want: Map<string, { key: Buffer; value: Buffer }>): SyncDiff {
+  const have = new Map(mapEntries(map).map(([k, v]) => [k.toString("hex"), v]));
+  const writes = [...want.entries()].filter(([id, e]) => !have.get(id)?.equals(e.value)).map(([, e]) => e);
+  const stale = [...have.keys()].filter((id) => !want.has(id)).map((id) => Buffer.from(id, "hex"));
+  writeBatch(
+    map,
+    writes.map((e) => e.key),
+    writes.map((e) => e.value),
+  );
+  deleteBatch(map, stale);
+  return { written: writes.length, removed: stale.length };
+}
+
+export class DatapathMaps {
+  constructor(readonly maps: Record<MapName, BpfMap>) {}
+
+  /** Open every map pinned under pinDir (what a restarted agent does). */
+  static openPinned(pinDir: string): DatapathMaps {
+    const maps = {} as Record<MapName, BpfMap>;
+    try {
+      for (const n of MAP_NAMES) maps[n] = openPinnedMap(path.join(pinDir, n));
+    } catch (err) {
+      for (const m of Object.values(maps)) m.close();
+      throw err;
+    }
+    return new DatapathMaps(maps);
+  }
+
+  close(): void {
+    for (const m of Object.values(this.maps)) m.close();
+  }
+
+  // ---- endpoints ----
+
+  setEndpoint(ip: string, ep: Endpoint): void {
+    this.maps.mdp_endpoints.update(
+      endpointKeyOf(ip),
+      endpointInfo.encode({ ep_id: ep.epId, identity: ep.identity, ifindex: ep.ifindex, flags: ep.flags }),
+    );
+  }
+
+  getEndpoint(ip: string): Endpoint | null {
+    const v = this.maps.mdp_endpoints.lookup(endpointKeyOf(ip));
+    if (!v) return null;
+    const d = endpointInfo.decode(v);
+    return { epId: d.ep_id, identity: d.identity, ifindex: d.ifindex, flags: d.flags };
+  }
+
+  deleteEndpoint(ip: string): boolean {
+    return this.maps.mdp_endpoints.delete(endpointKeyOf(ip));
+  }
+
+  listEndpoints(): (Endpoint & { ip: string })[] {
+    return mapEntries(this.maps.mdp_endpoints).map(([k, v]) => {
+      const key = endpointKey.decode(k);
+      const d = endpointInfo.decode(v);
+      return {
+        ip: formatAddr(key.family, key.addr),
+        epId: d.ep_id,
+        identity: d.identity,
+        ifindex: d.ifindex,
+        flags: d.flags,
+      };
+    });
+  }
+
+  /**
+   * Make the endpoints map exactly `desired` (ip → endpoint): write what is new or
+   * different, delete what is no longer wanted. Idempotent.
+   */
+  syncEndpoints(desired: Map<string, Endpoint>): SyncDiff {
+    const m = this.maps.mdp_endpoints;
+    const want = new Map<string, { key: Buffer; value: Buffer }>();
+    for (const [ip, ep] of desired) {
+      const key = endpointKeyOf(ip);
+      want.set(key.toString("hex"), {
+        key,
+        value: endpointInfo.encode({
+          ep_id: ep.epId,
+          identity: ep.identity,
+          ifindex: ep.ifindex,
+          flags: ep.flags,
+        }),
+      });
+    }
+    return syncMap(m, want);
+  }
+
+  // ---- ipcache ----
+
+  /** Make the ipcache exactly `desired` (CIDR → identity). Idempotent. */
+  syncIpcache(desired: Map<string, number>): SyncDiff {
+    const want = new Map<string, { key: Buffer; value: Buffer }>();
+    for (const [cidr, identity] of desired) {
+      const key = ipcacheKeyOf(cidr);
+      want.set(key.toString("hex"), { key, value: ipcacheInfo.encode({ identity, flags: 0 }) });
+    }
+    return syncMap(this.maps.mdp_ipcache, want);
+  }
+
+  setIpcache(cidr: string, identity: number, flags = 0): void {
+    this.maps.mdp_ipcache.update(ipcacheKeyOf(cidr), ipcacheInfo.encode({ identity, flags }));
+  }
+
+  deleteIpcache(cidr: string): boolean {
+    return this.maps.mdp_ipcache.delete(ipcacheKeyOf(cidr));
+  }
+
+  listIpcache(): { cidr: string; identity: number }[] {
+    return mapEntries(this.maps.mdp_ipcache).map(([k, v]) => {
+      const key = ipcacheKey.decode(k);
+      return {
+        cidr: `${formatAddr(key.family, key.addr)}/${key.prefixlen - 32}`,
+        identity: ipcacheInfo.decode(v).identity,
+      };
+    });
+  }
+
+  // ---- policy ----
+
+  policyEntries(epId?: number): PolicyMapEntry[] {
+    return mapEntries(this.maps.mdp_policy).flatMap(([k, v]) => {
+      const e = decodePolicy(k, v);
+      return epId === undefined || e.epId === epId ? [e] : [];
+    });
+  }
+
+  /**
+   * Make the endpoint's policy entries exactly those compiled from `rules`. New and
+   * changed entries are written before stale ones are removed.
+   */
+  setPolicy(epId: number, rules: PolicyRule[]): PolicyDiff {
+    return this.setPolicyEntries(epId, compilePolicy(epId, rules));
+  }
+
+  setPolicyEntries(epId: number, wanted: PolicyMapEntry[]): PolicyDiff {
+    const m = this.maps.mdp_policy;
+    const have = new Map(this.policyEntries(epId).map((e) => [entryId(e), e]));
+    const diff: PolicyDiff = { added: 0, updated: 0, removed: 0 };
+    const keep = new Set<string>();
+    const writes: PolicyMapEntry[] = [];
+    for (const e of wanted) {
+      const id = entryId(e);
+      keep.add(id);
+      const cur = have.get(id);
+      if (cur && cur.verdict === e.verdict && cur.ruleId === e.ruleId) continue;
+      writes.push(e);
+      if (cur) diff.updated++;
+      else diff.added++;
+    }
+    const stale = [...have].filter(([id]) => !keep.has(id)).map(([, e]) => e);
+    writeBatch(
+      m,
+      writes.map((e) => encodePolicyKey(e)),
+      writes.map((e) => encodePolicyValue(e)),
+    );
+    deleteBatch(
+      m,
+      stale.map((e) => encodePolicyKey(e)),
+    );
+    diff.removed = stale.length;
+    return diff;
+  }
+
+  clearPolicy(epId: number): number {
+    return this.setPolicyEntries(epId, []).removed;
+  }
+
+  // ---- conntrack ----
+
+  listConntrack(): {
+    src: string;
+    dst: string;
+    sport: number;
+    dport: number;
+    protocol: number;
+    direction: number;
+    packets: bigint;
+    bytes: bigint;
+    ruleId: number;
+  }[] {
+    return mapEntries(this.maps.mdp_ct).flatMap(([k, v]) => {
+      const key = ctKey.decode(k);
+      const e = ctEntry.decode(v);
+      return [
+        {
+          src: formatAddr(key.family, key.saddr),
+          dst: formatAddr(key.family, key.daddr),
+          sport: key.sport,
+          dport: key.dport,
+          protocol: key.protocol,
+          direction: key.direction,
+          packets: e.packets,
+          bytes: e.bytes,
+          ruleId: e.rule_id,
+        },
+      ];
+    });
+  }
+
+  /**
+   * Remove conntrack entries idle for longer than `maxIdleNs`. The datapath stamps
+   * entries with bpf_ktime_get_ns (CLOCK_MONOTONIC), the clock process.hrtime reads.
+   * Returns how many were removed. LRU eviction remains the backstop when the table fills.
+   */
+  gcConntrack(maxIdleNs: bigint, now: bigint = process.hrtime.bigint()): number {
+    const stale = mapEntries(this.maps.mdp_ct)
+      .filter(([, v]) => now - ctEntry.decode(v).last_seen_ns > maxIdleNs)
+      .map(([k]) => Buffer.from(k));
+    deleteBatch(this.maps.mdp_ct, stale);
+    return stale.length;
+  }
+
+  flushConntrack(): number {
+    const m = this.maps.mdp_ct;
+    let n = 0;
+    for (const k of mapKeys(m)) if (m.delete(k)) n++;
+    return n;
+  }
+
+  // ---- counters ----
+
+  /** Sum of one counter over all CPUs. */
+  counter(point: number, reason: number): { packets: bigint; bytes: bigint } {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(reason * POINT_MAX + point);
+    const v = this.maps.mdp_counters.lookup(key);
+    const out = { packets: 0n, bytes: 0n };
+    if (!v) return out;
+    const ncpu = possibleCpus();
+    for (let c = 0; c < ncpu; c++) {
+      const d = counter.decode(v, c * counter.size);
+      out.packets += d.packets;
+      out.bytes += d.bytes;
+    }
+    return out;
+  }
+
+  /** Every non-zero counter. */
+  readCounters(): CounterRow[] {
+    const rows: CounterRow[] = [];
+    for (let reason = 0; reason < REASON_MAX; reason++) {
+      for (let point = 0; point < POINT_MAX; point++) {
+        const c = this.counter(point, reason);
+        if (c.packets === 0n && c.bytes === 0n) continue;
+        rows.push({
+          point: POINT_NAMES[point] ?? "from_pod",
+          reason: REASON_NAMES[reason] ?? `reason_${reason}`,
+          reasonCode: reason,
+          packets: c.packets,
+          bytes: c.bytes,
+        });
+      }
+    }
+    return rows;
+  }
+
+  /** Zero every counter (tests and `meridian-agent status --reset`). */
+  resetCounters(): void {
+    const m = this.maps.mdp_counters;
+    const zero = Buffer.alloc(m.info().valueBufferSize);
+    const key = Buffer.alloc(4);
+    for (let i = 0; i < REASON_MAX * POINT_MAX; i++) {
+      key.writeUInt32LE(i);
+      m.update(key, zero);
+    }
+  }
+}
+
+export { AF };

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one exit every program returns through.
+ *
+ *   int finish(skb, point, ret, f, ctx)
+ *     ret < 0: a drop; counts -ret for this point, emits a dropped event, TC_ACT_SHOT.
+ *     ret >= 0: forwarded; counts REASON_FORWARDED, emits a forwarded event when
+ *     ctx->notify is set (a new flow's policy verdict), TC_ACT_OK.
+ */
+#ifndef MERIDIAN_EXIT_H
+#define MERIDIAN_EXIT_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* Ring buffer records are only ever locals, which clang leaves out of BTF; this unused
+ * global puts struct flow_event into every object's BTF so tools (and the layout test)
+ * can read its layout. It costs one small .bss map per object. */
+struct flow_event mdp_btf_flow_event __attribute__((unused));
+
+struct verdict_ctx {
+	__u32 ep_id;
+	__u32 src_identity;
+	__u32 dst_identity;
+	__u32 rule_id;
+	bool notify;
+};
+
+static __always_inline void count(__u32 reason, __u32 point, __u32 bytes)
+{
+	__u32 idx = reason * POINT_MAX + point;
+	struct counter *c = bpf_map_lookup_elem(&mdp_counters, &idx);
+
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline void emit(struct __sk_buff *skb, __u32 point, __u32 reason, const struct flow *f,
+				 const struct verdict_ctx *v)
+{
+	struct flow_event *e = bpf_ringbuf_reserve(&mdp_events, sizeof(*e), 0);
+
+	if (!e) {
+		count(COUNTER_EVENTS_LOST, point, 0);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ep_id = v->ep_id;
+	e->src_identity = v->src_identity;
+	e->dst_identity = v->dst_identity;
+	e->rule_id = v->rule_id;
+	e->bytes = skb->len;
+	e->ifindex = skb->ifindex;
+	e->reason = reason;
+	e->verdict = reason == REASON_FORWARDED ? EV_FORWARDED : EV_DROPPED;
+	e->point = point;
+	e->family = f->family;
+	e->protocol = f->protocol;
+	e->sport = f->sport;
+	e->dport = f->dport;
+	e->pad = 0;
+	e->pad2 = 0;
+	__builtin_memcpy(e->saddr, f->saddr, 16);
+	__builtin_memcpy(e->daddr, f->daddr, 16);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int finish(struct __sk_buff *skb, __u32 point, int ret, const struct flow *f,
+				  const struct verdict_ctx *v)
+{
+	if (ret < 0) {
+		__u32 reason = (__u32)(-ret);
+		if (reason >= REASON_MAX)
+			reason = REASON_MAX - 1;
+		count(reason, point, skb->len);
+		emit(skb, point, reason, f, v);
+		return TC_ACT_SHOT;
+	}
+	count(REASON_FORWARDED, point, skb->len);
+	if (v->notify)
+		emit(skb, point, REASON_FORWARDED, f, v);
+	return TC_ACT_OK;
+}
+
+#endif
