@@ -1,0 +1,12 @@
+export * from "./attributes.js";
+export * from "./capabilities.js";
+export * from "./communities.js";
+export * from "./errors.js";
+export * from "./families.js";
+export * from "./ip.js";
+export * from "./messages.js";
+export * from "./nlri.js";
+export * from "./pack.js";
+export * from "./prefix-sid.js";
+export * from "./rd.js";
+export { Reader } from "./reader.js";

@@ -1,0 +1,157 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Driver, Lab, sh, until } from "./lab.js";
+
+// Interop with BIRD 2.0 in its own network namespace.
+
+const lab = new Lab("bird", 3);
+let us: Driver;
+const birdAs = 65030;
+
+function birdc(cmd: string): string {
+  // birdc exits non-zero for "Network not found", which is an answer here, not a failure.
+  return sh("birdc", ["-s", path.join(lab.dir, "bird.ctl"), ...cmd.split(" ")], {
+    ns: lab.theirs,
+    allowFail: true,
+  });
+}
+
+beforeAll(async () => {
+  lab.up();
+  fs.writeFileSync(
+    path.join(lab.dir, "bird.conf"),
+    `log "${lab.dir}/bird.log" all;
+router id ${lab.v4(2)};
+protocol device { scan time 2; }
+protocol static s4 { ipv4; route 172.16.30.0/24 blackhole; }
+protocol static s6 { ipv6; route 2001:db8:30::/48 blackhole; }
+protocol bgp meridian {
+  local ${lab.v4(2)} as ${birdAs};
+  neighbor ${lab.v4(1)} as 65001;
+  hold time 9;
+  connect retry time 2;
+  start delay time 1;
+  ipv4 { import all; export where source = RTS_STATIC; };
+  ipv6 { import all; export where source = RTS_STATIC; next hop address ${lab.v6(2)}; };
+}
+protocol bgp wrongas {
+  local ${lab.v4(4)} as ${birdAs};
+  neighbor ${lab.v4(3)} as 65999;
+  connect retry time 2;
+  start delay time 1;
+  error wait time 1, 5;
+  ipv4 { import all; export none; };
+}
+`,
+  );
+  lab.spawnDaemon("bird", [
+    "-f",
+    "-c",
+    path.join(lab.dir, "bird.conf"),
+    "-s",
+    path.join(lab.dir, "bird.ctl"),
+  ]);
+  await until(() => birdc("show status").includes("Daemon is up"), "BIRD control socket");
+  us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, [
+    {
+      address: lab.v4(2),
+      asn: birdAs,
+      localAddress: lab.v4(1),
+      families: ["ipv4-unicast", "ipv6-unicast"],
+      importPolicy: "accept-all",
+      exportPolicy: "accept-all",
+      nextHopIpv6: lab.v6(1),
+      holdTime: 9,
+      connectRetry: 2,
+    },
+    {
+      address: lab.v4(4),
+      asn: birdAs,
+      localAddress: lab.v4(3),
+      importPolicy: "accept-all",
+      exportPolicy: "accept-all",
+      connectRetry: 2,
+    },
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await lab.cleanup();
+});
+
+describe("BIRD interop", () => {
+  it("establishes a session that both sides see as Established", async () => {
+    await until(
+      async () => (await us.peer(lab.v4(2))).state === "Established",
+      "our side Established",
+      30_000,
+    );
+    await until(
+      () => /BGP state:\s+Established/.test(birdc("show protocols all meridian")),
+      "BIRD Established",
+    );
+    expect((await us.peer(lab.v4(2))).negotiated).toMatchObject({
+      families: ["ipv4-unicast", "ipv6-unicast"],
+      as4: true,
+      routeRefresh: true,
+    });
+  });
+
+  it("learns BIRD's IPv4 and IPv6 static routes", async () => {
+    const v4 = await until(
+      async () => (await us.received(lab.v4(2), "ipv4-unicast")).find((r) => r.prefix === "172.16.30.0/24"),
+      "BIRD IPv4 route",
+    );
+    expect(v4).toMatchObject({ asPath: [birdAs], nextHops: [lab.v4(2)] });
+    const v6 = await until(
+      async () => (await us.received(lab.v4(2), "ipv6-unicast")).find((r) => r.prefix === "2001:db8:30::/48"),
+      "BIRD IPv6 route",
+    );
+    expect(v6.nextHops[0]).toBe(lab.v6(2));
+  });
+
+  it("BIRD shows our IPv4 and IPv6 advertisements with the attributes we sent", async () => {
+    await us.originate([
+      { prefix: "10.200.0.0/16", med: 42, communities: ["65001:100"], largeCommunities: ["65001:1:2"] },
+      { prefix: "2001:db8:200::/48", communities: ["65001:6"] },
+    ]);
+    const out = await until(() => {
+      const t = birdc("show route 10.200.0.0/16 all");
+      return t.includes("BGP.as_path") ? t : undefined;
+    }, "our route in BIRD");
+    expect(out).toMatch(/BGP\.as_path: 65001\n/);
+    expect(out).toMatch(/BGP\.next_hop: 10\.99\.3\.1\n/);
+    expect(out).toMatch(/BGP\.med: 42\n/);
+    expect(out).toMatch(/BGP\.community: \(65001,100\)/);
+    expect(out).toMatch(/BGP\.large_community: \(65001, 1, 2\)/);
+    const out6 = await until(() => {
+      const t = birdc("show route 2001:db8:200::/48 all");
+      return t.includes("BGP.as_path") ? t : undefined;
+    }, "our IPv6 route in BIRD");
+    expect(out6).toContain(`BGP.next_hop: ${lab.v6(1)}`);
+    expect(out6).toMatch(/BGP\.community: \(65001,6\)/);
+  });
+
+  it("withdrawals work both ways", async () => {
+    await us.withdraw([{ prefix: "10.200.0.0/16" }]);
+    await until(() => !birdc("show route 10.200.0.0/16 all").includes("BGP.as_path"), "BIRD drops our route");
+    birdc("disable s4");
+    await until(
+      async () => !(await us.received(lab.v4(2), "ipv4-unicast")).some((r) => r.prefix === "172.16.30.0/24"),
+      "we drop BIRD's route",
+    );
+  });
+
+  it("BIRD's NOTIFICATION for a wrong ASN shows in our status in words", async () => {
+    const st = await until(
+      async () => {
+        const s = await us.peer(lab.v4(4));
+        return s.lastError?.direction === "received" ? s : undefined;
+      },
+      "NOTIFICATION from BIRD",
+      30_000,
+    );
+    expect(st.lastErrorWords).toMatch(/^received: OPEN Message Error \/ Bad Peer AS/);
+  });
+});
