@@ -1,0 +1,291 @@
+// The meridian-agent daemon: wires IPAM, endpoints, node routing, the datapath seam, the
+// local listeners and (when configured) the control-plane sync together.
+import { chmod, mkdir, unlink } from "node:fs/promises";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import pino, { type Logger } from "pino";
+import { type AgentConfig, ConfigError } from "../config.js";
+import { Ipam } from "../ipam/allocator.js";
+import { setSysctls } from "../routing/exec.js";
+import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../routing/node-routes.js";
+import { AgentMetrics } from "../status/metrics.js";
+import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
+import type { SyncTarget } from "../sync/loop.js";
+import { type AgentEndpoint, type Datapath, UnenforcedDatapath } from "./datapath-port.js";
+import { EndpointManager } from "./endpoints.js";
+import { createHandler } from "./local-api.js";
+import type { AgentStatusView } from "./protocol.js";
+
+export interface AgentOptions {
+  /** The eBPF datapath; without one the agent runs with {@link UnenforcedDatapath}. */
+  datapath?: Datapath;
+  logger?: Logger;
+}
+
+export class Agent implements SyncTarget {
+  readonly metrics = new AgentMetrics();
+  readonly log: Logger;
+  readonly datapath: Datapath;
+  endpoints!: EndpointManager;
+  private ipam!: Ipam;
+  private unixServer?: http.Server;
+  private tcpServer?: http.Server;
+  private readonly startedAt = Date.now();
+  private peers: PeerNode[];
+  private peerRoutes: { dst: string; via: string }[] = [];
+  private lastError?: string;
+  /** Set by the sync loop. */
+  controlPlane: AgentStatusView["controlPlane"];
+  httpPort?: number;
+  private started = false;
+  private desired?: { state: NodeDesiredState; revision: number };
+  private desiredWaiters: (() => void)[] = [];
+  private endpointListeners: (() => void)[] = [];
+
+  constructor(
+    readonly config: AgentConfig,
+    opts: AgentOptions = {},
+  ) {
+    this.log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
+    this.datapath = opts.datapath ?? new UnenforcedDatapath();
+    this.peers = config.peers;
+    this.controlPlane = config.api ? { mode: "disconnected", api: config.api } : { mode: "standalone" };
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    if (config.podCIDRs.length === 0 && this.desired) {
+      // Joined without --pod-cidr: the control plane's node object says which they are.
+      config.podCIDRs = [...this.desired.state.node.podCIDRs];
+    }
+    if (config.podCIDRs.length === 0) {
+      throw new ConfigError(
+        "no PodCIDR for this node: pass --pod-cidr (repeatable), set podCIDRs in --config, or give the node PodCIDRs in the control plane",
+      );
+    }
+    if (!this.datapath.enforcing)
+      this.log.warn({ datapath: this.datapath.name }, "policy is NOT enforced on this node");
+    await mkdir(config.stateDir, { recursive: true });
+    // A node routes between its pods and other nodes.
+    await setSysctls({ "net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1" });
+    this.ipam = await Ipam.open(config.podCIDRs, config.stateDir);
+    this.endpoints = new EndpointManager(
+      this.ipam,
+      this.datapath,
+      config.stateDir,
+      this.log,
+      this.metrics,
+      config.mtu,
+    );
+    await this.endpoints.load();
+    this.endpoints.onChange(() => {
+      for (const l of this.endpointListeners) l();
+    });
+    // A bad peer route must not keep pods from being plumbed: it is reported, not fatal.
+    await this.applyPeers(this.peers).catch(() => undefined);
+    await this.listenUnix();
+    if (config.httpAddress) await this.listenTcp(config.httpAddress);
+    this.started = true;
+    // A desired state that arrived (or was loaded from disk) before start is applied now.
+    if (this.desired)
+      await this.applyDesiredState(this.desired.state, this.desired.revision).catch(() => undefined);
+    for (const l of this.endpointListeners) l();
+    this.log.info(
+      {
+        socket: config.socketPath,
+        http: config.httpAddress,
+        podCIDRs: config.podCIDRs,
+        endpoints: this.endpoints.list().length,
+      },
+      "agent started",
+    );
+  }
+
+  /** Reconciles routes to other nodes' PodCIDRs; keeps the last good set on failure. */
+  async applyPeers(peers: PeerNode[]): Promise<void> {
+    try {
+      const desired = desiredPeerRoutes(peers.filter((p) => p.name !== this.config.nodeName));
+      const changes = await reconcilePeerRoutes(desired);
+      this.peers = peers;
+      this.peerRoutes = desired;
+      this.metrics.peerRoutes.set(desired.length);
+      if (changes.added.length || changes.removed.length) this.log.info(changes, "peer routes reconciled");
+    } catch (err) {
+      this.metrics.applyErrors.inc({ component: "routing" });
+      this.lastError = `peer routes: ${(err as Error).message}`;
+      this.log.error({ err }, "applying peer routes failed; keeping the previous routes");
+      throw err;
+    }
+  }
+
+  // --- SyncTarget: what the control-plane loop drives -------------------------------------
+
+  async applyDesiredState(state: NodeDesiredState, revision: number): Promise<void> {
+    if (!this.started) {
+      this.desired = { state, revision };
+      for (const w of this.desiredWaiters.splice(0)) w();
+      return;
+    }
+    const mine = [...this.config.podCIDRs].sort().join(",");
+    const theirs = [...state.node.podCIDRs].sort().join(",");
+    if (theirs && mine !== theirs) {
+      // Pods hold addresses from the running PodCIDRs; changing them needs a drained node.
+      this.log.warn(
+        { running: this.config.podCIDRs, desired: state.node.podCIDRs },
+        "PodCIDRs differ from the control plane's; keeping the running ones",
+      );
+    }
+    try {
+      await this.datapath.applyDesiredState?.(state);
+    } catch (err) {
+      this.metrics.applyErrors.inc({ component: "datapath" });
+      this.lastError = `revision ${revision}: ${(err as Error).message}`;
+      throw err;
+    }
+    this.desired = { state, revision };
+    this.lastError = undefined;
+    this.metrics.lastAppliedRevision.set(revision);
+    this.controlPlane = { ...this.controlPlane, lastRevision: revision };
+  }
+
+  /** Resolves once a desired state (from disk or the control plane) is known. */
+  waitForDesiredState(): Promise<void> {
+    if (this.desired) return Promise.resolve();
+    return new Promise((resolve) => this.desiredWaiters.push(resolve));
+  }
+
+  setSyncConnected(connected: boolean, revision?: number): void {
+    this.metrics.syncConnected.set(connected ? 1 : 0);
+    this.controlPlane = {
+      mode: connected ? "connected" : "disconnected",
+      api: this.config.api,
+      ...(revision !== undefined ? { lastRevision: revision } : {}),
+    };
+  }
+
+  components(): ComponentStatus[] {
+    return [
+      this.lastError?.startsWith("revision")
+        ? { component: "datapath", state: "error" as const, message: this.lastError }
+        : {
+            component: "datapath",
+            state: this.datapath.enforcing ? ("ok" as const) : ("degraded" as const),
+            message: this.datapath.name,
+          },
+      {
+        component: "cni",
+        state: "ok",
+        message: `${this.started ? this.endpoints.list().length : 0} endpoints`,
+        detail: { podCIDRs: this.config.podCIDRs },
+      },
+      {
+        component: "routing",
+        state: this.lastError?.startsWith("peer routes") ? "error" : "ok",
+        message: `${this.peerRoutes.length} routes to other nodes' PodCIDRs`,
+      },
+    ];
+  }
+
+  endpointList(): AgentEndpoint[] {
+    return this.started ? this.endpoints.list() : [];
+  }
+
+  onEndpointsChanged(listener: () => void): void {
+    this.endpointListeners.push(listener);
+  }
+
+  /** The control plane's view of an endpoint (its compiled policy), if it has one. */
+  desiredFor(ep: AgentEndpoint): unknown {
+    const state = this.desired?.state;
+    if (!state) return undefined;
+    return state.endpoints.find(
+      (d) =>
+        (d.namespace === (ep.namespace ?? "default") && d.name === ep.podName) ||
+        (d.ipv4 !== undefined && ep.addresses.includes(d.ipv4)) ||
+        (d.ipv6 !== undefined && ep.addresses.includes(d.ipv6)),
+    );
+  }
+
+  status(): AgentStatusView {
+    return {
+      nodeName: this.config.nodeName,
+      podCIDRs: this.config.podCIDRs,
+      datapath: { name: this.datapath.name, enforcing: this.datapath.enforcing },
+      controlPlane: this.controlPlane,
+      endpoints: this.endpoints.list().length,
+      peerRoutes: this.peerRoutes,
+      ipam: this.ipam.capacity().map((c) => ({ pool: c.pool, used: c.used, usable: c.usable.toString() })),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
+    await Promise.all(
+      [this.unixServer, this.tcpServer].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s) return resolve();
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    await unlink(this.config.socketPath).catch(() => undefined);
+    await this.datapath.close();
+  }
+
+  private surface() {
+    return {
+      endpoints: this.endpoints,
+      datapath: this.datapath,
+      metrics: this.metrics,
+      status: () => this.status(),
+      desiredFor: (ep: AgentEndpoint) => this.desiredFor(ep),
+      unhealthyReason: () => null,
+    };
+  }
+
+  private async listenUnix(): Promise<void> {
+    const socket = this.config.socketPath;
+    await mkdir(path.dirname(socket), { recursive: true });
+    if (await socketIsLive(socket)) {
+      throw new ConfigError(`another agent is already serving ${socket}; stop it first`);
+    }
+    await unlink(socket).catch(() => undefined);
+    const server = http.createServer(createHandler(this.surface(), true));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socket, () => resolve());
+    });
+    // Only root (and the runtime, as root) may ask for interfaces and addresses.
+    await chmod(socket, 0o660);
+    this.unixServer = server;
+  }
+
+  private async listenTcp(address: string): Promise<void> {
+    const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
+    if (!m) throw new ConfigError(`httpAddress "${address}" is not host:port`);
+    const server = http.createServer(createHandler(this.surface(), false));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(m[2]), m[1] || undefined, () => resolve());
+    });
+    const addr = server.address();
+    if (addr && typeof addr === "object") this.httpPort = addr.port;
+    this.tcpServer = server;
+  }
+}
+
+function socketIsLive(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}

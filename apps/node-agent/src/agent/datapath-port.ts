@@ -1,0 +1,77 @@
+// The seam between endpoint lifecycle and the eBPF datapath (src/datapath/, built
+// separately). CNI ADD awaits onEndpointAdded before it returns, so once the real datapath
+// is plugged in a pod's first packet already meets its policy.
+import { EventEmitter } from "node:events";
+import type { NodeDesiredState } from "../sync/channel.js";
+
+export interface AgentEndpoint {
+  /** `${containerId}/${ifname}` */
+  id: string;
+  containerId: string;
+  ifname: string;
+  netns: string;
+  hostIfname: string;
+  hostMac: string;
+  mac: string;
+  addresses: string[];
+  namespace?: string;
+  podName?: string;
+  labels: Record<string, string>;
+  createdAt: string;
+}
+
+export interface FlowEvent {
+  time: string;
+  src: string;
+  dst: string;
+  proto: string;
+  sport?: number;
+  dport?: number;
+  verdict: "forwarded" | "dropped";
+  reason?: string;
+  endpoint?: string;
+}
+
+export interface Datapath {
+  /** Shown by `meridian-agent status`. */
+  readonly name: string;
+  /** False when nothing polices traffic: status says so loudly. */
+  readonly enforcing: boolean;
+  /** Must be idempotent: a repeated ADD or an agent restart calls it again for the same endpoint. */
+  onEndpointAdded(ep: AgentEndpoint): Promise<void>;
+  /** Must succeed for an endpoint it never saw (DEL is idempotent). */
+  onEndpointRemoved(ep: AgentEndpoint): Promise<void>;
+  /**
+   * The node's desired state from the control plane (identities, ipcache, per-endpoint
+   * policy…). Diff-based and idempotent; throwing rejects the state and keeps the last one.
+   */
+  applyDesiredState?(state: NodeDesiredState): Promise<void>;
+  /** The policy the datapath holds for an endpoint, for `meridian-agent policy`. */
+  policyFor(ep: AgentEndpoint): Promise<unknown>;
+  /** Flow events, for `meridian-agent flows --follow`. */
+  readonly flows: EventEmitter<{ flow: [FlowEvent] }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Stand-in used only while no eBPF datapath is available: it records endpoints so the rest
+ * of the agent behaves normally, but it programs nothing and enforces nothing — traffic
+ * between pods is plainly routed. The name says so wherever it is shown.
+ */
+export class UnenforcedDatapath implements Datapath {
+  readonly name = "unenforced (no eBPF datapath loaded: traffic is routed, not policed)";
+  readonly enforcing = false;
+  readonly flows = new EventEmitter<{ flow: [FlowEvent] }>();
+  readonly endpoints = new Map<string, AgentEndpoint>();
+
+  async onEndpointAdded(ep: AgentEndpoint): Promise<void> {
+    this.endpoints.set(ep.id, ep);
+  }
+  async onEndpointRemoved(ep: AgentEndpoint): Promise<void> {
+    this.endpoints.delete(ep.id);
+  }
+  async policyFor(): Promise<unknown> {
+    return { enforced: false, note: "no eBPF datapath is loaded on this node; no policy is enforced" };
+  }
+  async close(): Promise<void> {}
+}

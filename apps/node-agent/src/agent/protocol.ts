@@ -1,0 +1,47 @@
+// The agent's local protocol: HTTP/1.1 with JSON bodies over a unix socket. Plain HTTP so
+// that `curl --unix-socket` works for debugging, and the socket's file mode (0660, root)
+// is the access control: nothing listens on a network address for these calls.
+import { z } from "zod";
+
+export const DEFAULT_AGENT_SOCKET = "/run/meridian/agent.sock";
+
+export const cniRequestSchema = z.object({
+  command: z.enum(["ADD", "DEL", "CHECK"]),
+  cniVersion: z.string(),
+  containerId: z.string().min(1),
+  netns: z.string().optional(),
+  ifname: z.string().min(1),
+  args: z.record(z.string(), z.string()).default({}),
+  labels: z.record(z.string(), z.string()).default({}),
+  mtu: z.number().int().optional(),
+  prevResult: z.unknown().optional(),
+});
+export type CniRequest = z.infer<typeof cniRequestSchema>;
+
+export interface EndpointView {
+  id: string;
+  containerId: string;
+  ifname: string;
+  netns: string;
+  hostIfname: string;
+  mac: string;
+  addresses: string[];
+  namespace?: string;
+  podName?: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  /** Whether the datapath has applied this endpoint (ADD waits for it). */
+  datapath: "applied" | "failed";
+}
+
+export interface AgentStatusView {
+  nodeName: string;
+  podCIDRs: string[];
+  datapath: { name: string; enforcing: boolean };
+  controlPlane: { mode: "standalone" | "connected" | "disconnected"; api?: string; lastRevision?: number };
+  endpoints: number;
+  peerRoutes: { dst: string; via: string }[];
+  ipam: { pool: string; used: number; usable: string }[];
+  uptimeSeconds: number;
+  lastError?: string;
+}

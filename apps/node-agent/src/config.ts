@@ -1,0 +1,93 @@
+// Agent configuration: a JSON file (--config), then environment, then flags, later
+// winning. Every field is validated once here; errors name the field and the source.
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { hostname } from "node:os";
+import { z } from "zod";
+import { DEFAULT_AGENT_SOCKET } from "./agent/protocol.js";
+import { parseCidr } from "./ipam/cidr.js";
+
+const cidr = z.string().refine(
+  (s) => {
+    try {
+      parseCidr(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be a CIDR with no host bits set, e.g. 10.244.1.0/24" },
+);
+const address = z.string().refine((s) => isIP(s) !== 0, { message: "must be an IP address" });
+
+export const agentConfigSchema = z.object({
+  nodeName: z.string().min(1).default(hostname()),
+  stateDir: z.string().min(1).default("/var/lib/meridian"),
+  socketPath: z.string().min(1).default(DEFAULT_AGENT_SOCKET),
+  /** host:port for /healthz and /metrics; empty disables the TCP listener. */
+  httpAddress: z.string().default("127.0.0.1:9962"),
+  podCIDRs: z.array(cidr).default([]),
+  nodeAddresses: z.array(address).default([]),
+  /** Other nodes, for standalone/lab use when no control plane provides them. */
+  peers: z
+    .array(z.object({ name: z.string().min(1), addresses: z.array(address), podCIDRs: z.array(cidr) }))
+    .default([]),
+  api: z.url().optional(),
+  joinToken: z.string().min(1).optional(),
+  mtu: z.number().int().min(1280).max(65535).optional(),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+});
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  flags?: Partial<Record<keyof AgentConfig, unknown>>;
+}
+
+export async function loadConfig({ file, env = {}, flags = {} }: ConfigSources): Promise<AgentConfig> {
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`--config ${file}: ${(err as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`--config ${file}: not JSON: ${(err as Error).message}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  if (env.MERIDIAN_API) fromEnv.api = env.MERIDIAN_API;
+  if (env.MERIDIAN_JOIN_TOKEN) fromEnv.joinToken = env.MERIDIAN_JOIN_TOKEN;
+  if (env.MERIDIAN_STATE_DIR) fromEnv.stateDir = env.MERIDIAN_STATE_DIR;
+  if (env.MERIDIAN_NODE_NAME) fromEnv.nodeName = env.MERIDIAN_NODE_NAME;
+  if (env.MERIDIAN_AGENT_SOCKET) fromEnv.socketPath = env.MERIDIAN_AGENT_SOCKET;
+  const merged = {
+    ...fromFile,
+    ...fromEnv,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+  };
+  const parsed = agentConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `invalid agent configuration: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+    );
+  }
+  if (parsed.data.joinToken && !parsed.data.api) {
+    throw new ConfigError(
+      "invalid agent configuration: joinToken is set but api (--api / MERIDIAN_API) is not",
+    );
+  }
+  return parsed.data;
+}
