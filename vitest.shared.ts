@@ -11,7 +11,10 @@ export function meridianVitest(suite: string, test: NonNullable<ViteUserConfig["
     test: {
       testTimeout: 30_000,
       hookTimeout: 60_000,
-      reporters: ["default", ["json", { outputFile: path.join(root, ".meridian", "test-results", `${suite}.json`) }]],
+      reporters: [
+        "default",
+        ["json", { outputFile: path.join(root, ".meridian", "test-results", `${suite}.json`) }],
+      ],
       ...test,
     },
   });

@@ -16,6 +16,7 @@ const { values } = parseArgs({
     dev: { type: "boolean", default: false },
     port: { type: "string", default: process.env.PORT ?? "3000" },
     "skip-setup": { type: "boolean", default: false },
+    "no-lab": { type: "boolean", default: false },
   },
 });
 
@@ -46,27 +47,39 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 function tsx(script, args, opts = {}) {
-  return spawn(process.execPath, [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args], {
-    cwd: root,
-    ...opts,
-  });
+  return spawn(
+    process.execPath,
+    [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args],
+    {
+      cwd: root,
+      ...opts,
+    },
+  );
 }
 
 function runTsx(script, args, env) {
-  const r = spawnSync(process.execPath, [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args], {
-    cwd: root,
-    env,
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args],
+    {
+      cwd: root,
+      env,
+      encoding: "utf8",
+    },
+  );
   return r;
 }
 
 async function startEmbeddedDatabase() {
   const dataDir = path.join(root, ".meridian", "pglite");
   log(`no DATABASE_URL: using the embedded database in ${path.relative(process.cwd(), dataDir) || dataDir}`);
-  const child = tsx(path.join(root, "prisma", "scripts", "embedded-db.ts"), [dataDir, String(EMBEDDED_PORT)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = tsx(
+    path.join(root, "prisma", "scripts", "embedded-db.ts"),
+    [dataDir, String(EMBEDDED_PORT)],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   children.push(child);
   return await new Promise((resolve, reject) => {
     let out = "";
@@ -80,7 +93,10 @@ async function startEmbeddedDatabase() {
       out += d;
     });
     child.on("exit", (code) => reject(new Error(`the embedded database exited (${code}): ${out.trim()}`)));
-    setTimeout(() => reject(new Error(`the embedded database did not start within 90 s: ${out.trim()}`)), 90_000);
+    setTimeout(
+      () => reject(new Error(`the embedded database did not start within 90 s: ${out.trim()}`)),
+      90_000,
+    );
   });
 }
 
@@ -119,17 +135,30 @@ async function main() {
   const web = path.join(root, "apps", "web");
   if (!values.dev) {
     log("building the console (skipped when nothing changed)");
-    const b = spawnSync("npx", ["turbo", "run", "build", "--filter=@meridian/web", "--output-logs=errors-only"], {
-      cwd: root,
-      stdio: "inherit",
-      env,
-    });
+    const b = spawnSync(
+      "npx",
+      ["turbo", "run", "build", "--filter=@meridian/web", "--output-logs=errors-only"],
+      {
+        cwd: root,
+        stdio: "inherit",
+        env,
+      },
+    );
     if (b.status !== 0) fail("the console did not build");
   }
   const next = spawn(
     process.execPath,
-    [path.join(root, "node_modules", "next", "dist", "bin", "next"), values.dev ? "dev" : "start", "-p", values.port],
-    { cwd: web, env: { ...env, NODE_ENV: values.dev ? "development" : "production" }, stdio: ["ignore", "pipe", "inherit"] },
+    [
+      path.join(root, "node_modules", "next", "dist", "bin", "next"),
+      values.dev ? "dev" : "start",
+      "-p",
+      values.port,
+    ],
+    {
+      cwd: web,
+      env: { ...env, NODE_ENV: values.dev ? "development" : "production" },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
   );
   children.push(next);
   next.on("exit", (code) => fail(`the console exited (${code})`));
@@ -139,7 +168,41 @@ async function main() {
     if (!announced && /Ready|started server|Local:/i.test(String(d))) {
       announced = true;
       announce(values.port, info);
+      startDemoLab(values.port, info, env);
     }
+  });
+}
+
+/** The demo lab (two nodes, labelled pods, agents joined to this console) where the machine allows it. */
+function startDemoLab(port, info, env) {
+  if (values["no-lab"]) return;
+  if (!info.datapath.ok) {
+    log(`demo lab not started: ${info.datapath.why}`);
+    return;
+  }
+  const status = spawnSync(process.execPath, [path.join(root, "e2e", "lab", "cli.mjs"), "status", "--json"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  if (status.status === 0 && /"namespaces":\s*\[\s*"/.test(status.stdout)) {
+    log("demo lab already up (remove it with: npm run lab -- down)");
+    return;
+  }
+  log("starting the demo lab: 2 nodes, labelled pods, agents joining this console");
+  const lab = tsx(path.join(root, "scripts", "demo-lab.ts"), [`http://127.0.0.1:${port}`], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  lab.stdout.on("data", (d) => {
+    out += d;
+  });
+  lab.stderr.on("data", (d) => {
+    out += d;
+  });
+  lab.on("exit", (code) => {
+    if (code === 0) log("demo lab up: see Nodes in the console; remove it with: npm run lab -- down");
+    else log(`demo lab failed (${code}): ${out.trim().split("\n").slice(-3).join(" | ")}`);
   });
 }
 

@@ -44,7 +44,16 @@ function ensurePostgres() {
     log(`creating PostgreSQL ${version} cluster "${PG_CLUSTER}" on 127.0.0.1:${PG_PORT}`);
     const r = sh(
       "pg_createcluster",
-      [version, PG_CLUSTER, "--port", String(PG_PORT), "--start", "--", "--auth-local=trust", "--auth-host=trust"],
+      [
+        version,
+        PG_CLUSTER,
+        "--port",
+        String(PG_PORT),
+        "--start",
+        "--",
+        "--auth-local=trust",
+        "--auth-host=trust",
+      ],
       { stdio: "inherit" },
     );
     if (r.status !== 0) throw new Error("pg_createcluster failed");
@@ -86,7 +95,9 @@ function summarise() {
   let skipped = 0;
   const rows = [];
   if (!existsSync(resultsDir)) return { passed, failed, skipped, rows };
-  for (const f of readdirSync(resultsDir).filter((x) => x.endsWith(".json")).sort()) {
+  for (const f of readdirSync(resultsDir)
+    .filter((x) => x.endsWith(".json"))
+    .sort()) {
     const suite = f.replace(/\.json$/, "");
     try {
       const r = JSON.parse(readFileSync(path.join(resultsDir, f), "utf8"));

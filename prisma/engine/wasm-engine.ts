@@ -12,6 +12,13 @@ const require = createRequire(import.meta.url);
 type EngineModule = typeof import("@prisma/schema-engine-wasm");
 export type SchemaEngine = Awaited<ReturnType<EngineModule["SchemaEngine"]["new"]>>;
 
+interface WasmApi {
+  instantiate(
+    bytes: Uint8Array,
+    imports: Record<string, unknown>,
+  ): Promise<{ instance: { exports: Record<string, unknown> } }>;
+}
+
 let modulePromise: Promise<EngineModule> | undefined;
 
 async function loadModule(): Promise<EngineModule> {
@@ -20,8 +27,9 @@ async function loadModule(): Promise<EngineModule> {
     __wbg_set_wasm(w: unknown): void;
   };
   const bytes = await readFile(path.join(dir, "schema_engine_bg.wasm"));
-  const imports = { "./schema_engine_bg.js": bg as unknown as WebAssembly.ModuleImports };
-  const { instance } = await WebAssembly.instantiate(bytes, imports);
+  // Node's global WebAssembly (typed loosely: our lib settings carry no DOM types).
+  const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const { instance } = await wasmApi.instantiate(bytes, { "./schema_engine_bg.js": bg });
   bg.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return bg;

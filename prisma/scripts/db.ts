@@ -6,9 +6,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { databaseUrlFromEnv } from "../src/url";
 import { deployMigrations, MigrationError, migrationStatus, migrationsDir } from "../src/migrations";
 import { diffMigrationsAgainstSchema } from "../src/schema-diff";
+import { databaseUrlFromEnv } from "../src/url";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -21,9 +21,7 @@ async function main(): Promise<number> {
   switch (command) {
     case "deploy": {
       const r = await deployMigrations(url, { log: (l) => console.log(`db: ${l}`) });
-      console.log(
-        `db: ${r.applied.length} migration(s) applied, ${r.alreadyApplied} already in place`,
-      );
+      console.log(`db: ${r.applied.length} migration(s) applied, ${r.alreadyApplied} already in place`);
       return 0;
     }
     case "status": {

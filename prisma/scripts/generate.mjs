@@ -4,8 +4,12 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 
-execFileSync(process.execPath, [path.join(import.meta.dirname, "..", "..", "node_modules", "prisma", "build", "index.js"), "generate"], {
-  cwd: path.join(import.meta.dirname, ".."),
-  stdio: "inherit",
-  env: { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
-});
+execFileSync(
+  process.execPath,
+  [path.join(import.meta.dirname, "..", "..", "node_modules", "prisma", "build", "index.js"), "generate"],
+  {
+    cwd: path.join(import.meta.dirname, ".."),
+    stdio: "inherit",
+    env: { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
+  },
+);

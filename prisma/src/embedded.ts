@@ -9,14 +9,16 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedDatabase(opts: { dataDir: string; port: number; host?: string }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(opts: {
+  dataDir: string;
+  port: number;
+  host?: string;
+}): Promise<EmbeddedDatabase> {
   mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ dataDir: opts.dataDir });
   const host = opts.host ?? "127.0.0.1";
   // PGlite is single-connection; the server multiplexes the app's pool over it.
-  const server = new PGLiteSocketServer({ db, host, port: opts.port, maxConnections: 20 } as ConstructorParameters<
-    typeof PGLiteSocketServer
-  >[0]);
+  const server = new PGLiteSocketServer({ db, host, port: opts.port, maxConnections: 20 });
   await server.start();
   return {
     url: `postgresql://postgres:postgres@${host}:${opts.port}/postgres?sslmode=disable`,

@@ -5,7 +5,6 @@ import { describeConnectionError } from "./connection";
 
 export * from "../generated/client/client";
 export { describeConnectionError } from "./connection";
-export { deployMigrations, migrationStatus, MigrationError, readMigrations } from "./migrations";
 export { databaseUrlFromEnv, embeddedDatabaseUrl } from "./url";
 
 export type Db = PrismaClient;

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedDatabase, type EmbeddedDatabase } from "../src/embedded";
-import { createPrismaClient, deployMigrations, migrationStatus, readMigrations } from "../src/index";
+import { type EmbeddedDatabase, startEmbeddedDatabase } from "../src/embedded";
+import { createPrismaClient } from "../src/index";
+import { deployMigrations, migrationStatus, readMigrations } from "../src/migrations";
 
 // `npm start` without DATABASE_URL runs on this embedded database: the same migrations and the
 // same Prisma adapter must work on it as on PostgreSQL.
@@ -25,7 +26,9 @@ describe("the embedded database (PGlite over TCP)", () => {
     expect((await migrationStatus(db.url)).pending).toEqual([]);
     const prisma = createPrismaClient(db.url, { max: 2 });
     try {
-      const rows = await prisma.$queryRawUnsafe<{ n: number }[]>("SELECT count(*)::int AS n FROM _prisma_migrations");
+      const rows = await prisma.$queryRawUnsafe<{ n: number }[]>(
+        "SELECT count(*)::int AS n FROM _prisma_migrations",
+      );
       expect(rows[0]?.n).toBe(readMigrations().length);
     } finally {
       await prisma.$disconnect();

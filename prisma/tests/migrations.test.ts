@@ -1,9 +1,10 @@
-import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertDatabaseReachable, deployMigrations, migrationStatus, readMigrations } from "../src/index";
+import { assertDatabaseReachable } from "../src/index";
+import { deployMigrations, migrationStatus, readMigrations } from "../src/migrations";
 import { diffMigrationsAgainstSchema } from "../src/schema-diff";
 import { createTestDatabase, type TestDatabase, testServerUrl } from "../src/testing";
 

@@ -1,0 +1,93 @@
+// Text for `meridian-agent bgp peers` and `bgp routes received|advertised <peer> [family]`: pure
+// functions from the controller's JSON to what an operator reads (or the same JSON with --json).
+import { table } from "../cli/table.js";
+import type { LookingGlassRoute } from "./controller.js";
+import type { BgpPeerReport, BgpStatus } from "./status.js";
+
+const ORIGIN = ["i", "e", "?"];
+
+/** "1d02h03m", "05m12s": the way routers print session uptime. */
+export function formatUptime(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  if (d > 0) return `${d}d${p2(h)}h${p2(m)}m`;
+  if (h > 0) return `${h}h${p2(m)}m${p2(s)}s`;
+  return `${p2(m)}m${p2(s)}s`;
+}
+
+function prefixCell(p: BgpPeerReport): string {
+  return Object.entries(p.prefixes)
+    .map(([f, c]) => `${f} ${c.accepted}/${c.received}/${c.advertised}`)
+    .join(", ");
+}
+
+/** `bgp peers`: one line per peer, then the last error of peers that have one. */
+export function formatPeers(status: BgpStatus, opts: { json?: boolean } = {}): string {
+  if (opts.json) return JSON.stringify(status, null, 2);
+  if (!status.instance && status.peers.length === 0) {
+    return ["no BGP instance selects this node", ...status.problems].join("\n");
+  }
+  const head = `BGP instance ${status.instance ?? "-"}  local AS ${status.localASN ?? "-"}  router ID ${status.routerID ?? "-"}`;
+  const rows = status.peers.map((p) => [
+    p.name,
+    p.address,
+    String(p.peerASN),
+    p.state,
+    p.state === "Established" ? formatUptime(p.uptimeSeconds) : "-",
+    String(p.flaps),
+    p.negotiated ? `${p.negotiated.holdTimeSeconds}/${p.negotiated.keepaliveSeconds}` : "-",
+    prefixCell(p) || "-",
+  ]);
+  const lines = [
+    head,
+    table(["PEER", "ADDRESS", "AS", "STATE", "UPTIME", "FLAPS", "HOLD/KA", "PREFIXES acc/rcv/adv"], rows),
+  ];
+  for (const p of status.peers) {
+    if (p.lastError) lines.push(`${p.name}: last error ${p.lastError.words} at ${p.lastError.at}`);
+    if (p.negotiated) {
+      const caps = [
+        p.negotiated.fourOctetAsn && "4-octet-AS",
+        p.negotiated.routeRefresh && "route-refresh",
+        p.negotiated.gracefulRestart && "graceful-restart",
+        p.negotiated.extendedNextHop.length > 0 &&
+          `extended-nexthop(${p.negotiated.extendedNextHop.join(",")})`,
+      ].filter(Boolean);
+      lines.push(
+        `${p.name}: families ${p.negotiated.families.join(",")}; capabilities ${caps.join(" ") || "none"}`,
+      );
+    }
+    for (const problem of p.problems) lines.push(`${p.name}: ${problem}`);
+  }
+  for (const problem of status.problems) lines.push(problem);
+  if (status.lastError) lines.push(`last apply failed: ${status.lastError}`);
+  return lines.join("\n");
+}
+
+/** `bgp routes received|advertised <peer> [family]`: a router-style table with communities. */
+export function formatRoutes(routes: LookingGlassRoute[], opts: { json?: boolean } = {}): string {
+  if (opts.json) return JSON.stringify(routes, null, 2);
+  if (routes.length === 0) return "no routes";
+  const sorted = [...routes].sort((a, b) =>
+    a.family !== b.family
+      ? a.family < b.family
+        ? -1
+        : 1
+      : (a.rd ?? "") + a.prefix < (b.rd ?? "") + b.prefix
+        ? -1
+        : 1,
+  );
+  const rows = sorted.map((r) => [
+    r.family,
+    `${r.stale ? "S " : ""}${r.rd ? `${r.rd} ` : ""}${r.prefix}`,
+    r.nextHops.join(",") || "self",
+    r.localPref !== undefined ? String(r.localPref) : "",
+    r.med !== undefined ? String(r.med) : "",
+    `${r.asPath.join(" ")}${r.asPath.length ? " " : ""}${ORIGIN[r.origin ?? 2] ?? "?"}`,
+    [...r.communities, ...r.largeCommunities, ...r.extendedCommunities].join(" "),
+  ]);
+  const out = table(["FAMILY", "PREFIX", "NEXT HOP", "LOCPRF", "MED", "PATH", "COMMUNITIES"], rows);
+  return `${out}\n${routes.length} route${routes.length === 1 ? "" : "s"}${routes.some((r) => r.stale) ? " (S = stale, kept for the peer's graceful restart)" : ""}`;
+}

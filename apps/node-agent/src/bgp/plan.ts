@@ -1,0 +1,390 @@
+// Pure translation from the control plane's BGP intent (plus routes other agent features add) to
+// what BgpSpeaker needs: one speaker identity, peer configs, and the routes to originate. No I/O,
+// so the same inputs always give the same plan and the controller can diff plans cheaply.
+import type { BgpInstanceState, BgpPeerState, NodeDesiredState } from "@meridian/api/compiler/types";
+import type { BgpFamily } from "@meridian/api/spec/bgp";
+import {
+  canonicalPrefix,
+  type Family,
+  isIpv6,
+  type OriginateRoute,
+  type PeerConfig,
+  type PolicyConfig,
+  type PolicyRule,
+  type SidStructure,
+  SrBehavior,
+  splitPrefix,
+} from "@meridian/bgp";
+
+export type DesiredBgp = NodeDesiredState["bgp"];
+export type DesiredSrv6 = NodeDesiredState["srv6"];
+
+/**
+ * One route an agent feature wants advertised. PodCIDRs and Service VIPs arrive from the desired
+ * state under the source "control-plane"; egress-gateway IPs and SRv6 VRF routes plug in through
+ * `BgpController.setRoutes(source, routes)` with the same shape.
+ */
+export interface AdvertisedRoute {
+  prefix: string;
+  /** Inferred from the prefix (unicast) or from `routeDistinguisher` (VPN) when absent. */
+  family?: BgpFamily;
+  communities?: string[];
+  largeCommunities?: string[];
+  /** Sent to iBGP peers only: RFC 4271 §5.1.5 forbids LOCAL_PREF towards external peers. */
+  localPreference?: number;
+  /** VPN routes: RD, export route targets and the SRv6 service SID. */
+  routeDistinguisher?: string;
+  routeTargets?: string[];
+  srv6?: { sid: string; behavior: number; structure?: SidStructure };
+  /** Peer names (as in the desired state); absent means every peer with the family enabled. */
+  peers?: string[];
+  /** Why the route exists (advertisement name, policy…), shown in the looking glass. */
+  origin?: string;
+}
+
+/** Agent-local per-peer settings the control-plane model does not carry (yet). */
+export interface PeerLocalPolicy {
+  /** Default: accept everything into the looking glass (nothing is installed or re-advertised). */
+  importPolicy?: PolicyConfig;
+  /** Install accepted unicast routes into the kernel. Default false; not implemented yet. */
+  installRoutes?: boolean;
+}
+
+export interface PlanContext {
+  /** Interface addresses of the node ("10.0.0.5/24"): pick the session source and v4/v6 next hops. */
+  nodeAddresses?: string[];
+  srv6?: DesiredSrv6;
+  /** Set the graceful-restart R bit: this agent restarted and peers hold our routes as stale. */
+  restarting?: boolean;
+  /** MD5 keys by passwordRef, resolved by the controller before planning. */
+  passwords?: Map<string, string>;
+  peerPolicy?: (peer: BgpPeerState) => PeerLocalPolicy;
+}
+
+export interface PlannedPeer {
+  name: string;
+  instance: string;
+  config: PeerConfig;
+  installRoutes: boolean;
+  /** Problems in words, e.g. a password reference that could not be resolved. */
+  problems: string[];
+}
+
+export interface BgpPlan {
+  /** Absent when no BGP instance selects this node: the speaker should not run. */
+  speaker?: { asn: number; routerId: string; instance: string };
+  peers: PlannedPeer[];
+  /** Keyed by `routeKey`; only what differs between plans is re-originated or withdrawn. */
+  originate: Map<string, OriginateRoute>;
+  problems: string[];
+}
+
+const FAMILY_TO_SPEAKER: Record<BgpFamily, Family> = {
+  "ipv4-unicast": "ipv4-unicast",
+  "ipv6-unicast": "ipv6-unicast",
+  vpnv4: "ipv4-vpn",
+  vpnv6: "ipv6-vpn",
+};
+const FAMILY_FROM_SPEAKER: Record<Family, BgpFamily> = {
+  "ipv4-unicast": "ipv4-unicast",
+  "ipv6-unicast": "ipv6-unicast",
+  "ipv4-vpn": "vpnv4",
+  "ipv6-vpn": "vpnv6",
+};
+
+export function toSpeakerFamily(f: BgpFamily): Family {
+  return FAMILY_TO_SPEAKER[f];
+}
+
+export function fromSpeakerFamily(f: Family): BgpFamily {
+  return FAMILY_FROM_SPEAKER[f];
+}
+
+/** Accepts the control plane's names and the speaker's ("vpnv4" or "ipv4-vpn"). */
+export function parseFamily(text: string): Family | undefined {
+  if (text in FAMILY_TO_SPEAKER) return FAMILY_TO_SPEAKER[text as BgpFamily];
+  return text in FAMILY_FROM_SPEAKER ? (text as Family) : undefined;
+}
+
+const BEHAVIORS: Record<string, number> = {
+  "End.DT4": SrBehavior.EndDT4,
+  "End.DT6": SrBehavior.EndDT6,
+  "End.DT46": SrBehavior.EndDT46,
+};
+
+function familyOfRoute(r: AdvertisedRoute): BgpFamily {
+  if (r.family) return r.family;
+  const v6 = isIpv6(r.prefix.split("/")[0]!);
+  if (r.routeDistinguisher) return v6 ? "vpnv6" : "vpnv4";
+  return v6 ? "ipv6-unicast" : "ipv4-unicast";
+}
+
+export function routeKey(family: Family, prefix: string, rd?: string): string {
+  return `${family}|${rd ?? ""}|${canonicalPrefix(prefix)}`;
+}
+
+function ipToBigInt(ip: string): { v6: boolean; n: bigint } {
+  if (!isIpv6(ip)) return { v6: false, n: ip.split(".").reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n) };
+  const [head, tail] = ip.includes("::") ? ip.split("::") : [ip, undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return { v6: true, n: groups.reduce((a, g) => (a << 16n) | BigInt(Number.parseInt(g || "0", 16)), 0n) };
+}
+
+function inPrefix(ip: string, prefix: string): boolean {
+  const { addr, len } = splitPrefix(prefix);
+  const a = ipToBigInt(ip);
+  const p = ipToBigInt(addr);
+  if (a.v6 !== p.v6) return false;
+  const bits = BigInt(a.v6 ? 128 : 32);
+  const shift = bits - BigInt(len);
+  return a.n >> shift === p.n >> shift;
+}
+
+/** The SID structure of the locator a VRF's SID comes from, transposing the function bits (RFC 9252). */
+function sidStructure(sid: string, srv6: DesiredSrv6 | undefined): SidStructure | undefined {
+  const loc = srv6?.locators.find((l) => inPrefix(sid, l.locator));
+  if (!loc) return undefined;
+  const s = loc.structure;
+  return {
+    ...s,
+    transpositionLength: s.functionLength,
+    transpositionOffset: s.locatorBlockLength + s.locatorNodeLength,
+  };
+}
+
+/** The desired state's per-peer routes as one source of advertisements. */
+export function controlPlaneRoutes(instance: BgpInstanceState, srv6?: DesiredSrv6): AdvertisedRoute[] {
+  const out: AdvertisedRoute[] = [];
+  for (const peer of instance.peers) {
+    for (const r of peer.routes) {
+      const vrf = r.vrf ? srv6?.vrfs.find((v) => v.name === r.vrf) : undefined;
+      const sid = r.sid ?? vrf?.sid;
+      out.push({
+        prefix: r.prefix,
+        ...(r.vrf ? { family: isIpv6(r.prefix.split("/")[0]!) ? "vpnv6" : "vpnv4" } : {}),
+        communities: r.communities,
+        largeCommunities: r.largeCommunities,
+        ...(r.localPreference !== undefined ? { localPreference: r.localPreference } : {}),
+        ...(r.routeDistinguisher ? { routeDistinguisher: r.routeDistinguisher } : {}),
+        ...(r.routeTargets ? { routeTargets: r.routeTargets } : {}),
+        ...(sid && vrf
+          ? {
+              srv6: {
+                sid,
+                behavior: BEHAVIORS[vrf.behavior] ?? SrBehavior.EndDT46,
+                structure: sidStructure(sid, srv6),
+              },
+            }
+          : {}),
+        peers: [peer.name],
+        origin: r.vrf ? `${r.advertisement} (vrf ${r.vrf})` : r.advertisement,
+      });
+    }
+  }
+  return out;
+}
+
+interface PeerRouteAttrs {
+  communities: Set<string>;
+  largeCommunities: Set<string>;
+  localPreference?: number;
+}
+
+/**
+ * Export policy for one peer: an exact-prefix accept rule per distinct attribute set, default
+ * reject. Per-peer attributes live here rather than on the originated route because the same
+ * prefix may carry different communities towards different peers; and a policy edit re-evaluates
+ * the Adj-RIB-Out in place, so advertisement changes never reset the session.
+ */
+function exportPolicy(
+  routes: Map<string, { family: Family; prefix: string; attrs: PeerRouteAttrs }>,
+  ibgp: boolean,
+): PolicyConfig {
+  const groups = new Map<string, PolicyRule>();
+  for (const { family, prefix, attrs } of [...routes.values()].sort((a, b) =>
+    a.prefix < b.prefix ? -1 : 1,
+  )) {
+    const set: NonNullable<PolicyRule["set"]> = {};
+    if (attrs.communities.size) set.communities = [...attrs.communities].sort();
+    if (attrs.largeCommunities.size) set.largeCommunities = [...attrs.largeCommunities].sort();
+    if (ibgp && attrs.localPreference !== undefined) set.localPref = attrs.localPreference;
+    const id = `${family}|${JSON.stringify(set)}`;
+    let rule = groups.get(id);
+    if (!rule) {
+      rule = {
+        match: { families: [family], prefixes: [] },
+        action: "accept",
+        ...(Object.keys(set).length ? { set } : {}),
+      };
+      groups.set(id, rule);
+    }
+    const prefixes = rule.match!.prefixes!;
+    if (!prefixes.includes(prefix)) prefixes.push(prefix);
+  }
+  return {
+    rules: [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => r),
+    default: "reject",
+  };
+}
+
+function pickAddress(addrs: string[], want: (ip: string, cidr: string) => boolean): string | undefined {
+  for (const cidr of addrs) {
+    const ip = cidr.split("/")[0]!;
+    if (want(ip, cidr)) return ip;
+  }
+  return undefined;
+}
+
+/** Builds the plan. `sources` maps a source name to its routes; "control-plane" is the desired state. */
+export function planBgp(
+  desired: DesiredBgp,
+  sources: Map<string, AdvertisedRoute[]>,
+  ctx: PlanContext = {},
+): BgpPlan {
+  const problems: string[] = [];
+  const [instance, ...others] = desired.instances;
+  for (const o of others) {
+    // One speaker per node listens on :179 with one ASN; more needs per-instance listen addresses.
+    problems.push(
+      `BGP instance ${o.name} ignored: only one instance per node is supported (using ${instance!.name})`,
+    );
+  }
+  const originate = new Map<string, OriginateRoute>();
+  if (!instance) return { peers: [], originate, problems };
+  const addrs = ctx.nodeAddresses ?? [];
+  const routerId = instance.routerID ?? pickAddress(addrs, (ip) => !isIpv6(ip));
+  if (!routerId) {
+    problems.push(
+      `BGP instance ${instance.name} has no router ID: set routerID or give the node an IPv4 address`,
+    );
+    return { peers: [], originate, problems };
+  }
+
+  const all: AdvertisedRoute[] = [
+    ...controlPlaneRoutes(instance, ctx.srv6),
+    ...[...sources.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([, rs]) => rs),
+  ];
+  // Per peer: route key → attributes (merged when several advertisements pick the same prefix).
+  const perPeer = new Map<string, Map<string, { family: Family; prefix: string; attrs: PeerRouteAttrs }>>();
+  for (const p of instance.peers) perPeer.set(p.name, new Map());
+  for (const r of all) {
+    const bf = familyOfRoute(r);
+    const family = toSpeakerFamily(bf);
+    const prefix = canonicalPrefix(r.prefix);
+    if (bf.startsWith("vpn") && !r.routeDistinguisher) {
+      problems.push(
+        `route ${prefix} (${r.origin ?? "?"}) not advertised: VPN routes need a route distinguisher`,
+      );
+      continue;
+    }
+    const key = routeKey(family, prefix, r.routeDistinguisher);
+    const targets = instance.peers.filter(
+      (p) => p.families.includes(bf) && (r.peers === undefined || r.peers.includes(p.name)),
+    );
+    if (targets.length === 0) continue;
+    if (!originate.has(key)) {
+      originate.set(key, {
+        family,
+        prefix,
+        ...(r.routeDistinguisher ? { rd: r.routeDistinguisher } : {}),
+        ...(r.routeTargets?.length ? { extendedCommunities: r.routeTargets.map((t) => `rt:${t}`) } : {}),
+        ...(r.srv6 ? { srv6: r.srv6 } : {}),
+      });
+    }
+    for (const p of targets) {
+      const m = perPeer.get(p.name)!;
+      let e = m.get(key);
+      if (!e) {
+        e = { family, prefix, attrs: { communities: new Set(), largeCommunities: new Set() } };
+        m.set(key, e);
+      }
+      for (const c of r.communities ?? []) e.attrs.communities.add(c);
+      for (const c of r.largeCommunities ?? []) e.attrs.largeCommunities.add(c);
+      // Several advertisements for one prefix: the highest preference wins, as a router would pick.
+      if (r.localPreference !== undefined)
+        e.attrs.localPreference = Math.max(e.attrs.localPreference ?? 0, r.localPreference);
+    }
+  }
+
+  const nextHop4 = pickAddress(addrs, (ip) => !isIpv6(ip));
+  const nextHop6 = pickAddress(addrs, (ip) => isIpv6(ip) && !ip.toLowerCase().startsWith("fe80"));
+  const peers: PlannedPeer[] = instance.peers.map((p) => {
+    const local = ctx.peerPolicy?.(p) ?? {};
+    const peerProblems: string[] = [];
+    let md5Password: string | undefined;
+    if (p.hasPassword) {
+      md5Password = p.passwordRef ? ctx.passwords?.get(p.passwordRef) : undefined;
+      if (md5Password === undefined)
+        peerProblems.push("TCP-MD5 password could not be fetched; session not started");
+    }
+    const ibgp = p.peerASN === instance.localASN;
+    // The session's source: our address on the peer's subnet (directly connected peers).
+    const localAddress = pickAddress(
+      addrs,
+      (ip, cidr) => cidr.includes("/") && inPrefix(p.address, cidr) && ip !== p.address,
+    );
+    const config: PeerConfig = {
+      address: p.address,
+      asn: p.peerASN,
+      port: p.port,
+      description: p.name,
+      families: p.families.map(toSpeakerFamily),
+      holdTime: p.holdTimeSeconds,
+      connectRetry: p.connectRetrySeconds,
+      ...(p.ebgpMultihop !== undefined ? { ebgpMultihop: p.ebgpMultihop } : {}),
+      ...(md5Password !== undefined ? { md5Password } : {}),
+      ...(localAddress ? { localAddress } : {}),
+      ...(nextHop4 ? { nextHopIpv4: nextHop4 } : {}),
+      ...(nextHop6 ? { nextHopIpv6: nextHop6 } : {}),
+      ...(p.gracefulRestart?.enabled
+        ? {
+            gracefulRestart: {
+              restartTime: p.gracefulRestart.restartTimeSeconds,
+              restarting: !!ctx.restarting,
+              // The datapath keeps forwarding while the agent restarts (programs stay attached).
+              forwardingPreserved: true,
+            },
+          }
+        : {}),
+      importPolicy: local.importPolicy ?? "accept-all",
+      exportPolicy: exportPolicy(perPeer.get(p.name)!, ibgp),
+    };
+    return {
+      name: p.name,
+      instance: instance.name,
+      config,
+      installRoutes: !!local.installRoutes,
+      problems: peerProblems,
+    };
+  });
+  return {
+    speaker: { asn: instance.localASN, routerId, instance: instance.name },
+    peers,
+    originate,
+    problems,
+  };
+}
+
+/**
+ * The PeerConfig fields whose change makes BgpSpeaker reset the session (mirrors its SESSION_FIELDS,
+ * which it does not export): the controller counts such resets as flaps across the re-created session.
+ */
+export const SESSION_RESET_FIELDS: (keyof PeerConfig)[] = [
+  "asn",
+  "port",
+  "localAddress",
+  "passive",
+  "families",
+  "holdTime",
+  "connectRetry",
+  "ebgpMultihop",
+  "md5Password",
+  "gracefulRestart",
+  "extendedNextHop",
+];
+
+export function sessionResets(before: PeerConfig, after: PeerConfig): boolean {
+  return SESSION_RESET_FIELDS.some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}

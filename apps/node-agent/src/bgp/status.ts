@@ -1,0 +1,163 @@
+// Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The API has no
+// BGP-specific field: the report carries it as the "bgp" component's `detail`
+// (componentStatusSchema in packages/api/src/agent/schemas.ts: detail is a free JSON record).
+import type { Family, PeerStatus } from "@meridian/bgp";
+import { type BgpPlan, fromSpeakerFamily } from "./plan.js";
+
+export interface FamilyPrefixes {
+  received: number;
+  accepted: number;
+  advertised: number;
+}
+
+export interface BgpPeerReport {
+  name: string;
+  instance: string;
+  address: string;
+  peerASN: number;
+  /** RFC 4271 FSM state, or "NotStarted" when the controller could not configure the session. */
+  state: string;
+  uptimeSeconds: number;
+  /** Times an Established session went down, including resets for config changes. */
+  flaps: number;
+  lastError?: {
+    /** "received: OPEN Message Error / Bad Peer AS" */
+    words: string;
+    direction: "sent" | "received" | "local";
+    code?: number;
+    subcode?: number;
+    at: string;
+  };
+  /** Keyed by family in the control plane's naming (ipv4-unicast, ipv6-unicast, vpnv4, vpnv6). */
+  prefixes: Record<string, FamilyPrefixes>;
+  negotiated?: {
+    families: string[];
+    holdTimeSeconds: number;
+    keepaliveSeconds: number;
+    fourOctetAsn: boolean;
+    routeRefresh: boolean;
+    gracefulRestart: boolean;
+    extendedNextHop: string[];
+    peerRouterID: string;
+    localAddress: string;
+  };
+  /** Configured (not negotiated) values, to compare with the negotiated ones. */
+  configured: {
+    holdTimeSeconds?: number;
+    families: string[];
+    md5: boolean;
+    ebgpMultihop?: number;
+    gracefulRestart: boolean;
+  };
+  /** Whether accepted unicast routes should go into the kernel. Installing is not implemented yet. */
+  installRoutes: boolean;
+  problems: string[];
+}
+
+export interface BgpStatus {
+  instance?: string;
+  localASN?: number;
+  routerID?: string;
+  running: boolean;
+  peers: BgpPeerReport[];
+  problems: string[];
+  lastError?: string;
+}
+
+export function buildStatus(input: {
+  plan?: BgpPlan;
+  speakerStatus: PeerStatus[];
+  carriedFlaps: Map<string, number>;
+  lastError?: string;
+  running: boolean;
+}): BgpStatus {
+  const { plan } = input;
+  const byAddr = new Map(input.speakerStatus.map((s) => [s.address, s]));
+  const peers = (plan?.peers ?? []).map((p): BgpPeerReport => {
+    const s = byAddr.get(p.config.address);
+    const prefixes: Record<string, FamilyPrefixes> = {};
+    for (const [f, c] of Object.entries(s?.prefixes ?? {}))
+      if (c) prefixes[fromSpeakerFamily(f as Family)] = { ...c };
+    const problems = [...p.problems];
+    if (p.installRoutes)
+      problems.push("installRoutes is set but kernel route installation is not implemented yet");
+    const e = s?.lastError;
+    return {
+      name: p.name,
+      instance: p.instance,
+      address: p.config.address,
+      peerASN: p.config.asn,
+      state: s?.state ?? "NotStarted",
+      uptimeSeconds: s?.uptimeSeconds ?? 0,
+      flaps: (s?.flaps ?? 0) + (input.carriedFlaps.get(p.config.address) ?? 0),
+      ...(e && s?.lastErrorWords
+        ? {
+            lastError: {
+              words: s.lastErrorWords,
+              direction: e.direction,
+              ...(e.code !== undefined ? { code: e.code } : {}),
+              ...(e.subcode !== undefined ? { subcode: e.subcode } : {}),
+              at: new Date(e.at).toISOString(),
+            },
+          }
+        : {}),
+      prefixes,
+      ...(s?.negotiated
+        ? {
+            negotiated: {
+              families: s.negotiated.families.map(fromSpeakerFamily),
+              holdTimeSeconds: s.negotiated.holdTime,
+              keepaliveSeconds: s.negotiated.keepalive,
+              fourOctetAsn: s.negotiated.as4,
+              routeRefresh: s.negotiated.routeRefresh,
+              gracefulRestart: s.negotiated.gracefulRestart,
+              extendedNextHop: s.negotiated.extendedNextHop.map(fromSpeakerFamily),
+              peerRouterID: s.negotiated.peerRouterId,
+              localAddress: s.negotiated.localAddress,
+            },
+          }
+        : {}),
+      configured: {
+        ...(p.config.holdTime !== undefined ? { holdTimeSeconds: p.config.holdTime } : {}),
+        families: (p.config.families ?? []).map(fromSpeakerFamily),
+        md5: p.config.md5Password !== undefined,
+        ...(p.config.ebgpMultihop !== undefined ? { ebgpMultihop: p.config.ebgpMultihop } : {}),
+        gracefulRestart: p.config.gracefulRestart !== undefined,
+      },
+      installRoutes: p.installRoutes,
+      problems,
+    };
+  });
+  return {
+    ...(plan?.speaker
+      ? { instance: plan.speaker.instance, localASN: plan.speaker.asn, routerID: plan.speaker.routerId }
+      : {}),
+    running: input.running,
+    peers,
+    problems: plan?.problems ?? [],
+    ...(input.lastError ? { lastError: input.lastError } : {}),
+  };
+}
+
+/** The status as the agent's component report: `{ component: "bgp", state, message, detail }`. */
+export function bgpComponentStatus(status: BgpStatus): {
+  component: "bgp";
+  state: "ok" | "degraded" | "error" | "unknown";
+  message: string;
+  detail: Record<string, unknown>;
+} {
+  const up = status.peers.filter((p) => p.state === "Established").length;
+  const total = status.peers.length;
+  let state: "ok" | "degraded" | "error" = "ok";
+  let message = total ? `${up}/${total} peers Established` : "no BGP instance selects this node";
+  if (status.lastError) {
+    state = "error";
+    message = `apply failed, keeping the last good state: ${status.lastError}`;
+  } else if (up < total || status.problems.length > 0 || status.peers.some((p) => p.problems.length > 0)) {
+    state = "degraded";
+    const down = status.peers.filter((p) => p.state !== "Established");
+    if (down.length)
+      message += `; down: ${down.map((p) => `${p.name} (${p.lastError?.words ?? p.state})`).join(", ")}`;
+  }
+  return { component: "bgp", state, message: message.slice(0, 2000), detail: { ...status } };
+}

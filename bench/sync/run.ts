@@ -1,0 +1,175 @@
+// Sync propagation benchmark: N simulated agents hold desired-state subscriptions over real
+// HTTP (SSE) to one API process; an operator changes a policy that every node's state
+// depends on, and we time until each agent has received the new revision and acknowledged
+// it (heartbeat with appliedRevision). The single-agent run in the same script is the baseline.
+//
+//   DATABASE_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/sync/run.ts [N...]
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { newSecret } from "@meridian/api/auth/crypto";
+import { createMeridianClient } from "@meridian/api/client";
+import { createTestDatabase } from "@meridian/db/testing";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+const SIZES = sizes.length ? sizes : [200, 1000];
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 5);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function startApi(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(here, "server.ts")], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const rl = createInterface({ input: child.stdout! });
+  const [line] = (await once(rl, "line")) as [string];
+  return { url: line.trim(), child };
+}
+
+interface Trial {
+  n: number;
+  received: number[];
+  acked: number[];
+}
+
+async function trial(n: number): Promise<Trial> {
+  const tdb = await createTestDatabase();
+  const db = tdb.prisma;
+  // Inventory straight into the database: the benchmark is about propagation, not joining.
+  const admin = await db.user.create({
+    data: { email: "bench@meridian.local", role: "admin", passwordHash: "x" },
+  });
+  const tok = newSecret("tok");
+  await db.apiToken.create({
+    data: { name: "bench", role: "operator", tokenHash: tok.hash, prefix: tok.prefix, createdById: admin.id },
+  });
+  const creds = Array.from({ length: n }, () => newSecret("node"));
+  await db.node.createMany({
+    data: creds.map((c, i) => ({
+      name: `node-${i}`,
+      joinState: "joined" as const,
+      credentialHash: c.hash,
+      addresses: [`192.168.${i >> 8}.${i & 255}/16`],
+      podCIDRv4: [`10.${100 + (i >> 8)}.${i & 255}.0/24`],
+    })),
+  });
+  const identity = await db.identity.create({
+    data: {
+      labelsKey: "app=bench;io.kubernetes.pod.namespace=bench",
+      labels: { app: "bench", "io.kubernetes.pod.namespace": "bench" },
+    },
+  });
+  const nodes = await db.node.findMany({ select: { id: true, name: true } });
+  await db.endpoint.createMany({
+    data: nodes.map((node, i) => ({
+      nodeId: node.id,
+      namespace: "bench",
+      name: `pod-${i}`,
+      labels: { app: "bench" },
+      ipv4: `10.${100 + (i >> 8)}.${i & 255}.10`,
+      identityNumber: identity.number,
+    })),
+  });
+  await db.revision.create({ data: { authorKind: "system", authorName: "bench", message: "inventory" } });
+
+  const api = await startApi(tdb.url);
+  const operator = createMeridianClient({ url: api.url, token: tok.secret });
+  const policy = await operator.policies.create.mutate({
+    namespace: "",
+    name: "bench",
+    spec: { endpointSelector: { matchLabels: { app: "bench" } } },
+  });
+
+  let target = Number.POSITIVE_INFINITY;
+  let changedAt = 0;
+  const received: number[] = new Array(n).fill(Number.NaN);
+  const acked: number[] = new Array(n).fill(Number.NaN);
+  let ready = 0;
+  const subscribe = (c: { secret: string }, i: number) => {
+    const client = createMeridianClient({ url: api.url, token: c.secret });
+    let first = true;
+    return client.agent.desiredState.subscribe(undefined, {
+      onData: (env) => {
+        const e = ((env as { data?: unknown }).data ?? env) as { revision: number };
+        if (first) {
+          first = false;
+          ready++;
+        }
+        if (e.revision >= target && Number.isNaN(received[i]!)) {
+          received[i] = performance.now() - changedAt;
+          void client.agent.heartbeat.mutate({ appliedRevision: e.revision }).then(() => {
+            acked[i] = performance.now() - changedAt;
+          });
+        }
+      },
+      onError: (err) => console.error(`agent ${i}:`, err.message),
+    });
+  };
+  // Agents arrive in waves, as a DaemonSet rollout would bring them, not all in one instant.
+  const subs: ReturnType<typeof subscribe>[] = [];
+  const WAVE = 100;
+  for (let start = 0; start < n; start += WAVE) {
+    for (let i = start; i < Math.min(n, start + WAVE); i++) subs.push(subscribe(creds[i]!, i));
+    while (ready < Math.min(n, start + WAVE)) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  const allReceived: number[] = [];
+  const allAcked: number[] = [];
+  let version = policy.version;
+  for (let k = 0; k < CHANGES; k++) {
+    received.fill(Number.NaN);
+    acked.fill(Number.NaN);
+    target = Number.POSITIVE_INFINITY;
+    changedAt = performance.now();
+    // The change alters every node's compiled state (the policy selects a pod on each node).
+    const upd = await operator.policies.update.mutate({
+      id: policy.id,
+      version,
+      spec: {
+        endpointSelector: { matchLabels: { app: "bench" } },
+        ingress: [{ fromCIDR: [`198.51.100.${k}/32`] }],
+      },
+    });
+    version = upd.version;
+    target = upd.revision!;
+    const deadline = performance.now() + 60_000;
+    while (acked.some(Number.isNaN) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    allReceived.push(...received.filter((x) => !Number.isNaN(x)));
+    allAcked.push(...acked.filter((x) => !Number.isNaN(x)));
+    const missing = acked.filter(Number.isNaN).length;
+    if (missing) console.error(`change ${k}: ${missing} of ${n} agents did not acknowledge within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const s of subs) s.unsubscribe();
+  api.child.kill("SIGTERM");
+  await once(api.child, "exit");
+  await tdb.drop();
+  return { n, received: allReceived.sort((a, b) => a - b), acked: allAcked.sort((a, b) => a - b) };
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+console.log(`sync propagation: ${CHANGES} policy changes per run; times from the operator's update call`);
+const baseline = await trial(1);
+const base = percentile(baseline.acked, 50);
+console.log(
+  `baseline (1 agent): received p50 ${fmt(percentile(baseline.received, 50))}, acknowledged p50 ${fmt(base)}`,
+);
+for (const n of SIZES) {
+  const t = await trial(n);
+  const p50 = percentile(t.acked, 50);
+  const p99 = percentile(t.acked, 99);
+  console.log(
+    `${n} agents: received first ${fmt(t.received[0] ?? Number.NaN)} p50 ${fmt(percentile(t.received, 50))} p99 ${fmt(percentile(t.received, 99))}; ` +
+      `acknowledged p50 ${fmt(p50)} p99 ${fmt(p99)} max ${fmt(t.acked.at(-1) ?? Number.NaN)}; ` +
+      `p99 ÷ baseline ${(p99 / base).toFixed(1)}×; aim p99 ≤ 1000 ms: ${p99 <= 1000 ? "met" : "not met"}`,
+  );
+}
+process.exit(0);

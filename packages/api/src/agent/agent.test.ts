@@ -1,0 +1,305 @@
+// The agent channel over real HTTP: join, snapshot, updates fanned out through LISTEN/NOTIFY
+// across two API instances on one database, resume after a dropped connection, own-node rule.
+import { createPrismaClient } from "@meridian/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMeridianClient } from "../client";
+import { type RunningServer, startServer } from "../server";
+import { createHarness, errorOf, type Harness } from "../test/harness";
+import { ChangeFeed } from "./change-feed";
+import { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "./events";
+
+let h: Harness;
+let serverA: RunningServer;
+let serverB: RunningServer;
+let feedB: ChangeFeed;
+let dbB: ReturnType<typeof createPrismaClient>;
+
+beforeAll(async () => {
+  h = await createHarness();
+  // Two API "replicas": separate connection pools and LISTEN connections, one database.
+  serverA = await startServer({ db: h.db, changeFeed: h.feed });
+  dbB = createPrismaClient(h.tdb.url, { max: 3 });
+  feedB = new ChangeFeed(h.tdb.url);
+  serverB = await startServer({ db: dbB, changeFeed: feedB });
+});
+afterAll(async () => {
+  await serverA?.close();
+  await serverB?.close();
+  await feedB?.stop();
+  await dbB?.$disconnect();
+  await h.close();
+});
+
+async function joinNode(name: string, podCIDR: string) {
+  const admin = await h.as("admin");
+  const { secret } = await admin.joinTokens.create({ nodeName: name });
+  const anon = createMeridianClient({ url: serverA.url });
+  return anon.agent.join.mutate({
+    token: secret,
+    nodeName: name,
+    addresses: ["192.168.1.10/24"],
+    podCIDRs: [podCIDR],
+    agentVersion: "test",
+  });
+}
+
+type Event = { type: string; revision: number; contentHash: string; state: unknown };
+
+function follow(url: string, credential: string, input: Record<string, unknown> = {}) {
+  const events: Event[] = [];
+  const errors: unknown[] = [];
+  const client = createMeridianClient({ url, token: credential });
+  const sub = client.agent.desiredState.subscribe(input, {
+    onData: (e) => events.push(((e as { data?: Event }).data ?? e) as Event),
+    onError: (e) => errors.push(e),
+  });
+  const until = async (pred: (e: Event) => boolean, timeoutMs = 10_000) => {
+    const start = Date.now();
+    while (Date.now() - start < timeoutMs) {
+      const hit = events.find(pred);
+      if (hit) return hit;
+      if (errors.length) throw errors[0];
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(
+      `no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.type, e.revision]))}`,
+    );
+  };
+  return { events, errors, until, stop: () => sub.unsubscribe(), client };
+}
+
+describe("agent join", () => {
+  it("a join token works once and yields a node credential that identifies the node", async () => {
+    const admin = await h.as("admin");
+    const { secret } = await admin.joinTokens.create({});
+    const anon = await h.anon();
+    const joined = await anon.agent.join({ token: secret, nodeName: "worker-1", podCIDRs: ["10.10.1.0/24"] });
+    expect(joined.credential).toMatch(/^mrd_node_/);
+    expect(await (await h.withToken(joined.credential)).auth.me()).toMatchObject({
+      kind: "node",
+      nodeName: "worker-1",
+    });
+    const again = await errorOf(() => anon.agent.join({ token: secret, nodeName: "worker-2" }));
+    expect(again).toMatchObject({
+      code: "UNAUTHORIZED",
+      message: "join token is invalid, expired or already used",
+    });
+    const node = await h.db.node.findUniqueOrThrow({ where: { name: "worker-1" } });
+    expect(node.joinState).toBe("joined");
+    expect(node.credentialHash).not.toContain(joined.credential);
+  });
+
+  it("a token bound to a node name cannot join another node; an expired token cannot join at all", async () => {
+    const admin = await h.as("admin");
+    const anon = await h.anon();
+    const bound = await admin.joinTokens.create({ nodeName: "rack-7" });
+    expect((await errorOf(() => anon.agent.join({ token: bound.secret, nodeName: "rack-8" }))).code).toBe(
+      "FORBIDDEN",
+    );
+    const old = await admin.joinTokens.create({});
+    await h.db.joinToken.update({
+      where: { id: old.joinToken.id },
+      data: { expiresAt: new Date(Date.now() - 1) },
+    });
+    expect((await errorOf(() => anon.agent.join({ token: old.secret, nodeName: "rack-9" }))).code).toBe(
+      "UNAUTHORIZED",
+    );
+  });
+
+  it("a revoked node credential stops working", async () => {
+    const j = await joinNode("doomed", "10.10.99.0/24");
+    await (await h.as("admin")).nodes.revokeCredential({ id: j.nodeId });
+    expect((await errorOf(async () => (await h.withToken(j.credential)).agent.heartbeat({}))).code).toBe(
+      "UNAUTHORIZED",
+    );
+  });
+});
+
+describe("desired state over SSE", () => {
+  it("snapshot first; a change made through replica B reaches the agent subscribed on replica A", async () => {
+    const j = await joinNode("edge-1", "10.20.1.0/24");
+    const agent = createMeridianClient({ url: serverA.url, token: j.credential });
+    await agent.agent.reportEndpoints.mutate({
+      endpoints: [{ namespace: "shop", name: "cart-0", labels: { app: "cart" }, ipv4: "10.20.1.5" }],
+    });
+
+    const f = follow(serverA.url, j.credential);
+    const snap = await f.until((e) => e.type === "snapshot");
+    expect(snap.state).toMatchObject({ node: { name: "edge-1" } });
+
+    // The operator talks to replica B.
+    const op = createMeridianClient({ url: serverB.url, token: h.tokens.operator });
+    const p = await op.policies.create.mutate({
+      namespace: "shop",
+      name: "cart-ingress",
+      spec: {
+        endpointSelector: { matchLabels: { app: "cart" } },
+        ingress: [{ fromEndpoints: [{ matchLabels: { app: "web" } }] }],
+      },
+    });
+    const upd = await f.until((e) => e.revision >= p.revision);
+    expect(upd.type).toBe("delta");
+    expect(upd.contentHash).not.toBe(snap.contentHash);
+    // The delta carries only the sections that changed, and applying it gives exactly the
+    // state a fresh subscriber gets.
+    const delta = upd as unknown as DesiredStateEvent & { type: "delta" };
+    expect(Object.keys(delta.changed)).toContain("endpoints");
+    expect(Object.keys(delta.changed)).not.toContain("node");
+    const applied = applyDesiredStateEvent(
+      applyDesiredStateEvent(null, snap as unknown as DesiredStateEvent),
+      delta,
+    );
+    const fresh = follow(serverB.url, j.credential);
+    const freshSnap = await fresh.until((e) => e.type === "snapshot");
+    expect(applied).toEqual(freshSnap.state);
+    fresh.stop();
+    f.stop();
+  });
+
+  it("resumes after a dropped connection without missing a revision", async () => {
+    const j = await joinNode("edge-2", "10.20.2.0/24");
+    const agent = createMeridianClient({ url: serverA.url, token: j.credential });
+    await agent.agent.reportEndpoints.mutate({
+      endpoints: [{ namespace: "shop", name: "pay-0", labels: { app: "pay" }, ipv4: "10.20.2.5" }],
+    });
+    const f1 = follow(serverA.url, j.credential);
+    const snap = await f1.until((e) => e.type === "snapshot");
+    f1.stop(); // connection dropped
+
+    const op = await h.as("operator");
+    const p = await op.policies.create({
+      namespace: "shop",
+      name: "pay-egress",
+      spec: { endpointSelector: { matchLabels: { app: "pay" } }, egress: [{ toCIDR: ["203.0.113.0/24"] }] },
+    });
+
+    // Reconnect to the other replica with what the agent had applied.
+    const f2 = follow(serverB.url, j.credential, {
+      lastRevision: snap.revision,
+      lastContentHash: snap.contentHash,
+    });
+    const first = await f2.until(() => true);
+    expect(first.type).toBe("snapshot");
+    expect(first.revision).toBeGreaterThanOrEqual(p.revision);
+    expect(first.contentHash).not.toBe(snap.contentHash);
+    f2.stop();
+
+    // Resuming at the current revision with the same hash sends nothing stale.
+    const f3 = follow(serverA.url, j.credential, {
+      lastRevision: first.revision,
+      lastContentHash: first.contentHash,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(f3.events).toEqual([]);
+    f3.stop();
+  });
+
+  it("a node credential reads and reports only for its own node", async () => {
+    const j = await joinNode("edge-3", "10.20.3.0/24");
+    const agent = await h.withToken(j.credential);
+    const err = await errorOf(() => agent.agent.reportStatus({ nodeName: "edge-1", components: [] }));
+    expect(err).toMatchObject({
+      code: "FORBIDDEN",
+      message: "this credential belongs to node edge-3, not edge-1",
+    });
+    const f = follow(serverA.url, j.credential, { nodeName: "edge-1" });
+    await expect(f.until(() => false, 2000)).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+    f.stop();
+    // And it cannot use the console API.
+    expect((await errorOf(() => agent.policies.list({}))).code).toBe("FORBIDDEN");
+  });
+});
+
+describe("applying events", () => {
+  it("a delta that does not fit the agent's state is refused, so a gap cannot go unnoticed", () => {
+    const state = { contentHash: "h1", revision: 1 } as never;
+    expect(() =>
+      applyDesiredStateEvent(state, {
+        type: "delta",
+        revision: 3,
+        contentHash: "h3",
+        baseContentHash: "h2",
+        changed: {},
+      }),
+    ).toThrow(DesiredStateGapError);
+    expect(
+      applyDesiredStateEvent(state, { type: "unchanged", revision: 2, contentHash: "h1" }),
+    ).toMatchObject({ revision: 2, contentHash: "h1" });
+  });
+});
+
+describe("status", () => {
+  it("reports are stored per node and component and pushed to status.live", async () => {
+    const j = await joinNode("edge-4", "10.20.4.0/24");
+    const viewer = createMeridianClient({ url: serverB.url, token: h.tokens.viewer });
+    const seen: {
+      nodes: {
+        name: string;
+        components: { component: string; state: string }[];
+        appliedRevision: number | null;
+      }[];
+    }[] = [];
+    const sub = viewer.status.live.subscribe(undefined, { onData: (d) => seen.push(d as never) });
+    const wait = async (pred: () => boolean) => {
+      for (let i = 0; i < 250 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(pred()).toBe(true);
+    };
+    await wait(() => seen.length > 0);
+
+    const agent = createMeridianClient({ url: serverA.url, token: j.credential });
+    await agent.agent.reportStatus.mutate({
+      appliedRevision: 3,
+      components: [
+        { component: "datapath", state: "ok" },
+        { component: "bgp", state: "degraded", message: "peer 192.168.100.1 idle" },
+      ],
+    });
+    await wait(() =>
+      seen.some((s) =>
+        s.nodes.some(
+          (n) =>
+            n.name === "edge-4" &&
+            n.appliedRevision === 3 &&
+            n.components.some((c) => c.component === "bgp" && c.state === "degraded"),
+        ),
+      ),
+    );
+    sub.unsubscribe();
+
+    const rows = await h.db.nodeComponentStatus.findMany({
+      where: { node: { name: "edge-4" } },
+      orderBy: { component: "asc" },
+    });
+    expect(rows.map((r) => [r.component, r.state, r.message])).toEqual([
+      ["bgp", "degraded", "peer 192.168.100.1 idle"],
+      ["datapath", "ok", ""],
+    ]);
+    expect(
+      (
+        await agent.agent.reportDnsEvents.mutate({
+          events: [
+            { at: new Date(), qname: "api.example.com", answers: ["203.0.113.7"], verdict: "allowed" },
+          ],
+        })
+      ).accepted,
+    ).toBe(1);
+    expect(
+      (
+        await agent.agent.reportFlows.mutate({
+          flows: [
+            {
+              at: new Date(),
+              source: "shop/cart-0",
+              destination: "203.0.113.7",
+              protocol: "TCP",
+              port: 443,
+              verdict: "forwarded",
+              packets: 10,
+              bytes: 1200,
+            },
+          ],
+        })
+      ).accepted,
+    ).toBe(1);
+  });
+});

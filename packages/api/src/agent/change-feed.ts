@@ -1,0 +1,140 @@
+// One LISTEN connection per API process: PostgreSQL tells every replica about each committed
+// revision, and the replica wakes its own subscribers. A dropped connection is re-opened and
+// followed by a catch-up read, so a NOTIFY lost in the gap cannot strand a subscriber.
+import pg from "pg";
+import { CHANGES_CHANNEL } from "../revisions/commit";
+
+/** Agents' status reports are not revisions; they wake `status.live` subscribers on their own channel. */
+export const STATUS_CHANNEL = "meridian_status";
+
+type Listener = (revision: number) => void;
+type StatusListener = (nodeName: string) => void;
+
+export class ChangeFeed {
+  private client: pg.Client | null = null;
+  private listeners = new Set<Listener>();
+  private statusListeners = new Set<StatusListener>();
+  private stopped = false;
+  private starting: Promise<void> | null = null;
+  /** Highest revision this process has heard of. */
+  latest = 0;
+
+  constructor(private readonly connectionString: string) {}
+
+  start(): Promise<void> {
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  private async connect(): Promise<void> {
+    // Named, so operators (and tests) can find the LISTEN connection in pg_stat_activity.
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: "meridian-change-feed",
+    });
+    client.on("notification", (msg) => {
+      if (msg.channel === CHANGES_CHANNEL && msg.payload) this.publish(Number(msg.payload));
+      if (msg.channel === STATUS_CHANNEL) for (const l of this.statusListeners) l(msg.payload ?? "");
+    });
+    client.on("error", () => this.reconnect(client));
+    client.on("end", () => this.reconnect(client));
+    await client.connect();
+    await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    await client.query(`LISTEN ${STATUS_CHANNEL}`);
+    this.client = client;
+    const r = await client.query<{ n: number | null }>(`SELECT max("number") AS n FROM "Revision"`);
+    this.publish(r.rows[0]?.n ?? 0);
+  }
+
+  private reconnect(dead: pg.Client) {
+    if (this.stopped || this.client !== dead) return;
+    this.client = null;
+    dead.removeAllListeners();
+    const retry = async (delay: number) => {
+      if (this.stopped) return;
+      try {
+        await this.connect();
+      } catch {
+        setTimeout(() => void retry(Math.min(delay * 2, 5000)), delay).unref();
+      }
+    };
+    setTimeout(() => void retry(200), 100).unref();
+  }
+
+  private publish(revision: number) {
+    if (!Number.isFinite(revision) || revision <= this.latest) return;
+    this.latest = revision;
+    for (const l of this.listeners) l(revision);
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  subscribeStatus(listener: StatusListener): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.listeners.clear();
+    this.statusListeners.clear();
+    const c = this.client;
+    this.client = null;
+    if (c) {
+      c.removeAllListeners();
+      await c.end().catch(() => {});
+    }
+  }
+}
+
+const feeds = new Map<string, ChangeFeed>();
+
+/** The process-wide feed for a database, started on first use. */
+export function changeFeedFor(connectionString: string): ChangeFeed {
+  let feed = feeds.get(connectionString);
+  if (!feed) {
+    feed = new ChangeFeed(connectionString);
+    feeds.set(connectionString, feed);
+    void feed.start().catch(() => {});
+  }
+  return feed;
+}
+
+/**
+ * Resolves on the next revision after `after`, or after `timeoutMs` (so a subscriber can
+ * re-check the database now and then, even if a notification were ever lost).
+ */
+export function waitForRevision(
+  feed: ChangeFeed,
+  after: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<number> {
+  if (feed.latest > after) return Promise.resolve(feed.latest);
+  return new Promise((resolve) => {
+    const done = (n: number) => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener("abort", onAbort);
+      resolve(n);
+    };
+    const onAbort = () => done(feed.latest);
+    const unsubscribe = feed.subscribe((n) => n > after && done(n));
+    const timer = setTimeout(() => done(feed.latest), timeoutMs);
+    signal?.addEventListener("abort", onAbort);
+  });
+}
+
+/** The context's feed, or the process-wide one for DATABASE_URL (how a Next.js app runs). */
+export function feedFor(ctx: { changeFeed?: ChangeFeed }): ChangeFeed | null {
+  if (ctx.changeFeed) return ctx.changeFeed;
+  const url = process.env.DATABASE_URL;
+  return url ? changeFeedFor(url) : null;
+}

@@ -1,0 +1,44 @@
+// Desired state per node, from one shared snapshot per revision: with a thousand agents
+// subscribed, a change loads the model once per API process, then compiles per node.
+import type { Db } from "@meridian/db";
+import { compileNodeState } from "../compiler";
+import type { ClusterSnapshot } from "../compiler/snapshot";
+import type { ChangeFeed } from "./change-feed";
+import { loadSnapshot } from "./snapshot";
+
+interface Cache {
+  current: ClusterSnapshot | null;
+  loading: Promise<ClusterSnapshot> | null;
+}
+const caches = new WeakMap<Db, Cache>();
+
+/** The newest snapshot at least as new as every revision this process has heard of. */
+export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<ClusterSnapshot> {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = { current: null, loading: null };
+    caches.set(db, cache);
+  }
+  const wanted = feed?.latest ?? Number.POSITIVE_INFINITY;
+  if (cache.current && cache.current.revision >= wanted) return cache.current;
+  if (!cache.loading) {
+    const c = cache;
+    c.loading = loadSnapshot(db).finally(() => {
+      c.loading = null;
+    });
+    c.loading.then(
+      (s) => {
+        if (!c.current || s.revision >= c.current.revision) c.current = s;
+      },
+      () => {},
+    );
+  }
+  const snap = (await cache.loading) as ClusterSnapshot;
+  // A load that started before the revision we want finished too early: load again.
+  if (snap.revision < wanted && Number.isFinite(wanted)) return latestSnapshot(db, feed);
+  return snap;
+}
+
+export function compileFor(snapshot: ClusterSnapshot, nodeName: string) {
+  return compileNodeState(snapshot, nodeName);
+}

@@ -1,0 +1,338 @@
+// The agent channel: join once with a join token, then — with the node credential — follow
+// desired state over SSE and report status, heartbeats, DNS events, flows and endpoints.
+// The node is always the credential's node; inputs cannot point at another one.
+import { TRPCError, tracked } from "@trpc/server";
+import { z } from "zod";
+import { hashSecret, newSecret } from "../auth/crypto";
+import { decryptSecret } from "../auth/secret-box";
+import { UnknownNodeError } from "../compiler/compile";
+import { upsertEndpoint } from "../endpoints/service";
+import { fieldError } from "../errors";
+import { assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
+import { commitChange } from "../revisions/commit";
+import { type BgpInstanceSpec, type Labels, selectorMatches } from "../spec";
+import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
+import { feedFor, STATUS_CHANNEL, waitForRevision } from "./change-feed";
+import { compileFor, latestSnapshot } from "./desired-state";
+import { changedSections, type DesiredStateEvent, sectionFingerprints } from "./events";
+import {
+  desiredStateInput,
+  dnsEventSchema,
+  flowSummarySchema,
+  heartbeatInput,
+  joinInput,
+  joinOutput,
+  reportEndpointsInput,
+  reportStatusInput,
+} from "./schemas";
+
+function assertOwnNode(own: string, claimed: string | undefined) {
+  if (claimed !== undefined && claimed !== own) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `this credential belongs to node ${own}, not ${claimed}`,
+    });
+  }
+}
+
+// How often a quiet subscription re-checks the feed even without a notification.
+const RECHECK_MS = 30_000;
+
+export const agentRouter = createTRPCRouter({
+  join: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/agent/join", tags: ["agent"] } })
+    .input(joinInput)
+    .output(joinOutput)
+    .mutation(async ({ ctx, input }) => {
+      const invalid = new TRPCError({
+        code: "UNAUTHORIZED",
+        message: "join token is invalid, expired or already used",
+      });
+      if (!input.token.startsWith("mrd_join_")) throw invalid;
+      const { secret, hash } = newSecret("node");
+      const actor = { kind: "node" as const, id: null, name: `node ${input.nodeName} (join)` };
+      const { value, revision } = await commitChange(
+        ctx.db,
+        actor,
+        `node ${input.nodeName} joined`,
+        async (tx, rec) => {
+          // The conditional update is the one-time guarantee: two agents racing on one token
+          // cannot both see usedAt = null here.
+          const claimed = await tx.joinToken.updateMany({
+            where: { tokenHash: hashSecret(input.token), usedAt: null, expiresAt: { gt: new Date() } },
+            data: { usedAt: new Date(), usedByNode: input.nodeName },
+          });
+          if (claimed.count !== 1) throw invalid;
+          const token = await tx.joinToken.findUniqueOrThrow({
+            where: { tokenHash: hashSecret(input.token) },
+          });
+          if (token.nodeName && token.nodeName !== input.nodeName) {
+            throw new TRPCError({
+              code: "FORBIDDEN",
+              message: `this join token is for node ${token.nodeName}`,
+            });
+          }
+          if (input.podCIDRs) await assertNoPodCidrOverlap(tx, input.nodeName, input.podCIDRs);
+          const before = await tx.node.findUnique({ where: { name: input.nodeName } });
+          const data = {
+            joinState: "joined" as const,
+            credentialHash: hash,
+            joinedAt: new Date(),
+            agentVersion: input.agentVersion ?? null,
+            updatedBy: actor.name,
+            ...(input.labels ? { labels: input.labels } : {}),
+            ...(input.addresses ? { addresses: input.addresses } : {}),
+            ...(input.podCIDRs ? splitPodCidrs(input.podCIDRs) : {}),
+          };
+          const after = before
+            ? await tx.node.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } })
+            : await tx.node.create({ data: { name: input.nodeName, ...data } });
+          rec.record({
+            entityType: "Node",
+            entityId: after.id,
+            entityName: after.name,
+            action: before ? "update" : "create",
+            before,
+            after,
+          });
+          return after;
+        },
+      );
+      return { nodeId: value.id, nodeName: value.name, credential: secret, revision: revision! };
+    }),
+
+  /**
+   * Desired state as an SSE subscription (see ./events.ts). The first event is a `snapshot`
+   * (unless the agent resumes with the current content hash); then one event per revision: a
+   * `delta` with the sections that changed for this node, or `unchanged`, so every agent can
+   * acknowledge every revision. Event ids are revisions, so httpSubscriptionLink resumes where it
+   * left off; a resume from a state the server did not send starts with a `snapshot`.
+   */
+  desiredState: nodeProcedure.input(desiredStateInput).subscription(async function* ({ ctx, input, signal }) {
+    assertOwnNode(ctx.caller.nodeName, input?.nodeName);
+    const feed = feedFor(ctx);
+    if (!feed)
+      throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "this API process has no change feed" });
+    await feed.start();
+    const nodeName = ctx.caller.nodeName;
+    const resumeFrom = input?.lastEventId !== undefined ? Number(input.lastEventId) : input?.lastRevision;
+    let sentRevision = resumeFrom ?? -1;
+    let sentHash = input?.lastContentHash ?? null;
+    // What this agent holds, section by section; null until we have sent it a full state.
+    let held: ReturnType<typeof sectionFingerprints> | null = null;
+    let first = true;
+
+    while (!signal?.aborted) {
+      if (!first) {
+        const next = await waitForRevision(feed, sentRevision, RECHECK_MS, signal);
+        if (signal?.aborted) return;
+        if (next <= sentRevision) continue;
+      }
+      const snapshot = await latestSnapshot(ctx.db, feed);
+      let state: ReturnType<typeof compileFor>;
+      try {
+        state = compileFor(snapshot, nodeName);
+      } catch (err) {
+        if (err instanceof UnknownNodeError) {
+          throw new TRPCError({ code: "NOT_FOUND", message: `node ${nodeName} is no longer registered` });
+        }
+        throw err;
+      }
+      const revision = snapshot.revision;
+      const { contentHash } = state;
+      let event: DesiredStateEvent | null = null;
+      if (state.contentHash === sentHash) {
+        if (revision > sentRevision) event = { type: "unchanged", revision, contentHash };
+      } else if (held && sentHash) {
+        const now = sectionFingerprints(state);
+        event = {
+          type: "delta",
+          revision,
+          contentHash,
+          baseContentHash: sentHash,
+          changed: changedSections(state, now, held),
+        };
+        held = now;
+      } else {
+        // First contact, or a resume from a state we never saw: send it whole.
+        event = { type: "snapshot", revision, contentHash, state };
+        held = sectionFingerprints(state);
+      }
+      if (first && resumeFrom !== undefined && state.contentHash === sentHash) {
+        // The agent resumed with exactly this state: keep what it has, learn its sections lazily.
+        held = sectionFingerprints(state);
+      }
+      first = false;
+      sentRevision = Math.max(sentRevision, revision);
+      sentHash = contentHash;
+      if (event) yield tracked(String(revision), event);
+    }
+  }),
+
+  heartbeat: nodeProcedure
+    .input(heartbeatInput)
+    .output(z.object({ ok: z.literal(true), serverTime: z.date() }))
+    .mutation(async ({ ctx, input }) => {
+      assertOwnNode(ctx.caller.nodeName, input.nodeName);
+      const now = new Date();
+      // One plain UPDATE: a thousand agents acknowledge every revision, so this is the hot path.
+      await ctx.db.$executeRaw`
+        UPDATE "Node" SET "lastHeartbeatAt" = ${now},
+          "appliedRevision" = COALESCE(${input.appliedRevision ?? null}::int, "appliedRevision"),
+          "agentVersion" = COALESCE(${input.agentVersion ?? null}::text, "agentVersion")
+        WHERE "id" = ${ctx.caller.nodeId}`;
+      return { ok: true as const, serverTime: now };
+    }),
+
+  reportStatus: nodeProcedure
+    .input(reportStatusInput)
+    .output(z.object({ ok: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      assertOwnNode(ctx.caller.nodeName, input.nodeName);
+      const nodeId = ctx.caller.nodeId;
+      const now = new Date();
+      await ctx.db.$transaction([
+        ctx.db.node.update({
+          where: { id: nodeId },
+          data: {
+            lastHeartbeatAt: now,
+            ...(input.appliedRevision !== undefined ? { appliedRevision: input.appliedRevision } : {}),
+            ...(input.agentVersion ? { agentVersion: input.agentVersion } : {}),
+            lastStatus: {
+              at: now.toISOString(),
+              appliedRevision: input.appliedRevision ?? null,
+              contentHash: input.contentHash ?? null,
+              components: input.components.map((c) => ({
+                component: c.component,
+                state: c.state,
+                message: c.message,
+              })),
+              ...(input.summary ? { summary: input.summary } : {}),
+            } as object,
+          },
+        }),
+        ...input.components.map((c) =>
+          ctx.db.nodeComponentStatus.upsert({
+            where: { nodeId_component: { nodeId, component: c.component } },
+            create: {
+              nodeId,
+              component: c.component,
+              state: c.state,
+              message: c.message,
+              detail: c.detail as object,
+              revision: input.appliedRevision ?? null,
+            },
+            update: {
+              state: c.state,
+              message: c.message,
+              detail: c.detail as object,
+              revision: input.appliedRevision ?? null,
+            },
+          }),
+        ),
+        ctx.db.$executeRaw`SELECT pg_notify(${STATUS_CHANNEL}, ${ctx.caller.nodeName})`,
+      ]);
+      return { ok: true as const };
+    }),
+
+  reportDnsEvents: nodeProcedure
+    .input(z.object({ events: z.array(dnsEventSchema).max(1000) }))
+    .output(z.object({ accepted: z.number().int() }))
+    .mutation(async ({ ctx, input }) => {
+      const r = await ctx.db.dnsEvent.createMany({
+        data: input.events.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
+      });
+      return { accepted: r.count };
+    }),
+
+  reportFlows: nodeProcedure
+    .input(z.object({ flows: z.array(flowSummarySchema).max(5000) }))
+    .output(z.object({ accepted: z.number().int() }))
+    .mutation(async ({ ctx, input }) => {
+      const r = await ctx.db.flowSummary.createMany({
+        data: input.flows.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
+      });
+      return { accepted: r.count };
+    }),
+
+  /** The node's full endpoint inventory (from CNI and Kubernetes); identities are allocated here. */
+  reportEndpoints: nodeProcedure
+    .input(reportEndpointsInput)
+    .output(
+      z.object({
+        revision: z.number().int().nullable(),
+        endpoints: z.array(z.object({ namespace: z.string(), name: z.string(), identity: z.number().int() })),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { value, revision } = await commitChange(
+        ctx.db,
+        ctx.actor,
+        `endpoints of node ${ctx.caller.nodeName}`,
+        async (tx, rec) => {
+          const out = [];
+          for (const [i, ep] of input.endpoints.entries()) {
+            const owner = await tx.endpoint.findUnique({
+              where: { namespace_name: { namespace: ep.namespace, name: ep.name } },
+              include: { node: true },
+            });
+            if (owner && owner.nodeId !== ctx.caller.nodeId) {
+              throw fieldError(
+                ["endpoints", i],
+                `endpoint ${ep.namespace}/${ep.name} belongs to node ${owner.node.name}`,
+              );
+            }
+            const row = await upsertEndpoint(
+              tx,
+              rec,
+              { ...ep, node: ctx.caller.nodeName },
+              ctx.actor.name,
+              ctx.caller.nodeId,
+            );
+            out.push({ namespace: row.namespace, name: row.name, identity: row.identityNumber });
+          }
+          const keep = new Set(input.endpoints.map((e) => `${e.namespace}/${e.name}`));
+          const stale = (await tx.endpoint.findMany({ where: { nodeId: ctx.caller.nodeId } })).filter(
+            (e) => !keep.has(`${e.namespace}/${e.name}`),
+          );
+          for (const e of stale) {
+            await tx.endpoint.delete({ where: { id: e.id } });
+            rec.record({
+              entityType: "Endpoint",
+              entityId: e.id,
+              entityName: `${e.namespace}/${e.name}`,
+              action: "delete",
+              before: e,
+              after: null,
+            });
+          }
+          return out;
+        },
+      );
+      return { revision, endpoints: value };
+    }),
+
+  /** The MD5 key behind a desired state's `passwordRef`, only for peers of this node's BGP instances. */
+  bgpPassword: nodeProcedure
+    .input(z.object({ ref: z.string().uuid() }))
+    .output(z.object({ password: z.string() }))
+    .query(async ({ ctx, input }) => {
+      const peer = await ctx.db.bgpPeer.findUnique({ where: { id: input.ref } });
+      const [instance, node] = await Promise.all([
+        peer ? ctx.db.bgpInstance.findUnique({ where: { name: peer.instanceName } }) : null,
+        ctx.db.node.findUnique({ where: { id: ctx.caller.nodeId } }),
+      ]);
+      const mine =
+        peer?.passwordCiphertext &&
+        instance &&
+        node &&
+        selectorMatches((instance.spec as BgpInstanceSpec).nodeSelector, (node.labels ?? {}) as Labels);
+      // Same answer for "no such peer" and "not your peer".
+      if (!mine)
+        throw new TRPCError({
+          code: "NOT_FOUND",
+          message: "no BGP password for this reference on this node",
+        });
+      return { password: decryptSecret(peer.passwordCiphertext!) };
+    }),
+});

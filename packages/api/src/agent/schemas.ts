@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { cidrSchema, interfaceAddressSchema, ipAddressSchema, labelsSchema, objectNameSchema } from "../spec";
+
+export const joinInput = z.object({
+  token: z.string().min(1, "the join token is required"),
+  nodeName: objectNameSchema,
+  labels: labelsSchema.optional(),
+  addresses: z.array(interfaceAddressSchema).optional(),
+  podCIDRs: z.array(cidrSchema).max(2).optional(),
+  agentVersion: z.string().max(100).optional(),
+});
+
+export const joinOutput = z.object({
+  nodeId: z.string(),
+  nodeName: z.string(),
+  /** The node credential; shown once, store it (mode 0600). */
+  credential: z.string(),
+  revision: z.number().int(),
+});
+
+export const desiredStateInput = z
+  .object({
+    /** The revision the agent last applied (from disk after a restart). */
+    lastRevision: z.number().int().min(0).optional(),
+    /** The content hash of that state, so an unchanged state is not resent. */
+    lastContentHash: z.string().optional(),
+    /** Set by httpSubscriptionLink on reconnect: the id of the last event received (a revision). */
+    lastEventId: z.string().optional(),
+    /** Optional check: the node the agent believes it is. */
+    nodeName: z.string().optional(),
+  })
+  .optional();
+
+export const componentStatusSchema = z.object({
+  component: z.string().min(1).max(64),
+  state: z.enum(["ok", "degraded", "error", "unknown"]),
+  message: z.string().max(2000).default(""),
+  detail: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const reportStatusInput = z.object({
+  nodeName: z.string().optional(),
+  appliedRevision: z.number().int().min(0).optional(),
+  contentHash: z.string().optional(),
+  agentVersion: z.string().max(100).optional(),
+  components: z.array(componentStatusSchema).max(64).default([]),
+  /** Free-form summary (counters, BGP sessions…) kept as the node's last status. */
+  summary: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const heartbeatInput = z.object({
+  nodeName: z.string().optional(),
+  appliedRevision: z.number().int().min(0).optional(),
+  agentVersion: z.string().max(100).optional(),
+});
+
+export const dnsEventSchema = z.object({
+  at: z.coerce.date(),
+  endpoint: z.string().max(300).optional(),
+  sourceIP: ipAddressSchema.optional(),
+  qname: z.string().max(255),
+  qtype: z.string().max(16).default("A"),
+  rcode: z.string().max(16).default("NOERROR"),
+  answers: z.array(ipAddressSchema).max(64).default([]),
+  ttlSeconds: z.number().int().min(0).optional(),
+  verdict: z.enum(["allowed", "denied"]),
+  rule: z.string().max(300).optional(),
+});
+
+export const flowSummarySchema = z.object({
+  at: z.coerce.date(),
+  source: z.string().max(300),
+  destination: z.string().max(300),
+  protocol: z.string().max(16),
+  port: z.number().int().min(0).max(65535).optional(),
+  verdict: z.enum(["forwarded", "dropped"]),
+  reason: z.string().max(200).optional(),
+  packets: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+
+export const reportEndpointsInput = z.object({
+  /** The complete set of endpoints on this node; ones not listed are removed. */
+  endpoints: z
+    .array(
+      z.object({
+        namespace: objectNameSchema,
+        name: objectNameSchema,
+        labels: labelsSchema.default({}),
+        ipv4: ipAddressSchema.optional(),
+        ipv6: ipAddressSchema.optional(),
+      }),
+    )
+    .max(5000),
+});

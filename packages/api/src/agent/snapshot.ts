@@ -1,0 +1,100 @@
+// Reads the whole model at one revision for the compiler. One REPEATABLE READ transaction, so
+// the revision number and the rows belong together.
+import type { Db } from "@meridian/db";
+import type { ClusterSnapshot } from "../compiler/snapshot";
+import type { ServiceSpec } from "../services/router";
+import type { Labels } from "../spec";
+
+export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
+  const [
+    rev,
+    nodes,
+    endpoints,
+    identities,
+    policies,
+    egress,
+    instances,
+    peers,
+    ads,
+    services,
+    pools,
+    vrfs,
+    srv6Policies,
+  ] = await db.$transaction(
+    [
+      db.revision.findFirst({ orderBy: { number: "desc" }, select: { number: true } }),
+      db.node.findMany({ orderBy: { name: "asc" } }),
+      db.endpoint.findMany({
+        include: { node: { select: { name: true } } },
+        orderBy: [{ namespace: "asc" }, { name: "asc" }],
+      }),
+      db.identity.findMany({ orderBy: { number: "asc" } }),
+      db.networkPolicy.findMany({ orderBy: [{ namespace: "asc" }, { name: "asc" }] }),
+      db.egressGatewayPolicy.findMany({ where: { enabled: true }, orderBy: { name: "asc" } }),
+      db.bgpInstance.findMany({ where: { enabled: true }, orderBy: { name: "asc" } }),
+      db.bgpPeer.findMany({ where: { enabled: true }, orderBy: { name: "asc" } }),
+      db.bgpAdvertisement.findMany({ where: { enabled: true }, orderBy: { name: "asc" } }),
+      db.service.findMany({ orderBy: [{ namespace: "asc" }, { name: "asc" }] }),
+      db.srv6LocatorPool.findMany({ orderBy: { name: "asc" } }),
+      db.srv6Vrf.findMany({ orderBy: { name: "asc" } }),
+      db.srv6Policy.findMany({ orderBy: { name: "asc" } }),
+    ],
+    { isolationLevel: "RepeatableRead" },
+  );
+  const obj = <S>(r: { id: string; name: string; version: number; spec: unknown }) => ({
+    id: r.id,
+    name: r.name,
+    version: r.version,
+    spec: r.spec as S,
+  });
+  return {
+    revision: rev?.number ?? 0,
+    nodes: nodes
+      .filter((n) => n.joinState !== "revoked")
+      .map((n) => ({
+        name: n.name,
+        labels: n.labels as Labels,
+        addresses: n.addresses,
+        podCIDRs: [...n.podCIDRv4, ...n.podCIDRv6],
+      })),
+    endpoints: endpoints.map((e) => ({
+      id: e.id,
+      node: e.node.name,
+      namespace: e.namespace,
+      name: e.name,
+      labels: e.labels as Labels,
+      ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
+      ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
+      identity: e.identityNumber,
+    })),
+    identities: identities.map((i) => ({ id: i.number, labels: i.labels as Labels })),
+    policies: policies.map((p) => ({
+      ...obj(p),
+      namespace: p.namespace === "" ? null : p.namespace,
+      enabled: p.enabled,
+    })) as ClusterSnapshot["policies"],
+    egressPolicies: egress.map(obj) as ClusterSnapshot["egressPolicies"],
+    bgpInstances: instances.map(obj) as ClusterSnapshot["bgpInstances"],
+    // The key itself never enters the snapshot; the agent fetches it by reference.
+    bgpPeers: peers.map((p) => ({
+      ...obj(p),
+      hasPassword: Boolean(p.passwordCiphertext),
+      ...(p.passwordCiphertext ? { passwordRef: p.id } : {}),
+    })) as ClusterSnapshot["bgpPeers"],
+    bgpAdvertisements: ads.map(obj) as ClusterSnapshot["bgpAdvertisements"],
+    services: services.map((s) => {
+      const spec = s.spec as ServiceSpec;
+      return {
+        namespace: s.namespace,
+        name: s.name,
+        labels: spec.labels ?? {},
+        clusterIPs: spec.clusterIPs ?? [],
+        loadBalancerIPs: spec.loadBalancerIPs ?? [],
+        externalIPs: spec.externalIPs ?? [],
+      };
+    }),
+    srv6LocatorPools: pools.map(obj) as ClusterSnapshot["srv6LocatorPools"],
+    srv6Vrfs: vrfs.map(obj) as ClusterSnapshot["srv6Vrfs"],
+    srv6Policies: srv6Policies.map(obj) as ClusterSnapshot["srv6Policies"],
+  };
+}

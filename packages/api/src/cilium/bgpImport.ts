@@ -1,0 +1,254 @@
+// Cilium BGP v2 resources → Meridian BGP instances, peers and advertisements.
+// Cilium splits a peer over CiliumBGPClusterConfig (address, ASN) and CiliumBGPPeerConfig
+// (timers, families…); Meridian keeps one peer object, so the two are joined here.
+
+import type { LabelSelector, Labels } from "../spec";
+import { selectorMatches } from "../spec";
+import { AGGREGATE_ANNOTATION, PEER_LABELS_ANNOTATION } from "./annotations";
+import { asArray, isObject, type Json, type JsonObject, Reporter } from "./walk";
+
+export interface CiliumDoc {
+  index: number;
+  kind: string;
+  name: string;
+  labels: Labels;
+  annotations: JsonObject;
+  spec: JsonObject;
+  object: string;
+}
+
+export interface BgpImportOutput {
+  instances: { name: string; spec: JsonObject; doc: CiliumDoc }[];
+  peers: { name: string; spec: JsonObject; doc: CiliumDoc }[];
+  advertisements: { name: string; spec: JsonObject; doc: CiliumDoc }[];
+}
+
+const FAMILY_MAP: Record<string, string> = {
+  "ipv4/unicast": "ipv4-unicast",
+  "ipv6/unicast": "ipv6-unicast",
+  "ipv4/mpls_vpn": "vpnv4",
+  "ipv6/mpls_vpn": "vpnv6",
+};
+
+const WELL_KNOWN = [
+  "no-export",
+  "no-advertise",
+  "no-export-subconfed",
+  "no-peer",
+  "blackhole",
+  "graceful-shutdown",
+  "local-as",
+];
+
+interface PeerConfig {
+  doc: CiliumDoc;
+  settings: JsonObject;
+  /** Selector over CiliumBGPAdvertisement labels, per family. */
+  adSelectors: LabelSelector[];
+}
+
+function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
+  const path = "spec";
+  const spec = r.pick(doc.spec, path, [
+    "transport",
+    "timers",
+    "ebgpMultihop",
+    "gracefulRestart",
+    "families",
+    "authSecretRef",
+  ]);
+  const settings: JsonObject = {};
+  if (isObject(spec.transport)) {
+    const t = r.pick(spec.transport, `${path}.transport`, ["peerPort"], {
+      localPort: "a local port other than 179 is not supported",
+      sourceInterface: "sourceInterface is not supported",
+    });
+    if (t.peerPort !== undefined) settings.port = t.peerPort;
+  }
+  if (isObject(spec.timers)) {
+    const t = r.pick(spec.timers, `${path}.timers`, [
+      "connectRetryTimeSeconds",
+      "holdTimeSeconds",
+      "keepAliveTimeSeconds",
+    ]);
+    if (t.connectRetryTimeSeconds !== undefined) settings.connectRetrySeconds = t.connectRetryTimeSeconds;
+    if (t.holdTimeSeconds !== undefined) settings.holdTimeSeconds = t.holdTimeSeconds;
+    if (t.keepAliveTimeSeconds !== undefined) settings.keepaliveSeconds = t.keepAliveTimeSeconds;
+  }
+  if (spec.ebgpMultihop !== undefined) settings.ebgpMultihop = spec.ebgpMultihop;
+  if (isObject(spec.gracefulRestart)) {
+    settings.gracefulRestart = r.pick(spec.gracefulRestart, `${path}.gracefulRestart`, [
+      "enabled",
+      "restartTimeSeconds",
+    ]);
+  }
+  if (spec.authSecretRef !== undefined) {
+    r.report(
+      `${path}.authSecretRef`,
+      "the MD5 password lives in a Kubernetes Secret; set it on the Meridian peer after import",
+    );
+  }
+  const families: Json[] = [];
+  const adSelectors: LabelSelector[] = [];
+  asArray(spec.families).forEach((f, i) => {
+    if (!isObject(f)) return;
+    const fam = r.pick(f, `${path}.families[${i}]`, ["afi", "safi", "advertisements"]);
+    const mapped = FAMILY_MAP[`${String(fam.afi)}/${String(fam.safi)}`];
+    if (!mapped) {
+      r.report(
+        `${path}.families[${i}]`,
+        `address family ${String(fam.afi)}/${String(fam.safi)} is not supported`,
+      );
+      return;
+    }
+    if (!families.includes(mapped)) families.push(mapped);
+    if (isObject(fam.advertisements)) adSelectors.push(fam.advertisements as LabelSelector);
+  });
+  if (families.length > 0) settings.families = families;
+  return { doc, settings, adSelectors };
+}
+
+function importClusterConfig(
+  doc: CiliumDoc,
+  peerConfigs: Map<string, PeerConfig>,
+  r: Reporter,
+  out: BgpImportOutput,
+  peerAdSelectors: Map<string, LabelSelector[]>,
+): void {
+  const spec = r.pick(doc.spec, "spec", ["nodeSelector", "bgpInstances"]);
+  asArray(spec.bgpInstances).forEach((inst, i) => {
+    if (!isObject(inst)) return;
+    const path = `spec.bgpInstances[${i}]`;
+    const instance = r.pick(inst, path, ["name", "localASN", "peers"], {
+      localPort: "a local port other than 179 is not supported",
+    });
+    const instanceName = String(instance.name);
+    out.instances.push({
+      name: instanceName,
+      spec: { nodeSelector: (spec.nodeSelector as Json) ?? {}, localASN: instance.localASN as Json },
+      doc,
+    });
+    asArray(instance.peers).forEach((p, j) => {
+      if (!isObject(p)) return;
+      const peerPath = `${path}.peers[${j}]`;
+      const peer = r.pick(p, peerPath, ["name", "peerAddress", "peerASN", "peerConfigRef"], {
+        autoDiscovery: "peer auto-discovery is not supported; give peerAddress",
+      });
+      const peerName = String(peer.name);
+      const configName = isObject(peer.peerConfigRef) ? String(peer.peerConfigRef.name) : undefined;
+      const config = configName ? peerConfigs.get(configName) : undefined;
+      if (configName && !config) {
+        r.report(
+          `${peerPath}.peerConfigRef`,
+          `CiliumBGPPeerConfig "${configName}" is not in this import; Meridian defaults used`,
+        );
+      }
+      const labels = parseLabelsAnnotation(config?.doc.annotations[PEER_LABELS_ANNOTATION]);
+      out.peers.push({
+        name: peerName,
+        spec: {
+          instance: instanceName,
+          address: peer.peerAddress as Json,
+          peerASN: peer.peerASN as Json,
+          ...config?.settings,
+          ...(labels ? { labels } : {}),
+        },
+        doc,
+      });
+      peerAdSelectors.set(peerName, config?.adSelectors ?? []);
+    });
+  });
+}
+
+function parseLabelsAnnotation(value: Json | undefined): JsonObject | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const parsed = JSON.parse(value) as Json;
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function importAdvertisement(
+  doc: CiliumDoc,
+  r: Reporter,
+  peersFor: (labels: Labels) => string[],
+  out: BgpImportOutput,
+) {
+  const spec = r.pick(doc.spec, "spec", ["advertisements"]);
+  const entries = asArray(spec.advertisements);
+  entries.forEach((entry, i) => {
+    if (!isObject(entry)) return;
+    const path = `spec.advertisements[${i}]`;
+    const ad = r.pick(entry, path, ["advertisementType", "service", "selector", "attributes"]);
+    const type = String(ad.advertisementType);
+    const name = entries.length === 1 ? doc.name : `${doc.name}-${i}`;
+    const result: JsonObject = {};
+    if (type === "PodCIDR") result.type = "PodCIDR";
+    else if (type === "Service") {
+      const service = isObject(ad.service) ? r.pick(ad.service, `${path}.service`, ["addresses"]) : {};
+      result.type = "Service";
+      result.service = {
+        selector: (ad.selector as Json) ?? {},
+        addresses: (service.addresses as Json) ?? [],
+        aggregate: doc.annotations[AGGREGATE_ANNOTATION] === "true",
+      };
+    } else {
+      r.report(
+        `${path}.advertisementType`,
+        `advertisement type ${type} is not supported; use PodCIDR or Service`,
+      );
+      return;
+    }
+    if (type !== "Service" && ad.selector !== undefined)
+      r.report(`${path}.selector`, "a selector only applies to Service advertisements");
+    if (isObject(ad.attributes)) {
+      const attrs = r.pick(ad.attributes, `${path}.attributes`, ["communities", "localPreference"]);
+      if (attrs.localPreference !== undefined) result.localPreference = attrs.localPreference;
+      if (isObject(attrs.communities)) {
+        const c = r.pick(attrs.communities, `${path}.attributes.communities`, [
+          "standard",
+          "wellKnown",
+          "large",
+        ]);
+        const wellKnown = asArray(c.wellKnown).filter((w, k) => {
+          const ok = WELL_KNOWN.includes(String(w));
+          if (!ok)
+            r.report(
+              `${path}.attributes.communities.wellKnown[${k}]`,
+              `well-known community ${String(w)} is not known`,
+            );
+          return ok;
+        });
+        result.communities = [...asArray(c.standard), ...wellKnown];
+        result.largeCommunities = asArray(c.large);
+      }
+    }
+    result.peers = peersFor(doc.labels);
+    out.advertisements.push({ name, spec: result, doc });
+  });
+}
+
+/** Imports all BGP documents together, since peers, peer configs and advertisements refer to each other. */
+export function importBgpDocs(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): BgpImportOutput {
+  const out: BgpImportOutput = { instances: [], peers: [], advertisements: [] };
+  const reporter = (doc: CiliumDoc) => reporters.get(doc) ?? new Reporter(doc.object);
+  const peerConfigs = new Map<string, PeerConfig>();
+  for (const doc of docs.filter((d) => d.kind === "CiliumBGPPeerConfig")) {
+    peerConfigs.set(doc.name, importPeerConfig(doc, reporter(doc)));
+  }
+  const peerAdSelectors = new Map<string, LabelSelector[]>();
+  for (const doc of docs.filter((d) => d.kind === "CiliumBGPClusterConfig")) {
+    importClusterConfig(doc, peerConfigs, reporter(doc), out, peerAdSelectors);
+  }
+  const peersFor = (labels: Labels) =>
+    [...peerAdSelectors]
+      .filter(([, selectors]) => selectors.some((s) => selectorMatches(s, labels)))
+      .map(([name]) => name)
+      .sort();
+  for (const doc of docs.filter((d) => d.kind === "CiliumBGPAdvertisement")) {
+    importAdvertisement(doc, reporter(doc), peersFor, out);
+  }
+  return out;
+}

@@ -1,0 +1,258 @@
+// exportCiliumYaml: Meridian objects → Cilium YAML (cilium.io/v2). Meridian-only settings go into
+// meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
+import { stringify } from "yaml";
+import { selectorMatches } from "../spec";
+import {
+  ADVERTISE_EGRESS_IP_ANNOTATION,
+  ADVERTISEMENT_LABEL,
+  AGGREGATE_ANNOTATION,
+  EGRESS_HA_ANNOTATION,
+  ENABLED_ANNOTATION,
+  PEER_LABELS_ANNOTATION,
+} from "./annotations";
+import type { ImportedObject, UnsupportedField } from "./types";
+
+/** What can be exported: the import's object shape, without the import's bookkeeping. */
+export type ExportableObject = ImportedObject extends infer O
+  ? O extends ImportedObject
+    ? Omit<O, "source">
+    : never
+  : never;
+
+export interface ExportResult {
+  yaml: string;
+  unsupported: UnsupportedField[];
+}
+
+type Manifest = Record<string, unknown>;
+
+const API_VERSION = "cilium.io/v2";
+const DEFAULT_HA = { healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 3000, maxActiveGateways: 1 };
+
+function metadata(
+  name: string,
+  namespace: string | null,
+  annotations: Record<string, string>,
+  labels?: Record<string, string>,
+) {
+  return {
+    name,
+    ...(namespace ? { namespace } : {}),
+    ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+}
+
+function exportPolicy(obj: Extract<ExportableObject, { kind: "NetworkPolicy" }>): Manifest {
+  const { enabled, ...spec } = obj.spec;
+  return {
+    apiVersion: API_VERSION,
+    kind: obj.namespace === null ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy",
+    metadata: metadata(obj.name, obj.namespace, enabled === false ? { [ENABLED_ANNOTATION]: "false" } : {}),
+    spec,
+  };
+}
+
+function exportEgress(
+  obj: Extract<ExportableObject, { kind: "EgressGatewayPolicy" }>,
+  unsupported: UnsupportedField[],
+): Manifest {
+  const { enabled, gateways, ha, advertiseEgressIP, excludedCIDRs, ...rest } = obj.spec;
+  const annotations: Record<string, string> = {};
+  if (enabled === false) annotations[ENABLED_ANNOTATION] = "false";
+  if (advertiseEgressIP) annotations[ADVERTISE_EGRESS_IP_ANNOTATION] = "true";
+  if (JSON.stringify(ha) !== JSON.stringify(DEFAULT_HA))
+    annotations[EGRESS_HA_ANNOTATION] = JSON.stringify(ha);
+  const ciliumGateways = gateways.map((gw, i) => {
+    const { nodeName, ...g } = gw;
+    if (nodeName === undefined) return g;
+    unsupported.push({
+      object: `EgressGatewayPolicy/${obj.name}`,
+      field: `spec.gateways[${i}].nodeName`,
+      reason: "Cilium selects gateways by label; exported as nodeSelector kubernetes.io/hostname",
+    });
+    return { nodeSelector: { matchLabels: { "kubernetes.io/hostname": nodeName } }, ...g };
+  });
+  return {
+    apiVersion: API_VERSION,
+    kind: "CiliumEgressGatewayPolicy",
+    metadata: metadata(obj.name, null, annotations),
+    spec: {
+      ...rest,
+      ...(excludedCIDRs.length > 0 ? { excludedCIDRs } : {}),
+      // OSS Cilium takes one gateway; several are written as egressGateways (Cilium Enterprise HA).
+      ...(ciliumGateways.length === 1
+        ? { egressGateway: ciliumGateways[0] }
+        : { egressGateways: ciliumGateways }),
+    },
+  };
+}
+
+const FAMILY_TO_CILIUM: Record<string, { afi: string; safi: string }> = {
+  "ipv4-unicast": { afi: "ipv4", safi: "unicast" },
+  "ipv6-unicast": { afi: "ipv6", safi: "unicast" },
+  vpnv4: { afi: "ipv4", safi: "mpls_vpn" },
+  vpnv6: { afi: "ipv6", safi: "mpls_vpn" },
+};
+
+type Peer = Extract<ExportableObject, { kind: "BgpPeer" }>;
+type Advertisement = Extract<ExportableObject, { kind: "BgpAdvertisement" }>;
+
+function advertisementsForPeer(peer: Peer, ads: Advertisement[]): string[] {
+  return ads
+    .filter((ad) => {
+      const { peers, peerSelector } = ad.spec;
+      if (peers === undefined && peerSelector === undefined) return true;
+      return (
+        (peers ?? []).includes(peer.name) ||
+        (peerSelector !== undefined && selectorMatches(peerSelector, peer.spec.labels ?? {}))
+      );
+    })
+    .map((ad) => ad.name)
+    .sort();
+}
+
+function exportPeerConfig(peer: Peer, ads: Advertisement[]): Manifest {
+  const s = peer.spec;
+  const adNames = advertisementsForPeer(peer, ads);
+  const labels = s.labels ?? {};
+  return {
+    apiVersion: API_VERSION,
+    kind: "CiliumBGPPeerConfig",
+    metadata: metadata(
+      peer.name,
+      null,
+      Object.keys(labels).length > 0 ? { [PEER_LABELS_ANNOTATION]: JSON.stringify(labels) } : {},
+    ),
+    spec: {
+      transport: { peerPort: s.port },
+      timers: {
+        connectRetryTimeSeconds: s.connectRetrySeconds,
+        holdTimeSeconds: s.holdTimeSeconds,
+        ...(s.keepaliveSeconds !== undefined ? { keepAliveTimeSeconds: s.keepaliveSeconds } : {}),
+      },
+      ...(s.ebgpMultihop !== undefined ? { ebgpMultihop: s.ebgpMultihop } : {}),
+      ...(s.gracefulRestart ? { gracefulRestart: s.gracefulRestart } : {}),
+      families: (s.families ?? []).map((f) => ({
+        ...FAMILY_TO_CILIUM[f],
+        advertisements: {
+          matchExpressions: [
+            { key: ADVERTISEMENT_LABEL, operator: "In", values: adNames.length > 0 ? adNames : ["none"] },
+          ],
+        },
+      })),
+    },
+  };
+}
+
+function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[]): Manifest | undefined {
+  const s = ad.spec;
+  const object = `BgpAdvertisement/${ad.name}`;
+  if (s.type === "EgressIP" || s.type === "VRFRoutes") {
+    unsupported.push({
+      object,
+      field: "spec.type",
+      reason: `Cilium OSS has no ${s.type} advertisement; not exported`,
+    });
+    return undefined;
+  }
+  const wellKnown = s.communities.filter((c) => !/^\d+:\d+$/.test(c));
+  const standard = s.communities.filter((c) => /^\d+:\d+$/.test(c));
+  const communities = {
+    ...(standard.length > 0 ? { standard } : {}),
+    ...(wellKnown.length > 0 ? { wellKnown } : {}),
+    ...(s.largeCommunities.length > 0 ? { large: s.largeCommunities } : {}),
+  };
+  const attributes = {
+    ...(Object.keys(communities).length > 0 ? { communities } : {}),
+    ...(s.localPreference !== undefined ? { localPreference: s.localPreference } : {}),
+  };
+  return {
+    apiVersion: API_VERSION,
+    kind: "CiliumBGPAdvertisement",
+    metadata: metadata(
+      ad.name,
+      null,
+      s.type === "Service" && s.service.aggregate ? { [AGGREGATE_ANNOTATION]: "true" } : {},
+      { [ADVERTISEMENT_LABEL]: ad.name },
+    ),
+    spec: {
+      advertisements: [
+        {
+          advertisementType: s.type,
+          ...(s.type === "Service"
+            ? { service: { addresses: s.service.addresses }, selector: s.service.selector }
+            : {}),
+          ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+        },
+      ],
+    },
+  };
+}
+
+function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[]): Manifest[] {
+  const instances = objects.filter(
+    (o): o is Extract<ExportableObject, { kind: "BgpInstance" }> => o.kind === "BgpInstance",
+  );
+  const peers = objects.filter((o): o is Peer => o.kind === "BgpPeer");
+  const ads = objects.filter((o): o is Advertisement => o.kind === "BgpAdvertisement");
+  const manifests: Manifest[] = [];
+  for (const inst of instances) {
+    if (inst.spec.routerID) {
+      unsupported.push({
+        object: `BgpInstance/${inst.name}`,
+        field: "spec.routerID",
+        reason: "CiliumBGPClusterConfig has no router ID field",
+      });
+    }
+    manifests.push({
+      apiVersion: API_VERSION,
+      kind: "CiliumBGPClusterConfig",
+      metadata: metadata(inst.name, null, {}),
+      spec: {
+        nodeSelector: inst.spec.nodeSelector,
+        bgpInstances: [
+          {
+            name: inst.name,
+            localASN: inst.spec.localASN,
+            peers: peers
+              .filter((p) => p.spec.instance === inst.name)
+              .map((p) => ({
+                name: p.name,
+                peerAddress: p.spec.address,
+                peerASN: p.spec.peerASN,
+                peerConfigRef: { name: p.name },
+              })),
+          },
+        ],
+      },
+    });
+  }
+  for (const peer of peers) {
+    if (!instances.some((i) => i.name === peer.spec.instance)) {
+      unsupported.push({
+        object: `BgpPeer/${peer.name}`,
+        field: "spec.instance",
+        reason: `instance ${peer.spec.instance} is not in the export; the peer config is exported without a cluster config`,
+      });
+    }
+    manifests.push(exportPeerConfig(peer, ads));
+  }
+  for (const ad of ads) {
+    const manifest = exportAdvertisement(ad, unsupported);
+    if (manifest) manifests.push(manifest);
+  }
+  return manifests;
+}
+
+export function exportCiliumYaml(objects: ExportableObject[]): ExportResult {
+  const unsupported: UnsupportedField[] = [];
+  const manifests: Manifest[] = [];
+  for (const obj of objects) {
+    if (obj.kind === "NetworkPolicy") manifests.push(exportPolicy(obj));
+    if (obj.kind === "EgressGatewayPolicy") manifests.push(exportEgress(obj, unsupported));
+  }
+  manifests.push(...exportBgp(objects, unsupported));
+  const yaml = manifests.map((m) => stringify(m, { lineWidth: 0 })).join("---\n");
+  return { yaml, unsupported };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { networkPolicySpecSchema } from "../spec";
+import { ALL_EXAMPLES, BGP_V2 } from "./examples.test-helpers";
+import { exportCiliumYaml, type ImportedObject, importCiliumYaml } from "./index";
+
+const withoutSource = (objects: ImportedObject[]) => objects.map(({ source: _source, ...rest }) => rest);
+
+describe("Cilium round trip", () => {
+  it.each(ALL_EXAMPLES.map((yaml, i) => [i, yaml]))(
+    "example %i imports, exports and imports back unchanged",
+    (_i, yaml) => {
+      const first = importCiliumYaml(yaml as string);
+      expect(first.errors).toEqual([]);
+      const exported = exportCiliumYaml(first.objects);
+      expect(exported.unsupported).toEqual([]);
+      const second = importCiliumYaml(exported.yaml);
+      expect(second.errors).toEqual([]);
+      expect(second.unsupported).toEqual([]);
+      expect(withoutSource(second.objects)).toEqual(withoutSource(first.objects));
+    },
+  );
+
+  it("exports BGP as cluster config, one peer config per peer and labelled advertisements", () => {
+    const { yaml } = exportCiliumYaml(importCiliumYaml(BGP_V2).objects);
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS());
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      "CiliumBGPClusterConfig/instance-65000",
+      "CiliumBGPPeerConfig/peer-65000-tor1",
+      "CiliumBGPAdvertisement/bgp-advertisements-0",
+      "CiliumBGPAdvertisement/bgp-advertisements-1",
+    ]);
+    expect(docs[0].spec.bgpInstances[0].peers[0]).toEqual({
+      name: "peer-65000-tor1",
+      peerAddress: "fd00:10:0:0::1",
+      peerASN: 65000,
+      peerConfigRef: { name: "peer-65000-tor1" },
+    });
+    expect(docs[1].spec.timers).toEqual({
+      connectRetryTimeSeconds: 120,
+      holdTimeSeconds: 9,
+      keepAliveTimeSeconds: 3,
+    });
+    expect(docs.every((d) => d.apiVersion === "cilium.io/v2")).toBe(true);
+  });
+
+  it("keeps a disabled policy disabled through an annotation Cilium ignores", () => {
+    const spec = networkPolicySpecSchema.parse({ enabled: false, endpointSelector: {}, ingress: [{}] });
+    const { yaml } = exportCiliumYaml([{ kind: "NetworkPolicy", name: "off", namespace: "default", spec }]);
+    expect(yaml).toContain('meridian.io/enabled: "false"');
+    expect(yaml).not.toMatch(/^\s+enabled:/m);
+    expect(importCiliumYaml(yaml).objects[0]).toMatchObject({ spec: { enabled: false } });
+  });
+
+  it("lists what Cilium cannot express instead of dropping it", () => {
+    const result = exportCiliumYaml([
+      {
+        kind: "BgpAdvertisement",
+        name: "egress-ips",
+        namespace: null,
+        spec: { type: "EgressIP", communities: [], largeCommunities: [] },
+      },
+      {
+        kind: "BgpInstance",
+        name: "tor",
+        namespace: null,
+        spec: { nodeSelector: {}, localASN: 65001, routerID: "192.0.2.1" },
+      },
+    ]);
+    expect(result.unsupported).toEqual([
+      {
+        object: "BgpInstance/tor",
+        field: "spec.routerID",
+        reason: "CiliumBGPClusterConfig has no router ID field",
+      },
+      {
+        object: "BgpAdvertisement/egress-ips",
+        field: "spec.type",
+        reason: "Cilium OSS has no EgressIP advertisement; not exported",
+      },
+    ]);
+  });
+});

@@ -1,0 +1,74 @@
+// What an import returns: Meridian objects, the fields we could not carry over (by JSON path),
+// and documents that are broken. Nothing is dropped without being listed.
+import type {
+  BgpAdvertisementSpec,
+  BgpInstanceSpec,
+  BgpPeerSpec,
+  EgressGatewayPolicySpec,
+  NetworkPolicySpec,
+} from "../spec";
+
+export const CILIUM_KINDS = [
+  "CiliumNetworkPolicy",
+  "CiliumClusterwideNetworkPolicy",
+  "CiliumEgressGatewayPolicy",
+  "CiliumBGPClusterConfig",
+  "CiliumBGPPeerConfig",
+  "CiliumBGPAdvertisement",
+] as const;
+export type CiliumKind = (typeof CILIUM_KINDS)[number];
+
+/** One Meridian object produced by an import, ready for the matching API create call. */
+export type ImportedObject =
+  | {
+      kind: "NetworkPolicy";
+      name: string;
+      namespace: string | null;
+      spec: NetworkPolicySpec;
+      source: CiliumKind;
+    }
+  | {
+      kind: "EgressGatewayPolicy";
+      name: string;
+      namespace: null;
+      spec: EgressGatewayPolicySpec;
+      source: CiliumKind;
+    }
+  | { kind: "BgpInstance"; name: string; namespace: null; spec: BgpInstanceSpec; source: CiliumKind }
+  | {
+      kind: "BgpPeer";
+      name: string;
+      namespace: null;
+      spec: Omit<BgpPeerSpec, "password">;
+      source: CiliumKind;
+    }
+  | {
+      kind: "BgpAdvertisement";
+      name: string;
+      namespace: null;
+      spec: BgpAdvertisementSpec;
+      source: CiliumKind;
+    };
+
+export type MeridianKind = ImportedObject["kind"];
+
+export interface UnsupportedField {
+  /** `Kind/namespace/name` of the Cilium object. */
+  object: string;
+  /** JSON path inside the document, e.g. `spec.ingress[0].toPorts[0].rules.http`. */
+  field: string;
+  reason: string;
+}
+
+export interface ImportError {
+  /** Zero-based position of the document in the multi-document YAML. */
+  document: number;
+  field: string;
+  message: string;
+}
+
+export interface ImportResult {
+  objects: ImportedObject[];
+  unsupported: UnsupportedField[];
+  errors: ImportError[];
+}

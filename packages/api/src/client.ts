@@ -1,0 +1,40 @@
+// Typed client for TypeScript automation and the agent: queries and mutations over batched
+// HTTP, subscriptions over SSE, superjson both ways, bearer token auth.
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import { EventSource } from "eventsource";
+import superjson from "superjson";
+import type { AppRouter } from "./root";
+
+export interface MeridianClientOptions {
+  /** Base URL of the console or API server, e.g. https://meridian.example.net */
+  url: string;
+  /** An API token (automation) or node credential (agent). */
+  token?: string;
+  /** Override the tRPC path; defaults to /api/trpc. */
+  path?: string;
+}
+
+export function createMeridianClient(opts: MeridianClientOptions) {
+  const url = `${opts.url.replace(/\/$/, "")}${opts.path ?? "/api/trpc"}`;
+  const auth: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  return createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({
+          url,
+          transformer: superjson,
+          // The WHATWG EventSource cannot send headers; this one lets us wrap its fetch.
+          EventSource,
+          eventSourceOptions: {
+            fetch: (input, init) =>
+              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
+          },
+        }),
+        false: httpBatchLink({ url, transformer: superjson, headers: () => auth }),
+      }),
+    ],
+  });
+}
+
+export type MeridianClient = ReturnType<typeof createMeridianClient>;

@@ -1,0 +1,374 @@
+// Compiles network policies into per-endpoint entries (identity, protocol, port range → verdict).
+// Semantics follow Cilium: L3 selectors in one rule are alternatives, toPorts narrows them, deny
+// entries win over allow entries, and a direction is default-deny once a policy has rules for it.
+import {
+  type CidrRule,
+  canonicalCidr,
+  type Entity,
+  type FqdnSelector,
+  type LabelSelector,
+  normalizeDnsName,
+  type PortRule,
+  type Protocol,
+  parseCidr,
+} from "../spec";
+import { byText } from "./hash";
+import {
+  allocateLocalIdentities,
+  CIDR_IDENTITY_BASE,
+  FQDN_IDENTITY_BASE,
+  ReservedIdentity,
+} from "./identity";
+import { policyKey, policySelectsEndpoint, scopeSelector } from "./selection";
+import type { SnapshotEndpoint, SnapshotPolicy } from "./snapshot";
+import { identitiesMatching, type SnapshotIndex } from "./snapshotIndex";
+import {
+  type Direction,
+  type DnsRuleState,
+  type FqdnSelectorState,
+  type PolicyEntry,
+  PROTOCOL_NUMBERS,
+  type Verdict,
+} from "./types";
+
+/** A policy rule in either direction, with the field names of both directions folded together. */
+interface AnyRule {
+  endpoints?: LabelSelector[];
+  cidrs?: string[];
+  cidrSets?: CidrRule[];
+  entities?: Entity[];
+  fqdns?: FqdnSelector[];
+  toPorts?: PortRule[];
+}
+
+type RuleKind = "ingress" | "ingressDeny" | "egress" | "egressDeny";
+
+export interface RuleRef {
+  policy: SnapshotPolicy;
+  kind: RuleKind;
+  index: number;
+  rule: AnyRule;
+}
+
+const KIND_DIRECTION: Record<RuleKind, Direction> = {
+  ingress: "ingress",
+  ingressDeny: "ingress",
+  egress: "egress",
+  egressDeny: "egress",
+};
+const KIND_VERDICT: Record<RuleKind, Verdict> = {
+  ingress: "allow",
+  ingressDeny: "deny",
+  egress: "allow",
+  egressDeny: "deny",
+};
+
+export function rulesOf(policy: SnapshotPolicy): RuleRef[] {
+  const spec = policy.spec;
+  const out: RuleRef[] = [];
+  const add = (kind: RuleKind, rules: AnyRule[] | undefined) =>
+    rules?.forEach((rule, index) => {
+      out.push({ policy, kind, index, rule });
+    });
+  add(
+    "ingress",
+    spec.ingress?.map((r) => ({
+      endpoints: r.fromEndpoints,
+      cidrs: r.fromCIDR,
+      cidrSets: r.fromCIDRSet,
+      entities: r.fromEntities,
+      toPorts: r.toPorts,
+    })),
+  );
+  add(
+    "ingressDeny",
+    spec.ingressDeny?.map((r) => ({
+      endpoints: r.fromEndpoints,
+      cidrs: r.fromCIDR,
+      cidrSets: r.fromCIDRSet,
+      entities: r.fromEntities,
+      toPorts: r.toPorts,
+    })),
+  );
+  add(
+    "egress",
+    spec.egress?.map((r) => ({
+      endpoints: r.toEndpoints,
+      cidrs: r.toCIDR,
+      cidrSets: r.toCIDRSet,
+      entities: r.toEntities,
+      fqdns: r.toFQDNs,
+      toPorts: r.toPorts,
+    })),
+  );
+  add(
+    "egressDeny",
+    spec.egressDeny?.map((r) => ({
+      endpoints: r.toEndpoints,
+      cidrs: r.toCIDR,
+      cidrSets: r.toCIDRSet,
+      entities: r.toEntities,
+      toPorts: r.toPorts,
+    })),
+  );
+  return out;
+}
+
+export function ruleId(ref: RuleRef): string {
+  return `${policyKey(ref.policy)}/${ref.kind}[${ref.index}]`;
+}
+
+/** Every CIDR rule of a rule as cidr + excepts; plain toCIDR entries have no excepts. */
+function cidrRulesOf(rule: AnyRule): { cidr: string; except: string[] }[] {
+  return [
+    ...(rule.cidrs ?? []).map((cidr) => ({ cidr: canonicalCidr(cidr), except: [] })),
+    ...(rule.cidrSets ?? []).map((set) => ({
+      cidr: canonicalCidr(set.cidr),
+      except: (set.except ?? []).map(canonicalCidr),
+    })),
+  ];
+}
+
+function isDefaultRoute(prefix: string): boolean {
+  return prefix === "0.0.0.0/0" || prefix === "::/0";
+}
+
+export function fqdnSelectorKey(selector: { matchName?: string; matchPattern?: string }): string {
+  return selector.matchName !== undefined
+    ? `matchName:${normalizeDnsName(selector.matchName)}`
+    : `matchPattern:${normalizeDnsName(selector.matchPattern ?? "")}`;
+}
+
+/** Node-local identities for the CIDR prefixes and FQDN selectors that the given rules use. */
+export interface LocalIdentities {
+  cidr: Map<string, number>;
+  fqdn: Map<string, number>;
+}
+
+export function allocateRuleIdentities(rules: RuleRef[]): LocalIdentities {
+  const prefixes = new Set<string>();
+  const fqdnKeys = new Set<string>();
+  for (const { rule } of rules) {
+    for (const { cidr, except } of cidrRulesOf(rule)) {
+      for (const prefix of [cidr, ...except]) if (!isDefaultRoute(prefix)) prefixes.add(prefix);
+    }
+    for (const selector of rule.fqdns ?? []) fqdnKeys.add(fqdnSelectorKey(selector));
+  }
+  return {
+    cidr: allocateLocalIdentities(prefixes, CIDR_IDENTITY_BASE),
+    fqdn: allocateLocalIdentities(fqdnKeys, FQDN_IDENTITY_BASE),
+  };
+}
+
+function prefixWithin(inner: string, outer: string): boolean {
+  const a = parseCidr(inner)!;
+  const b = parseCidr(outer)!;
+  if (a.family !== b.family || a.prefixLength < b.prefixLength) return false;
+  const shift = BigInt((a.family === 4 ? 32 : 128) - b.prefixLength);
+  return a.network >> shift === b.network >> shift;
+}
+
+export interface PeerUniverse {
+  index: SnapshotIndex;
+  local: LocalIdentities;
+  /** Endpoint identities with their own ipcache entries on this node; other pods are cluster-pod. */
+  ipcacheIdentities: number[];
+}
+
+/**
+ * The remote identities a rule's L3 part selects: `[0]` (any) when it only has ports, none when it is empty.
+ * A CIDR selects every known prefix inside it that is not inside one of its excepts, so an
+ * excepted range keeps its own identity that this rule never allows (longest prefix wins).
+ */
+export function remoteIdentities(ref: RuleRef, universe: PeerUniverse): number[] {
+  const { rule } = ref;
+  const hasL3 = [rule.endpoints, rule.cidrs, rule.cidrSets, rule.entities, rule.fqdns].some(
+    (f) => f !== undefined,
+  );
+  // An empty rule (`- {}`) selects nothing: it only switches the direction to default-deny, as in Cilium.
+  if (!hasL3) return rule.toPorts && rule.toPorts.length > 0 ? [ReservedIdentity.any] : [];
+  const out = new Set<number>();
+  for (const selector of rule.endpoints ?? []) {
+    for (const id of identitiesMatching(universe.index, scopeSelector(selector, ref.policy.namespace)))
+      out.add(id);
+  }
+  for (const { cidr, except } of cidrRulesOf(rule)) {
+    if (isDefaultRoute(cidr)) {
+      // The default route is world: addresses learned from DNS answers are inside it too.
+      out.add(ReservedIdentity.world);
+      for (const id of universe.local.fqdn.values()) out.add(id);
+    }
+    for (const [prefix, id] of universe.local.cidr) {
+      if (prefixWithin(prefix, cidr) && !except.some((e) => prefixWithin(prefix, e))) out.add(id);
+    }
+  }
+  for (const entity of rule.entities ?? []) for (const id of entityIdentities(entity, universe)) out.add(id);
+  for (const selector of rule.fqdns ?? []) {
+    const id = universe.local.fqdn.get(fqdnSelectorKey(selector));
+    if (id !== undefined) out.add(id);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+function entityIdentities(entity: Entity, universe: PeerUniverse): number[] {
+  switch (entity) {
+    case "all":
+      return [ReservedIdentity.any];
+    case "host":
+      return [ReservedIdentity.host];
+    case "remote-node":
+      return [ReservedIdentity.remoteNode];
+    case "health":
+      return [ReservedIdentity.health];
+    case "world":
+      // Addresses outside the cluster: the default route plus every CIDR and FQDN identity.
+      return [ReservedIdentity.world, ...universe.local.cidr.values(), ...universe.local.fqdn.values()];
+    case "cluster":
+      return [
+        ReservedIdentity.host,
+        ReservedIdentity.health,
+        ReservedIdentity.init,
+        ReservedIdentity.remoteNode,
+        ReservedIdentity.clusterPod,
+        ...universe.ipcacheIdentities,
+      ];
+  }
+}
+
+/** Endpoint identities that the rules' endpoint selectors name; these pods need ipcache entries. */
+export function selectedEndpointIdentities(rules: RuleRef[], index: SnapshotIndex): Set<number> {
+  const out = new Set<number>();
+  for (const ref of rules) {
+    for (const selector of ref.rule.endpoints ?? []) {
+      for (const id of identitiesMatching(index, scopeSelector(selector, ref.policy.namespace))) out.add(id);
+    }
+  }
+  return out;
+}
+
+/** Every CIDR prefix (cidr and excepts) the rules use, canonical. */
+export function rulePrefixes(rules: RuleRef[]): string[] {
+  return [
+    ...new Set(
+      rules.flatMap(({ rule }) => cidrRulesOf(rule).flatMap(({ cidr, except }) => [cidr, ...except])),
+    ),
+  ];
+}
+
+const ALL_PORTS = { portLow: 0, portHigh: 65535 };
+
+/** Port ranges and protocol numbers of a rule's toPorts; one any-port, any-protocol range when absent. */
+export function portRanges(
+  toPorts: PortRule[] | undefined,
+): { protocol: number; portLow: number; portHigh: number }[] {
+  if (!toPorts || toPorts.length === 0) return [{ protocol: PROTOCOL_NUMBERS.ANY, ...ALL_PORTS }];
+  const out: { protocol: number; portLow: number; portHigh: number }[] = [];
+  for (const portRule of toPorts) {
+    if (!portRule.ports || portRule.ports.length === 0) {
+      out.push({ protocol: PROTOCOL_NUMBERS.ANY, ...ALL_PORTS });
+      continue;
+    }
+    for (const pp of portRule.ports) {
+      const protocol = PROTOCOL_NUMBERS[(pp.protocol ?? "ANY") as Protocol];
+      const port = Number(pp.port);
+      if (port === 0) out.push({ protocol, ...ALL_PORTS });
+      else out.push({ protocol, portLow: port, portHigh: pp.endPort ?? port });
+    }
+  }
+  return out;
+}
+
+export interface EndpointPolicy {
+  policies: string[];
+  policyEnforced: { ingress: boolean; egress: boolean };
+  entries: PolicyEntry[];
+  fqdnSelectors: FqdnSelectorState[];
+  dnsRules: DnsRuleState[];
+}
+
+function compareEntries(a: PolicyEntry, b: PolicyEntry): number {
+  return (
+    byText(a.direction, b.direction) ||
+    byText(a.verdict, b.verdict) ||
+    a.remoteIdentity - b.remoteIdentity ||
+    a.protocol - b.protocol ||
+    a.portLow - b.portLow ||
+    a.portHigh - b.portHigh ||
+    byText(a.ruleId, b.ruleId)
+  );
+}
+
+export function selectingPolicies(
+  policies: SnapshotPolicy[],
+  endpoint: SnapshotEndpoint,
+  index: SnapshotIndex,
+): SnapshotPolicy[] {
+  const labels = index.endpointLabels.get(endpoint) ?? {};
+  return policies
+    .filter((p) => policySelectsEndpoint(p, endpoint, labels))
+    .sort((a, b) => byText(policyKey(a), policyKey(b)));
+}
+
+export function compileEndpointPolicy(
+  endpoint: SnapshotEndpoint,
+  policies: SnapshotPolicy[],
+  universe: PeerUniverse,
+): EndpointPolicy {
+  const selecting = selectingPolicies(policies, endpoint, universe.index);
+  const rules = selecting.flatMap(rulesOf);
+  const entries = new Map<string, PolicyEntry>();
+  const fqdnSelectors = new Map<number, FqdnSelectorState>();
+  const dnsRules: DnsRuleState[] = [];
+  for (const ref of rules) {
+    const id = ruleId(ref);
+    for (const remoteIdentity of remoteIdentities(ref, universe)) {
+      for (const range of portRanges(ref.rule.toPorts)) {
+        const entry: PolicyEntry = {
+          direction: KIND_DIRECTION[ref.kind],
+          remoteIdentity,
+          ...range,
+          verdict: KIND_VERDICT[ref.kind],
+          ruleId: id,
+        };
+        entries.set(JSON.stringify(entry), entry);
+      }
+    }
+    for (const selector of ref.rule.fqdns ?? []) {
+      const identity = universe.local.fqdn.get(fqdnSelectorKey(selector))!;
+      const state = fqdnSelectors.get(identity) ?? {
+        identity,
+        ...(selector.matchName !== undefined
+          ? { matchName: normalizeDnsName(selector.matchName) }
+          : { matchPattern: normalizeDnsName(selector.matchPattern ?? "") }),
+        ruleIds: [],
+      };
+      if (!state.ruleIds.includes(id)) state.ruleIds.push(id);
+      fqdnSelectors.set(identity, state);
+    }
+    for (const portRule of ref.rule.toPorts ?? []) {
+      if (!portRule.rules?.dns) continue;
+      dnsRules.push({
+        ruleId: id,
+        ports: portRanges([{ ports: portRule.ports }]).map((r) => ({
+          port: r.portLow,
+          protocol: r.protocol,
+        })),
+        allowed: portRule.rules.dns.map((d) =>
+          d.matchName !== undefined
+            ? { matchName: normalizeDnsName(d.matchName) }
+            : { matchPattern: normalizeDnsName(d.matchPattern ?? "") },
+        ),
+      });
+    }
+  }
+  const enforced = (direction: Direction) => rules.some((r) => KIND_DIRECTION[r.kind] === direction);
+  return {
+    policies: selecting.map(policyKey),
+    policyEnforced: { ingress: enforced("ingress"), egress: enforced("egress") },
+    entries: [...entries.values()].sort(compareEntries),
+    fqdnSelectors: [...fqdnSelectors.values()]
+      .map((s) => ({ ...s, ruleIds: s.ruleIds.sort(byText) }))
+      .sort((a, b) => a.identity - b.identity),
+    dnsRules: dnsRules.sort((a, b) => byText(a.ruleId, b.ruleId)),
+  };
+}

@@ -1,0 +1,112 @@
+// The compiler's input: everything the control plane knows at one revision, already validated.
+// The API builds it from the database; tests build it by hand. No secrets: BGP passwords stay
+// server-side and only a reference travels to the node that needs it.
+import type {
+  BgpAdvertisementSpec,
+  BgpInstanceSpec,
+  BgpPeerSpec,
+  EgressGatewayPolicySpec,
+  Labels,
+  NetworkPolicySpec,
+  Srv6LocatorPoolSpec,
+  Srv6PolicySpec,
+  Srv6VrfSpec,
+} from "../spec";
+
+export interface SnapshotNode {
+  name: string;
+  labels: Labels;
+  /** Bare IPs or interface addresses with prefix length, e.g. `192.168.10.11/24`. */
+  addresses: string[];
+  podCIDRs: string[];
+}
+
+export interface SnapshotEndpoint {
+  id: string;
+  node: string;
+  namespace: string;
+  name: string;
+  labels: Labels;
+  ipv4?: string;
+  ipv6?: string;
+  identity: number;
+}
+
+export interface SnapshotIdentity {
+  id: number;
+  labels: Labels;
+}
+
+export interface SnapshotPolicy {
+  id: string;
+  name: string;
+  /** null for clusterwide policies (CiliumClusterwideNetworkPolicy). */
+  namespace: string | null;
+  enabled: boolean;
+  version: number;
+  spec: NetworkPolicySpec;
+}
+
+export interface SnapshotObject<S> {
+  id: string;
+  name: string;
+  version?: number;
+  spec: S;
+}
+
+export type SnapshotEgressPolicy = SnapshotObject<EgressGatewayPolicySpec>;
+export type SnapshotBgpInstance = SnapshotObject<BgpInstanceSpec>;
+/** A peer as the compiler sees it: the password is replaced by a reference the agent resolves. */
+export type SnapshotBgpPeer = SnapshotObject<Omit<BgpPeerSpec, "password">> & {
+  hasPassword: boolean;
+  /** Opaque handle the agent exchanges for the MD5 key over its authenticated channel. */
+  passwordRef?: string;
+};
+export type SnapshotBgpAdvertisement = SnapshotObject<BgpAdvertisementSpec>;
+export type SnapshotSrv6LocatorPool = SnapshotObject<Srv6LocatorPoolSpec>;
+export type SnapshotSrv6Vrf = SnapshotObject<Srv6VrfSpec>;
+export type SnapshotSrv6Policy = SnapshotObject<Srv6PolicySpec>;
+
+export interface SnapshotService {
+  namespace: string;
+  name: string;
+  labels: Labels;
+  clusterIPs: string[];
+  loadBalancerIPs: string[];
+  externalIPs: string[];
+}
+
+export interface ClusterSnapshot {
+  revision: number;
+  nodes: SnapshotNode[];
+  endpoints: SnapshotEndpoint[];
+  identities: SnapshotIdentity[];
+  policies: SnapshotPolicy[];
+  egressPolicies: SnapshotEgressPolicy[];
+  bgpInstances: SnapshotBgpInstance[];
+  bgpPeers: SnapshotBgpPeer[];
+  bgpAdvertisements: SnapshotBgpAdvertisement[];
+  services: SnapshotService[];
+  srv6LocatorPools: SnapshotSrv6LocatorPool[];
+  srv6Vrfs: SnapshotSrv6Vrf[];
+  srv6Policies: SnapshotSrv6Policy[];
+}
+
+/** A snapshot with every collection empty, to spread over in tests and bootstrapping. */
+export function emptySnapshot(revision = 0): ClusterSnapshot {
+  return {
+    revision,
+    nodes: [],
+    endpoints: [],
+    identities: [],
+    policies: [],
+    egressPolicies: [],
+    bgpInstances: [],
+    bgpPeers: [],
+    bgpAdvertisements: [],
+    services: [],
+    srv6LocatorPools: [],
+    srv6Vrfs: [],
+    srv6Policies: [],
+  };
+}

@@ -1,0 +1,22 @@
+// @meridian/api: what the web app, the agent and automation import.
+
+export { ChangeFeed, changeFeedFor, feedFor } from "./agent/change-feed";
+export { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "./agent/events";
+export { loadSnapshot } from "./agent/snapshot";
+export { hashPassword, verifyPassword } from "./auth/crypto";
+export { SESSION_TTL_MS } from "./auth/router";
+export { createMeridianClient, type MeridianClient } from "./client";
+export { createOpenApiDocument, createOpenApiHandler, OPENAPI_BASE } from "./openapi";
+export { type AppRouter, appRouter } from "./root";
+export { seedDatabase } from "./seed";
+export { createHttpHandler, type RunningServer, startServer, TRPC_BASE } from "./server";
+export {
+  type Caller,
+  type Context,
+  createCallerFactory,
+  createContext,
+  flattenFieldErrors,
+  type Role,
+  SESSION_COOKIE,
+  zodIssuesOf,
+} from "./trpc";

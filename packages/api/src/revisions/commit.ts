@@ -1,0 +1,81 @@
+// Every change to intent goes through commitChange: entity rows, audit rows and one new
+// revision in a single transaction, then NOTIFY so every API replica wakes its subscribers.
+import type { Db } from "@meridian/db";
+import type { Actor } from "../trpc";
+
+export const CHANGES_CHANNEL = "meridian_changes";
+
+// One advisory lock serialises writers, so revision numbers become visible in commit order
+// and "give me everything after N" can never skip a revision committed late.
+const REVISION_LOCK = 0x4d455249; // "MERI"
+
+export type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+
+export interface AuditRecord {
+  entityType: string;
+  entityId: string;
+  entityName: string;
+  action: "create" | "update" | "delete";
+  before: unknown;
+  after: unknown;
+}
+
+export interface ChangeRecorder {
+  record(entry: AuditRecord): void;
+}
+
+// Hashes and tokens never enter the audit log; everything else is kept verbatim so any
+// revision can be restored.
+const NEVER_AUDITED = new Set(["passwordHash", "credentialHash", "tokenHash"]);
+
+export function auditSnapshot(row: unknown): unknown {
+  if (row === null || row === undefined) return null;
+  return JSON.parse(
+    JSON.stringify(row, (k, v) =>
+      NEVER_AUDITED.has(k) ? undefined : typeof v === "bigint" ? v.toString() : v,
+    ),
+  );
+}
+
+export async function commitChange<T>(
+  db: Db,
+  actor: Actor,
+  message: string,
+  fn: (tx: Tx, rec: ChangeRecorder) => Promise<T>,
+): Promise<{ value: T; revision: number | null }> {
+  return db.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${REVISION_LOCK}::bigint)`;
+      const entries: AuditRecord[] = [];
+      const value = await fn(tx, { record: (e) => entries.push(e) });
+      if (entries.length === 0) return { value, revision: null };
+      const rev = await tx.revision.create({
+        data: {
+          authorKind: actor.kind,
+          authorId: actor.id,
+          authorName: actor.name,
+          message,
+          entries: {
+            create: entries.map((e) => ({
+              entityType: e.entityType,
+              entityId: e.entityId,
+              entityName: e.entityName,
+              action: e.action,
+              before: (auditSnapshot(e.before) ?? undefined) as never,
+              after: (auditSnapshot(e.after) ?? undefined) as never,
+            })),
+          },
+        },
+      });
+      // Delivered at commit, never for a rolled-back change.
+      await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${String(rev.number)})`;
+      return { value, revision: rev.number };
+    },
+    { maxWait: 15_000, timeout: 30_000 },
+  );
+}
+
+export async function currentRevision(db: Db | Tx): Promise<number> {
+  const r = await db.revision.findFirst({ orderBy: { number: "desc" }, select: { number: true } });
+  return r?.number ?? 0;
+}

@@ -1,0 +1,23 @@
+// Kubernetes Services as far as Meridian needs them: labels and VIPs to advertise over BGP.
+import { z } from "zod";
+import { defineResource } from "../resources/define";
+import { ipAddressSchema, labelsSchema } from "../spec";
+
+export const serviceSpecSchema = z.strictObject({
+  type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
+  labels: labelsSchema.default({}),
+  clusterIPs: z.array(ipAddressSchema).max(2).default([]),
+  loadBalancerIPs: z.array(ipAddressSchema).default([]),
+  externalIPs: z.array(ipAddressSchema).default([]),
+});
+export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
+
+export const servicesRouter = defineResource({
+  entityType: "Service",
+  label: "service",
+  path: "services",
+  tag: "services",
+  delegate: (tx) => tx.service,
+  spec: serviceSpecSchema,
+  namespaced: true,
+});

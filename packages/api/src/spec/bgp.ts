@@ -1,0 +1,168 @@
+// BGP instances, peers and advertisements. Timer and community rules follow RFC 4271 / 1997 / 8092.
+import { z } from "zod";
+import { asnSchema, ipAddressSchema, ipv4AddressSchema, portSchema } from "./common";
+import { labelSelectorSchema, labelsSchema } from "./labels";
+
+export const bgpInstanceSpecSchema = z.strictObject({
+  nodeSelector: labelSelectorSchema,
+  localASN: asnSchema,
+  /** Defaults on the node to its first IPv4 address. */
+  routerID: ipv4AddressSchema.optional(),
+});
+export type BgpInstanceSpec = z.infer<typeof bgpInstanceSpecSchema>;
+
+export const BGP_FAMILIES = ["ipv4-unicast", "ipv6-unicast", "vpnv4", "vpnv6"] as const;
+export const bgpFamilySchema = z.enum(BGP_FAMILIES, {
+  error: (issue) => `address family ${JSON.stringify(issue.input)} is not one of ${BGP_FAMILIES.join(", ")}`,
+});
+export type BgpFamily = z.infer<typeof bgpFamilySchema>;
+
+export const gracefulRestartSchema = z.strictObject({
+  enabled: z.boolean(),
+  /** The restart time field in the capability is 12 bits wide. */
+  restartTimeSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(4095, "restartTimeSeconds must be at most 4095 (12-bit field)")
+    .default(120),
+});
+
+const peerFields = {
+  instance: z.string().min(1, "name the BGP instance this peer belongs to"),
+  address: ipAddressSchema,
+  peerASN: asnSchema,
+  port: portSchema.default(179),
+  /** 0 disables keepalives; otherwise at least 3 seconds (RFC 4271 §4.2). */
+  holdTimeSeconds: z
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 3 && n <= 65535), {
+      error: (issue) => `hold time ${String(issue.input)} must be 0 or 3..65535 seconds`,
+    })
+    .default(90),
+  /** Defaults to a third of the hold time. */
+  keepaliveSeconds: z.number().int().min(0).max(21845).optional(),
+  connectRetrySeconds: z.number().int().min(1).max(65535).default(120),
+  /** TTL for eBGP sessions to non-adjacent peers; absent means directly connected (TTL 1). */
+  ebgpMultihop: z
+    .number()
+    .int()
+    .min(1, "ebgpMultihop TTL must be 1..255")
+    .max(255, "ebgpMultihop TTL must be 1..255")
+    .optional(),
+  gracefulRestart: gracefulRestartSchema.optional(),
+  families: z
+    .array(bgpFamilySchema)
+    .min(1, "enable at least one address family")
+    .refine((f) => new Set(f).size === f.length, "each address family may appear once")
+    .default(["ipv4-unicast", "ipv6-unicast"]),
+  /** Lets advertisements pick peers with a selector. */
+  labels: labelsSchema.default({}),
+};
+
+function checkTimers(peer: { holdTimeSeconds: number; keepaliveSeconds?: number }, ctx: z.RefinementCtx) {
+  const { holdTimeSeconds: hold, keepaliveSeconds: keepalive } = peer;
+  if (keepalive === undefined) return;
+  if (hold === 0 && keepalive !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["keepaliveSeconds"],
+      message: "with hold time 0 keepalive must be 0",
+    });
+  } else if (hold !== 0 && (keepalive >= hold || keepalive === 0)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["keepaliveSeconds"],
+      message: `keepalive ${keepalive}s must be at least 1s and less than the hold time ${hold}s (usually a third)`,
+    });
+  }
+}
+
+/** What the API accepts: the MD5 password is write-only and never read back. */
+export const bgpPeerSpecSchema = z
+  .strictObject({
+    ...peerFields,
+    password: z.string().min(1).max(80, "TCP MD5 keys are at most 80 characters").optional(),
+  })
+  .superRefine(checkTimers);
+export type BgpPeerSpec = z.infer<typeof bgpPeerSpecSchema>;
+export type BgpPeerSpecInput = z.input<typeof bgpPeerSpecSchema>;
+
+/** What the API returns: whether a password is set, never the password. */
+export const bgpPeerPublicSpecSchema = z.strictObject({ ...peerFields, hasPassword: z.boolean() });
+export type BgpPeerPublicSpec = z.infer<typeof bgpPeerPublicSpecSchema>;
+
+export function effectiveKeepalive(peer: { holdTimeSeconds: number; keepaliveSeconds?: number }): number {
+  return peer.keepaliveSeconds ?? Math.floor(peer.holdTimeSeconds / 3);
+}
+
+/** RFC 1997 / 3765 / 7999 / 8326 names, with their 32-bit values. */
+export const WELL_KNOWN_COMMUNITIES: Record<string, number> = {
+  "no-export": 0xffffff01,
+  "no-advertise": 0xffffff02,
+  "no-export-subconfed": 0xffffff03,
+  "local-as": 0xffffff03,
+  "no-peer": 0xffffff04,
+  blackhole: 0xffff029a,
+  "graceful-shutdown": 0xffff0000,
+};
+
+export function communityProblem(text: string): string | undefined {
+  if (Object.hasOwn(WELL_KNOWN_COMMUNITIES, text)) return undefined;
+  const m = /^(\d{1,5}):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) {
+    return `community "${text}" must be ASN:NN with both parts 0..65535 (e.g. 65000:100) or one of ${Object.keys(WELL_KNOWN_COMMUNITIES).join(", ")}`;
+  }
+  return undefined;
+}
+
+export function largeCommunityProblem(text: string): string | undefined {
+  const m = /^(\d{1,10}):(\d{1,10}):(\d{1,10})$/.exec(text);
+  if (!m || m.slice(1).some((part) => Number(part) > 4294967295)) {
+    return `large community "${text}" must be a:b:c with each part 0..4294967295 (e.g. 65000:1:100)`;
+  }
+  return undefined;
+}
+
+const communitySchema = z.string().superRefine((v, ctx) => {
+  const problem = communityProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const largeCommunitySchema = z.string().superRefine((v, ctx) => {
+  const problem = largeCommunityProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const advertisementFields = {
+  communities: z.array(communitySchema).default([]),
+  largeCommunities: z.array(largeCommunitySchema).default([]),
+  localPreference: z.number().int().min(0).max(4294967295).optional(),
+  /** Peers by name; with neither peers nor peerSelector the advertisement goes to every peer of the node. */
+  peers: z.array(z.string().min(1)).optional(),
+  peerSelector: labelSelectorSchema.optional(),
+};
+
+export const SERVICE_ADDRESS_TYPES = ["LoadBalancerIP", "ClusterIP", "ExternalIP"] as const;
+
+export const bgpAdvertisementSpecSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("PodCIDR"), ...advertisementFields }),
+  z.strictObject({
+    type: z.literal("Service"),
+    ...advertisementFields,
+    service: z.strictObject({
+      selector: labelSelectorSchema,
+      addresses: z.array(z.enum(SERVICE_ADDRESS_TYPES)).min(1, "pick at least one service address type"),
+      /** Advertise the smallest set of covering prefixes instead of one host route per VIP. */
+      aggregate: z.boolean().default(false),
+    }),
+  }),
+  z.strictObject({ type: z.literal("EgressIP"), ...advertisementFields }),
+  z.strictObject({
+    type: z.literal("VRFRoutes"),
+    ...advertisementFields,
+    vrfs: z.array(z.string().min(1)).min(1, "name at least one VRF"),
+  }),
+]);
+export type BgpAdvertisementSpec = z.infer<typeof bgpAdvertisementSpecSchema>;
+export type BgpAdvertisementSpecInput = z.input<typeof bgpAdvertisementSpecSchema>;

@@ -1,0 +1,131 @@
+// Kubernetes-style labels and label selectors, with the matching rule used everywhere a selector
+// picks endpoints, nodes, services or peers.
+import { z } from "zod";
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** Cilium writes label keys with a source, e.g. `k8s:app`; `k8s` and `any` mean the same for us. */
+const LABEL_SOURCE = /^(k8s|any|reserved|cidr|fqdn|container|unspec):/;
+
+function labelKeyProblem(key: string): string | undefined {
+  const withoutSource = key.replace(LABEL_SOURCE, "");
+  const slash = withoutSource.lastIndexOf("/");
+  const prefix = slash >= 0 ? withoutSource.slice(0, slash) : undefined;
+  const name = slash >= 0 ? withoutSource.slice(slash + 1) : withoutSource;
+  if (prefix !== undefined && (prefix.length > 253 || !LABEL_PREFIX.test(prefix))) {
+    return `label key prefix "${prefix}" must be a DNS subdomain (lower-case, at most 253 characters)`;
+  }
+  if (name.length === 0 || name.length > 63) return `label key name "${name}" must be 1 to 63 characters`;
+  if (!LABEL_NAME.test(name)) {
+    return `label key "${key}" must start and end with a letter or digit and contain only letters, digits, "-", "_", "."`;
+  }
+  return undefined;
+}
+
+function labelValueProblem(value: string): string | undefined {
+  if (value.length > 63) return `label value "${value.slice(0, 20)}…" is longer than 63 characters`;
+  if (value.length > 0 && !LABEL_NAME.test(value)) {
+    return `label value "${value}" must start and end with a letter or digit and contain only letters, digits, "-", "_", "."`;
+  }
+  return undefined;
+}
+
+export const labelKeySchema = z.string().superRefine((key, ctx) => {
+  const problem = labelKeyProblem(key);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+export const labelValueSchema = z.string().superRefine((value, ctx) => {
+  const problem = labelValueProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Keys are checked here rather than by a key schema so the issue names the key and says why. */
+export const labelsSchema = z.record(z.string(), labelValueSchema).superRefine((labels, ctx) => {
+  for (const key of Object.keys(labels)) {
+    const problem = labelKeyProblem(key);
+    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+  }
+});
+export type Labels = z.infer<typeof labelsSchema>;
+
+export const selectorOperatorSchema = z.enum(["In", "NotIn", "Exists", "DoesNotExist"]);
+
+export const labelSelectorRequirementSchema = z
+  .object({
+    key: labelKeySchema,
+    operator: selectorOperatorSchema,
+    values: z.array(labelValueSchema).optional(),
+  })
+  .superRefine((req, ctx) => {
+    const hasValues = (req.values?.length ?? 0) > 0;
+    if ((req.operator === "In" || req.operator === "NotIn") && !hasValues) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["values"],
+        message: `operator ${req.operator} needs at least one value`,
+      });
+    }
+    if ((req.operator === "Exists" || req.operator === "DoesNotExist") && hasValues) {
+      ctx.addIssue({ code: "custom", path: ["values"], message: `operator ${req.operator} takes no values` });
+    }
+  });
+
+/** An empty selector (`{}`) selects everything, as in Kubernetes. */
+export const labelSelectorSchema = z.object({
+  matchLabels: labelsSchema.optional(),
+  matchExpressions: z.array(labelSelectorRequirementSchema).optional(),
+});
+export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+
+/** Drops a Cilium label source (`k8s:app` → `app`) so selectors and labels compare on the bare key. */
+export function normalizeLabelKey(key: string): string {
+  return key.replace(LABEL_SOURCE, "");
+}
+
+export function normalizeLabels(labels: Labels): Labels {
+  const out: Labels = {};
+  for (const [key, value] of Object.entries(labels)) out[normalizeLabelKey(key)] = value;
+  return out;
+}
+
+export function selectorMatches(selector: LabelSelector, rawLabels: Labels): boolean {
+  return selectorMatchesNormalized(selector, normalizeLabels(rawLabels));
+}
+
+/** selectorMatches for labels already passed through normalizeLabels (hot path of the compiler). */
+export function selectorMatchesNormalized(selector: LabelSelector, labels: Labels): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[normalizeLabelKey(key)] !== value) return false;
+  }
+  for (const req of selector.matchExpressions ?? []) {
+    const key = normalizeLabelKey(req.key);
+    const present = Object.hasOwn(labels, key);
+    const value = labels[key];
+    const values = req.values ?? [];
+    switch (req.operator) {
+      case "In":
+        if (!present || !values.includes(value as string)) return false;
+        break;
+      case "NotIn":
+        if (present && values.includes(value as string)) return false;
+        break;
+      case "Exists":
+        if (!present) return false;
+        break;
+      case "DoesNotExist":
+        if (present) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** True when the selector constrains `key` (in matchLabels or matchExpressions). */
+export function selectorMentionsKey(selector: LabelSelector, key: string): boolean {
+  const wanted = normalizeLabelKey(key);
+  return (
+    Object.keys(selector.matchLabels ?? {}).some((k) => normalizeLabelKey(k) === wanted) ||
+    (selector.matchExpressions ?? []).some((req) => normalizeLabelKey(req.key) === wanted)
+  );
+}

@@ -1,0 +1,127 @@
+// SRv6 L3VPN objects: locator pools carved per node, VRFs with their SIDs, static SR policies.
+import { z } from "zod";
+import {
+  cidrProblem,
+  ipv6AddressSchema,
+  ipv6CidrSchema,
+  routeDistinguisherSchema,
+  routeTargetSchema,
+} from "./common";
+import { cidrOverlaps, parseCidr } from "./ip";
+import { labelSelectorSchema } from "./labels";
+
+const bitLength = z.number().int().min(0).max(128);
+
+export const sidStructureSchema = z.strictObject({
+  locatorBlockLength: bitLength,
+  locatorNodeLength: bitLength,
+  functionLength: bitLength.min(1, "functionLength must be at least 1 bit so every VRF gets a SID"),
+  argumentLength: bitLength.default(0),
+});
+
+export const srv6LocatorPoolSpecSchema = z
+  .strictObject({
+    prefix: ipv6CidrSchema,
+    /** Length of each node's locator carved from the prefix. */
+    locatorLength: z.number().int().min(1).max(128),
+    structure: sidStructureSchema,
+    /** Nodes that get a locator from this pool; absent means every node. */
+    nodeSelector: labelSelectorSchema.optional(),
+  })
+  .superRefine((pool, ctx) => {
+    const s = pool.structure;
+    if (s.locatorBlockLength + s.locatorNodeLength !== pool.locatorLength) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["structure"],
+        message: `locatorBlockLength ${s.locatorBlockLength} + locatorNodeLength ${s.locatorNodeLength} must equal locatorLength ${pool.locatorLength}`,
+      });
+    }
+    const total = s.locatorBlockLength + s.locatorNodeLength + s.functionLength + s.argumentLength;
+    if (total > 128) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["structure"],
+        message: `block + node + function + argument = ${total} bits, more than the 128 bits of an IPv6 SID`,
+      });
+    }
+    if (cidrProblem(pool.prefix, 6)) return;
+    const prefixLength = parseCidr(pool.prefix)!.prefixLength;
+    if (prefixLength >= pool.locatorLength) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["locatorLength"],
+        message: `locatorLength ${pool.locatorLength} must be longer than the pool prefix /${prefixLength} to leave room for nodes`,
+      });
+    }
+  });
+export type Srv6LocatorPoolSpec = z.infer<typeof srv6LocatorPoolSpecSchema>;
+export type Srv6LocatorPoolSpecInput = z.input<typeof srv6LocatorPoolSpecSchema>;
+
+export const SRV6_BEHAVIORS = ["End.DT4", "End.DT6", "End.DT46"] as const;
+export const SRV6_ENCAP_MODES = ["HEncaps", "HEncapsRed"] as const;
+
+export const srv6VrfSpecSchema = z.strictObject({
+  vrfID: z
+    .number()
+    .int()
+    .refine((n) => n >= 1 && n <= 4294967294, {
+      error: (issue) => `vrfID ${String(issue.input)} must be 1..4294967294`,
+    }),
+  locatorPool: z.string().min(1, "name the locator pool this VRF's SIDs come from"),
+  routeDistinguisher: routeDistinguisherSchema.optional(),
+  importRouteTargets: z.array(routeTargetSchema).default([]),
+  exportRouteTargets: z.array(routeTargetSchema).default([]),
+  /** Pods in the VRF, by pod labels. */
+  memberSelector: labelSelectorSchema,
+  behavior: z.enum(SRV6_BEHAVIORS).default("End.DT46"),
+  encapMode: z.enum(SRV6_ENCAP_MODES).default("HEncaps"),
+});
+export type Srv6VrfSpec = z.infer<typeof srv6VrfSpecSchema>;
+export type Srv6VrfSpecInput = z.input<typeof srv6VrfSpecSchema>;
+
+export const srv6PolicySpecSchema = z.strictObject({
+  vrf: z.string().min(1, "name the VRF this policy steers"),
+  destination: z.string().superRefine((v, ctx) => {
+    const problem = cidrProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  segments: z
+    .array(ipv6AddressSchema)
+    .min(1, "give at least one SID")
+    .max(16, "at most 16 SIDs in a segment list"),
+});
+export type Srv6PolicySpec = z.infer<typeof srv6PolicySpecSchema>;
+
+export interface NamedSpec<T> {
+  name: string;
+  spec: T;
+}
+
+/** Pairs of locator pools whose prefixes overlap; SIDs from them could collide. */
+export function findLocatorPoolOverlaps(
+  pools: NamedSpec<Pick<Srv6LocatorPoolSpec, "prefix">>[],
+): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < pools.length; i++) {
+    for (let j = i + 1; j < pools.length; j++) {
+      const a = pools[i]!;
+      const b = pools[j]!;
+      if (
+        !cidrProblem(a.spec.prefix, 6) &&
+        !cidrProblem(b.spec.prefix, 6) &&
+        cidrOverlaps(a.spec.prefix, b.spec.prefix)
+      ) {
+        out.push([a.name, b.name]);
+      }
+    }
+  }
+  return out;
+}
+
+/** VRF IDs used by more than one VRF, with the VRF names that share them. */
+export function findDuplicateVrfIds(vrfs: NamedSpec<Pick<Srv6VrfSpec, "vrfID">>[]): Map<number, string[]> {
+  const byId = new Map<number, string[]>();
+  for (const vrf of vrfs) byId.set(vrf.spec.vrfID, [...(byId.get(vrf.spec.vrfID) ?? []), vrf.name]);
+  return new Map([...byId].filter(([, names]) => names.length > 1));
+}
