@@ -3,7 +3,7 @@
 // is given), prepare a migrated template database for this run, run every package's tests
 // through turbo, and end with the totals of all suites on one line: `N passed, N failed`.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { isRoot, root, setup } from "./setup.mjs";
@@ -106,18 +106,44 @@ function summarise() {
         (t) => t.status === "failed" && (t.assertionResults ?? []).length === 0,
       ).length;
       const p = r.numPassedTests ?? 0;
-      const fl = (r.numFailedTests ?? 0) + brokenFiles;
+      let fl = (r.numFailedTests ?? 0) + brokenFiles;
+      // Vitest reports unhandled errors (e.g. an uncaught exception after a test) only as
+      // success=false: count the suite as failed so such a run can never look green.
+      let note;
+      if (r.success === false && fl === 0) {
+        fl = 1;
+        note = "unhandled errors during the run (see its output)";
+      }
       const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
       passed += p;
       failed += fl;
       skipped += s;
-      rows.push({ suite, passed: p, failed: fl, skipped: s });
+      rows.push({ suite, passed: p, failed: fl, skipped: s, note });
     } catch (err) {
       failed += 1;
       rows.push({ suite, passed: 0, failed: 1, skipped: 0, note: `unreadable report: ${err.message}` });
     }
   }
   return { passed, failed, skipped, rows };
+}
+
+/** Test tasks that exited non-zero, from turbo's run summary (.turbo/runs/<id>.json, newest). */
+function failedTasks() {
+  const dir = path.join(root, ".turbo", "runs");
+  if (!existsSync(dir)) return [];
+  const newest = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => ({ f, t: statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t)[0];
+  if (!newest) return [];
+  try {
+    const run = JSON.parse(readFileSync(path.join(dir, newest.f), "utf8"));
+    return (run.tasks ?? [])
+      .filter((t) => t.task === "test" && t.execution && t.execution.exitCode !== 0)
+      .map((t) => t.taskId);
+  } catch {
+    return [];
+  }
 }
 
 function main() {
@@ -160,6 +186,7 @@ function main() {
       "--continue",
       `--concurrency=${values.concurrency}`,
       "--log-order=grouped",
+      "--summarize",
       ...filters,
       ...positionals,
     ],
@@ -168,7 +195,20 @@ function main() {
   dropRunDatabases(serverUrl, runId);
   dropRunDatabases(serverUrl, "meridian_t_");
 
-  const { passed, failed, skipped, rows } = summarise();
+  const { passed, rows } = summarise();
+  // A suite whose task failed although its report counts no failed test (an unhandled error,
+  // a crash before the report was written) is a failure too.
+  for (const t of failedTasks()) {
+    const suite = t.replace(/^@meridian\//, "").replace(/#test$/, "");
+    const row = rows.find((r) => r.suite === suite);
+    if (!row) rows.push({ suite, passed: 0, failed: 1, skipped: 0, note: "crashed before writing its report" });
+    else if (row.failed === 0) {
+      row.failed = 1;
+      row.note = "the suite failed outside its tests (see its output)";
+    }
+  }
+  const failed = rows.reduce((n, r) => n + r.failed, 0);
+  const skipped = rows.reduce((n, r) => n + r.skipped, 0);
   console.log("");
   for (const r of rows) {
     console.log(
@@ -177,8 +217,7 @@ function main() {
   }
   let extraFailed = 0;
   if (turbo.status !== 0 && failed === 0) {
-    // A suite crashed before it could write its report: that is a failure too.
-    log("a test task failed without a report (see its output above)");
+    log("turbo failed without a failing suite (see its output above)");
     extraFailed = 1;
   }
   log(`finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

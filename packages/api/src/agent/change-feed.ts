@@ -50,6 +50,9 @@ export class ChangeFeed {
     if (this.stopped || this.client !== dead) return;
     this.client = null;
     dead.removeAllListeners();
+    // A dead client can still emit a late "error" (e.g. after "end"); without a listener
+    // that would be an uncaught exception in the API process.
+    dead.on("error", () => {});
     const retry = async (delay: number) => {
       if (this.stopped) return;
       try {
@@ -89,6 +92,7 @@ export class ChangeFeed {
     this.client = null;
     if (c) {
       c.removeAllListeners();
+      c.on("error", () => {});
       await c.end().catch(() => {});
     }
   }

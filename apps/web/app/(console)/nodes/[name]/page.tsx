@@ -1,0 +1,98 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { StatusBadge, toneOfHealth } from "@/components/status";
+import { HEALTH_LABEL, nodeHealth } from "@/lib/node-health";
+import { serverCaller } from "@/server/caller";
+import { requireUser } from "@/server/session";
+
+export const dynamic = "force-dynamic";
+
+export default async function NodePage({ params }: { params: Promise<{ name: string }> }) {
+  await requireUser();
+  const { name } = await params;
+  const decoded = decodeURIComponent(name);
+  const api = await serverCaller();
+  const [status, list] = await Promise.all([api.status.overview(), api.nodes.list({ search: decoded })]);
+  const st = status.nodes.find((n) => n.name === decoded);
+  const node = list.items.find((n) => n.name === decoded);
+  if (!st || !node) notFound();
+  const health = nodeHealth(st);
+  const endpoints = await api.endpoints.list({ node: decoded, limit: 20 });
+  return (
+    <>
+      <p>
+        <Link href="/nodes">← Nodes</Link>
+      </p>
+      <h1>Node {node.name}</h1>
+      <dl className="facts">
+        <dt>Health</dt>
+        <dd>
+          <StatusBadge tone={toneOfHealth(health)} label={HEALTH_LABEL[health]} />
+        </dd>
+        <dt>Agent version</dt>
+        <dd>{node.agentVersion ?? "—"}</dd>
+        <dt>Desired revision</dt>
+        <dd>{status.currentRevision}</dd>
+        <dt>Applied revision</dt>
+        <dd>
+          {node.appliedRevision ?? "none yet"}
+          {node.appliedRevision !== null && node.appliedRevision < status.currentRevision
+            ? ` (${status.currentRevision - node.appliedRevision} behind)`
+            : ""}
+        </dd>
+        <dt>PodCIDRs</dt>
+        <dd>{node.podCIDRs.join(", ") || "—"}</dd>
+        <dt>Addresses</dt>
+        <dd>{node.addresses.join(", ") || "—"}</dd>
+        <dt>Labels</dt>
+        <dd>
+          {Object.entries(node.labels).map(([k, v]) => (
+            <code key={k} className="label">
+              {k}={v}
+            </code>
+          ))}
+        </dd>
+        <dt>Last heard</dt>
+        <dd>{node.lastHeartbeatAt ? `${node.lastHeartbeatAt.toISOString()}` : "never"}</dd>
+      </dl>
+      <h2>Components</h2>
+      <table className="grid">
+        <thead>
+          <tr>
+            <th scope="col">Component</th>
+            <th scope="col">State</th>
+            <th scope="col">Message</th>
+            <th scope="col">Revision</th>
+            <th scope="col">Reported</th>
+          </tr>
+        </thead>
+        <tbody>
+          {st.components.length === 0 ? (
+            <tr>
+              <td colSpan={5} className="muted">
+                The agent has not reported any component yet.
+              </td>
+            </tr>
+          ) : null}
+          {st.components.map((c) => (
+            <tr key={c.component}>
+              <th scope="row">{c.component}</th>
+              <td>
+                <StatusBadge tone={toneOfHealth(c.state)} label={c.state} />
+              </td>
+              <td>{c.message || "—"}</td>
+              <td>{c.revision ?? "—"}</td>
+              <td>{c.updatedAt.toISOString().slice(11, 19)} UTC</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Endpoints on this node</h2>
+      <p>
+        <Link href={`/endpoints?node=${encodeURIComponent(node.name)}`}>
+          {endpoints.total} endpoint{endpoints.total === 1 ? "" : "s"} →
+        </Link>
+      </p>
+    </>
+  );
+}

@@ -1,0 +1,59 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { PolicyEditor } from "@/components/policy-editor";
+import type { Spec } from "@/lib/policy-form";
+import { serverCaller } from "@/server/caller";
+import { requireUser } from "@/server/session";
+
+export const dynamic = "force-dynamic";
+
+export default async function PolicyPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<{ created?: string; imported?: string }>;
+}) {
+  const me = await requireUser();
+  const { id } = await params;
+  const sp = await searchParams;
+  const api = await serverCaller();
+  const p = await api.policies.get({ id }).catch(() => null);
+  if (!p) notFound();
+  return (
+    <>
+      <p>
+        <Link href="/policies">← Policies</Link>
+      </p>
+      <h1>
+        Policy {p.namespace ? `${p.namespace}/` : ""}
+        {p.name}
+      </h1>
+      <p className="muted">
+        Version {p.version}, last changed by {p.updatedBy} at {p.updatedAt.toISOString().slice(0, 19)} UTC ·{" "}
+        <Link href={`/audit?entityId=${p.id}`}>history</Link>
+      </p>
+      {sp.created || sp.imported ? (
+        <p className="banner banner-ok" role="status">
+          <span aria-hidden="true">● </span>
+          {sp.created ? `Created in revision ${sp.created}.` : `Imported in revision ${sp.imported}.`}
+        </p>
+      ) : null}
+      <PolicyEditor
+        key={p.id}
+        canEdit={me.canEdit}
+        initial={{
+          id: p.id,
+          name: p.name,
+          namespace: String(p.namespace ?? ""),
+          description: p.description,
+          enabled: p.enabled,
+          spec: p.spec as Spec,
+          version: p.version,
+          updatedBy: p.updatedBy,
+          updatedAt: p.updatedAt.toISOString(),
+        }}
+      />
+    </>
+  );
+}

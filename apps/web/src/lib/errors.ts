@@ -1,0 +1,26 @@
+// What a failed call means for a form: a sentence for the banner, messages per dotted field path
+// (from the API's `data.fieldErrors`), and whether it was a conflict with someone else's edit.
+export interface CallError {
+  message: string;
+  code: string | null;
+  fieldErrors: Record<string, string[]>;
+}
+
+export function callError(err: unknown): CallError {
+  const e = err as {
+    message?: string;
+    data?: { code?: string; fieldErrors?: Record<string, string[]> | null };
+  };
+  return {
+    message: e?.message || "the request failed",
+    code: e?.data?.code ?? null,
+    fieldErrors: e?.data?.fieldErrors ?? {},
+  };
+}
+
+/** Messages for `path` and everything under it (`spec.egress.0` also takes `spec.egress.0.toCIDR.1`). */
+export function errorsUnder(fieldErrors: Record<string, string[]>, path: string): string[] {
+  return Object.entries(fieldErrors)
+    .filter(([k]) => k === path || k.startsWith(`${path}.`))
+    .flatMap(([k, msgs]) => msgs.map((m) => (k === path ? m : `${k.slice(path.length + 1)}: ${m}`)));
+}

@@ -1,0 +1,359 @@
+// The console end to end: production build, real PostgreSQL, Debian Chromium. One server for the
+// whole file; every step works through the pages a network engineer would use.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { MeridianClient } from "@meridian/api";
+import { seedDatabase } from "@meridian/api/seed";
+import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser } from "../src/browser";
+import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
+import { axeProblems, joinNode, signIn, userClient } from "../src/session";
+
+const artifacts = path.join(repoRoot, "e2e", "artifacts");
+const VIEWER = { email: "viewer@meridian.local", password: "viewer-password-123" };
+
+describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
+  let db: TestDatabase;
+  let app: RunningConsole;
+  let browser: Browser;
+  let closeBrowser: () => Promise<void>;
+  let admin: MeridianClient;
+  let agent: MeridianClient;
+  let ctx: BrowserContext;
+  let adminEmail: string;
+  let policyId = "";
+  let createdRevision = 0;
+
+  // Every page holds a status stream (SSE); a page left open by a failed test would eat the
+  // browser's six connections per host, so each test's pages are closed after it, pass or fail.
+  const open: Page[] = [];
+  const newPage = async (context: BrowserContext = ctx) => {
+    const page = await context.newPage();
+    open.push(page);
+    return page;
+  };
+  afterEach(async () => {
+    for (const page of open.splice(0)) await page.close().catch(() => {});
+  });
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    buildConsole();
+    db = await createTestDatabase();
+    const seeded = await seedDatabase(db.prisma);
+    adminEmail = seeded.adminEmail;
+    app = await startConsole(db.url);
+    admin = await userClient(app.url, seeded.adminEmail, seeded.adminPassword!);
+    agent = await joinNode(admin, app.url, {
+      name: "node-a",
+      podCIDR: "10.1.0.0/24",
+      labels: { "meridian.io/bgp": "enabled" },
+    });
+    await agent.agent.reportStatus.mutate({
+      appliedRevision: 0,
+      components: [{ component: "datapath", state: "ok", message: "programs attached", detail: {} }],
+    });
+    for (const [name, app_, ip] of [
+      ["client", "client", "10.1.0.10"],
+      ["backend", "backend", "10.1.0.11"],
+    ] as const) {
+      await admin.endpoints.upsert.mutate({
+        node: "node-a",
+        namespace: "default",
+        name,
+        labels: { app: app_ },
+        ipv4: ip,
+      });
+    }
+    await admin.users.create.mutate({ ...VIEWER, name: "Wall viewer", role: "viewer" });
+    ({ browser, close: closeBrowser } = await launchBrowser());
+    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
+  }, 600_000);
+
+  afterAll(async () => {
+    await closeBrowser?.();
+    await app?.stop();
+    await db?.drop();
+  });
+
+  it("shows the frame, the role and live health on the overview", async () => {
+    const page = await newPage();
+    await page.goto(app.url);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await page.getByTestId("role").textContent()).toBe("admin");
+    await page.getByText(/Live · updated/).waitFor();
+    const nav = page.getByRole("navigation", { name: "Main" });
+    for (const item of ["Overview", "Nodes", "Endpoints", "Policies", "BGP", "Audit", "Admin", "NOC"])
+      expect(await nav.getByRole("link", { name: item, exact: true }).count()).toBe(1);
+    expect(await page.getByText("example objects").count()).toBeGreaterThan(0);
+    await shot(page, "overview");
+    await page.close();
+  });
+
+  it("creates a policy through the form, with a validation error shown beside its field first", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/policies/new`);
+    await page.getByLabel("Name", { exact: true }).fill("web-ingress");
+    await page.getByLabel("Description").fill("frontend reaches the backend");
+    await page.getByLabel("Selected pods (endpoint selector)").fill("app=backend");
+    await page.getByRole("button", { name: "Add ingress rule" }).click();
+    await page.getByLabel("From pods (one selector per line)").fill("app=client");
+    await page.getByLabel("From CIDRs").fill("10.0.0.1/8");
+    await page.getByLabel("Ports").fill("8080/TCP");
+    await page.getByRole("button", { name: "Create policy" }).click();
+    // The message sits under the CIDR field and is tied to it.
+    const cidrErrors = page.locator("#ingress-0-cidrs-errors");
+    await cidrErrors.waitFor();
+    expect(await cidrErrors.textContent()).toContain("host bits set in 10.0.0.1/8");
+    expect(await page.getByLabel("From CIDRs").getAttribute("aria-invalid")).toBe("true");
+    await shot(page, "policy-validation");
+    await page.getByLabel("From CIDRs").fill("");
+    await page.getByRole("button", { name: "Create policy" }).click();
+    await page.waitForURL(/\/policies\/[0-9a-f-]{36}\?created=\d+/);
+    const url = new URL(page.url());
+    policyId = url.pathname.split("/").pop()!;
+    createdRevision = Number(url.searchParams.get("created"));
+    await page.getByText(/Created in revision/).waitFor();
+    expect(await page.getByRole("figure").textContent()).toContain("pods: app=client");
+    await shot(page, "policy-editor");
+    await page.close();
+  });
+
+  it("reports a conflict naming who changed the policy when two pages edit it", async () => {
+    const a = await newPage();
+    const b = await newPage();
+    await a.goto(`${app.url}/policies/${policyId}`);
+    await b.goto(`${app.url}/policies/${policyId}`);
+    await b.getByLabel("Description").fill("edited in page B");
+    await b.getByRole("button", { name: "Save changes" }).click();
+    await b.getByText(/Saved as revision/).waitFor();
+    await a.getByLabel("Description").fill("edited in page A");
+    await a.getByRole("button", { name: "Save changes" }).click();
+    const alert = a.getByTestId("form-error");
+    await alert.waitFor();
+    const text = await alert.textContent();
+    expect(text).toContain("Conflict");
+    expect(text).toContain(`changed by ${adminEmail}`);
+    expect(text).toContain("description");
+    await shot(a, "policy-conflict");
+    await a.getByRole("button", { name: "Load their version" }).click();
+    await expect.poll(() => a.getByLabel("Description").inputValue()).toBe("edited in page B");
+    await a.getByLabel("Description").fill("edited in page A after reload");
+    await a.getByRole("button", { name: "Save changes" }).click();
+    await a.getByText(/Saved as revision/).waitFor();
+    const p = await admin.policies.get.query({ id: policyId });
+    expect(p.description).toBe("edited in page A after reload");
+    await a.close();
+    await b.close();
+  });
+
+  it("edits through the YAML view (Cilium import) and creates, then deletes, a policy imported as YAML", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/policies/${policyId}`);
+    await page.getByRole("tab", { name: "YAML" }).click();
+    const yaml = page.getByLabel(/Cilium YAML/);
+    const text = await yaml.inputValue();
+    expect(text).toContain("kind: CiliumNetworkPolicy");
+    await yaml.fill(text.replace('"8080"', '"9090"').replace("port: 8080", "port: 9090"));
+    await page.getByRole("button", { name: "Import YAML" }).click();
+    await page.getByText(/NetworkPolicy web-ingress updated/).waitFor();
+    const p = await admin.policies.get.query({ id: policyId });
+    expect(JSON.stringify(p.spec)).toContain("9090");
+
+    await page.goto(`${app.url}/import`);
+    await page
+      .getByLabel(/YAML \(several documents/)
+      .fill(
+        [
+          "apiVersion: cilium.io/v2",
+          "kind: CiliumNetworkPolicy",
+          "metadata:",
+          "  name: temp-deny",
+          "  namespace: default",
+          "spec:",
+          "  endpointSelector:",
+          "    matchLabels:",
+          "      app: frontend",
+          "  egressDeny:",
+          "    - toCIDR: [203.0.113.0/24]",
+        ].join("\n"),
+      );
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.getByRole("link", { name: "temp-deny" }).click();
+    await page.waitForURL(/\/policies\/[0-9a-f-]{36}/);
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("button", { name: "Yes, delete" }).click();
+    await page.waitForURL(/\/policies\?deleted=temp-deny/);
+    await page.getByText("Deleted temp-deny.").waitFor();
+    expect((await admin.policies.list.query({ search: "temp-deny" })).total).toBe(0);
+
+    // A broken document is refused as a whole, with the field named.
+    await page.goto(`${app.url}/import`);
+    await page
+      .getByLabel(/YAML \(several documents/)
+      .fill(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromCIDR: [10.0.0.1/8]\n",
+      );
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.locator("#import-errors").waitFor();
+    expect(await page.locator("#import-errors").textContent()).toMatch(/host bits set in 10.0.0.1\/8/);
+    expect((await admin.policies.list.query({ search: "bad" })).total).toBe(0);
+    await page.close();
+  });
+
+  it("answers what-if with the verdict and the deciding rule", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/policies/what-if`);
+    await page.getByLabel("Source endpoint").fill("default/client");
+    await page.getByLabel("Destination", { exact: true }).fill("default/backend");
+    await page.getByLabel("Port").fill("9090");
+    await page.getByRole("button", { name: "Ask" }).click();
+    const answer = page.getByTestId("what-if-answer");
+    await expect.poll(() => answer.getByTestId("verdict").textContent()).toContain("Allowed");
+    expect(await page.getByTestId("deciding-rule").textContent()).toContain("web-ingress");
+    expect(await answer.textContent()).toContain("no policy selects default/client for egress");
+    await shot(page, "what-if");
+    await page.getByLabel("Port").fill("22");
+    await page.getByRole("button", { name: "Ask" }).click();
+    await expect.poll(() => answer.getByTestId("verdict").textContent()).toContain("Denied");
+    expect(await answer.textContent()).toMatch(/default deny/);
+    await page.close();
+  });
+
+  it("creates a BGP peer and shows its session state as the agent reports it, live", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/objects/bgp-peers/new`);
+    await page.getByLabel("Name", { exact: true }).fill("edge-1");
+    await page.getByLabel("BGP instance").fill("tor");
+    await page.getByLabel("Peer address").fill("192.0.2.1");
+    await page.getByLabel("Peer ASN").fill("0");
+    await page.getByRole("button", { name: "Create BGP peer" }).click();
+    await page.locator("#f-peerASN-errors").waitFor();
+    expect(await page.locator("#f-peerASN-errors").textContent()).toMatch(/ASN 0 is out of range/);
+    await page.getByLabel("Peer ASN").fill("65001");
+    await page.getByRole("button", { name: "Create BGP peer" }).click();
+    await page.waitForURL(/\/objects\/bgp-peers\/[0-9a-f-]{36}\?created=/);
+
+    await page.goto(`${app.url}/bgp`);
+    const row = page.locator('tr[data-peer="edge-1"]');
+    await row.getByText("no agent report").waitFor();
+    await agent.agent.reportStatus.mutate({
+      components: [
+        {
+          component: "bgp",
+          state: "ok",
+          message: "1 session",
+          detail: {
+            peers: {
+              "192.0.2.1": {
+                state: "established",
+                uptimeSeconds: 125,
+                prefixesReceived: 12,
+                prefixesAdvertised: 3,
+              },
+            },
+          },
+        },
+      ],
+    });
+    // No reload: the status subscription re-renders the page.
+    await row.getByText("established on node-a").waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toContain("12 / 3");
+    expect(await row.textContent()).toContain("2m 5s");
+    await shot(page, "bgp");
+    await agent.agent.reportStatus.mutate({
+      components: [
+        {
+          component: "bgp",
+          state: "degraded",
+          message: "1 of 1 sessions down",
+          detail: {
+            peers: {
+              "192.0.2.1": { state: "idle", lastError: "hold timer expired (no KEEPALIVE for 90 s)" },
+            },
+          },
+        },
+      ],
+    });
+    await row.getByText("idle on node-a").waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toContain("hold timer expired");
+    await page.close();
+  });
+
+  it("restores a revision after a confirmation that shows what will change", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/audit/${createdRevision}`);
+    await page.getByRole("heading", { name: `Revision ${createdRevision}` }).waitFor();
+    await page.getByRole("button", { name: `Restore revision ${createdRevision}…` }).click();
+    const restoreSection = page.getByRole("region", { name: "Restore" });
+    expect(await restoreSection.getByTestId("diff").textContent()).toContain("web-ingress");
+    await shot(page, "audit-restore");
+    await page.getByRole("button", { name: `Yes, restore revision ${createdRevision}` }).click();
+    await page.getByText(/Restored: \d+ object\(s\) changed/).waitFor();
+    const p = await admin.policies.get.query({ id: policyId });
+    expect(p.description).toBe("frontend reaches the backend");
+    expect(JSON.stringify(p.spec)).toContain("8080");
+    await page.goto(`${app.url}/audit`);
+    expect(await page.getByText(`restore revision ${createdRevision}`).count()).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  it("shows a viewer no edit controls, and the server refuses the viewer anyway", async () => {
+    const viewerCtx = await signIn(browser, app.url, VIEWER.email, VIEWER.password);
+    const page = await newPage(viewerCtx);
+    await page.goto(`${app.url}/policies`);
+    expect(await page.getByTestId("role").textContent()).toBe("viewer");
+    expect(await page.getByRole("link", { name: "New policy" }).count()).toBe(0);
+    await page.goto(`${app.url}/policies/${policyId}`);
+    await page.getByText("this policy is read-only").waitFor();
+    expect(await page.getByRole("button", { name: "Save changes" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Delete" }).count()).toBe(0);
+    expect(await page.getByLabel("Description").getAttribute("readonly")).not.toBeNull();
+    await page.goto(`${app.url}/bgp`);
+    expect(await page.getByRole("link", { name: "New peer" }).count()).toBe(0);
+    await page.goto(`${app.url}/audit/${createdRevision}`);
+    expect(await page.getByRole("button", { name: /Restore revision/ }).count()).toBe(0);
+    await viewerCtx.close();
+
+    const viewer = await userClient(app.url, VIEWER.email, VIEWER.password);
+    const p = await admin.policies.get.query({ id: policyId });
+    await expect(
+      viewer.policies.update.mutate({ id: policyId, version: p.version, description: "viewer was here" }),
+    ).rejects.toThrow(/needs the operator role/);
+  });
+
+  it("passes axe-core (no serious or critical violations) on the main pages and saves their screenshots", async () => {
+    const page = await newPage();
+    const pages: [string, string][] = [
+      ["overview", "/"],
+      ["nodes", "/nodes"],
+      ["node", "/nodes/node-a"],
+      ["endpoints", "/endpoints"],
+      ["policies", "/policies"],
+      ["policy", `/policies/${policyId}`],
+      ["what-if-form", "/policies/what-if"],
+      ["bgp", "/bgp"],
+      ["egress", "/egress"],
+      ["srv6", "/srv6"],
+      ["audit", `/audit?from=${createdRevision}&to=${createdRevision + 1}`],
+      ["admin", "/admin"],
+      ["import", "/import"],
+      ["noc", "/noc"],
+    ];
+    const problems: string[] = [];
+    for (const [name, route] of pages) {
+      await page.goto(`${app.url}${route}`);
+      await page.waitForLoadState("load");
+      await page.waitForTimeout(300);
+      problems.push(...(await axeProblems(page)).map((p) => `${route}: ${p}`));
+      if (!["overview", "bgp", "what-if-form"].includes(name)) await shot(page, name);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});

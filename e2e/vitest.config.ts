@@ -1,0 +1,8 @@
+import { meridianVitest } from "../vitest.shared";
+
+// Browser and lab suites share one console build and run one file at a time.
+export default meridianVitest("e2e", {
+  fileParallelism: false,
+  testTimeout: 60_000,
+  include: ["browser/**/*.test.ts", "lab/**/*.test.ts"],
+});
