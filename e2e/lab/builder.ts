@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -22,6 +23,8 @@ import { AGENT_BIN, invokeCni } from "@meridian/node-agent/cni/invoke";
 import { FABRIC, type LabPod, type LabTopology, nodeHost, validateTopology } from "./topology";
 
 export const DEFAULT_PREFIX = "mrdlab-";
+/** An agent's start (tsx transpiling, eBPF load) can take long on a loaded shared machine. */
+const AGENT_START_MS = 90_000;
 /** Where a node's agent finds the control plane when the lab has one (see BuildOptions). */
 export const NODE_API_PORT = 18080;
 
@@ -80,6 +83,20 @@ export async function labNamespaces(prefix: string): Promise<string[]> {
     .split("\n")
     .map((l) => l.split(" ")[0] ?? "")
     .filter((n) => n.startsWith(prefix));
+}
+
+export const BPF_FS = "/sys/fs/bpf";
+
+/** A node's eBPF pin directory: per node, since the lab's agents share one kernel. */
+export function labPinDir(prefix: string, node: string): string {
+  return path.join(BPF_FS, `${prefix}${node}`);
+}
+
+export function labPinDirs(prefix: string): string[] {
+  if (!existsSync(BPF_FS)) return [];
+  return readdirSync(BPF_FS)
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => path.join(BPF_FS, f));
 }
 
 export function labDir(prefix: string): string {
@@ -148,6 +165,11 @@ export interface BuildOptions {
    * forwards 127.0.0.1:18080 to the socket. The host's network is left untouched.
    */
   controlPlane?: { url: string; joinToken: (node: string) => Promise<string> };
+  /**
+   * With a control plane: leave `peers` out of the agents' configuration, so routes between
+   * nodes come only from the desired state (the compiler's `peers`).
+   */
+  routesFromControlPlane?: boolean;
   log?: (line: string) => void;
 }
 
@@ -157,6 +179,8 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
   if (!prefix.startsWith("mrdlab")) throw new Error(`lab prefix "${prefix}" must start with "mrdlab"`);
   const existing = await labNamespaces(prefix);
   if (existing.length) throw new LabAlreadyUpError(prefix, existing);
+  // No namespace is left, so pins under this prefix belong to no running lab: start clean.
+  for (const d of labPinDirs(prefix)) rmSync(d, { recursive: true, force: true });
   const log = opts.log ?? (() => {});
   const dir = labDir(prefix);
   rmSync(dir, { recursive: true, force: true });
@@ -184,7 +208,7 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
       }
       const from = statSync(n.logFile).size;
       agents.set(node, spawnAgent(n, opts.detachAgents === true));
-      await waitForAgent(n, 30_000, from);
+      await waitForAgent(n, AGENT_START_MS, from);
     },
     agentCli: (node, args) => {
       const n = lab.nodes.get(node);
@@ -303,7 +327,7 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
           [`route add default via ${lab.router.ipv4}`, `route add default via ${lab.router.ipv6}`].join("\n"),
         );
       }
-      // Standalone agent: its peers come from the lab description (no control plane yet).
+      // Peers from the lab description; with a control plane they may come from the desired state only.
       const config = {
         nodeName: n.name,
         podCIDRs: n.podCIDRs,
@@ -311,11 +335,14 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
         stateDir: info.stateDir,
         socketPath: info.socket,
         httpAddress: "127.0.0.1:9962",
+        // Lab nodes share one kernel: each needs its own pinned maps and links.
+        bpfPinDir: labPinDir(prefix, n.name),
+        flowReportIntervalMs: 2_000,
         ...(opts.controlPlane
           ? { api: `http://127.0.0.1:${NODE_API_PORT}`, joinToken: await opts.controlPlane.joinToken(n.name) }
           : {}),
         peers: topology.nodes
-          .filter((p) => p.name !== n.name)
+          .filter((p) => p.name !== n.name && !(opts.controlPlane && opts.routesFromControlPlane))
           .map((p) => ({
             name: p.name,
             addresses: [FABRIC.v4(nodeHost(topology, p.name)), FABRIC.v6(nodeHost(topology, p.name))],
@@ -351,12 +378,13 @@ async function addNetns(name: string): Promise<void> {
 
 function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
   const out = openSync(n.logFile, "a");
+  // nsenter, not `ip netns exec`: that also remounts /sys, hiding the host's bpffs, and the
+  // agent's pins must live on it to outlive the agent (restart adoption).
   const child = spawn(
-    "ip",
+    "nsenter",
     [
-      "netns",
-      "exec",
-      n.netns,
+      `--net=/run/netns/${n.netns}`,
+      "--",
       process.execPath,
       AGENT_BIN,
       "run",
@@ -371,7 +399,7 @@ function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
 }
 
 /** Waits for "agent started" in the log written after byte `from`. */
-async function waitForAgent(n: NodeInfo, timeoutMs = 30_000, from = 0): Promise<void> {
+async function waitForAgent(n: NodeInfo, timeoutMs = AGENT_START_MS, from = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const logs = existsSync(n.logFile) ? readFileSync(n.logFile).subarray(from).toString("utf8") : "";
@@ -461,6 +489,8 @@ export async function teardownLab(prefix: string): Promise<string[]> {
     await run("ip", ["netns", "del", ns]).catch(() => undefined);
   }
   rmSync(labDir(prefix), { recursive: true, force: true });
+  // Pinned maps and links of the lab's agents (links detach when their last pin goes).
+  for (const d of labPinDirs(prefix)) rmSync(d, { recursive: true, force: true });
   return namespaces;
 }
 

@@ -2,7 +2,7 @@
 // real TCP between pods across nodes over IPv4 and IPv6, and a teardown that leaves
 // nothing behind. Needs root.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildLab, type Lab, LabAlreadyUpError, labNamespaces, run } from "./builder";
+import { buildLab, type Lab, LabAlreadyUpError, labNamespaces, labPinDirs, run } from "./builder";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
@@ -145,8 +145,10 @@ describe("lab", () => {
     const nodeNs = lab!.nodes.get("n1")!.netns;
     const pids = (await run("ip", ["netns", "pids", nodeNs])).trim().split(/\s+/).filter(Boolean).map(Number);
     expect(pids.length).toBeGreaterThan(0);
+    expect(labPinDirs(prefix)).toHaveLength(2);
     await lab!.teardown();
     expect(await labNamespaces(prefix)).toEqual([]);
+    expect(labPinDirs(prefix)).toEqual([]); // each node's pinned eBPF maps and links
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     lab = undefined;
   });

@@ -34,6 +34,15 @@ export const agentConfigSchema = z.object({
     .default([]),
   api: z.url().optional(),
   joinToken: z.string().min(1).optional(),
+  /**
+   * eBPF datapath: "auto" loads it when the machine allows (root, BTF, bpffs) and otherwise runs
+   * unenforced with the reason in status; "ebpf" requires it; "none" never loads it.
+   */
+  datapath: z.enum(["auto", "ebpf", "none"]).default("auto"),
+  /** Where maps and links are pinned; one directory per node (lab nodes share a kernel). */
+  bpfPinDir: z.string().min(1).default("/sys/fs/bpf/meridian"),
+  /** How often flow summaries go to the control plane. */
+  flowReportIntervalMs: z.number().int().min(500).default(10_000),
   mtu: z.number().int().min(1280).max(65535).optional(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
@@ -73,6 +82,8 @@ export async function loadConfig({ file, env = {}, flags = {} }: ConfigSources):
   if (env.MERIDIAN_STATE_DIR) fromEnv.stateDir = env.MERIDIAN_STATE_DIR;
   if (env.MERIDIAN_NODE_NAME) fromEnv.nodeName = env.MERIDIAN_NODE_NAME;
   if (env.MERIDIAN_AGENT_SOCKET) fromEnv.socketPath = env.MERIDIAN_AGENT_SOCKET;
+  if (env.MERIDIAN_BPF_PIN_DIR) fromEnv.bpfPinDir = env.MERIDIAN_BPF_PIN_DIR;
+  if (env.MERIDIAN_DATAPATH) fromEnv.datapath = env.MERIDIAN_DATAPATH;
   const merged = {
     ...fromFile,
     ...fromEnv,

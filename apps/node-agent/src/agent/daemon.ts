@@ -12,7 +12,7 @@ import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../routin
 import { AgentMetrics } from "../status/metrics.js";
 import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
 import type { SyncTarget } from "../sync/loop.js";
-import { type AgentEndpoint, type Datapath, UnenforcedDatapath } from "./datapath-port.js";
+import { type AgentEndpoint, type Datapath, type FlowEvent, UnenforcedDatapath } from "./datapath-port.js";
 import { EndpointManager } from "./endpoints.js";
 import { createHandler } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
@@ -49,6 +49,8 @@ export class Agent implements SyncTarget {
   ) {
     this.log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
     this.datapath = opts.datapath ?? new UnenforcedDatapath();
+    const dp = this.datapath;
+    if (dp.counters) this.metrics.watchDatapath(() => dp.counters?.() ?? []);
     this.peers = config.peers;
     this.controlPlane = config.api ? { mode: "disconnected", api: config.api } : { mode: "standalone" };
   }
@@ -110,6 +112,7 @@ export class Agent implements SyncTarget {
       this.peers = peers;
       this.peerRoutes = desired;
       this.metrics.peerRoutes.set(desired.length);
+      if (this.lastError?.startsWith("peer routes")) this.lastError = undefined;
       if (changes.added.length || changes.removed.length) this.log.info(changes, "peer routes reconciled");
     } catch (err) {
       this.metrics.applyErrors.inc({ component: "routing" });
@@ -143,8 +146,11 @@ export class Agent implements SyncTarget {
       this.lastError = `revision ${revision}: ${(err as Error).message}`;
       throw err;
     }
+    // Routes to other nodes' PodCIDRs follow the control plane; the configured peers are the
+    // fallback for states that do not carry them (standalone, or an older control plane).
+    if (state.peers) await this.applyPeers(state.peers).catch(() => undefined);
     this.desired = { state, revision };
-    this.lastError = undefined;
+    if (!this.lastError?.startsWith("peer routes")) this.lastError = undefined;
     this.metrics.lastAppliedRevision.set(revision);
     this.controlPlane = { ...this.controlPlane, lastRevision: revision };
   }
@@ -193,6 +199,10 @@ export class Agent implements SyncTarget {
 
   onEndpointsChanged(listener: () => void): void {
     this.endpointListeners.push(listener);
+  }
+
+  onFlow(listener: (flow: FlowEvent) => void): void {
+    this.datapath.flows.on("flow", listener);
   }
 
   /** The control plane's view of an endpoint (its compiled policy), if it has one. */

@@ -30,6 +30,22 @@ export interface FlowEvent {
   verdict: "forwarded" | "dropped";
   reason?: string;
   endpoint?: string;
+  /** Policy direction of the endpoint that saw it: egress (from the pod) or ingress (to it). */
+  direction?: "ingress" | "egress";
+  ruleId?: string;
+  srcIdentity?: number;
+  dstIdentity?: number;
+  /** Size of the packet the event is about. */
+  bytes?: number;
+}
+
+/** One datapath counter: packets and bytes by attach point and reason (0 = forwarded). */
+export interface DatapathCounter {
+  point: string;
+  reason: string;
+  reasonCode: number;
+  packets: bigint;
+  bytes: bigint;
 }
 
 export interface Datapath {
@@ -50,6 +66,10 @@ export interface Datapath {
   policyFor(ep: AgentEndpoint): Promise<unknown>;
   /** Flow events, for `meridian-agent flows --follow`. */
   readonly flows: EventEmitter<{ flow: [FlowEvent] }>;
+  /** The last flow events, for `meridian-agent flows` without --follow. */
+  recentFlows?(): FlowEvent[];
+  /** Packet counters per attach point and reason, for /metrics. */
+  counters?(): DatapathCounter[];
   close(): Promise<void>;
 }
 
@@ -59,10 +79,15 @@ export interface Datapath {
  * between pods is plainly routed. The name says so wherever it is shown.
  */
 export class UnenforcedDatapath implements Datapath {
-  readonly name = "unenforced (no eBPF datapath loaded: traffic is routed, not policed)";
+  readonly name: string;
   readonly enforcing = false;
   readonly flows = new EventEmitter<{ flow: [FlowEvent] }>();
   readonly endpoints = new Map<string, AgentEndpoint>();
+
+  /** `reason`: why the eBPF datapath is not loaded (shown in status). */
+  constructor(readonly reason = "no eBPF datapath loaded") {
+    this.name = `unenforced (${reason}: traffic is routed, not policed)`;
+  }
 
   async onEndpointAdded(ep: AgentEndpoint): Promise<void> {
     this.endpoints.set(ep.id, ep);
@@ -71,7 +96,7 @@ export class UnenforcedDatapath implements Datapath {
     this.endpoints.delete(ep.id);
   }
   async policyFor(): Promise<unknown> {
-    return { enforced: false, note: "no eBPF datapath is loaded on this node; no policy is enforced" };
+    return { enforced: false, note: `${this.reason}; no policy is enforced on this node` };
   }
   async close(): Promise<void> {}
 }

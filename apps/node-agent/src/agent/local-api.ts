@@ -103,9 +103,10 @@ async function route(agent: AgentSurface, privileged: boolean, req: IncomingMess
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     const onFlow = (f: FlowEvent) => res.write(`${JSON.stringify(f)}\n`);
     agent.datapath.flows.on("flow", onFlow);
-    // Without follow, the stream is empty but well-formed: there is no flow history yet.
+    // Without follow: the recent history the datapath keeps (if any), then the end.
     if (url.searchParams.get("follow") !== "1") {
       agent.datapath.flows.off("flow", onFlow);
+      for (const f of agent.datapath.recentFlows?.() ?? []) onFlow(f);
       res.end();
       return;
     }

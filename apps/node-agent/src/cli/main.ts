@@ -1,10 +1,13 @@
 // meridian-agent: `run` starts the daemon; every other subcommand asks the running agent
 // over its unix socket and prints a table (or --json).
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import pino from "pino";
 import { Agent } from "../agent/daemon.js";
+import { type Datapath, UnenforcedDatapath } from "../agent/datapath-port.js";
+import { EbpfDatapath, ebpfUnsupportedReason } from "../agent/ebpf-datapath.js";
 import { AgentUnreachableError, callAgent, streamAgent } from "../agent/local-client.js";
 import { type AgentStatusView, DEFAULT_AGENT_SOCKET, type EndpointView } from "../agent/protocol.js";
-import { ConfigError, loadConfig } from "../config.js";
+import { type AgentConfig, ConfigError, loadConfig } from "../config.js";
 import { ControlPlaneRejectedError } from "../sync/channel.js";
 import { SyncLoop } from "../sync/loop.js";
 import { table } from "./table.js";
@@ -21,6 +24,8 @@ commands:
       --state-dir DIR       (env MERIDIAN_STATE_DIR; default /var/lib/meridian)
       --socket PATH         local socket (default ${DEFAULT_AGENT_SOCKET})
       --http-address H:P    /healthz and /metrics (default 127.0.0.1:9962; "" disables)
+      --datapath MODE       auto (default: eBPF when root + BTF + bpffs), ebpf, none
+      --bpf-pin-dir DIR     pinned maps and links (default /sys/fs/bpf/meridian; one per node)
   status              agent, datapath, control-plane and IPAM status
   endpoints           endpoints on this node
   policy <endpoint>   policy held for an endpoint (container id, pod name, ns/name or IP)
@@ -73,6 +78,79 @@ interface PolicyView {
   datapath: unknown;
 }
 
+interface PolicyRow {
+  direction: string;
+  remoteIdentity: number;
+  protocol: number;
+  portLow: number;
+  portHigh: number;
+  verdict: string;
+  ruleId: string;
+}
+
+interface KernelPolicyView {
+  enforced: true;
+  pinDir: string;
+  attached: string[];
+  endpoint: { epId: number; identity: number; ingressEnforced: boolean; egressEnforced: boolean } | null;
+  entries: PolicyRow[];
+}
+
+const ports = (e: PolicyRow) =>
+  e.portLow === 0 && e.portHigh === 65535
+    ? "any"
+    : e.portLow === e.portHigh
+      ? String(e.portLow)
+      : `${e.portLow}-${e.portHigh}`;
+
+/**
+ * The kernel's side of `policy`: entries read back from the maps (a port range appears as the
+ * aligned blocks it was split into) and whether each desired entry is covered by them.
+ */
+function printKernelPolicy(dp: KernelPolicyView, desired: PolicyRow[], out: (s: string) => void): void {
+  const k = dp.endpoint;
+  out("");
+  out(
+    k
+      ? `kernel    ep ${k.epId}, identity ${k.identity}, ingress ${k.ingressEnforced ? "enforced" : "open"}, egress ${k.egressEnforced ? "enforced" : "open"}; programs ${dp.attached.join(", ") || "NOT ATTACHED"} (${dp.pinDir})`
+      : "kernel    endpoint NOT in the datapath maps",
+  );
+  const covered = (d: PolicyRow) =>
+    dp.entries.some(
+      (e) =>
+        e.direction === d.direction &&
+        e.remoteIdentity === d.remoteIdentity &&
+        e.ruleId === d.ruleId &&
+        e.portLow <= d.portHigh &&
+        e.portHigh >= d.portLow,
+    );
+  const missing = desired.filter((d) => !covered(d));
+  if (dp.entries.length) {
+    out("");
+    out(
+      table(
+        ["DIRECTION", "REMOTE IDENTITY", "PROTO", "PORTS", "VERDICT", "RULE", "DESIRED"],
+        dp.entries.map((e) => [
+          e.direction,
+          e.remoteIdentity === 0 ? "any" : String(e.remoteIdentity),
+          e.protocol === 0 ? "any" : String(e.protocol),
+          ports(e),
+          e.verdict,
+          e.ruleId,
+          desired.some((d) => d.ruleId === e.ruleId && d.direction === e.direction) ? "yes" : "NOT DESIRED",
+        ]),
+      ),
+    );
+  } else {
+    out("          no policy entries in the kernel");
+  }
+  out(
+    missing.length === 0
+      ? "in sync  every desired entry is in the kernel"
+      : `OUT OF SYNC  ${missing.length} desired entr${missing.length === 1 ? "y is" : "ies are"} missing from the kernel: ${missing.map((m) => `${m.direction} ${m.ruleId}`).join(", ")}`,
+  );
+}
+
 function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: O) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -92,6 +170,8 @@ async function run(args: string[]): Promise<number> {
     socket: { type: "string" },
     "http-address": { type: "string" },
     "log-level": { type: "string" },
+    "bpf-pin-dir": { type: "string" },
+    datapath: { type: "string" },
   });
   const config = await loadConfig({
     file: values.config as string | undefined,
@@ -105,10 +185,12 @@ async function run(args: string[]): Promise<number> {
       socketPath: values.socket,
       httpAddress: values["http-address"],
       logLevel: values["log-level"],
+      bpfPinDir: values["bpf-pin-dir"],
+      datapath: values.datapath,
     },
   });
-  const agent = new Agent(config);
-  const sync = config.api ? new SyncLoop(agent) : undefined;
+  const agent = new Agent(config, { datapath: openDatapath(config) });
+  const sync = config.api ? new SyncLoop(agent, { flowReportMs: config.flowReportIntervalMs }) : undefined;
   if (sync) {
     // Enforce what we had before the control plane answers (it may be down).
     const last = await sync.init();
@@ -131,6 +213,28 @@ async function run(args: string[]): Promise<number> {
   await sync?.stop();
   await agent.close();
   return 0;
+}
+
+/** The eBPF datapath when the machine supports it; otherwise the unenforced stand-in, saying why. */
+function openDatapath(config: AgentConfig): Datapath {
+  if (config.datapath === "none") return new UnenforcedDatapath("datapath disabled by configuration");
+  const reason = ebpfUnsupportedReason(config.bpfPinDir);
+  if (!reason) {
+    try {
+      return EbpfDatapath.open({
+        pinDir: config.bpfPinDir,
+        log: pino({ level: config.logLevel, base: { node: config.nodeName, component: "datapath" } }),
+      });
+    } catch (err) {
+      if (config.datapath === "ebpf") throw err;
+      return new UnenforcedDatapath(
+        `loading the eBPF datapath failed: ${(err as Error).message.split("\n")[0]}`,
+      );
+    }
+  }
+  if (config.datapath === "ebpf")
+    throw new ConfigError(`datapath "ebpf" required but unavailable: ${reason}`);
+  return new UnenforcedDatapath(reason);
 }
 
 async function query(command: string, args: string[]): Promise<number> {
@@ -247,8 +351,9 @@ async function query(command: string, args: string[]): Promise<number> {
           );
         }
       }
-      const dp = body.datapath as { enforced?: boolean; note?: string } | null;
+      const dp = body.datapath as KernelPolicyView | { enforced: false; note?: string } | null;
       if (dp && dp.enforced === false) out(`\ndatapath  NOT ENFORCING: ${dp.note ?? ""}`);
+      if (dp?.enforced) printKernelPolicy(dp, d?.entries ?? [], out);
       return 0;
     }
     case "flows": {

@@ -7,6 +7,8 @@ import type { NodeDesiredState } from "@meridian/api/compiler/types";
 
 export type { NodeDesiredState };
 
+import type { FlowSummary } from "../status/flow-summary.js";
+
 export interface JoinRequest {
   token: string;
   nodeName: string;
@@ -61,6 +63,8 @@ export interface ControlPlaneChannel {
   }): Promise<void>;
   /** The node's complete endpoint inventory; the API allocates identities from it. */
   reportEndpoints(endpoints: ReportedEndpoint[]): Promise<void>;
+  /** Flow summaries (`agent.reportFlows`); optional: a control plane may not take them. */
+  reportFlows?(flows: FlowSummary[]): Promise<void>;
   close(): void;
 }
 

@@ -7,7 +7,8 @@
 // module, so agent and server cannot disagree about them.
 import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
 import type { Logger } from "pino";
-import type { AgentEndpoint } from "../agent/datapath-port.js";
+import type { AgentEndpoint, FlowEvent } from "../agent/datapath-port.js";
+import { FlowAggregator } from "../status/flow-summary.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,
@@ -38,11 +39,15 @@ export interface SyncTarget {
   components(): ComponentStatus[];
   endpointList(): AgentEndpoint[];
   onEndpointsChanged(listener: () => void): void;
+  /** Flow events from the datapath, summarised to the control plane when it takes them. */
+  onFlow?(listener: (flow: FlowEvent) => void): void;
 }
 
 export interface SyncOptions {
   channel?: (credential: () => string | undefined) => ControlPlaneChannel;
   heartbeatMs?: number;
+  /** How often flow summaries are sent (default 10 s). */
+  flowReportMs?: number;
   backoff?: { initialMs: number; maxMs: number };
 }
 
@@ -130,6 +135,28 @@ export class SyncLoop {
       this.later(this.opts.heartbeatMs ?? 15_000, beat);
     };
     this.later(this.opts.heartbeatMs ?? 15_000, beat);
+    this.startFlowReports();
+  }
+
+  private startFlowReports(): void {
+    const send = this.channel.reportFlows?.bind(this.channel);
+    if (!send || !this.agent.onFlow) return;
+    const flows = new FlowAggregator();
+    this.agent.onFlow((f) => flows.add(f));
+    const every = this.opts.flowReportMs ?? 10_000;
+    const tick = () => {
+      if (this.stopped) return;
+      const overflow = flows.overflow;
+      const rows = flows.drain();
+      if (overflow)
+        this.agent.log.warn({ overflow }, "flow summaries over the per-report limit were dropped");
+      if (rows.length)
+        send(rows).catch((err) =>
+          this.agent.log.debug({ err, rows: rows.length }, "flow report failed; dropped"),
+        );
+      this.later(every, tick);
+    };
+    this.later(every, tick);
   }
 
   async stop(): Promise<void> {

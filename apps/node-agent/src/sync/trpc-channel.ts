@@ -90,6 +90,9 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
     async reportEndpoints(endpoints) {
       await mutate("agent.reportEndpoints", { endpoints });
     },
+    async reportFlows(flows) {
+      await mutate("agent.reportFlows", { flows });
+    },
     close() {
       // Nothing pooled: subscriptions are closed by their own unsubscribe.
     },

@@ -17,7 +17,10 @@ describe("peers in the node's desired state", () => {
     });
     expect(compileNodeState(withNew, "n1").peers.map((p) => p.name)).toEqual(["n2", "n3"]);
     const routed = cluster({
-      nodes: [...base.nodes, { name: "n4", labels: {}, addresses: ["192.168.0.14/24"], podCIDRs: ["10.1.4.0/24"] }],
+      nodes: [
+        ...base.nodes,
+        { name: "n4", labels: {}, addresses: ["192.168.0.14/24"], podCIDRs: ["10.1.4.0/24"] },
+      ],
     });
     expect(compileNodeState(routed, "n1").contentHash).not.toBe(compileNodeState(withNew, "n1").contentHash);
   });
