@@ -19,7 +19,7 @@ beforeAll(async () => {
   // Two API "replicas": separate connection pools and LISTEN connections, one database.
   serverA = await startServer({ db: h.db, changeFeed: h.feed });
   dbB = createPrismaClient(h.tdb.url, { max: 3 });
-  feedB = new ChangeFeed(h.tdb.url);
+  feedB = new ChangeFeed(h.tdb.url, 600_000); // NOTIFY only: no polling safety net here
   serverB = await startServer({ db: dbB, changeFeed: feedB });
 });
 afterAll(async () => {

@@ -12,7 +12,7 @@ afterAll(() => h.close());
 
 describe("ChangeFeed", () => {
   it("hears committed revisions, and after its connection is killed it reconnects and catches up", async () => {
-    const feed = new ChangeFeed(h.tdb.url);
+    const feed = new ChangeFeed(h.tdb.url, 600_000); // NOTIFY and the reconnect catch-up only
     await feed.start();
     const op = await h.as("operator");
     const a = await op.policies.create({ namespace: "f", name: "a", spec: { endpointSelector: {} } });
@@ -32,6 +32,23 @@ describe("ChangeFeed", () => {
     expect(await waitForRevision(feed, a.revision, 10_000)).toBeGreaterThanOrEqual(b.revision);
     const c = await op.policies.create({ namespace: "f", name: "c", spec: { endpointSelector: {} } });
     expect(await waitForRevision(feed, b.revision, 10_000)).toBeGreaterThanOrEqual(c.revision);
+    await feed.stop();
+  });
+
+  it("still hears a revision whose notification never arrives, by polling (as on the embedded database)", async () => {
+    const feed = new ChangeFeed(h.tdb.url, 200);
+    await feed.start();
+    const before = feed.latest;
+    const admin = new pg.Client({ connectionString: h.tdb.url });
+    await admin.connect();
+    // A revision committed without pg_notify, as when the database drops notifications.
+    const r = await admin.query<{ number: number }>(
+      `INSERT INTO "Revision" ("authorKind", "authorName", "message") VALUES ('system', 'test', 'silent') RETURNING "number"`,
+    );
+    await admin.end();
+    const silent = r.rows[0]!.number;
+    expect(silent).toBeGreaterThan(before);
+    expect(await waitForRevision(feed, before, 5000)).toBeGreaterThanOrEqual(silent);
     await feed.stop();
   });
 

@@ -16,14 +16,51 @@ export class ChangeFeed {
   private statusListeners = new Set<StatusListener>();
   private stopped = false;
   private starting: Promise<void> | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private lastStatusAt = "";
   /** Highest revision this process has heard of. */
   latest = 0;
 
-  constructor(private readonly connectionString: string) {}
+  /**
+   * `pollMs`: also read the newest revision and status time this often. NOTIFY is the fast
+   * path; the poll is the safety net for databases that do not deliver notifications across
+   * connections (the embedded PGlite server multiplexes every client over one session and
+   * drops them) and for notifications lost while the LISTEN connection was away.
+   */
+  constructor(
+    private readonly connectionString: string,
+    private readonly pollMs = 1000,
+  ) {}
 
   start(): Promise<void> {
     this.starting ??= this.connect();
+    this.poller ??= setInterval(() => void this.poll(), this.pollMs);
+    this.poller.unref();
     return this.starting;
+  }
+
+  private polling = false;
+  private async poll(): Promise<void> {
+    const client = this.client;
+    if (!client || this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      const r = await client.query<{ n: number | null; s: Date | null }>(
+        `SELECT (SELECT max("number") FROM "Revision") AS n, (SELECT max("updatedAt") FROM "NodeComponentStatus") AS s`,
+      );
+      const row = r.rows[0];
+      this.publish(row?.n ?? 0);
+      const statusAt = row?.s ? new Date(row.s).toISOString() : "";
+      if (statusAt && statusAt !== this.lastStatusAt) {
+        const first = this.lastStatusAt === "";
+        this.lastStatusAt = statusAt;
+        if (!first) for (const l of this.statusListeners) l("");
+      }
+    } catch {
+      // The connection's own error handler reconnects; the next tick tries again.
+    } finally {
+      this.polling = false;
+    }
   }
 
   private async connect(): Promise<void> {
@@ -86,6 +123,8 @@ export class ChangeFeed {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
     this.listeners.clear();
     this.statusListeners.clear();
     const c = this.client;

@@ -26,7 +26,7 @@ export interface Harness {
 export async function createHarness(): Promise<Harness> {
   const tdb = await createTestDatabase();
   const db = tdb.prisma;
-  const feed = new ChangeFeed(tdb.url);
+  const feed = new ChangeFeed(tdb.url, 600_000); // tests exercise NOTIFY; the poll is tested on its own
   const passwordHash = await hashPassword(PASSWORD);
   const tokens = {} as Record<Role, string>;
   const userIds = {} as Record<Role, string>;
