@@ -201,10 +201,22 @@ function main() {
   for (const t of failedTasks()) {
     const suite = t.replace(/^@meridian\//, "").replace(/#test$/, "");
     const row = rows.find((r) => r.suite === suite);
-    if (!row) rows.push({ suite, passed: 0, failed: 1, skipped: 0, note: "crashed before writing its report" });
+    if (!row)
+      rows.push({ suite, passed: 0, failed: 1, skipped: 0, note: "crashed before writing its report" });
     else if (row.failed === 0) {
       row.failed = 1;
       row.note = "the suite failed outside its tests (see its output)";
+    }
+  }
+  // Static checks count as suites of their own: lint (Biome) and types (tsc in every package).
+  if (!values.filter?.length) {
+    for (const [suite, args] of [
+      ["lint", ["biome", "check", "."]],
+      ["typecheck", ["turbo", "run", "typecheck", "--output-logs=errors-only", "--log-prefix=none"]],
+    ]) {
+      log(`running ${suite}`);
+      const r = sh("npx", args, { cwd: root, stdio: "inherit", env });
+      rows.push({ suite, passed: r.status === 0 ? 1 : 0, failed: r.status === 0 ? 0 : 1, skipped: 0 });
     }
   }
   const failed = rows.reduce((n, r) => n + r.failed, 0);
