@@ -225,6 +225,38 @@ describe.skipIf(!hasDb)("policy enforced by the eBPF datapath on real traffic", 
     ).toBe(true);
   });
 
+  it("a NEW pod's first packet meets its policy: CNI ADD returns only once it is in the datapath", async () => {
+    // The policies of the previous test are in place. No server listens in the new pod yet, so a
+    // SYN the datapath lets through is answered with a RST (ECONNREFUSED) and a dropped one times
+    // out: the very first attempts, right after ADD returned, tell which policy governed them.
+    const added = Date.now();
+    await lab!.addPod({ node: "p-n2", name: "db-2", namespace: "shop", labels: { app: "db" } });
+    const addMs = Date.now() - added;
+    try {
+      const [fromClient, fromWeb] = await Promise.all([
+        connect("client-1", "db-2", 5432, false, BLOCKED_MS),
+        connect("web-2", "db-2", 5432, false, BLOCKED_MS),
+      ]);
+      expect(fromClient, `ADD took ${addMs} ms`).toEqual({ ok: false, reply: "timeout" });
+      expect(fromWeb, `ADD took ${addMs} ms`).toEqual({ ok: false, reply: "ECONNREFUSED" });
+      const k = await kernelPolicy(lab!, "db-2");
+      expect(k.endpoint?.identity).not.toBe(5);
+      expect(k.endpoint?.ingressEnforced).toBe(true);
+      // With a server, web gets through on 5432 at once.
+      const server = await startTcpServer(pod("db-2").netns, 5432, "db-2");
+      try {
+        expect(await connect("web-2", "db-2", 5432)).toEqual({
+          ok: true,
+          reply: `db-2 ${pod("web-2").ipv4}`,
+        });
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await lab!.removePod("db-2");
+    }
+  });
+
   it("the agents summarise those flows to the control plane", async () => {
     const rows = await until("dropped flow summaries in the API's database", async () => {
       const all = await cp!.h.db.flowSummary.findMany({});

@@ -44,6 +44,11 @@ export const agentConfigSchema = z.object({
   /** How often flow summaries go to the control plane. */
   flowReportIntervalMs: z.number().int().min(500).default(10_000),
   mtu: z.number().int().min(1280).max(65535).optional(),
+  /**
+   * With a control plane, CNI ADD waits this long for the endpoint's identity and compiled policy
+   * to be in the datapath; after that ADD fails with CNI code 11 (try again later).
+   */
+  endpointPolicyTimeoutMs: z.number().int().min(100).default(20_000),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -5,22 +5,41 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import pino, { type Logger } from "pino";
+import {
+  BgpController,
+  type BgpControllerOptions,
+  bgpComponentStatus,
+  nativeTransport,
+  recordGracefulStop,
+  takeGracefulStop,
+} from "../bgp/index.js";
+import { CniCode, CniError } from "../cni/spec.js";
 import { type AgentConfig, ConfigError } from "../config.js";
 import { Ipam } from "../ipam/allocator.js";
 import { setSysctls } from "../routing/exec.js";
 import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../routing/node-routes.js";
 import { AgentMetrics } from "../status/metrics.js";
 import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
+
 import type { SyncTarget } from "../sync/loop.js";
 import { type AgentEndpoint, type Datapath, type FlowEvent, UnenforcedDatapath } from "./datapath-port.js";
 import { EndpointManager } from "./endpoints.js";
 import { createHandler } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
 
+type LocalEndpointState = NodeDesiredState["endpoints"][number];
+/** The API's reserved "init" identity (packages/api/src/compiler/identity.ts). */
+const INIT_IDENTITY = 5;
+
 export interface AgentOptions {
   /** The eBPF datapath; without one the agent runs with {@link UnenforcedDatapath}. */
   datapath?: Datapath;
   logger?: Logger;
+  /**
+   * BGP controller options for tests (e.g. a listen port); by default the controller uses the
+   * native transport (TCP-MD5, TTL) and listens on :179 once an instance selects this node.
+   */
+  bgp?: Partial<BgpControllerOptions> | false;
 }
 
 export class Agent implements SyncTarget {
@@ -28,6 +47,10 @@ export class Agent implements SyncTarget {
   readonly log: Logger;
   readonly datapath: Datapath;
   endpoints!: EndpointManager;
+  /** The node's BGP speaker, driven by `state.bgp`; created in start(). */
+  bgp?: BgpController;
+  /** Set by the sync loop: the API's `agent.bgpPassword` query. */
+  bgpPassword?: (ref: string) => Promise<string | undefined>;
   private ipam!: Ipam;
   private unixServer?: http.Server;
   private tcpServer?: http.Server;
@@ -42,10 +65,14 @@ export class Agent implements SyncTarget {
   private desired?: { state: NodeDesiredState; revision: number };
   private desiredWaiters: (() => void)[] = [];
   private endpointListeners: (() => void)[] = [];
+  /** Called after every applied desired state (endpoint admission waits on them). */
+  private appliedListeners = new Set<() => void>();
+  /** Set by the sync loop: sends the endpoint inventory to the control plane now. */
+  private endpointReporter?: () => Promise<void>;
 
   constructor(
     readonly config: AgentConfig,
-    opts: AgentOptions = {},
+    private readonly opts: AgentOptions = {},
   ) {
     this.log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
     this.datapath = opts.datapath ?? new UnenforcedDatapath();
@@ -81,6 +108,9 @@ export class Agent implements SyncTarget {
       config.mtu,
     );
     await this.endpoints.load();
+    if (this.opts.bgp !== false) await this.startBgp(this.opts.bgp ?? {});
+    // With a control plane, a pod's first packet must meet its policy: ADD waits for it.
+    if (config.api) this.endpoints.admission = (ep) => this.admitEndpoint(ep);
     this.endpoints.onChange(() => {
       for (const l of this.endpointListeners) l();
     });
@@ -146,6 +176,7 @@ export class Agent implements SyncTarget {
       this.lastError = `revision ${revision}: ${(err as Error).message}`;
       throw err;
     }
+    await this.applyBgp(state);
     // Routes to other nodes' PodCIDRs follow the control plane; the configured peers are the
     // fallback for states that do not carry them (standalone, or an older control plane).
     if (state.peers) await this.applyPeers(state.peers).catch(() => undefined);
@@ -153,6 +184,107 @@ export class Agent implements SyncTarget {
     if (!this.lastError?.startsWith("peer routes")) this.lastError = undefined;
     this.metrics.lastAppliedRevision.set(revision);
     this.controlPlane = { ...this.controlPlane, lastRevision: revision };
+    for (const l of [...this.appliedListeners]) l();
+  }
+
+  /** The sync loop hands the agent a way to report endpoints at once (CNI ADD uses it). */
+  setEndpointReporter(report: () => Promise<void>): void {
+    this.endpointReporter = report;
+  }
+
+  /**
+   * The applied desired state's entry for exactly this pod with a real identity (not
+   * reserved:init), or undefined. Matched by namespace/name and address so a previous pod with
+   * the same name or a reused address does not count.
+   */
+  private admittedEntry(ep: AgentEndpoint): LocalEndpointState | undefined {
+    const ns = ep.namespace ?? "default";
+    return this.desired?.state.endpoints.find(
+      (d) =>
+        d.namespace === ns &&
+        d.name === ep.podName &&
+        d.identity !== 0 &&
+        d.identity !== INIT_IDENTITY &&
+        (d.ipv4 === undefined || ep.addresses.includes(d.ipv4)) &&
+        (d.ipv6 === undefined || ep.addresses.includes(d.ipv6)),
+    );
+  }
+
+  /**
+   * CNI ADD with a control plane: registers the endpoint with the API at once and resolves when
+   * an applied desired state holds it with its identity and compiled policy (the datapath has
+   * them then). Rejects with CNI code 11 after `endpointPolicyTimeoutMs`.
+   */
+  async admitEndpoint(ep: AgentEndpoint): Promise<void> {
+    // Without a pod name the endpoint is never reported, so the control plane cannot know it.
+    if (!ep.podName || this.admittedEntry(ep)) return;
+    const timeoutMs = this.config.endpointPolicyTimeoutMs;
+    const started = Date.now();
+    let listener: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener = () => {
+          if (this.admittedEntry(ep)) resolve();
+        };
+        this.appliedListeners.add(listener);
+        timer = setTimeout(
+          () =>
+            reject(
+              new CniError(
+                CniCode.TryAgainLater,
+                `the control plane did not assign an identity to pod ${ep.namespace ?? "default"}/${ep.podName} in time (${Math.round(timeoutMs / 100) / 10} s); the endpoint was rolled back, try again later`,
+              ),
+            ),
+          timeoutMs,
+        );
+        // A report that fails or hangs is left to the deadline (the sync loop retries it).
+        this.endpointReporter?.().catch((err) =>
+          this.log.warn({ err: (err as Error).message, endpoint: ep.id }, "endpoint registration failed"),
+        );
+      });
+      this.log.info({ endpoint: ep.id, waitedMs: Date.now() - started }, "endpoint policy in the datapath");
+    } finally {
+      if (listener) this.appliedListeners.delete(listener);
+      clearTimeout(timer);
+    }
+  }
+
+  private async startBgp(opts: Partial<BgpControllerOptions>): Promise<void> {
+    let transport = opts.transport;
+    if (!transport) {
+      try {
+        transport = await nativeTransport();
+      } catch (err) {
+        // Sessions still work; TCP-MD5 and multihop TTL do not.
+        this.log.warn(
+          { err: (err as Error).message },
+          "native addon unavailable: BGP runs without TCP-MD5/TTL",
+        );
+      }
+    }
+    const restarting = await takeGracefulStop(this.config.stateDir);
+    if (restarting) this.log.info("BGP: graceful restart after a graceful stop (peers keep our routes)");
+    this.bgp = new BgpController({
+      ...opts,
+      ...(transport ? { transport } : {}),
+      restarting,
+      resolvePassword: opts.resolvePassword ?? (async (ref) => this.bgpPassword?.(ref)),
+    });
+  }
+
+  /** BGP follows the desired state; a failed apply keeps the last good sessions and shows in status. */
+  private async applyBgp(state: NodeDesiredState): Promise<void> {
+    if (!this.bgp) return;
+    try {
+      await this.bgp.apply(state.bgp ?? { instances: [] }, {
+        nodeAddresses: state.node.addresses,
+        ...(state.srv6 ? { srv6: state.srv6 } : {}),
+      });
+    } catch (err) {
+      this.metrics.applyErrors.inc({ component: "bgp" });
+      this.log.error({ err }, "applying BGP failed; keeping the last good BGP state");
+    }
   }
 
   /** Resolves once a desired state (from disk or the control plane) is known. */
@@ -190,6 +322,7 @@ export class Agent implements SyncTarget {
         state: this.lastError?.startsWith("peer routes") ? "error" : "ok",
         message: `${this.peerRoutes.length} routes to other nodes' PodCIDRs`,
       },
+      ...(this.bgp ? [bgpComponentStatus(this.bgp.status())] : []),
     ];
   }
 
@@ -233,6 +366,12 @@ export class Agent implements SyncTarget {
 
   async close(): Promise<void> {
     // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
+    // BGP stops gracefully: peers keep our routes until the next agent's End-of-RIB.
+    if (this.bgp) {
+      const running = this.bgp.status().running;
+      await this.bgp.stop({ graceful: true }).catch((err) => this.log.warn({ err }, "BGP stop failed"));
+      if (running) await recordGracefulStop(this.config.stateDir).catch(() => undefined);
+    }
     await Promise.all(
       [this.unixServer, this.tcpServer].map(
         (s) =>
@@ -254,6 +393,7 @@ export class Agent implements SyncTarget {
       metrics: this.metrics,
       status: () => this.status(),
       desiredFor: (ep: AgentEndpoint) => this.desiredFor(ep),
+      bgp: this.bgp,
       unhealthyReason: () => null,
     };
   }

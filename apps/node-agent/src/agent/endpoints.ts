@@ -32,6 +32,11 @@ export class EndpointManager {
   private persistChain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
   private readonly listeners: (() => void)[] = [];
+  /**
+   * Set when the agent has a control plane: ADD returns only once this resolves (the endpoint's
+   * identity and policy are in the datapath). A rejection rolls the endpoint back and fails ADD.
+   */
+  admission?: (ep: AgentEndpoint) => Promise<void>;
 
   constructor(
     private readonly ipam: Ipam,
@@ -193,6 +198,19 @@ export class EndpointManager {
       { endpoint: key, addresses: ep.addresses, hostIfname, labels: ep.labels },
       "endpoint added",
     );
+    if (this.admission) {
+      try {
+        await this.admission(ep);
+      } catch (err) {
+        this.metrics.applyErrors.inc({ component: "cni" });
+        this.log.warn({ endpoint: key, err: (err as Error).message }, "endpoint not admitted; rolling back");
+        await this.del(req, key).catch((e) =>
+          this.log.error({ err: e, endpoint: key }, "rolling back a failed ADD failed"),
+        );
+        if (err instanceof CniError) throw err;
+        throw new CniError(CniCode.TryAgainLater, (err as Error).message);
+      }
+    }
     return this.result(ep, req.cniVersion);
   }
 

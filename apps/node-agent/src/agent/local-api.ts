@@ -3,6 +3,7 @@
 // validated; a malformed request gets a 4xx naming the problem and never reaches the
 // kernel or crashes the agent.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BgpController } from "../bgp/controller.js";
 import { CniCode, CniError, describeZodError } from "../cni/spec.js";
 import type { AgentMetrics } from "../status/metrics.js";
 import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath-port.js";
@@ -18,6 +19,8 @@ export interface AgentSurface {
   status(): AgentStatusView;
   /** The control plane's compiled state for an endpoint, if any. */
   desiredFor(ep: AgentEndpoint): unknown;
+  /** The BGP controller, when the agent runs one. */
+  bgp?: BgpController;
   /** Null when healthy, else why not. */
   unhealthyReason(): string | null;
 }
@@ -98,6 +101,27 @@ async function route(agent: AgentSurface, privileged: boolean, req: IncomingMess
       desired: agent.desiredFor(ep) ?? null,
       datapath: await agent.datapath.policyFor(ep),
     });
+  }
+  if (req.method === "GET" && p.startsWith("/v1/bgp/")) {
+    const bgp = agent.bgp;
+    if (!bgp) return sendJson(res, 404, { msg: "BGP is not running in this agent" });
+    if (p === "/v1/bgp/peers") return sendJson(res, 200, bgp.status());
+    const routes = /^\/v1\/bgp\/routes\/(received|advertised)\/([^/]+)$/.exec(p);
+    if (routes) {
+      const peer = decodeURIComponent(routes[2]!);
+      const family = url.searchParams.get("family") || undefined;
+      const known = bgp.status().peers.some((x) => x.address === peer || x.name === peer);
+      if (!known) return sendJson(res, 404, { msg: `no BGP peer "${peer}" on this node` });
+      try {
+        return sendJson(
+          res,
+          200,
+          routes[1] === "received" ? bgp.receivedRoutes(peer, family) : bgp.advertisedRoutes(peer, family),
+        );
+      } catch (err) {
+        return sendJson(res, 400, { msg: (err as Error).message });
+      }
+    }
   }
   if (req.method === "GET" && p === "/v1/flows") {
     res.writeHead(200, { "content-type": "application/x-ndjson" });

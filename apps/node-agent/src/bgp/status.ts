@@ -159,5 +159,35 @@ export function bgpComponentStatus(status: BgpStatus): {
     if (down.length)
       message += `; down: ${down.map((p) => `${p.name} (${p.lastError?.words ?? p.state})`).join(", ")}`;
   }
-  return { component: "bgp", state, message: message.slice(0, 2000), detail: { ...status } };
+  return { component: "bgp", state, message: message.slice(0, 2000), detail: consoleDetail(status) };
+}
+
+/**
+ * The `detail` the console reads (apps/web/src/lib/bgp-status.ts): `peers` keyed by peer
+ * address, each with `state`, `uptimeSeconds`, `prefixesReceived` / `prefixesAdvertised` (summed
+ * over families) and `lastError` in words, plus the whole per-peer report (the structured last
+ * error as `lastErrorDetail`).
+ */
+export function consoleDetail(status: BgpStatus): Record<string, unknown> {
+  const { peers, ...rest } = status;
+  const sum = (p: BgpPeerReport, k: keyof FamilyPrefixes) =>
+    Object.values(p.prefixes).reduce((n, f) => n + f[k], 0);
+  return {
+    ...rest,
+    peers: Object.fromEntries(
+      peers.map((p) => {
+        const { lastError, ...report } = p;
+        return [
+          p.address,
+          {
+            ...report,
+            prefixesReceived: sum(p, "received"),
+            prefixesAccepted: sum(p, "accepted"),
+            prefixesAdvertised: sum(p, "advertised"),
+            ...(lastError ? { lastError: lastError.words, lastErrorDetail: lastError } : {}),
+          },
+        ];
+      }),
+    ),
+  };
 }

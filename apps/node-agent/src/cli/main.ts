@@ -7,6 +7,8 @@ import { type Datapath, UnenforcedDatapath } from "../agent/datapath-port.js";
 import { EbpfDatapath, ebpfUnsupportedReason } from "../agent/ebpf-datapath.js";
 import { AgentUnreachableError, callAgent, streamAgent } from "../agent/local-client.js";
 import { type AgentStatusView, DEFAULT_AGENT_SOCKET, type EndpointView } from "../agent/protocol.js";
+import { formatPeers, formatRoutes, type LookingGlassRoute } from "../bgp/index.js";
+import type { BgpStatus } from "../bgp/status.js";
 import { type AgentConfig, ConfigError, loadConfig } from "../config.js";
 import { ControlPlaneRejectedError } from "../sync/channel.js";
 import { SyncLoop } from "../sync/loop.js";
@@ -30,6 +32,9 @@ commands:
   endpoints           endpoints on this node
   policy <endpoint>   policy held for an endpoint (container id, pod name, ns/name or IP)
   flows [--follow]    flow events from the datapath
+  bgp peers           BGP sessions: state, uptime, prefixes, last error
+  bgp routes received|advertised <peer> [family]
+                      the looking glass for a peer (address or name); family e.g. ipv4-unicast
 
 common options: --socket PATH (env MERIDIAN_AGENT_SOCKET), --json
 `;
@@ -192,6 +197,8 @@ async function run(args: string[]): Promise<number> {
   const agent = new Agent(config, { datapath: openDatapath(config) });
   const sync = config.api ? new SyncLoop(agent, { flowReportMs: config.flowReportIntervalMs }) : undefined;
   if (sync) {
+    // BGP peers' MD5 keys come from the API, never in the desired state.
+    agent.bgpPassword = (ref) => sync.bgpPassword(ref);
     // Enforce what we had before the control plane answers (it may be down).
     const last = await sync.init();
     if (last) await agent.applyDesiredState(last, last.revision);
@@ -391,6 +398,25 @@ async function query(command: string, args: string[]): Promise<number> {
         ac.signal,
       );
       return 0;
+    }
+    case "bgp": {
+      const [sub, kind, peer, family] = positionals;
+      if (sub === "peers") {
+        const st = (await get("/v1/bgp/peers")) as BgpStatus;
+        out(formatPeers(st, { json }).replace(/\n$/, ""));
+        return 0;
+      }
+      if (sub === "routes" && (kind === "received" || kind === "advertised") && peer) {
+        const q = family ? `?family=${encodeURIComponent(family)}` : "";
+        const routes = (await get(
+          `/v1/bgp/routes/${kind}/${encodeURIComponent(peer)}${q}`,
+        )) as LookingGlassRoute[];
+        out(formatRoutes(routes, { json }).replace(/\n$/, ""));
+        return 0;
+      }
+      throw new UsageError(
+        `usage: meridian-agent bgp peers [--json] | bgp routes received|advertised <peer> [family] [--json]`,
+      );
     }
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);

@@ -65,6 +65,8 @@ export interface ControlPlaneChannel {
   reportEndpoints(endpoints: ReportedEndpoint[]): Promise<void>;
   /** Flow summaries (`agent.reportFlows`); optional: a control plane may not take them. */
   reportFlows?(flows: FlowSummary[]): Promise<void>;
+  /** A BGP peer's MD5 key by the desired state's `passwordRef` (`agent.bgpPassword`). */
+  bgpPassword?(ref: string): Promise<string>;
   close(): void;
 }
 

@@ -41,6 +41,8 @@ export interface SyncTarget {
   onEndpointsChanged(listener: () => void): void;
   /** Flow events from the datapath, summarised to the control plane when it takes them. */
   onFlow?(listener: (flow: FlowEvent) => void): void;
+  /** Receives a function that sends the endpoint inventory now (CNI ADD registers pods with it). */
+  setEndpointReporter?(report: () => Promise<void>): void;
 }
 
 export interface SyncOptions {
@@ -64,6 +66,8 @@ export class SyncLoop {
   private readonly store: SyncStore;
   private endpointsDirty = false;
   private applyChain: Promise<unknown> = Promise.resolve();
+  /** Endpoint reports go out one at a time, so an older inventory never lands after a newer one. */
+  private reportChain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly agent: SyncTarget,
@@ -124,6 +128,10 @@ export class SyncLoop {
       this.endpointsDirty = true;
       this.later(200, () => this.flushEndpoints());
     });
+    this.agent.setEndpointReporter?.(() => {
+      this.endpointsDirty = true;
+      return this.flushEndpoints(true);
+    });
     // The first report comes when the agent has loaded its endpoints (it signals a change
     // then): an empty report before that would delete the node's endpoints upstream.
     this.subscribe();
@@ -157,6 +165,11 @@ export class SyncLoop {
       this.later(every, tick);
     };
     this.later(every, tick);
+  }
+
+  /** A BGP peer's MD5 key from the control plane; undefined when the channel has no such call. */
+  async bgpPassword(ref: string): Promise<string | undefined> {
+    return this.channel.bgpPassword?.(ref);
   }
 
   async stop(): Promise<void> {
@@ -251,7 +264,16 @@ export class SyncLoop {
     }
   }
 
-  private async flushEndpoints(): Promise<void> {
+  private flushEndpoints(rethrow = false): Promise<void> {
+    const next = this.reportChain.then(() => this.sendEndpoints(rethrow));
+    // A report the API never answers must not hold the ones after it forever.
+    this.reportChain = Promise.race([next, new Promise((r) => setTimeout(r, 30_000).unref())]).catch(
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async sendEndpoints(rethrow: boolean): Promise<void> {
     if (!this.endpointsDirty || this.stopped) return;
     this.endpointsDirty = false;
     const endpoints: ReportedEndpoint[] = this.agent
@@ -270,6 +292,7 @@ export class SyncLoop {
       // Retried on the next change or reconnect.
       this.endpointsDirty = true;
       this.agent.log.warn({ err: (err as Error).message }, "endpoint report failed");
+      if (rethrow) throw err;
     }
   }
 

@@ -90,6 +90,13 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
     async reportEndpoints(endpoints) {
       await mutate("agent.reportEndpoints", { endpoints });
     },
+    async bgpPassword(ref) {
+      try {
+        return ((await client.query("agent.bgpPassword", { ref })) as { password: string }).password;
+      } catch (err) {
+        throw rejected(err);
+      }
+    },
     async reportFlows(flows) {
       await mutate("agent.reportFlows", { flows });
     },
