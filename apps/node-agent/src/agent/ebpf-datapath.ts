@@ -12,18 +12,29 @@ import {
   type AttachPoint,
   type CounterRow,
   compilePolicy,
+  type DatapathMaps,
   DEFAULT_PIN_DIR,
   DIRECTION,
+  deleteBatch,
   type Endpoint,
   EP_FLAGS,
+  encodePolicyKey,
+  encodePolicyValue,
+  endpointInfo,
+  endpointKey,
+  ipcacheKey,
   type FlowEvent as KernelFlowEvent,
   Datapath as Loaded,
+  mapEntries,
   POLICY_PREFIX,
   type PolicyMapEntry,
   type PolicyRule,
   type Protocol,
+  parseAddr,
+  parseCidr,
   subscribeFlowEvents,
   VERDICT,
+  writeBatch,
 } from "../datapath/index.js";
 import type { NodeDesiredState } from "../sync/channel.js";
 import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath-port.js";
@@ -217,40 +228,94 @@ export class EbpfDatapath implements Datapath {
   /**
    * Make the maps exactly what `state` says for the endpoints this agent manages: endpoint
    * entries, ipcache and every endpoint's policy. Only differences are written.
+   *
+   * All or nothing: every entry is validated and encoded before the first kernel write, so a
+   * malformed state is refused as a whole with an error naming the object (`endpoint shop/db-1:
+   * policy rule "…": port 70000 out of range`). A kernel write that fails midway (map full) undoes
+   * this apply's writes, leaving the maps as they were, and the error names what failed.
    */
   applyDesiredState(state: NodeDesiredState): Promise<void> {
     return this.serial(() => {
-      this.state = state;
+      validateDesiredState(state);
       const maps = this.dp.maps;
-      const current = new Map(maps.listEndpoints().map((e) => [e.ip, e]));
-      const wantEndpoints = new Map<string, Endpoint>();
-      const wantPolicy = new Map<number, PolicyMapEntry[]>();
+      const current = new Map(
+        mapEntries(maps.maps.mdp_endpoints).map(([k, v]) => [k.toString("hex"), Buffer.from(v)]),
+      );
+      // ip → (key, entry, endpoint label), everything encoded up front.
+      const wantEndpoints = new Map<string, { ip: string; key: Buffer; value: Buffer; label: string }>();
+      const wantPolicy = new Map<number, { label: string; entries: PolicyMapEntry[] }>();
       const keepPolicy = new Set<number>();
       for (const { ep, ifindex } of this.endpoints.values()) {
         const d = desiredEndpointFor(state, ep);
+        const label = d ? endpointLabel(d) : `endpoint ${ep.namespace ?? "default"}/${ep.podName ?? ep.id}`;
         for (const ip of ep.addresses) {
+          const key = named(`${label} (${ip})`, () => endpointKeyOf(ip));
+          const hex = key.toString("hex");
+          const haveBuf = current.get(hex);
+          const have = haveBuf ? decodeEndpoint(haveBuf) : null;
           // Not yet known to the control plane: keep what it has (adopted) or start at init.
-          const have = current.get(ip);
-          wantEndpoints.set(ip, d || have?.ifindex !== ifindex ? this.endpointEntry(ip, ifindex, d) : have);
+          const entry =
+            d || have?.ifindex !== ifindex ? this.endpointEntry(ip, ifindex, d) : (have as Endpoint);
+          wantEndpoints.set(hex, { ip, key, value: encodeEndpoint(entry), label });
         }
-        if (d) wantPolicy.set(ifindex, compilePolicy(ifindex, this.rememberRules(rulesOf(d), d)));
-        else keepPolicy.add(ifindex);
+        if (d) {
+          const entries = named(label, () => {
+            const compiled = compilePolicy(ifindex, rulesOf(d));
+            for (const e of compiled) {
+              encodePolicyKey(e);
+              encodePolicyValue(e);
+            }
+            return compiled;
+          });
+          wantPolicy.set(ifindex, { label, entries });
+        } else keepPolicy.add(ifindex);
       }
+      const wantIpcache = new Map(state.ipcache.map((e) => [hostPrefix(e.prefix), e.identity]));
+
+      // Nothing written yet. From here on a failure restores these three maps.
+      const before = snapshot(maps);
       const summary: ApplySummary = {
         endpoints: { written: 0, removed: 0 },
-        ipcache: maps.syncIpcache(new Map(state.ipcache.map((e) => [hostPrefix(e.prefix), e.identity]))),
+        ipcache: { written: 0, removed: 0 },
         policy: { added: 0, updated: 0, removed: 0 },
       };
-      // Policy before endpoints: an endpoint whose flags turn enforcement on finds its allows there.
-      const present = new Set(maps.policyEntries().map((e) => e.epId));
-      for (const epId of new Set([...present, ...wantPolicy.keys()])) {
-        if (keepPolicy.has(epId)) continue;
-        const diff = maps.setPolicyEntries(epId, wantPolicy.get(epId) ?? []);
-        summary.policy.added += diff.added;
-        summary.policy.updated += diff.updated;
-        summary.policy.removed += diff.removed;
+      try {
+        summary.ipcache = named(`ipcache (${wantIpcache.size} entries)`, () => maps.syncIpcache(wantIpcache));
+        // Policy before endpoints: an endpoint whose flags turn enforcement on finds its allows there.
+        const present = new Set(maps.policyEntries().map((e) => e.epId));
+        for (const epId of new Set([...present, ...wantPolicy.keys()])) {
+          if (keepPolicy.has(epId)) continue;
+          const want = wantPolicy.get(epId);
+          const diff = named(`${want?.label ?? `stale endpoint #${epId}`}: policy`, () =>
+            maps.setPolicyEntries(epId, want?.entries ?? []),
+          );
+          summary.policy.added += diff.added;
+          summary.policy.updated += diff.updated;
+          summary.policy.removed += diff.removed;
+        }
+        // New and changed endpoint entries first, then the ones no longer wanted.
+        for (const [hex, w] of wantEndpoints) {
+          if (current.get(hex)?.equals(w.value)) continue;
+          named(`${w.label} (${w.ip})`, () => maps.maps.mdp_endpoints.update(w.key, w.value));
+          summary.endpoints.written++;
+        }
+        for (const hex of current.keys()) {
+          if (wantEndpoints.has(hex)) continue;
+          named(`stale endpoint entry ${hex}`, () => maps.maps.mdp_endpoints.delete(Buffer.from(hex, "hex")));
+          summary.endpoints.removed++;
+        }
+      } catch (err) {
+        let outcome = "the maps were restored to the last good state";
+        try {
+          restore(maps, before);
+        } catch (undoErr) {
+          outcome = `restoring the last good state failed too: ${(undoErr as Error).message}`;
+          this.log?.error({ err: undoErr }, "datapath rollback failed");
+        }
+        throw new Error(`${(err as Error).message}; ${outcome}`, { cause: err });
       }
-      summary.endpoints = maps.syncEndpoints(wantEndpoints);
+      this.state = state;
+      for (const d of state.endpoints) this.rememberRules([], d);
       this.lastApply = summary;
       const changed =
         summary.endpoints.written +
@@ -350,6 +415,108 @@ export class EbpfDatapath implements Datapath {
     this.ring.close();
     // Handles only: pinned maps and links stay, so traffic keeps flowing without us.
     this.dp.close();
+  }
+}
+
+const U32_MAX = 0xffffffff;
+const MAPS_UNDONE = ["mdp_ipcache", "mdp_policy", "mdp_endpoints"] as const;
+type Snapshot = Record<(typeof MAPS_UNDONE)[number], Map<string, Buffer>>;
+
+function endpointLabel(d: DesiredEndpoint): string {
+  return `endpoint ${d.namespace}/${d.name}`;
+}
+
+/** Run `fn`, prefixing any error with the object it was working on. */
+function named<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function checkU32(what: string, n: unknown): void {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > U32_MAX)
+    throw new RangeError(`${what} ${String(n)} out of range`);
+}
+
+function checkPort(n: unknown): void {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535)
+    throw new RangeError(`port ${String(n)} out of range`);
+}
+
+/**
+ * Everything in the state must encode before anything is written: addresses, prefixes,
+ * identities, protocols and ports. Throws naming the first object that does not.
+ */
+export function validateDesiredState(state: NodeDesiredState): void {
+  for (const d of state.endpoints) {
+    const label = endpointLabel(d);
+    named(label, () => {
+      checkU32("identity", d.identity);
+      for (const ip of [d.ipv4, d.ipv6]) if (ip !== undefined) endpointKeyOf(ip);
+    });
+    for (const e of d.entries) {
+      named(`${label}: policy rule ${JSON.stringify(e.ruleId)}`, () => {
+        if (e.direction !== "ingress" && e.direction !== "egress")
+          throw new RangeError(`unknown direction ${JSON.stringify(e.direction)}`);
+        if (e.verdict !== "allow" && e.verdict !== "deny")
+          throw new RangeError(`unknown verdict ${JSON.stringify(e.verdict)}`);
+        if (e.protocol !== 0 && PROTOCOL_NAMES[e.protocol] === undefined)
+          throw new RangeError(`unknown protocol ${String(e.protocol)}`);
+        checkU32("remote identity", e.remoteIdentity);
+        checkPort(e.portLow);
+        checkPort(e.portHigh);
+        if (e.portLow > e.portHigh) throw new RangeError(`empty port range ${e.portLow}-${e.portHigh}`);
+      });
+    }
+  }
+  for (const e of state.ipcache) {
+    named(`ipcache entry ${JSON.stringify(e.prefix)}`, () => {
+      const c = parseCidr(hostPrefix(e.prefix));
+      ipcacheKey.encode({ prefixlen: 32 + c.prefix, family: c.family, addr: c.bytes });
+      checkU32("identity", e.identity);
+    });
+  }
+}
+
+function endpointKeyOf(ip: string): Buffer {
+  const a = parseAddr(ip);
+  return endpointKey.encode({ addr: a.bytes, family: a.family });
+}
+
+function encodeEndpoint(ep: Endpoint): Buffer {
+  return endpointInfo.encode({ ep_id: ep.epId, identity: ep.identity, ifindex: ep.ifindex, flags: ep.flags });
+}
+
+function decodeEndpoint(v: Buffer): Endpoint {
+  const d = endpointInfo.decode(v);
+  return { epId: d.ep_id, identity: d.identity, ifindex: d.ifindex, flags: d.flags };
+}
+
+function snapshot(maps: DatapathMaps): Snapshot {
+  const out = {} as Snapshot;
+  for (const n of MAPS_UNDONE)
+    out[n] = new Map(mapEntries(maps.maps[n]).map(([k, v]) => [k.toString("hex"), Buffer.from(v)]));
+  return out;
+}
+
+/** Put the maps back to `before`: delete what was added first (frees room), then rewrite the rest. */
+function restore(maps: DatapathMaps, before: Snapshot): void {
+  for (const n of MAPS_UNDONE) {
+    const map = maps.maps[n];
+    const was = before[n];
+    const now = new Map(mapEntries(map).map(([k, v]) => [k.toString("hex"), v]));
+    deleteBatch(
+      map,
+      [...now.keys()].filter((id) => !was.has(id)).map((id) => Buffer.from(id, "hex")),
+    );
+    const back = [...was].filter(([id, v]) => !now.get(id)?.equals(v));
+    writeBatch(
+      map,
+      back.map(([id]) => Buffer.from(id, "hex")),
+      back.map(([, v]) => v),
+    );
   }
 }
 
