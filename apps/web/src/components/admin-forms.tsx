@@ -26,6 +26,20 @@ function ErrorBox({ error }: { error: CallError | null }) {
   );
 }
 
+function RoleField({ id }: { id: string }) {
+  return (
+    <Field id={id} label="Role">
+      {(a) => (
+        <select {...a} name="role" defaultValue="viewer">
+          <option>viewer</option>
+          <option>operator</option>
+          <option>admin</option>
+        </select>
+      )}
+    </Field>
+  );
+}
+
 export function AdminForms() {
   const client = useTRPCClient();
   const router = useRouter();
@@ -38,52 +52,51 @@ export function AdminForms() {
 
   const val = (e: FormEvent<HTMLFormElement>, k: string) =>
     String(new FormData(e.currentTarget).get(k) ?? "");
+  const errs = (err: CallError | null, path: string) => errorsUnder(err?.fieldErrors ?? {}, path);
+  /** Submit handler: clears the form's error, runs the call, refreshes the page or shows the error. */
+  const submit =
+    (setErr: (e: CallError | null) => void, run: (e: FormEvent<HTMLFormElement>) => Promise<void>) =>
+    async (e: FormEvent<HTMLFormElement>) => {
+      e.preventDefault();
+      setErr(null);
+      try {
+        await run(e);
+        router.refresh();
+      } catch (err) {
+        setErr(callError(err));
+      }
+    };
 
   return (
     <div className="admin-forms">
       <form
         className="card"
         aria-labelledby="h-new-user"
-        onSubmit={async (e) => {
-          e.preventDefault();
+        onSubmit={submit(setUserErr, async (e) => {
           const form = e.currentTarget;
-          setUserErr(null);
-          try {
-            const u = await client.users.create.mutate({
-              email: val(e, "email"),
-              name: val(e, "name"),
-              role: val(e, "role") as "viewer",
-              password: val(e, "password"),
-            });
-            setUserDone(`Created ${u.email} (${u.role}).`);
-            form.reset();
-            router.refresh();
-          } catch (err) {
-            setUserErr(callError(err));
-          }
-        }}
+          const u = await client.users.create.mutate({
+            email: val(e, "email"),
+            name: val(e, "name"),
+            role: val(e, "role") as "viewer",
+            password: val(e, "password"),
+          });
+          setUserDone(`Created ${u.email} (${u.role}).`);
+          form.reset();
+        })}
       >
         <h3 id="h-new-user">Add a user</h3>
-        <Field id="u-email" label="Email" errors={errorsUnder(userErr?.fieldErrors ?? {}, "email")}>
+        <Field id="u-email" label="Email" errors={errs(userErr, "email")}>
           {(a) => <input {...a} name="email" type="email" required />}
         </Field>
         <Field id="u-name" label="Name">
           {(a) => <input {...a} name="name" />}
         </Field>
-        <Field id="u-role" label="Role">
-          {(a) => (
-            <select {...a} name="role" defaultValue="viewer">
-              <option>viewer</option>
-              <option>operator</option>
-              <option>admin</option>
-            </select>
-          )}
-        </Field>
+        <RoleField id="u-role" />
         <Field
           id="u-password"
           label="Initial password"
           hint="at least 12 characters"
-          errors={errorsUnder(userErr?.fieldErrors ?? {}, "password")}
+          errors={errs(userErr, "password")}
         >
           {(a) => <input {...a} name="password" type="password" autoComplete="new-password" required />}
         </Field>
@@ -98,35 +111,20 @@ export function AdminForms() {
       <form
         className="card"
         aria-labelledby="h-new-token"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          setTokErr(null);
+        onSubmit={submit(setTokErr, async (e) => {
           setTokSecret(null);
-          try {
-            const r = await client.apiTokens.create.mutate({
-              name: val(e, "name"),
-              role: val(e, "role") as "viewer",
-            });
-            setTokSecret(r.secret);
-            router.refresh();
-          } catch (err) {
-            setTokErr(callError(err));
-          }
-        }}
+          const r = await client.apiTokens.create.mutate({
+            name: val(e, "name"),
+            role: val(e, "role") as "viewer",
+          });
+          setTokSecret(r.secret);
+        })}
       >
         <h3 id="h-new-token">Create an API token</h3>
-        <Field id="t-name" label="Token name" errors={errorsUnder(tokErr?.fieldErrors ?? {}, "name")}>
+        <Field id="t-name" label="Token name" errors={errs(tokErr, "name")}>
           {(a) => <input {...a} name="name" required />}
         </Field>
-        <Field id="t-role" label="Role">
-          {(a) => (
-            <select {...a} name="role" defaultValue="viewer">
-              <option>viewer</option>
-              <option>operator</option>
-              <option>admin</option>
-            </select>
-          )}
-        </Field>
+        <RoleField id="t-role" />
         <button type="submit">Create token</button>
         <ErrorBox error={tokErr} />
         {tokSecret ? <Secret label="API token" value={tokSecret} /> : null}
@@ -134,29 +132,18 @@ export function AdminForms() {
       <form
         className="card"
         aria-labelledby="h-new-join"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          setJoinErr(null);
+        onSubmit={submit(setJoinErr, async (e) => {
           setJoinSecret(null);
           const nodeName = val(e, "node").trim();
-          try {
-            const r = await client.joinTokens.create.mutate({
-              description: val(e, "description"),
-              ...(nodeName ? { nodeName } : {}),
-            });
-            setJoinSecret(r.secret);
-            router.refresh();
-          } catch (err) {
-            setJoinErr(callError(err));
-          }
-        }}
+          const r = await client.joinTokens.create.mutate({
+            description: val(e, "description"),
+            ...(nodeName ? { nodeName } : {}),
+          });
+          setJoinSecret(r.secret);
+        })}
       >
         <h3 id="h-new-join">Create a node join token</h3>
-        <Field
-          id="j-node"
-          label="For node (optional)"
-          errors={errorsUnder(joinErr?.fieldErrors ?? {}, "nodeName")}
-        >
+        <Field id="j-node" label="For node (optional)" errors={errs(joinErr, "nodeName")}>
           {(a) => <input {...a} name="node" />}
         </Field>
         <Field id="j-desc" label="Description">

@@ -4,6 +4,14 @@
 // silent overwrite. Validation messages from the API land beside the field they are about.
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
+import {
+  EditorTabs,
+  EnabledField,
+  FormError,
+  Notice,
+  SaveDeleteActions,
+  unplacedErrors,
+} from "@/components/editor-parts";
 import { Field, FieldErrors } from "@/components/field";
 import { RuleView } from "@/components/rule-view";
 import { type CallError, callError, errorsUnder } from "@/lib/errors";
@@ -202,9 +210,7 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
     ...fields.ingress.map((_, i) => `spec.ingress.${i}`),
     ...fields.egress.map((_, i) => `spec.egress.${i}`),
   ];
-  const unplaced = Object.entries(fe)
-    .filter(([k]) => tab === "yaml" || !shownKeys.some((s) => k === s || k.startsWith(`${s}.`)))
-    .flatMap(([k, v]) => v.map((m) => `${k}: ${m}`));
+  const unplaced = unplacedErrors(fe, tab, shownKeys);
 
   function ruleEditor(dir: "ingress" | "egress", r: RuleFields, i: number) {
     const p = `spec.${dir}.${i}`;
@@ -324,57 +330,15 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
           .
         </p>
       ) : null}
-      {error ? (
-        <div className="form-error" role="alert" data-testid="form-error">
-          <p>
-            <strong>{error.code === "CONFLICT" ? "Conflict: " : "Not saved: "}</strong>
-            {error.message}
-          </p>
-          {error.theirs?.length ? (
-            <p>
-              Their change touched: <code>{error.theirs.join(", ")}</code>
-            </p>
-          ) : null}
-          {unplaced.length && error.code !== "CONFLICT" ? (
-            <ul>
-              {unplaced.map((m) => (
-                <li key={m}>{m}</li>
-              ))}
-            </ul>
-          ) : null}
-          {error.code === "CONFLICT" ? (
-            <button type="button" onClick={reloadTheirs}>
-              Load their version
-            </button>
-          ) : null}
-        </div>
-      ) : null}
-      {notice ? (
-        <p className="banner banner-ok" role="status">
-          <span aria-hidden="true">● </span>
-          {notice}
-        </p>
-      ) : null}
-      <div className="tabs" role="tablist" aria-label="Editor view">
-        <button
-          type="button"
-          role="tab"
-          aria-selected={tab === "form"}
-          className={tab === "form" ? "tab tab-on" : "tab"}
-          onClick={() => (tab === "yaml" ? yamlToForm() && setTab("form") : null)}
-        >
-          Form
-        </button>
-        <button
-          type="button"
-          role="tab"
-          aria-selected={tab === "yaml"}
-          className={tab === "yaml" ? "tab tab-on" : "tab"}
-          onClick={() => (tab === "form" ? showYaml() : null)}
-        >
-          YAML
-        </button>
-      </div>
+      <FormError
+        error={error}
+        unplaced={unplaced}
+        theirs={error?.theirs}
+        onReload={reloadTheirs}
+        reloadLabel="Load their version"
+      />
+      <Notice notice={notice} />
+      <EditorTabs tab={tab} onForm={() => yamlToForm() && setTab("form")} onYaml={showYaml} />
       {tab === "form" ? (
         <form
           className="policy-form"
@@ -406,16 +370,7 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
                 />
               )}
             </Field>
-            <div className="field field-check">
-              <input
-                id="enabled"
-                type="checkbox"
-                checked={enabled}
-                disabled={readOnly}
-                onChange={(e) => setEnabled(e.target.checked)}
-              />
-              <label htmlFor="enabled">Enabled</label>
-            </div>
+            <EnabledField enabled={enabled} setEnabled={setEnabled} readOnly={readOnly} />
           </div>
           <Field id="description" label="Description" errors={errs("description")}>
             {(a) => (
@@ -462,32 +417,16 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
               ) : null}
             </section>
           </div>
-          {canEdit ? (
-            <div className="actions">
-              <button type="submit" disabled={busy}>
-                {base ? "Save changes" : "Create policy"}
-              </button>
-              {base ? (
-                confirmDelete ? (
-                  <span className="confirm">
-                    Delete {base.name} for every node?{" "}
-                    <button type="button" className="danger" onClick={remove} disabled={busy}>
-                      Yes, delete
-                    </button>{" "}
-                    <button type="button" className="secondary" onClick={() => setConfirmDelete(false)}>
-                      Cancel
-                    </button>
-                  </span>
-                ) : (
-                  <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>
-                    Delete
-                  </button>
-                )
-              ) : null}
-            </div>
-          ) : (
-            <p className="muted">You have the viewer role: this policy is read-only.</p>
-          )}
+          <SaveDeleteActions
+            canEdit={canEdit}
+            busy={busy}
+            saveLabel={base ? "Save changes" : "Create policy"}
+            deleteName={base ? `${base.name} for every node` : null}
+            confirmDelete={confirmDelete}
+            setConfirmDelete={setConfirmDelete}
+            onDelete={remove}
+            readOnlyNote="You have the viewer role: this policy is read-only."
+          />
         </form>
       ) : (
         <div className="yaml-view">

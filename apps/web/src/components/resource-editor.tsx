@@ -5,6 +5,14 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { parse, stringify } from "yaml";
+import {
+  EditorTabs,
+  EnabledField,
+  FormError,
+  Notice,
+  SaveDeleteActions,
+  unplacedErrors,
+} from "@/components/editor-parts";
 import { Field, FieldErrors } from "@/components/field";
 import { type CallError, callError, errorsUnder } from "@/lib/errors";
 import { KINDS, type KindKey } from "@/lib/kinds";
@@ -136,58 +144,13 @@ export function ResourceEditor({
   }
 
   const placed = ["name", ...def.fields.map((f) => `spec.${f.path}`)];
-  const unplaced = Object.entries(fe)
-    .filter(([k]) => tab === "yaml" || !placed.some((p) => k === p || k.startsWith(`${p}.`)))
-    .flatMap(([k, v]) => v.map((m) => `${k}: ${m}`));
+  const unplaced = unplacedErrors(fe, tab, placed);
 
   return (
     <div className="editor">
-      {error ? (
-        <div className="form-error" role="alert" data-testid="form-error">
-          <p>
-            <strong>{error.code === "CONFLICT" ? "Conflict: " : "Not saved: "}</strong>
-            {error.message}
-          </p>
-          {unplaced.length && error.code !== "CONFLICT" ? (
-            <ul>
-              {unplaced.map((m) => (
-                <li key={m}>{m}</li>
-              ))}
-            </ul>
-          ) : null}
-          {error.code === "CONFLICT" ? (
-            <button type="button" onClick={() => router.refresh()}>
-              Reload
-            </button>
-          ) : null}
-        </div>
-      ) : null}
-      {notice ? (
-        <p className="banner banner-ok" role="status">
-          <span aria-hidden="true">● </span>
-          {notice}
-        </p>
-      ) : null}
-      <div className="tabs" role="tablist" aria-label="Editor view">
-        <button
-          type="button"
-          role="tab"
-          aria-selected={tab === "form"}
-          className={tab === "form" ? "tab tab-on" : "tab"}
-          onClick={() => (tab === "yaml" ? fromYaml() && setTab("form") : null)}
-        >
-          Form
-        </button>
-        <button
-          type="button"
-          role="tab"
-          aria-selected={tab === "yaml"}
-          className={tab === "yaml" ? "tab tab-on" : "tab"}
-          onClick={() => (tab === "form" ? toYaml() : null)}
-        >
-          YAML
-        </button>
-      </div>
+      <FormError error={error} unplaced={unplaced} onReload={() => router.refresh()} reloadLabel="Reload" />
+      <Notice notice={notice} />
+      <EditorTabs tab={tab} onForm={() => fromYaml() && setTab("form")} onYaml={toYaml} />
       <form
         className="policy-form"
         aria-label={def.label}
@@ -208,18 +171,7 @@ export function ResourceEditor({
               />
             )}
           </Field>
-          {def.hasEnabled ? (
-            <div className="field field-check">
-              <input
-                id="enabled"
-                type="checkbox"
-                checked={enabled}
-                disabled={ro}
-                onChange={(e) => setEnabled(e.target.checked)}
-              />
-              <label htmlFor="enabled">Enabled</label>
-            </div>
-          ) : null}
+          {def.hasEnabled ? <EnabledField enabled={enabled} setEnabled={setEnabled} readOnly={ro} /> : null}
         </div>
         {tab === "form" ? (
           <div className="form-grid">
@@ -327,32 +279,16 @@ export function ResourceEditor({
             />
           </div>
         )}
-        {canEdit ? (
-          <div className="actions">
-            <button type="submit" disabled={busy}>
-              {base ? "Save changes" : `Create ${def.label}`}
-            </button>
-            {base ? (
-              confirmDelete ? (
-                <span className="confirm">
-                  Delete {base.name}?{" "}
-                  <button type="button" className="danger" onClick={remove} disabled={busy}>
-                    Yes, delete
-                  </button>{" "}
-                  <button type="button" className="secondary" onClick={() => setConfirmDelete(false)}>
-                    Cancel
-                  </button>
-                </span>
-              ) : (
-                <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>
-                  Delete
-                </button>
-              )
-            ) : null}
-          </div>
-        ) : (
-          <p className="muted">You have the viewer role: this is read-only.</p>
-        )}
+        <SaveDeleteActions
+          canEdit={canEdit}
+          busy={busy}
+          saveLabel={base ? "Save changes" : `Create ${def.label}`}
+          deleteName={base ? base.name : null}
+          confirmDelete={confirmDelete}
+          setConfirmDelete={setConfirmDelete}
+          onDelete={remove}
+          readOnlyNote="You have the viewer role: this is read-only."
+        />
       </form>
     </div>
   );

@@ -2,6 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Driver, Lab, sh, until } from "./lab.js";
+import {
+  mainPeer,
+  startUs,
+  untilDropped,
+  untilEstablished,
+  untilNotification,
+  untilReceived,
+  wrongAsPeer,
+} from "./steps.js";
 
 // Interop with BIRD 2.0 in its own network namespace.
 
@@ -53,26 +62,9 @@ protocol bgp wrongas {
     path.join(lab.dir, "bird.ctl"),
   ]);
   await until(() => birdc("show status").includes("Daemon is up"), "BIRD control socket");
-  us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, [
-    {
-      address: lab.v4(2),
-      asn: birdAs,
-      localAddress: lab.v4(1),
-      families: ["ipv4-unicast", "ipv6-unicast"],
-      importPolicy: "accept-all",
-      exportPolicy: "accept-all",
-      nextHopIpv6: lab.v6(1),
-      holdTime: 9,
-      connectRetry: 2,
-    },
-    {
-      address: lab.v4(4),
-      asn: birdAs,
-      localAddress: lab.v4(3),
-      importPolicy: "accept-all",
-      exportPolicy: "accept-all",
-      connectRetry: 2,
-    },
+  us = await startUs(lab, [
+    mainPeer(lab, birdAs, ["ipv4-unicast", "ipv6-unicast"]),
+    wrongAsPeer(lab, birdAs),
   ]);
 }, 60_000);
 
@@ -82,11 +74,7 @@ afterAll(async () => {
 
 describe("BIRD interop", () => {
   it("establishes a session that both sides see as Established", async () => {
-    await until(
-      async () => (await us.peer(lab.v4(2))).state === "Established",
-      "our side Established",
-      30_000,
-    );
+    await untilEstablished(us, lab.v4(2));
     await until(
       () => /BGP state:\s+Established/.test(birdc("show protocols all meridian")),
       "BIRD Established",
@@ -99,15 +87,9 @@ describe("BIRD interop", () => {
   });
 
   it("learns BIRD's IPv4 and IPv6 static routes", async () => {
-    const v4 = await until(
-      async () => (await us.received(lab.v4(2), "ipv4-unicast")).find((r) => r.prefix === "172.16.30.0/24"),
-      "BIRD IPv4 route",
-    );
+    const v4 = await untilReceived(us, lab, "ipv4-unicast", "172.16.30.0/24", "BIRD IPv4 route");
     expect(v4).toMatchObject({ asPath: [birdAs], nextHops: [lab.v4(2)] });
-    const v6 = await until(
-      async () => (await us.received(lab.v4(2), "ipv6-unicast")).find((r) => r.prefix === "2001:db8:30::/48"),
-      "BIRD IPv6 route",
-    );
+    const v6 = await untilReceived(us, lab, "ipv6-unicast", "2001:db8:30::/48", "BIRD IPv6 route");
     expect(v6.nextHops[0]).toBe(lab.v6(2));
   });
 
@@ -137,21 +119,11 @@ describe("BIRD interop", () => {
     await us.withdraw([{ prefix: "10.200.0.0/16" }]);
     await until(() => !birdc("show route 10.200.0.0/16 all").includes("BGP.as_path"), "BIRD drops our route");
     birdc("disable s4");
-    await until(
-      async () => !(await us.received(lab.v4(2), "ipv4-unicast")).some((r) => r.prefix === "172.16.30.0/24"),
-      "we drop BIRD's route",
-    );
+    await untilDropped(us, lab, "172.16.30.0/24", "we drop BIRD's route");
   });
 
   it("BIRD's NOTIFICATION for a wrong ASN shows in our status in words", async () => {
-    const st = await until(
-      async () => {
-        const s = await us.peer(lab.v4(4));
-        return s.lastError?.direction === "received" ? s : undefined;
-      },
-      "NOTIFICATION from BIRD",
-      30_000,
-    );
+    const st = await untilNotification(us, lab, "NOTIFICATION from BIRD");
     expect(st.lastErrorWords).toMatch(/^received: OPEN Message Error \/ Bad Peer AS/);
   });
 });

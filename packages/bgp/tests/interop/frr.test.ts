@@ -1,20 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PeerConfig, untransposeSid } from "../../src/index.js";
+import { untransposeSid } from "../../src/index.js";
 import { type Driver, Lab, sh, startFrr, until } from "./lab.js";
+import {
+  mainPeer,
+  SRV6,
+  startUs,
+  untilDropped,
+  untilEstablished,
+  untilNotification,
+  untilReceived,
+  wrongAsPeer,
+} from "./steps.js";
 
 // Interop with FRR 8.4 (zebra + bgpd) in its own network namespace.
 
 const lab = new Lab("frr", 1);
 let us: Driver;
 const frrAs = 65010;
-const SRV6 = {
-  locatorBlockLength: 40,
-  locatorNodeLength: 24,
-  functionLength: 16,
-  argumentLength: 0,
-  transpositionLength: 16,
-  transpositionOffset: 64,
-};
 
 function vtysh(cmd: string): string {
   return sh("vtysh", ["--vty_socket", lab.dir, "-c", cmd], { ns: lab.theirs });
@@ -30,18 +32,10 @@ function configure(lines: string[]): void {
   });
 }
 
-const mainPeer = (restarting = false): PeerConfig => ({
-  address: lab.v4(2),
-  asn: frrAs,
-  localAddress: lab.v4(1),
-  families: ["ipv4-unicast", "ipv6-unicast", "ipv4-vpn", "ipv6-vpn"],
-  importPolicy: "accept-all",
-  exportPolicy: "accept-all",
-  nextHopIpv6: lab.v6(1),
-  holdTime: 9,
-  connectRetry: 2,
-  gracefulRestart: { restartTime: 60, restarting },
-});
+const frrPeer = (restarting = false) =>
+  mainPeer(lab, frrAs, ["ipv4-unicast", "ipv6-unicast", "ipv4-vpn", "ipv6-vpn"], {
+    gracefulRestart: { restartTime: 60, restarting },
+  });
 
 beforeAll(async () => {
   lab.up();
@@ -83,17 +77,10 @@ router bgp ${frrAs}
 !
 `,
   );
-  us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, [
-    mainPeer(),
+  us = await startUs(lab, [
+    frrPeer(),
     // FRR expects AS 65999 from this address: its NOTIFICATION must show up in our status in words.
-    {
-      address: lab.v4(4),
-      asn: frrAs,
-      localAddress: lab.v4(3),
-      importPolicy: "accept-all",
-      exportPolicy: "accept-all",
-      connectRetry: 2,
-    },
+    wrongAsPeer(lab, frrAs),
   ]);
 }, 60_000);
 
@@ -103,11 +90,7 @@ afterAll(async () => {
 
 describe("FRR interop", () => {
   it("establishes a session that both sides see as Established", async () => {
-    await until(
-      async () => (await us.peer(lab.v4(2))).state === "Established",
-      "our side Established",
-      30_000,
-    );
+    await untilEstablished(us, lab.v4(2));
     const nb = vtyshJson<Record<string, { bgpState: string }>>(`show bgp neighbors ${lab.v4(1)} json`);
     expect(nb[lab.v4(1)]?.bgpState).toBe("Established");
     const st = await us.peer(lab.v4(2));
@@ -116,15 +99,9 @@ describe("FRR interop", () => {
   });
 
   it("learns FRR's IPv4 and IPv6 routes with their attributes", async () => {
-    const v4 = await until(
-      async () => (await us.received(lab.v4(2), "ipv4-unicast")).find((r) => r.prefix === "172.16.10.0/24"),
-      "FRR IPv4 route",
-    );
+    const v4 = await untilReceived(us, lab, "ipv4-unicast", "172.16.10.0/24", "FRR IPv4 route");
     expect(v4).toMatchObject({ asPath: [frrAs], nextHops: [lab.v4(2)], origin: 0 });
-    const v6 = await until(
-      async () => (await us.received(lab.v4(2), "ipv6-unicast")).find((r) => r.prefix === "2001:db8:10::/48"),
-      "FRR IPv6 route",
-    );
+    const v6 = await untilReceived(us, lab, "ipv6-unicast", "2001:db8:10::/48", "FRR IPv6 route");
     expect(v6.asPath).toEqual([frrAs]);
     // FRR picks one of its global addresses on the link as the IPv6 next hop.
     expect([lab.v6(2), lab.v6(4), lab.v6(6)]).toContain(v6.nextHops[0]);
@@ -164,21 +141,11 @@ describe("FRR interop", () => {
       "FRR drops our route",
     );
     configure([`router bgp ${frrAs}`, "address-family ipv4 unicast", "no network 172.16.10.0/24"]);
-    await until(
-      async () => !(await us.received(lab.v4(2), "ipv4-unicast")).some((r) => r.prefix === "172.16.10.0/24"),
-      "we drop FRR's route",
-    );
+    await untilDropped(us, lab, "172.16.10.0/24", "we drop FRR's route");
   });
 
   it("FRR's NOTIFICATION for a wrong ASN shows in our status in words", async () => {
-    const st = await until(
-      async () => {
-        const s = await us.peer(lab.v4(4));
-        return s.lastError?.direction === "received" ? s : undefined;
-      },
-      "NOTIFICATION from FRR",
-      30_000,
-    );
+    const st = await untilNotification(us, lab, "NOTIFICATION from FRR");
     expect(st.lastErrorWords).toMatch(/^received: OPEN Message Error \/ Bad Peer AS/);
     expect(st.state).not.toBe("Established");
   });
@@ -242,7 +209,7 @@ describe("FRR interop", () => {
     await until(() => us.child.exitCode !== null, "our speaker to exit", 10_000);
     // No NOTIFICATION was sent, so FRR (helper mode) keeps the routes, marked stale.
     await until(() => path()?.stale === true, "FRR marks our route stale");
-    us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, [mainPeer(true)]);
+    us = await startUs(lab, [frrPeer(true)]);
     await us.originate([{ prefix: "10.201.0.0/16" }]);
     // After our End-of-RIB the re-sent route is fresh and the one we no longer have is gone.
     await until(() => path() && !path()!.stale, "route fresh again after End-of-RIB", 30_000);

@@ -3,20 +3,22 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ipv6ToString, untransposeSid } from "../../src/index.js";
 import { type Driver, Lab, sh, until } from "./lab.js";
+import {
+  mainPeer,
+  SRV6,
+  startUs,
+  untilDropped,
+  untilEstablished,
+  untilNotification,
+  untilReceived,
+  wrongAsPeer,
+} from "./steps.js";
 
 // Interop with GoBGP 3.10 in its own network namespace.
 
 const lab = new Lab("gobgp", 2);
 let us: Driver;
 const goAs = 65020;
-const SRV6 = {
-  locatorBlockLength: 40,
-  locatorNodeLength: 24,
-  functionLength: 16,
-  argumentLength: 0,
-  transpositionLength: 16,
-  transpositionOffset: 64,
-};
 
 function gobgp(args: string[]): string {
   return sh("gobgp", ["-u", "127.0.0.1", "-p", "50051", ...args], { ns: lab.theirs });
@@ -65,26 +67,9 @@ ${neighbor(lab.v6(1), 65001, ["ipv6-unicast"], lab.v6(2))}
     "127.0.0.1:50051",
   ]);
   await until(() => gobgp(["global"]).includes(String(goAs)), "gobgpd API");
-  us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, [
-    {
-      address: lab.v4(2),
-      asn: goAs,
-      localAddress: lab.v4(1),
-      families: ["ipv4-unicast", "ipv6-unicast", "ipv4-vpn"],
-      importPolicy: "accept-all",
-      exportPolicy: "accept-all",
-      nextHopIpv6: lab.v6(1),
-      holdTime: 9,
-      connectRetry: 2,
-    },
-    {
-      address: lab.v4(4),
-      asn: goAs,
-      localAddress: lab.v4(3),
-      importPolicy: "accept-all",
-      exportPolicy: "accept-all",
-      connectRetry: 2,
-    },
+  us = await startUs(lab, [
+    mainPeer(lab, goAs, ["ipv4-unicast", "ipv6-unicast", "ipv4-vpn"]),
+    wrongAsPeer(lab, goAs),
     // A session over IPv6 transport, for IPv6 unicast only.
     {
       address: lab.v6(2),
@@ -105,11 +90,7 @@ afterAll(async () => {
 
 describe("GoBGP interop", () => {
   it("establishes a session that both sides see as established", async () => {
-    await until(
-      async () => (await us.peer(lab.v4(2))).state === "Established",
-      "our side Established",
-      30_000,
-    );
+    await untilEstablished(us, lab.v4(2));
     const nb = gobgpJson<{ state: { session_state: number | string } }>(["neighbor", lab.v4(1)]);
     expect(String(nb.state.session_state)).toMatch(/^(6|established)$/i);
     expect((await us.peer(lab.v4(2))).negotiated?.families).toEqual([
@@ -122,15 +103,9 @@ describe("GoBGP interop", () => {
   it("learns GoBGP's IPv4 and IPv6 routes", async () => {
     gobgp(["global", "rib", "add", "-a", "ipv4", "172.16.20.0/24", "community", "65020:5"]);
     gobgp(["global", "rib", "add", "-a", "ipv6", "2001:db8:20::/48", "nexthop", lab.v6(2)]);
-    const v4 = await until(
-      async () => (await us.received(lab.v4(2), "ipv4-unicast")).find((r) => r.prefix === "172.16.20.0/24"),
-      "GoBGP IPv4 route",
-    );
+    const v4 = await untilReceived(us, lab, "ipv4-unicast", "172.16.20.0/24", "GoBGP IPv4 route");
     expect(v4).toMatchObject({ asPath: [goAs], nextHops: [lab.v4(2)], communities: ["65020:5"] });
-    const v6 = await until(
-      async () => (await us.received(lab.v4(2), "ipv6-unicast")).find((r) => r.prefix === "2001:db8:20::/48"),
-      "GoBGP IPv6 route",
-    );
+    const v6 = await untilReceived(us, lab, "ipv6-unicast", "2001:db8:20::/48", "GoBGP IPv6 route");
     expect(v6.asPath).toEqual([goAs]);
   });
 
@@ -163,21 +138,11 @@ describe("GoBGP interop", () => {
       "GoBGP drops our route",
     );
     gobgp(["global", "rib", "del", "-a", "ipv4", "172.16.20.0/24"]);
-    await until(
-      async () => !(await us.received(lab.v4(2), "ipv4-unicast")).some((r) => r.prefix === "172.16.20.0/24"),
-      "we drop GoBGP's route",
-    );
+    await untilDropped(us, lab, "172.16.20.0/24", "we drop GoBGP's route");
   });
 
   it("GoBGP's NOTIFICATION for a wrong ASN shows in our status in words", async () => {
-    const st = await until(
-      async () => {
-        const s = await us.peer(lab.v4(4));
-        return s.lastError?.direction === "received" ? s : undefined;
-      },
-      "NOTIFICATION from GoBGP",
-      30_000,
-    );
+    const st = await untilNotification(us, lab, "NOTIFICATION from GoBGP");
     expect(st.lastErrorWords).toMatch(/^received: OPEN Message Error \/ Bad Peer AS/);
   });
 
@@ -226,11 +191,7 @@ describe("GoBGP interop", () => {
   });
 
   it("a session over IPv6 transport carries IPv6 routes with our IPv6 address as next hop", async () => {
-    await until(
-      async () => (await us.peer(lab.v6(2))).state === "Established",
-      "IPv6 session Established",
-      20_000,
-    ).catch(async (e) => {
+    await untilEstablished(us, lab.v6(2), "IPv6 session Established", 20_000).catch(async (e) => {
       const nb = gobgp(["neighbor", lab.v6(1)]).slice(0, 400);
       throw new Error(
         `${(e as Error).message}; ours: ${JSON.stringify(await us.peer(lab.v6(2)))}; GoBGP: ${nb}`,

@@ -1,4 +1,5 @@
 import { AdminForms } from "@/components/admin-forms";
+import { GridTable } from "@/components/grid";
 import { PageHeader } from "@/components/page-header";
 import { serverCaller } from "@/server/caller";
 import { requireUser } from "@/server/session";
@@ -27,96 +28,55 @@ export default async function AdminPage() {
       <PageHeader title="Admin" />
       <section className="section" aria-labelledby="h-users">
         <h2 id="h-users">Users and roles</h2>
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">State</th>
+        <GridTable columns={["Email", "Name", "Role", "State"]}>
+          {users.items.map((u) => (
+            <tr key={u.id}>
+              <th scope="row">{u.email}</th>
+              <td>{u.name || "—"}</td>
+              <td>{u.role}</td>
+              <td>{u.disabled ? "disabled" : "active"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {users.items.map((u) => (
-              <tr key={u.id}>
-                <th scope="row">{u.email}</th>
-                <td>{u.name || "—"}</td>
-                <td>{u.role}</td>
-                <td>{u.disabled ? "disabled" : "active"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </GridTable>
       </section>
       <section className="section" aria-labelledby="h-tokens">
         <h2 id="h-tokens">API tokens</h2>
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Role</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
+        <GridTable
+          columns={["Name", "Prefix", "Role", "Expires", "Last used", "State"]}
+          empty={tokens.items.length === 0 && "No API tokens."}
+        >
+          {tokens.items.map((t) => (
+            <tr key={t.id}>
+              <th scope="row">{t.name}</th>
+              <td>
+                <code>{t.prefix}…</code>
+              </td>
+              <td>{t.role}</td>
+              <td>{d(t.expiresAt)}</td>
+              <td>{d(t.lastUsedAt)}</td>
+              <td>{t.revokedAt ? "revoked" : "active"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {tokens.items.length === 0 ? (
-              <tr>
-                <td colSpan={6} className="muted">
-                  No API tokens.
-                </td>
-              </tr>
-            ) : null}
-            {tokens.items.map((t) => (
-              <tr key={t.id}>
-                <th scope="row">{t.name}</th>
-                <td>
-                  <code>{t.prefix}…</code>
-                </td>
-                <td>{t.role}</td>
-                <td>{d(t.expiresAt)}</td>
-                <td>{d(t.lastUsedAt)}</td>
-                <td>{t.revokedAt ? "revoked" : "active"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </GridTable>
       </section>
       <section className="section" aria-labelledby="h-join">
         <h2 id="h-join">Node join tokens</h2>
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Prefix</th>
-              <th scope="col">For node</th>
-              <th scope="col">Description</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Used</th>
+        <GridTable
+          columns={["Prefix", "For node", "Description", "Expires", "Used"]}
+          empty={joins.items.length === 0 && "No join tokens."}
+        >
+          {joins.items.map((t) => (
+            <tr key={t.id}>
+              <th scope="row">
+                <code>{t.prefix}…</code>
+              </th>
+              <td>{t.nodeName ?? "any"}</td>
+              <td>{t.description || "—"}</td>
+              <td>{d(t.expiresAt)}</td>
+              <td>{t.usedAt ? `${d(t.usedAt)} by ${t.usedByNode}` : "not yet"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {joins.items.length === 0 ? (
-              <tr>
-                <td colSpan={5} className="muted">
-                  No join tokens.
-                </td>
-              </tr>
-            ) : null}
-            {joins.items.map((t) => (
-              <tr key={t.id}>
-                <th scope="row">
-                  <code>{t.prefix}…</code>
-                </th>
-                <td>{t.nodeName ?? "any"}</td>
-                <td>{t.description || "—"}</td>
-                <td>{d(t.expiresAt)}</td>
-                <td>{t.usedAt ? `${d(t.usedAt)} by ${t.usedByNode}` : "not yet"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </GridTable>
       </section>
       <AdminForms />
     </>

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { FilterForm, GridTable } from "@/components/grid";
 import { ObjectTable, sel, specOf } from "@/components/object-table";
 import { PageHeader, Pager, pageOffset } from "@/components/page-header";
 import { StatusBadge, toneOfHealth } from "@/components/status";
@@ -54,79 +55,70 @@ export default async function BgpPage({
             </Link>
           ) : null}
         </div>
-        <form className="filters" aria-label="Filter peers">
-          <label htmlFor="q">Peer name contains</label>
-          <input id="q" name="q" defaultValue={params.q ?? ""} />
-          <button type="submit">Filter</button>
-        </form>
-        <table className="grid" data-testid="bgp-peers">
-          <thead>
-            <tr>
-              <th scope="col">Peer</th>
-              <th scope="col">Instance</th>
-              <th scope="col">Address</th>
-              <th scope="col">ASN</th>
-              <th scope="col">Session (per node)</th>
-              <th scope="col">Uptime</th>
-              <th scope="col">Prefixes rx / tx</th>
-              <th scope="col">Last error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {peers.items.length === 0 ? (
-              <tr>
-                <td colSpan={8} className="muted">
-                  No peers configured.
+        <FilterForm
+          label="Filter peers"
+          fields={[{ name: "q", label: "Peer name contains", value: params.q }]}
+        />
+        <GridTable
+          columns={[
+            "Peer",
+            "Instance",
+            "Address",
+            "ASN",
+            "Session (per node)",
+            "Uptime",
+            "Prefixes rx / tx",
+            "Last error",
+          ]}
+          empty={peers.items.length === 0 && "No peers configured."}
+          testId="bgp-peers"
+        >
+          {peers.items.map((p) => {
+            const s = p.spec as { instance: string; address: string; peerASN: number };
+            const mine = sessions.filter((x) => x.peer === s.address || x.peer === p.name);
+            return (
+              <tr key={p.id} data-peer={p.name}>
+                <th scope="row">
+                  <Link href={`/objects/bgp-peers/${p.id}`}>{p.name}</Link>
+                  {p.enabled ? null : <span className="muted"> (disabled)</span>}
+                </th>
+                <td>{s.instance}</td>
+                <td>
+                  <code>{s.address}</code>
+                </td>
+                <td>{s.peerASN}</td>
+                <td data-testid="session-state">
+                  {mine.length === 0 ? (
+                    <StatusBadge tone="unknown" label="no agent report" />
+                  ) : (
+                    mine.map((m) => (
+                      <div key={m.node}>
+                        <StatusBadge tone={toneOfHealth(m.state)} label={`${m.state} on ${m.node}`} />
+                      </div>
+                    ))
+                  )}
+                </td>
+                <td>
+                  {mine.map((m) => (
+                    <div key={m.node}>{duration(m.uptimeSeconds)}</div>
+                  ))}
+                </td>
+                <td>
+                  {mine.map((m) => (
+                    <div key={m.node}>
+                      {m.prefixesReceived ?? "—"} / {m.prefixesAdvertised ?? "—"}
+                    </div>
+                  ))}
+                </td>
+                <td>
+                  {mine.map((m) => (
+                    <div key={m.node}>{m.lastError ?? "—"}</div>
+                  ))}
                 </td>
               </tr>
-            ) : null}
-            {peers.items.map((p) => {
-              const s = p.spec as { instance: string; address: string; peerASN: number };
-              const mine = sessions.filter((x) => x.peer === s.address || x.peer === p.name);
-              return (
-                <tr key={p.id} data-peer={p.name}>
-                  <th scope="row">
-                    <Link href={`/objects/bgp-peers/${p.id}`}>{p.name}</Link>
-                    {p.enabled ? null : <span className="muted"> (disabled)</span>}
-                  </th>
-                  <td>{s.instance}</td>
-                  <td>
-                    <code>{s.address}</code>
-                  </td>
-                  <td>{s.peerASN}</td>
-                  <td data-testid="session-state">
-                    {mine.length === 0 ? (
-                      <StatusBadge tone="unknown" label="no agent report" />
-                    ) : (
-                      mine.map((m) => (
-                        <div key={m.node}>
-                          <StatusBadge tone={toneOfHealth(m.state)} label={`${m.state} on ${m.node}`} />
-                        </div>
-                      ))
-                    )}
-                  </td>
-                  <td>
-                    {mine.map((m) => (
-                      <div key={m.node}>{duration(m.uptimeSeconds)}</div>
-                    ))}
-                  </td>
-                  <td>
-                    {mine.map((m) => (
-                      <div key={m.node}>
-                        {m.prefixesReceived ?? "—"} / {m.prefixesAdvertised ?? "—"}
-                      </div>
-                    ))}
-                  </td>
-                  <td>
-                    {mine.map((m) => (
-                      <div key={m.node}>{m.lastError ?? "—"}</div>
-                    ))}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+            );
+          })}
+        </GridTable>
         <Pager basePath="/bgp" params={{ q: params.q }} offset={offset} limit={LIMIT} total={peers.total} />
       </section>
       <ObjectTable

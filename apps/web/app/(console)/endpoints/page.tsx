@@ -2,6 +2,7 @@ import { endpointLabels, policySelectsEndpoint } from "@meridian/api/compiler/se
 import type { SnapshotPolicy } from "@meridian/api/compiler/snapshot";
 import { normalizeLabels } from "@meridian/api/spec/labels";
 import Link from "next/link";
+import { FilterForm, GridTable } from "@/components/grid";
 import { PageHeader, Pager, pageOffset } from "@/components/page-header";
 import { serverCaller } from "@/server/caller";
 import { getDb } from "@/server/db";
@@ -37,82 +38,65 @@ export default async function EndpointsPage({
   return (
     <>
       <PageHeader title="Endpoints" />
-      <form className="filters" aria-label="Filter endpoints">
-        <label htmlFor="q">Name contains</label>
-        <input id="q" name="q" defaultValue={params.q ?? ""} />
-        <label htmlFor="namespace">Namespace</label>
-        <input id="namespace" name="namespace" defaultValue={params.namespace ?? ""} />
-        <label htmlFor="node">Node</label>
-        <input id="node" name="node" defaultValue={params.node ?? ""} />
-        <button type="submit">Filter</button>
-      </form>
-      <table className="grid">
-        <caption className="sr-only">Endpoints (pods)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Endpoint</th>
-            <th scope="col">Node</th>
-            <th scope="col">IPs</th>
-            <th scope="col">Identity</th>
-            <th scope="col">Labels</th>
-            <th scope="col">Selected by</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.items.length === 0 ? (
-            <tr>
-              <td colSpan={6} className="muted">
-                No endpoints match. Agents report the pods on their node.
+      <FilterForm
+        label="Filter endpoints"
+        fields={[
+          { name: "q", label: "Name contains", value: params.q },
+          { name: "namespace", label: "Namespace", value: params.namespace },
+          { name: "node", label: "Node", value: params.node },
+        ]}
+      />
+      <GridTable
+        columns={["Endpoint", "Node", "IPs", "Identity", "Labels", "Selected by"]}
+        empty={list.items.length === 0 && "No endpoints match. Agents report the pods on their node."}
+        caption="Endpoints (pods)"
+      >
+        {list.items.map((e) => {
+          const snapEp = {
+            id: e.id,
+            node: e.node,
+            namespace: e.namespace,
+            name: e.name,
+            labels: e.labels,
+            identity: e.identityNumber,
+          };
+          const labels = normalizeLabels(endpointLabels(snapEp));
+          const selecting = policies.filter((p) =>
+            policySelectsEndpoint(p as unknown as SnapshotPolicy, snapEp, labels),
+          );
+          return (
+            <tr key={e.id}>
+              <th scope="row">
+                {e.namespace}/{e.name}
+              </th>
+              <td>
+                <Link href={`/nodes/${encodeURIComponent(e.node)}`}>{e.node}</Link>
+              </td>
+              <td>{[e.ipv4, e.ipv6].filter(Boolean).join(", ") || "—"}</td>
+              <td>{e.identityNumber}</td>
+              <td>
+                {Object.entries(e.labels).map(([k, v]) => (
+                  <code key={k} className="label">
+                    {k}={v}
+                  </code>
+                ))}
+              </td>
+              <td>
+                {selecting.length === 0 ? (
+                  <span className="muted">no policy</span>
+                ) : (
+                  selecting.map((p) => (
+                    <Link key={p.id} href={`/policies/${p.id}`} className="chip">
+                      {p.namespace ? `${p.namespace}/` : ""}
+                      {p.name}
+                    </Link>
+                  ))
+                )}
               </td>
             </tr>
-          ) : null}
-          {list.items.map((e) => {
-            const snapEp = {
-              id: e.id,
-              node: e.node,
-              namespace: e.namespace,
-              name: e.name,
-              labels: e.labels,
-              identity: e.identityNumber,
-            };
-            const labels = normalizeLabels(endpointLabels(snapEp));
-            const selecting = policies.filter((p) =>
-              policySelectsEndpoint(p as unknown as SnapshotPolicy, snapEp, labels),
-            );
-            return (
-              <tr key={e.id}>
-                <th scope="row">
-                  {e.namespace}/{e.name}
-                </th>
-                <td>
-                  <Link href={`/nodes/${encodeURIComponent(e.node)}`}>{e.node}</Link>
-                </td>
-                <td>{[e.ipv4, e.ipv6].filter(Boolean).join(", ") || "—"}</td>
-                <td>{e.identityNumber}</td>
-                <td>
-                  {Object.entries(e.labels).map(([k, v]) => (
-                    <code key={k} className="label">
-                      {k}={v}
-                    </code>
-                  ))}
-                </td>
-                <td>
-                  {selecting.length === 0 ? (
-                    <span className="muted">no policy</span>
-                  ) : (
-                    selecting.map((p) => (
-                      <Link key={p.id} href={`/policies/${p.id}`} className="chip">
-                        {p.namespace ? `${p.namespace}/` : ""}
-                        {p.name}
-                      </Link>
-                    ))
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+          );
+        })}
+      </GridTable>
       <Pager
         basePath="/endpoints"
         params={{ q: params.q, namespace: params.namespace, node: params.node }}

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { FilterForm, GridTable } from "@/components/grid";
 import { PageHeader, Pager, pageOffset } from "@/components/page-header";
 import { StatusBadge } from "@/components/status";
 import { serverCaller } from "@/server/caller";
@@ -49,73 +50,53 @@ export default async function PoliciesPage({
           <span aria-hidden="true">● </span>Deleted {params.deleted}.
         </p>
       ) : null}
-      <form className="filters" aria-label="Filter policies">
-        <label htmlFor="q">Name contains</label>
-        <input id="q" name="q" defaultValue={params.q ?? ""} />
-        <button type="submit">Filter</button>
-      </form>
-      <table className="grid">
-        <caption className="sr-only">Network policies</caption>
-        <thead>
-          <tr>
-            <th scope="col">Policy</th>
-            <th scope="col">Namespace</th>
-            <th scope="col">State</th>
-            <th scope="col">Selects</th>
-            <th scope="col">Rules</th>
-            <th scope="col">Last change</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.items.length === 0 ? (
-            <tr>
-              <td colSpan={6} className="muted">
-                No policies yet.
+      <FilterForm label="Filter policies" fields={[{ name: "q", label: "Name contains", value: params.q }]} />
+      <GridTable
+        columns={["Policy", "Namespace", "State", "Selects", "Rules", "Last change"]}
+        empty={list.items.length === 0 && "No policies yet."}
+        caption="Network policies"
+      >
+        {list.items.map((p) => {
+          const s = p.spec as {
+            endpointSelector?: { matchLabels?: Record<string, string> };
+            ingress?: Rule[];
+            egress?: Rule[];
+            ingressDeny?: Rule[];
+            egressDeny?: Rule[];
+          };
+          const fqdn = (s.egress ?? []).some((r) => r.toFQDNs?.length);
+          return (
+            <tr key={p.id}>
+              <th scope="row">
+                <Link href={`/policies/${p.id}`}>{p.name}</Link>
+              </th>
+              <td>{p.namespace ? String(p.namespace) : <span className="muted">cluster-wide</span>}</td>
+              <td>
+                {p.enabled ? (
+                  <StatusBadge tone="ok" label="enabled" />
+                ) : (
+                  <StatusBadge tone="unknown" label="disabled" />
+                )}
+              </td>
+              <td>
+                {Object.entries(s.endpointSelector?.matchLabels ?? {}).map(([k, v]) => (
+                  <code key={k} className="label">
+                    {k}={v}
+                  </code>
+                ))}
+              </td>
+              <td>
+                {s.ingress?.length ?? 0} in · {s.egress?.length ?? 0} out
+                {(s.ingressDeny?.length ?? 0) + (s.egressDeny?.length ?? 0) ? " · deny" : ""}
+                {fqdn ? " · FQDN" : ""}
+              </td>
+              <td>
+                v{p.version} by {p.updatedBy}
               </td>
             </tr>
-          ) : null}
-          {list.items.map((p) => {
-            const s = p.spec as {
-              endpointSelector?: { matchLabels?: Record<string, string> };
-              ingress?: Rule[];
-              egress?: Rule[];
-              ingressDeny?: Rule[];
-              egressDeny?: Rule[];
-            };
-            const fqdn = (s.egress ?? []).some((r) => r.toFQDNs?.length);
-            return (
-              <tr key={p.id}>
-                <th scope="row">
-                  <Link href={`/policies/${p.id}`}>{p.name}</Link>
-                </th>
-                <td>{p.namespace ? String(p.namespace) : <span className="muted">cluster-wide</span>}</td>
-                <td>
-                  {p.enabled ? (
-                    <StatusBadge tone="ok" label="enabled" />
-                  ) : (
-                    <StatusBadge tone="unknown" label="disabled" />
-                  )}
-                </td>
-                <td>
-                  {Object.entries(s.endpointSelector?.matchLabels ?? {}).map(([k, v]) => (
-                    <code key={k} className="label">
-                      {k}={v}
-                    </code>
-                  ))}
-                </td>
-                <td>
-                  {s.ingress?.length ?? 0} in · {s.egress?.length ?? 0} out
-                  {(s.ingressDeny?.length ?? 0) + (s.egressDeny?.length ?? 0) ? " · deny" : ""}
-                  {fqdn ? " · FQDN" : ""}
-                </td>
-                <td>
-                  v{p.version} by {p.updatedBy}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+          );
+        })}
+      </GridTable>
       <Pager basePath="/policies" params={{ q: params.q }} offset={offset} limit={LIMIT} total={list.total} />
     </>
   );
