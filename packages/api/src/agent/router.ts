@@ -129,6 +129,10 @@ export const agentRouter = createTRPCRouter({
         if (next <= sentRevision) continue;
       }
       const snapshot = await latestSnapshot(ctx.db, feed);
+      // Every subscriber wakes on the same snapshot: take turns with I/O (heartbeats, SSE writes)
+      // between nodes' compiles instead of compiling all of them in one turn of the event loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal?.aborted) return;
       let state: ReturnType<typeof compileFor>;
       try {
         state = compileFor(snapshot, nodeName);

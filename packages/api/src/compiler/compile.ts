@@ -28,13 +28,12 @@ export class UnknownNodeError extends Error {
 }
 
 export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): NodeDesiredState {
-  const node = snapshot.nodes.find((n) => n.name === nodeName);
+  const shared = sharedFor(snapshot);
+  const node = shared.nodeByName.get(nodeName);
   if (!node) throw new UnknownNodeError(nodeName);
 
   const index = indexSnapshot(snapshot);
-  const localEndpoints = snapshot.endpoints
-    .filter((ep) => ep.node === nodeName)
-    .sort((a, b) => byText(a.id, b.id));
+  const localEndpoints = [...(index.endpointsByNode.get(nodeName) ?? [])].sort((a, b) => byText(a.id, b.id));
   // Only the rules of policies that select a local pod shape this node's identities and ipcache.
   const localRules = [
     ...new Set(localEndpoints.flatMap((ep) => selectingPolicies(snapshot.policies, ep, index))),
@@ -78,7 +77,7 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
       addresses: [...node.addresses].sort(byText),
       podCIDRs: [...node.podCIDRs].sort(byText),
     },
-    peers: peerNodes(snapshot, nodeName),
+    peers: shared.peers.forNode(nodeName),
     endpoints,
     identities,
     ipcache,
@@ -88,19 +87,118 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
     problems: srv6.problems,
   };
   // The revision is left out of the hash: a change elsewhere in the cluster must not look like a change here.
-  return { revision: snapshot.revision, ...body, contentHash: sha256Hex(canonicalJson(body)) };
+  return {
+    revision: snapshot.revision,
+    ...body,
+    contentHash: sha256Hex(bodyJson(body, shared.peers, nodeName)),
+  };
 }
 
-/** Other nodes that have PodCIDRs, sorted, with bare addresses (next hops for their PodCIDRs). */
-function peerNodes(snapshot: ClusterSnapshot, nodeName: string): NodeDesiredState["peers"] {
-  return snapshot.nodes
-    .filter((n) => n.name !== nodeName && n.podCIDRs.length > 0)
-    .sort((a, b) => byText(a.name, b.name))
-    .map((n) => ({
-      name: n.name,
-      addresses: [...new Set(n.addresses.map((a) => a.split("/")[0] ?? a))].sort(byText),
-      podCIDRs: [...n.podCIDRs].sort(byText),
-    }));
+// ---- Work shared by every node compiled from one snapshot -------------------------------------
+// With a thousand nodes, every node's state lists the other 999 as peers: building, serializing
+// and hashing that list per node was most of the compile time. The peer list is built and
+// serialized once (and reused across snapshots while the nodes do not change); each node takes
+// it minus itself. The output, contentHash included, is the same as building it per node.
+
+type PeerNode = NodeDesiredState["peers"][number];
+
+/** Peers are serialized in blocks, so a node's list (all but itself) is a join of block strings. */
+const PEER_BLOCK = 64;
+
+class PeerList {
+  private readonly all: PeerNode[];
+  private readonly position = new Map<string, number>();
+  private readonly json: string[];
+  private readonly blocks: string[] = [];
+  /** Per node, the same array every time (and across snapshots with the same nodes). */
+  private readonly perNode = new Map<string, PeerNode[]>();
+
+  constructor(nodes: ClusterSnapshot["nodes"]) {
+    // Other nodes that have PodCIDRs, sorted, with bare addresses (next hops for their PodCIDRs).
+    this.all = nodes
+      .filter((n) => n.podCIDRs.length > 0)
+      .sort((a, b) => byText(a.name, b.name))
+      .map((n) => ({
+        name: n.name,
+        addresses: [...new Set(n.addresses.map((a) => a.split("/")[0] ?? a))].sort(byText),
+        podCIDRs: [...n.podCIDRs].sort(byText),
+      }));
+    // Node names are unique in a snapshot; should one repeat, fall back to the general path.
+    for (const [i, p] of this.all.entries()) this.position.set(p.name, i);
+    this.json = this.all.map((p) => canonicalJson(p));
+    for (let i = 0; i < this.json.length; i += PEER_BLOCK)
+      this.blocks.push(this.json.slice(i, i + PEER_BLOCK).join(","));
+  }
+
+  private unique(): boolean {
+    return this.position.size === this.all.length;
+  }
+
+  forNode(nodeName: string): PeerNode[] {
+    let peers = this.perNode.get(nodeName);
+    if (!peers) {
+      peers = this.all.filter((p) => p.name !== nodeName);
+      this.perNode.set(nodeName, peers);
+    }
+    return peers;
+  }
+
+  /** canonicalJson(this.forNode(nodeName)). */
+  jsonFor(nodeName: string): string {
+    if (!this.unique()) return canonicalJson(this.forNode(nodeName));
+    const at = this.position.get(nodeName);
+    if (at === undefined) return `[${this.blocks.join(",")}]`;
+    const own = Math.floor(at / PEER_BLOCK);
+    const parts: string[] = [];
+    for (let b = 0; b < this.blocks.length; b++) {
+      if (b !== own) parts.push(this.blocks[b]!);
+      else {
+        const start = b * PEER_BLOCK;
+        const rest = this.json.slice(start, start + PEER_BLOCK).filter((_, i) => start + i !== at);
+        if (rest.length) parts.push(rest.join(","));
+      }
+    }
+    return `[${parts.join(",")}]`;
+  }
+}
+
+interface SharedCompile {
+  nodeByName: Map<string, ClusterSnapshot["nodes"][number]>;
+  peers: PeerList;
+}
+
+const sharedCache = new WeakMap<ClusterSnapshot, SharedCompile>();
+// Successive snapshots usually have the same nodes: keep the last peer list while they do.
+let lastPeers: { key: string; peers: PeerList } | undefined;
+
+function sharedFor(snapshot: ClusterSnapshot): SharedCompile {
+  let shared = sharedCache.get(snapshot);
+  if (!shared) {
+    const nodeByName = new Map<string, ClusterSnapshot["nodes"][number]>();
+    for (const n of snapshot.nodes) if (!nodeByName.has(n.name)) nodeByName.set(n.name, n);
+    const key = JSON.stringify(snapshot.nodes.map((n) => [n.name, n.addresses, n.podCIDRs]));
+    if (lastPeers?.key !== key) lastPeers = { key, peers: new PeerList(snapshot.nodes) };
+    shared = { nodeByName, peers: lastPeers.peers };
+    sharedCache.set(snapshot, shared);
+  }
+  return shared;
+}
+
+/** canonicalJson(body), with the peer list serialized from the shared blocks. */
+function bodyJson(
+  body: Omit<NodeDesiredState, "revision" | "contentHash">,
+  peers: PeerList,
+  nodeName: string,
+) {
+  const record = body as unknown as Record<string, unknown>;
+  let out = "{";
+  for (const key of Object.keys(record).sort()) {
+    const v = record[key];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += `${JSON.stringify(key)}:${key === "peers" ? peers.jsonFor(nodeName) : canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 /**
