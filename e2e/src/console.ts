@@ -1,16 +1,13 @@
 // Runs the production build of the console against a throw-away database for browser tests.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..");
 const webDir = path.join(repoRoot, "apps", "web");
 
+/** Builds the console through turbo, which skips the build when its sources have not changed. */
 export function buildConsole(): void {
-  if (existsSync(path.join(webDir, ".next", "BUILD_ID")) && process.env.MERIDIAN_E2E_REBUILD !== "1") {
-    // turbo decides whether sources changed since the last build
-  }
   const r = spawnSync(
     "npx",
     ["turbo", "run", "build", "--filter=@meridian/web", "--output-logs=errors-only"],

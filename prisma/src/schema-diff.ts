@@ -7,16 +7,11 @@ import path from "node:path";
 import pg from "pg";
 import { openSchemaEngine } from "../engine/wasm-engine";
 import { deployMigrations } from "./migrations";
+import { withDatabase } from "./url";
 
 export const schemaPath = path.join(import.meta.dirname, "..", "schema.prisma");
 
 const noFilters = { externalTables: [], externalEnums: [] };
-
-function withDatabase(connectionString: string, database: string): string {
-  const u = new URL(connectionString);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
 
 /** SQL that takes a database built by the migrations to what schema.prisma describes ("" when they agree). */
 export async function diffMigrationsAgainstSchema(

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createPrismaClient } from "./index";
 import { deployMigrations } from "./migrations";
+import { withDatabase } from "./url";
 
 export interface TestDatabase {
   url: string;
@@ -20,12 +21,6 @@ export function testServerUrl(): string {
     );
   }
   return url;
-}
-
-function withDatabase(connectionString: string, database: string): string {
-  const u = new URL(connectionString);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {

@@ -5,3 +5,10 @@ export const embeddedDatabaseUrl = `postgresql://postgres:postgres@127.0.0.1:${E
 export function databaseUrlFromEnv(): string {
   return process.env.DATABASE_URL || embeddedDatabaseUrl;
 }
+
+/** The same server and credentials, another database. */
+export function withDatabase(connectionString: string, database: string): string {
+  const u = new URL(connectionString);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -1,23 +1,11 @@
 // One Prisma client per server process, on DATABASE_URL or the embedded database.
-//
-// Built here from the generated client and the pg adapter rather than through @meridian/db's
-// entry point: that entry also re-exports the migration runner, which locates its SQL files with
-// `import.meta.dirname` — undefined inside a Next.js server bundle, so importing it breaks
-// `next build`. The console never migrates; it only needs the client.
-import type { Db } from "@meridian/db";
-import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../../../../prisma/generated/client/client";
-import { databaseUrlFromEnv } from "../../../../prisma/src/url";
+// (@meridian/db's entry holds only the client; the migration runner, which reads its SQL files
+// from disk, lives behind @meridian/db/migrations so that it never lands in the Next bundle.)
+import { createPrismaClient, type Db, databaseUrlFromEnv } from "@meridian/db";
 
 const globalForDb = globalThis as unknown as { meridianDb?: Db };
 
 export function getDb(): Db {
-  globalForDb.meridianDb ??= new PrismaClient({
-    adapter: new PrismaPg({
-      connectionString: databaseUrlFromEnv(),
-      max: 10,
-      connectionTimeoutMillis: 10_000,
-    }),
-  });
+  globalForDb.meridianDb ??= createPrismaClient(databaseUrlFromEnv());
   return globalForDb.meridianDb;
 }
