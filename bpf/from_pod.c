@@ -3,38 +3,24 @@
  * from_pod: tcx ingress on a pod veth's host side — packets the pod sends.
  * Enforces the sending endpoint's egress policy.
  *
- *   parse → (not IP: pass) → (IPv6 ND: pass) → endpoint by source address
- *   (unknown: pass, not ours) → conntrack (established / reply: pass) →
+ *   parse → (not IP: pass) → (IPv6 ND: pass) → conntrack (established / reply:
+ *   pass) → endpoint by source address (unknown: pass, not ours) →
  *   hook_dns_redirect → egress policy → conntrack create → hook_egress_gw →
  *   hook_srv6_encap → finish
  */
 #include "lib/common.h"
-#include "lib/conntrack.h"
-#include "lib/exit.h"
 #include "lib/hooks.h"
-#include "lib/lookup.h"
-#include "lib/parse.h"
+#include "lib/pod.h"
 #include "lib/policy.h"
 
 static __always_inline int handle(struct __sk_buff *skb, struct flow *f, struct verdict_ctx *v)
 {
-	struct endpoint_info *ep;
-	int ret = parse_packet(skb, f);
+	struct endpoint_info *ep = NULL;
+	int ret = pod_begin(skb, f, v, DIR_EGRESS, &ep);
 
-	if (ret < 0)
+	if (ret <= 0 || !ep)
 		return ret;
-	if (ret == PARSE_NOT_IP || is_icmpv6_nd(f))
-		return 0;
-
-	ep = lookup_endpoint(f->family, f->saddr);
-	if (!ep)
-		return 0;
-	v->ep_id = ep->ep_id;
 	v->src_identity = ep->identity;
-
-	if (ct_lookup(f, DIR_EGRESS, &v->rule_id) != CT_NEW)
-		return 0;
-
 	v->dst_identity = lookup_identity(f->family, f->daddr);
 	ret = hook_dns_redirect(skb, f, ep);
 	if (ret)

@@ -5,4 +5,5 @@ export default meridianVitest("e2e", {
   fileParallelism: false,
   testTimeout: 60_000,
   include: ["browser/**/*.test.ts", "lab/**/*.test.ts"],
+  globalSetup: ["./one-at-a-time.ts"],
 });

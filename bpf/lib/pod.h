@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The start both pod programs share.
+ *
+ *   int pod_begin(skb, f, v, direction, &ep)
+ *     < 0: drop (malformed packet).
+ *       0: pass — not IP, IPv6 neighbour discovery, a conntrack hit, or the pod-side
+ *          address is not a local endpoint.
+ *       1: a new flow of endpoint *ep: policy decides.
+ *
+ * Conntrack comes before the endpoint lookup: an entry exists only because this
+ * endpoint's policy allowed the flow (or it is that flow's reply), so established
+ * packets skip a hash lookup (about a fifth of their cost in bench/datapath).
+ */
+#ifndef MERIDIAN_POD_H
+#define MERIDIAN_POD_H
+
+#include "conntrack.h"
+#include "exit.h"
+#include "lookup.h"
+#include "parse.h"
+
+static __always_inline int pod_begin(struct __sk_buff *skb, struct flow *f, struct verdict_ctx *v, __u8 direction,
+				     struct endpoint_info **ep)
+{
+	int ret = parse_packet(skb, f);
+
+	if (ret < 0)
+		return ret;
+	if (ret == PARSE_NOT_IP || is_icmpv6_nd(f))
+		return 0;
+	if (ct_lookup(f, direction, &v->rule_id) != CT_NEW)
+		return 0;
+	/* The pod's own address: the source of what it sends, the destination of what it receives. */
+	*ep = lookup_endpoint(f->family, direction == DIR_EGRESS ? f->saddr : f->daddr);
+	if (!*ep)
+		return 0;
+	v->ep_id = (*ep)->ep_id;
+	return 1;
+}
+
+#endif
