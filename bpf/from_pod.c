@@ -18,10 +18,12 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f, struct 
 	struct endpoint_info *ep = NULL;
 	int ret = pod_begin(skb, f, v, DIR_EGRESS, &ep);
 
-	if (ret <= 0 || !ep)
+	if (!ep)
 		return ret;
 	v->src_identity = ep->identity;
 	v->dst_identity = lookup_identity(f->family, f->daddr);
+	if (ret < 0)
+		return ret;
 	ret = hook_dns_redirect(skb, f, ep);
 	if (ret)
 		return ret;

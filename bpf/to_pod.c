@@ -16,10 +16,12 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f, struct 
 	struct endpoint_info *ep = NULL;
 	int ret = pod_begin(skb, f, v, DIR_INGRESS, &ep);
 
-	if (ret <= 0 || !ep)
+	if (!ep)
 		return ret;
 	v->dst_identity = ep->identity;
 	v->src_identity = lookup_identity(f->family, f->saddr);
+	if (ret < 0)
+		return ret;
 	ret = policy_check(ep, v->src_identity, DIR_INGRESS, f, &v->rule_id);
 	if (ret < 0)
 		return ret;

@@ -3,8 +3,10 @@
  * Connection tracking (LRU hash; idle flows age out by LRU pressure).
  *
  *   int ct_lookup(f, direction, &rule_id)  CT_NEW, CT_ESTABLISHED (same direction as
- *                                          the packet that created the entry) or
- *                                          CT_REPLY (the reverse of one)
+ *                                          the packet that created the entry),
+ *                                          CT_REPLY (the reverse of one), or the
+ *                                          negative DROP_* reason of an entry the agent
+ *                                          revoked after a policy change (CT_F_REVOKED)
  *   void ct_create(f, direction, rule_id)  record a flow the policy allowed
  *
  * Entries carry the direction that created them, so a flow allowed out of pod A does
@@ -60,6 +62,15 @@ static __always_inline void ct_touch(struct ct_entry *e, const struct flow *f)
 	e->bytes += f->len;
 }
 
+static __always_inline int ct_hit(struct ct_entry *e, const struct flow *f, __u32 *rule_id, int state)
+{
+	ct_touch(e, f);
+	*rule_id = e->rule_id;
+	if (e->flags & CT_F_REVOKED)
+		return e->flags & CT_F_DENIED ? -DROP_POLICY_DENY : -DROP_POLICY_DEFAULT;
+	return state;
+}
+
 static __always_inline int ct_lookup(const struct flow *f, __u8 direction, __u32 *rule_id)
 {
 	struct ct_key k;
@@ -70,18 +81,12 @@ static __always_inline int ct_lookup(const struct flow *f, __u8 direction, __u32
 
 	ct_fill(&k, f, direction, false);
 	e = bpf_map_lookup_elem(&mdp_ct, &k);
-	if (e) {
-		ct_touch(e, f);
-		*rule_id = e->rule_id;
-		return CT_ESTABLISHED;
-	}
+	if (e)
+		return ct_hit(e, f, rule_id, CT_ESTABLISHED);
 	ct_fill(&k, f, direction == DIR_INGRESS ? DIR_EGRESS : DIR_INGRESS, true);
 	e = bpf_map_lookup_elem(&mdp_ct, &k);
-	if (e) {
-		ct_touch(e, f);
-		*rule_id = e->rule_id;
-		return CT_REPLY;
-	}
+	if (e)
+		return ct_hit(e, f, rule_id, CT_REPLY);
 	return CT_NEW;
 }
 

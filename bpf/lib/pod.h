@@ -3,7 +3,8 @@
  * The start both pod programs share.
  *
  *   int pod_begin(skb, f, v, direction, &ep)
- *     < 0: drop (malformed packet).
+ *     < 0: drop — a malformed packet (*ep NULL), or a flow the agent revoked after a
+ *          policy change (*ep set, for the event).
  *       0: pass — not IP, IPv6 neighbour discovery, a conntrack hit, or the pod-side
  *          address is not a local endpoint.
  *       1: a new flow of endpoint *ep: policy decides.
@@ -29,14 +30,15 @@ static __always_inline int pod_begin(struct __sk_buff *skb, struct flow *f, stru
 		return ret;
 	if (ret == PARSE_NOT_IP || is_icmpv6_nd(f))
 		return 0;
-	if (ct_lookup(f, direction, &v->rule_id) != CT_NEW)
+	ret = ct_lookup(f, direction, &v->rule_id);
+	if (ret == CT_ESTABLISHED || ret == CT_REPLY)
 		return 0;
 	/* The pod's own address: the source of what it sends, the destination of what it receives. */
 	*ep = lookup_endpoint(f->family, direction == DIR_EGRESS ? f->saddr : f->daddr);
 	if (!*ep)
 		return 0;
 	v->ep_id = (*ep)->ep_id;
-	return 1;
+	return ret < 0 ? ret : 1; /* revoked: drop; CT_NEW: policy */
 }
 
 #endif

@@ -145,8 +145,15 @@ struct ct_entry {
 	__u64 packets;
 	__u64 bytes;
 	__u32 rule_id;
-	__u32 flags;
+	__u32 flags; /* CT_F_* */
 };
+
+/* Set by the agent when a policy change no longer allows an established flow: packets
+ * of the flow, either way, are dropped (DENIED: by an explicit deny). The entry stays, so
+ * the other side cannot re-create it as the "originator" with its next packet; the agent
+ * clears the flags if a later policy allows the flow again. */
+#define CT_F_REVOKED 1
+#define CT_F_DENIED 2
 
 /* counters: per-CPU array indexed by reason * POINT_MAX + point. */
 struct counter {

@@ -16,7 +16,7 @@ import {
   until,
 } from "./control-plane-harness";
 import type { LabTopology } from "./topology";
-import { startTcpServer, type TcpServer, tcpConnect } from "./traffic";
+import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
 const prefix = `mrdlabp${process.pid}-`;
 const topology: LabTopology = {
@@ -350,5 +350,47 @@ describe.skipIf(!hasDb)("policy enforced by the eBPF datapath on real traffic", 
       connect("web-1", "client-1", 5432),
     ]);
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+  });
+  it("a policy change stops an established connection it no longer allows; deleting the policy lets the same connection carry on", async () => {
+    const echo = await startEchoServer(pod("db-1").netns, 7000);
+    servers.push(echo);
+    const stream = await startStream(pod("client-1").netns, pod("db-1").ipv4!, 7000);
+    let stopped = false;
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const flowsBefore = (await recentFlows(lab!, "p-n2")).length;
+      const policy = await cp!.client.policies.create.mutate({
+        namespace: "shop",
+        name: "db-allows-web-again",
+        spec: DB_ALLOWS_WEB,
+      });
+      await until("db-1's ingress policy in the kernel", async () => {
+        const k = await kernelPolicy(lab!, "db-1");
+        return k.endpoint?.ingressEnforced && k.entries.some((e) => e.portLow === 5432);
+      });
+      // The stream's conntrack entry was revoked: its next packets meet the policy and are dropped.
+      const dropped = await until("a drop of the established stream", async () => {
+        const d = (await recentFlows(lab!, "p-n2"))
+          .slice(flowsBefore)
+          .filter((f) => f.verdict === "dropped" && f.dport === 7000 && f.src === pod("client-1").ipv4);
+        return d.length > 0 ? d : undefined;
+      });
+      expect(dropped[0]).toMatchObject({ reason: "policy_default", direction: "ingress" });
+
+      await cp!.client.policies.delete.mutate({ id: policy.id, version: policy.version });
+      await until("db-1's policy removed from the kernel", async () => {
+        const k = await kernelPolicy(lab!, "db-1");
+        return k.endpoint && !k.endpoint.ingressEnforced;
+      });
+      // TCP retransmits with back-off; give it time to get everything through on the same connection.
+      await new Promise((r) => setTimeout(r, 5_000));
+      const result = await stream.stop();
+      stopped = true;
+      expect(result.error).toBeNull();
+      expect(result.received).toBe(result.sent);
+      expect(result.outOfOrder).toBe(0);
+    } finally {
+      if (!stopped) await stream.stop().catch(() => undefined);
+    }
   });
 });

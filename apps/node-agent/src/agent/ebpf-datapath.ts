@@ -146,6 +146,8 @@ export class EbpfDatapath implements Datapath {
   private readonly gcTimer: NodeJS.Timeout;
   /** What the last applyDesiredState changed (tests: the same state twice changes nothing). */
   lastApply?: ApplySummary;
+  /** Established flows re-judged after the last apply that changed anything, and how many lost their entry. */
+  lastRevalidation?: { checked: number; revoked: number; restored: number };
 
   private constructor(
     private readonly dp: Loaded,
@@ -323,8 +325,18 @@ export class EbpfDatapath implements Datapath {
         summary.ipcache.written +
         summary.ipcache.removed;
       const policyChanged = summary.policy.added + summary.policy.updated + summary.policy.removed;
-      if (changed + policyChanged > 0)
-        this.log?.info({ revision: state.revision, ...summary }, "datapath reconciled");
+      if (changed + policyChanged > 0) {
+        // A narrower policy must also stop the flows it no longer allows, not only new ones:
+        // their conntrack entries go, so their next packet meets the policy.
+        let conntrack: { checked: number; revoked: number; restored: number } | undefined;
+        try {
+          conntrack = maps.revalidateConntrack();
+          this.lastRevalidation = conntrack;
+        } catch (err) {
+          this.log?.warn({ err }, "conntrack revalidation failed; established flows keep their verdict");
+        }
+        this.log?.info({ revision: state.revision, ...summary, conntrack }, "datapath reconciled");
+      }
     });
   }
 

@@ -171,6 +171,87 @@ describe("Datapath", () => {
     rb.close();
   });
 
+  it("revalidateConntrack stops established flows a narrower policy no longer allows, both ways, and only those", () => {
+    const POD = "10.1.0.20";
+    const PEER = "10.2.0.5";
+    dp.maps.setEndpoint(POD, { epId: 20, identity: 1000, ifindex: 4, flags: EP_FLAGS.POLICY_INGRESS });
+    dp.maps.setIpcache("10.2.0.0/16", 2000);
+    dp.maps.setPolicy(20, [
+      { direction: "ingress", identity: 2000, protocol: "tcp", port: 80, verdict: "allow", ruleId: 1 },
+      { direction: "ingress", identity: 2000, protocol: "tcp", port: 443, verdict: "allow", ruleId: 2 },
+      { direction: "ingress", identity: 0, protocol: "icmp", port: 8, verdict: "allow", ruleId: 3 },
+    ]);
+    const toPod = (sport: number, dport: number) =>
+      dp.programs.to_pod.testRun({
+        data: buildPacket({ src: PEER, dst: POD, protocol: "tcp", sport, dport, flags: 0x10 }),
+      }).retval;
+    // The pod's answers go through from_pod (its egress is not enforced).
+    const fromPod = (sport: number, dport: number) =>
+      dp.programs.from_pod.testRun({
+        data: buildPacket({ src: POD, dst: PEER, protocol: "tcp", sport, dport, flags: 0x10 }),
+      }).retval;
+    const ping = () =>
+      dp.programs.to_pod.testRun({
+        data: buildPacket({ src: PEER, dst: POD, protocol: "icmp", icmpType: 8 }),
+      }).retval;
+    expect([toPod(40000, 80), toPod(40001, 443), ping()]).toEqual([0, 0, 0]);
+    const flows = () =>
+      dp.maps
+        .listConntrack()
+        .filter((c) => c.dst === POD)
+        .map((c) => [c.dport, c.ruleId, c.revoked])
+        .sort();
+    expect(flows()).toHaveLength(3);
+    // Nothing changed: every flow stays as it was.
+    expect(dp.maps.revalidateConntrack()).toEqual({ checked: 3, revoked: 0, restored: 0 });
+
+    // Port 80 is no longer allowed; 443 (under a new rule id) and ping still are.
+    dp.maps.setPolicy(20, [
+      { direction: "ingress", identity: 2000, protocol: "tcp", port: 443, verdict: "allow", ruleId: 7 },
+      { direction: "ingress", identity: 0, protocol: "icmp", port: 8, verdict: "allow", ruleId: 3 },
+    ]);
+    // Without revalidation the established port-80 flow still passes on its conntrack entry.
+    expect(toPod(40000, 80)).toBe(0);
+    expect(dp.maps.revalidateConntrack()).toEqual({ checked: 3, revoked: 1, restored: 0 });
+    expect(toPod(40000, 80)).toBe(2);
+    // The pod's side of the revoked flow is dropped too, so it cannot re-open it as its own.
+    expect(fromPod(80, 40000)).toBe(2);
+    expect(toPod(40000, 80)).toBe(2);
+    expect([toPod(40001, 443), fromPod(443, 40001), ping()]).toEqual([0, 0, 0]);
+    expect(flows()).toEqual([
+      [0, 3, false],
+      [443, 7, false],
+      [80, 0, true],
+    ]);
+
+    // An explicit deny for the peer's identity beats the allow: the remaining TCP flow goes too.
+    dp.maps.setPolicy(20, [
+      { direction: "ingress", identity: 2000, protocol: "tcp", port: 443, verdict: "allow", ruleId: 7 },
+      { direction: "ingress", identity: 2000, verdict: "deny", ruleId: 8 },
+    ]);
+    expect(dp.maps.revalidateConntrack()).toEqual({ checked: 3, revoked: 2, restored: 0 });
+    dp.maps.resetCounters();
+    expect(toPod(40001, 443)).toBe(2);
+    expect(dp.maps.counter(POINT.TO_POD, REASON.POLICY_DENY).packets).toBe(1n);
+
+    // No policy at all: the same connections carry on.
+    dp.maps.setPolicy(20, []);
+    dp.maps.setEndpoint(POD, { epId: 20, identity: 1000, ifindex: 4, flags: 0 });
+    expect(dp.maps.revalidateConntrack()).toEqual({ checked: 3, revoked: 0, restored: 3 });
+    expect([toPod(40000, 80), fromPod(80, 40000), toPod(40001, 443), ping()]).toEqual([0, 0, 0, 0]);
+
+    // The endpoint went away: its entries are deleted (the programs would ignore them anyway).
+    dp.maps.deleteEndpoint(POD);
+    expect(dp.maps.revalidateConntrack()).toEqual({ checked: 3, revoked: 0, restored: 0 });
+    expect(flows()).toHaveLength(0);
+    dp.maps.deleteIpcache("10.2.0.0/16");
+    dp.maps.resetCounters();
+    dp.maps.flushConntrack();
+    const rb = openFlowEvents(dp.maps.maps.mdp_events);
+    drainFlowEvents(rb);
+    rb.close();
+  });
+
   it("a failed load leaves no pin dir behind", () => {
     const dir = `${pinDir}-broken`;
     expect(() => Datapath.load({ pinDir: dir, objectFor: () => "/nonexistent.o" })).toThrow(

@@ -132,6 +132,8 @@ export const EP_FLAGS = {
   SRV6: 1 << 4,
 } as const;
 export const VERDICT = { ALLOW: 1, DENY: 2 } as const;
+/** ct_entry.flags: a flow a policy change no longer allows (and whether an explicit deny said so). */
+export const CT_FLAGS = { REVOKED: 1, DENIED: 2 } as const;
 export const EVENT_VERDICT = { FORWARDED: 1, DROPPED: 2 } as const;
 export const REASON = {
   FORWARDED: 0,

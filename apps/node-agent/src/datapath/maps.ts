@@ -6,20 +6,27 @@ import { type BpfMap, isNativeError, openPinnedMap, possibleCpus } from "@meridi
 import {
   type Addr,
   AF,
+  CT_FLAGS,
   counter,
   ctEntry,
   ctKey,
+  DIRECTION,
+  EP_FLAGS,
   endpointInfo,
   endpointKey,
   formatAddr,
+  IDENTITY,
   ipcacheInfo,
   ipcacheKey,
   POINT_MAX,
   POINT_NAMES,
+  POLICY_PREFIX,
   parseAddr,
   parseCidr,
+  policyEntry,
   REASON_MAX,
   REASON_NAMES,
+  VERDICT,
 } from "./layout";
 import {
   compilePolicy,
@@ -328,6 +335,8 @@ export class DatapathMaps {
     packets: bigint;
     bytes: bigint;
     ruleId: number;
+    /** A policy change no longer allows the flow: its packets are dropped. */
+    revoked: boolean;
   }[] {
     return mapEntries(this.maps.mdp_ct).flatMap(([k, v]) => {
       const key = ctKey.decode(k);
@@ -343,6 +352,7 @@ export class DatapathMaps {
           packets: e.packets,
           bytes: e.bytes,
           ruleId: e.rule_id,
+          revoked: (e.flags & CT_FLAGS.REVOKED) !== 0,
         },
       ];
     });
@@ -359,6 +369,80 @@ export class DatapathMaps {
       .map(([k]) => Buffer.from(k));
     deleteBatch(this.maps.mdp_ct, stale);
     return stale.length;
+  }
+
+  /**
+   * Re-judge every established flow against the policy now in the maps, the way the programs
+   * judge a new one (lib/policy.h: remote identity and IDENTITY_ANY, deny beats allow, default
+   * deny where the endpoint enforces the direction). A flow the policy no longer allows is marked
+   * revoked (CT_F_REVOKED, + CT_F_DENIED for an explicit deny): the programs drop its packets both
+   * ways. The entry is kept rather than deleted, because otherwise the first packet of the other
+   * side would re-create it as a new flow of its own and be let through. A revoked flow that a
+   * later policy allows again is restored, so the same connection carries on. Entries of addresses
+   * that are no longer endpoints are deleted (the programs pass those packets without conntrack).
+   * Call after every apply that changed endpoints, ipcache or policy.
+   */
+  revalidateConntrack(): { checked: number; revoked: number; restored: number } {
+    const stale: Buffer[] = [];
+    let checked = 0;
+    let revoked = 0;
+    let restored = 0;
+    for (const [k, v] of mapEntries(this.maps.mdp_ct)) {
+      checked++;
+      const key = ctKey.decode(k);
+      const egress = key.direction === DIRECTION.EGRESS;
+      const epRaw = this.maps.mdp_endpoints.lookup(
+        endpointKey.encode({ addr: egress ? key.saddr : key.daddr, family: key.family }),
+      );
+      if (!epRaw) {
+        stale.push(Buffer.from(k));
+        continue;
+      }
+      const ep = endpointInfo.decode(epRaw);
+      const entry = ctEntry.decode(v);
+      let flags = 0;
+      let ruleId = entry.rule_id;
+      if (ep.flags & (egress ? EP_FLAGS.POLICY_EGRESS : EP_FLAGS.POLICY_INGRESS)) {
+        const remote = egress ? key.daddr : key.saddr;
+        const ic = this.maps.mdp_ipcache.lookup(
+          ipcacheKey.encode({
+            prefixlen: 32 + (key.family === AF.INET ? 32 : 128),
+            family: key.family,
+            addr: remote,
+          }),
+        );
+        const identity = ic ? ipcacheInfo.decode(ic).identity : IDENTITY.WORLD;
+        // Echo entries hold the ICMP identifier, not a port: policy matches the echo request type.
+        const icmp = key.protocol === 1 || key.protocol === 58;
+        const port = icmp ? (key.protocol === 1 ? 8 : 128) : key.dport;
+        const look = (id: number) => {
+          const raw = this.maps.mdp_policy.lookup(
+            encodePolicyKey({
+              prefixlen: POLICY_PREFIX.FULL,
+              epId: ep.ep_id,
+              identity: id,
+              direction: key.direction,
+              protocol: key.protocol,
+              port,
+            }),
+          );
+          return raw ? policyEntry.decode(raw) : undefined;
+        };
+        const found = [look(identity), look(IDENTITY.ANY)];
+        const deny = found.find((e) => e?.verdict === VERDICT.DENY);
+        const allow = found.find((e) => e?.verdict === VERDICT.ALLOW);
+        if (deny) [flags, ruleId] = [CT_FLAGS.REVOKED | CT_FLAGS.DENIED, deny.rule_id];
+        else if (allow) ruleId = allow.rule_id;
+        else [flags, ruleId] = [CT_FLAGS.REVOKED, 0];
+      }
+      if (flags === entry.flags && ruleId === entry.rule_id) continue;
+      if (flags && !entry.flags) revoked++;
+      if (!flags && entry.flags) restored++;
+      // The programs only add to the counters in place; a rare lost increment is acceptable.
+      this.maps.mdp_ct.update(k, ctEntry.encode({ ...entry, flags, rule_id: ruleId }));
+    }
+    deleteBatch(this.maps.mdp_ct, stale);
+    return { checked, revoked, restored };
   }
 
   flushConntrack(): number {
