@@ -60,7 +60,7 @@ function seed(): void {
     dp.maps.setEndpoint(ip, {
       epId: EP,
       identity: 1000,
-      ifindex: 5,
+      ifindex: 1, // BPF_PROG_TEST_RUN delivers on lo: the pod interface for from_pod
       flags: EP_FLAGS.POLICY_INGRESS | EP_FLAGS.POLICY_EGRESS,
     });
   }
@@ -121,7 +121,7 @@ try {
   const paths: [string, BpfProgram, Buffer][] = [
     ["from_net: parse IPv4 TCP, pass", dp.programs.from_net, tcp4(PEER, POD, 40000, 80)],
     ["to_net: parse IPv4 TCP, pass", dp.programs.to_net, tcp4(POD, PEER, 40000, 80)],
-    ["from_pod: source not an endpoint", dp.programs.from_pod, tcp4("10.77.0.1", PEER, 40000, 80)],
+    ["from_pod: spoofed source, drop + event", dp.programs.from_pod, tcp4("10.77.0.1", PEER, 40000, 80)],
     ["from_pod: established (CT hit) IPv4", dp.programs.from_pod, tcp4(POD, PEER, 50000, 443)],
     ["to_pod: reply to from_pod flow (CT hit)", dp.programs.to_pod, tcp4(PEER, POD, 443, 50000)],
     ["to_pod: established (CT hit) IPv4", dp.programs.to_pod, tcp4(PEER, POD, 40000, 80)],

@@ -251,6 +251,20 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct flow *f)
 }
 
 /* IPv6 neighbour discovery and router messages must flow for IPv6 to work at all. */
+/* fe80::/10 or ::. Link-scoped: such packets cannot leave the pod's link, and pods send
+ * them on their own (MLD reports, router solicitations before an address is set). */
+static __always_inline bool is_link_local_source(const struct flow *f)
+{
+	if (f->family != MDP_AF_INET6)
+		return false;
+	if (f->saddr[0] == 0xfe && (f->saddr[1] & 0xc0) == 0x80)
+		return true;
+	__u64 hi, lo;
+	__builtin_memcpy(&hi, f->saddr, 8);
+	__builtin_memcpy(&lo, f->saddr + 8, 8);
+	return hi == 0 && lo == 0;
+}
+
 static __always_inline bool is_icmpv6_nd(const struct flow *f)
 {
 	__u16 type = bpf_ntohs(f->dport);

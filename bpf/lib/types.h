@@ -62,6 +62,7 @@
 #define DROP_FRAG_UNSUPPORTED 7 /* non-first fragment: no ports to decide on */
 #define DROP_EXTHDR_LIMIT 8     /* too many IPv6 extension headers */
 #define DROP_INVALID_TCP 9      /* TCP data offset < 5 */
+#define DROP_INVALID_SOURCE 10  /* a pod sent from an address that is not its own */
 #define REASON_MAX 64
 #define COUNTER_EVENTS_LOST 63  /* ring buffer full: events dropped (not packets) */
 

@@ -13,6 +13,8 @@ const EP = 100;
 const POD_ID = 1000;
 const PEERS = 2000;
 const OTHERS = 3000;
+/** BPF_PROG_TEST_RUN delivers packets on lo: the pod's interface in these tests. */
+const POD_IFINDEX = 1;
 
 let h: Harness;
 beforeAll(() => {
@@ -22,8 +24,8 @@ afterEach(() => h.reset());
 afterAll(() => h?.close());
 
 function enforced(flags = EP_FLAGS.POLICY_INGRESS | EP_FLAGS.POLICY_EGRESS) {
-  h.dp.maps.setEndpoint(POD, { epId: EP, identity: POD_ID, ifindex: 7, flags });
-  h.dp.maps.setEndpoint(POD6, { epId: EP, identity: POD_ID, ifindex: 7, flags });
+  h.dp.maps.setEndpoint(POD, { epId: EP, identity: POD_ID, ifindex: POD_IFINDEX, flags });
+  h.dp.maps.setEndpoint(POD6, { epId: EP, identity: POD_ID, ifindex: POD_IFINDEX, flags });
 }
 
 function toPod(spec: Partial<PacketSpec> & { src: string }) {
@@ -382,5 +384,27 @@ describe("from_pod egress policy", () => {
     ]);
     expect(out("10.2.0.53", 54)).toBe(TC_ACT_SHOT);
     expect(h.dp.maps.counter(POINT.FROM_POD, REASON.POLICY_DEFAULT).packets).toBe(3n);
+  });
+
+  it("a pod sending from an address that is not its own is dropped, even one of another local pod", () => {
+    enforced(0); // no policy at all: only the source check stands in the way
+    h.dp.maps.setEndpoint("10.1.0.20", { epId: 200, identity: 1001, ifindex: 8, flags: 0 });
+    const from = (src: string, dst = "10.2.0.5") =>
+      h.run("from_pod", buildPacket({ src, dst, protocol: "tcp", dport: 80 })).retval;
+    expect(from(POD)).toBe(TC_ACT_OK);
+    expect(from("10.77.0.1")).toBe(TC_ACT_SHOT); // no endpoint has it
+    expect(from("10.1.0.20")).toBe(TC_ACT_SHOT); // another pod's, on another interface
+    expect(from("fd00:1::99", "fd00:2::5")).toBe(TC_ACT_SHOT);
+    expect(from(POD6, "fd00:2::5")).toBe(TC_ACT_OK);
+    // Link-local IPv6 (MLD, router solicitation) stays on the pod's link and passes.
+    expect(from("fe80::1:2", "ff02::16")).toBe(TC_ACT_OK);
+    expect(from("::", "ff02::16")).toBe(TC_ACT_OK);
+    expect(h.dp.maps.counter(POINT.FROM_POD, REASON.INVALID_SOURCE).packets).toBe(3n);
+    const drops = h.events().filter((e) => e.verdict === "dropped");
+    expect(drops.map((e) => [e.reason, e.src])).toEqual([
+      ["invalid_source", "10.77.0.1"],
+      ["invalid_source", "10.1.0.20"],
+      ["invalid_source", "fd00:1::99"],
+    ]);
   });
 });

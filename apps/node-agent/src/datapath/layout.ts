@@ -146,6 +146,7 @@ export const REASON = {
   FRAG_UNSUPPORTED: 7,
   EXTHDR_LIMIT: 8,
   INVALID_TCP: 9,
+  INVALID_SOURCE: 10,
   EVENTS_LOST: 63,
 } as const;
 export const REASON_MAX = 64;
