@@ -49,6 +49,8 @@ export const agentConfigSchema = z.object({
    * to be in the datapath; after that ADD fails with CNI code 11 (try again later).
    */
   endpointPolicyTimeoutMs: z.number().int().min(100).default(20_000),
+  /** How often endpoints whose pod vanished without a CNI DEL are collected (also once at start). */
+  endpointGcIntervalMs: z.number().int().min(1_000).default(60_000),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

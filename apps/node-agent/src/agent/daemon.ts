@@ -114,6 +114,8 @@ export class Agent implements SyncTarget {
     this.endpoints.onChange(() => {
       for (const l of this.endpointListeners) l();
     });
+    // Pods whose network namespace vanished without a DEL (e.g. while this agent was down).
+    this.endpoints.startCollecting(config.endpointGcIntervalMs);
     // A bad peer route must not keep pods from being plumbed: it is reported, not fatal.
     await this.applyPeers(this.peers).catch(() => undefined);
     await this.listenUnix();
@@ -365,6 +367,7 @@ export class Agent implements SyncTarget {
   }
 
   async close(): Promise<void> {
+    this.endpoints?.stopCollecting();
     // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
     // BGP stops gracefully: peers keep our routes until the next agent's End-of-RIB.
     if (this.bgp) {

@@ -13,6 +13,7 @@ import {
   deleteLink,
   hostIfnameFor,
   inspectPod,
+  linkExists,
   NetnsMissingError,
   POD_GATEWAY_V4,
   POD_GATEWAY_V6,
@@ -32,6 +33,7 @@ export class EndpointManager {
   private persistChain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
   private readonly listeners: (() => void)[] = [];
+  private collector?: NodeJS.Timeout;
   /**
    * Set when the agent has a control plane: ADD returns only once this resolves (the endpoint's
    * identity and policy are in the datapath). A rejection rolls the endpoint back and fails ADD.
@@ -282,6 +284,59 @@ export class EndpointManager {
       ],
       dns: {},
     };
+  }
+
+  /**
+   * Garbage collection. An endpoint whose host-side veth is gone lost its pod without a DEL
+   * reaching us (the network namespace was deleted while the agent was down, or the runtime gave
+   * up on DEL): a veth pair dies with either end. With `validAttachments` (CNI GC, spec 1.1) every
+   * endpoint the runtime no longer lists is deleted as well. Each goes through DEL (datapath
+   * entries, links, address) under its own lock, so a concurrent ADD/DEL of the same pod is never
+   * raced. Returns the endpoints removed.
+   */
+  async collect(
+    opts: { validAttachments?: { containerId: string; ifname: string }[] } = {},
+  ): Promise<AgentEndpoint[]> {
+    const valid = opts.validAttachments
+      ? new Set(opts.validAttachments.map((a) => allocationKey(a.containerId, a.ifname)))
+      : undefined;
+    const removed: AgentEndpoint[] = [];
+    for (const [key, ep] of [...this.endpoints]) {
+      await this.serialised(key, async () => {
+        if (this.endpoints.get(key) !== ep) return; // changed while we waited
+        const why = valid && !valid.has(key) ? "not among the runtime's valid attachments" : undefined;
+        const gone = why ?? ((await linkExists(ep.hostIfname)) ? undefined : "its host interface is gone");
+        if (!gone) return;
+        await this.del(
+          {
+            command: "DEL",
+            cniVersion: "1.1.0",
+            containerId: ep.containerId,
+            ifname: ep.ifname,
+            args: {},
+            labels: {},
+          },
+          key,
+        );
+        this.log.info({ endpoint: key, pod: ep.podName, reason: gone }, "endpoint collected");
+        removed.push(ep);
+      });
+    }
+    return removed;
+  }
+
+  /** Collects gone endpoints now and then every `intervalMs` until `stopCollecting()`. */
+  startCollecting(intervalMs: number): void {
+    const tick = () =>
+      this.collect().catch((err) => this.log.warn({ err }, "endpoint garbage collection failed"));
+    void tick();
+    this.collector = setInterval(tick, intervalMs);
+    this.collector.unref();
+  }
+
+  stopCollecting(): void {
+    if (this.collector) clearInterval(this.collector);
+    this.collector = undefined;
   }
 
   private serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {

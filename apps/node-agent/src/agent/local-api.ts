@@ -8,7 +8,7 @@ import { CniCode, CniError, describeZodError } from "../cni/spec.js";
 import type { AgentMetrics } from "../status/metrics.js";
 import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath-port.js";
 import type { EndpointManager } from "./endpoints.js";
-import { type AgentStatusView, cniRequestSchema, type EndpointView } from "./protocol.js";
+import { type AgentStatusView, cniGcRequestSchema, cniRequestSchema, type EndpointView } from "./protocol.js";
 
 const MAX_BODY = 1024 * 1024;
 
@@ -77,6 +77,29 @@ async function route(agent: AgentSurface, privileged: boolean, req: IncomingMess
       if (err instanceof CniError) {
         return sendJson(res, err.code === CniCode.Internal ? 500 : 422, err.toJSON(parsed.data.cniVersion));
       }
+      return sendJson(res, 500, { code: CniCode.Internal, msg: (err as Error).message });
+    }
+  }
+  if (req.method === "POST" && p === "/v1/cni/gc") {
+    let parsed: ReturnType<typeof cniGcRequestSchema.safeParse>;
+    try {
+      parsed = cniGcRequestSchema.safeParse(JSON.parse(await readBody(req)));
+    } catch (err) {
+      return sendJson(res, 400, {
+        code: CniCode.DecodeFailure,
+        msg: `request body: ${(err as Error).message}`,
+      });
+    }
+    if (!parsed.success) {
+      return sendJson(res, 400, {
+        code: CniCode.InvalidNetworkConfig,
+        msg: describeZodError("invalid CNI GC request", parsed.error),
+      });
+    }
+    try {
+      const removed = await agent.endpoints.collect({ validAttachments: parsed.data.validAttachments });
+      return sendJson(res, 200, { removed: removed.map((ep) => ep.id) });
+    } catch (err) {
       return sendJson(res, 500, { code: CniCode.Internal, msg: (err as Error).message });
     }
   }

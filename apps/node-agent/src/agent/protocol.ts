@@ -18,6 +18,11 @@ export const cniRequestSchema = z.object({
 });
 export type CniRequest = z.infer<typeof cniRequestSchema>;
 
+/** CNI GC: the plugin passes the runtime's valid attachments; the agent deletes every other endpoint. */
+export const cniGcRequestSchema = z.object({
+  validAttachments: z.array(z.object({ containerId: z.string().min(1), ifname: z.string().min(1) })),
+});
+
 export interface EndpointView {
   id: string;
   containerId: string;

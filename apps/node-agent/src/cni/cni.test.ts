@@ -279,4 +279,64 @@ describe("meridian-cni", () => {
     for (const id of ["ctr-r", "ctr-r2"])
       expect((await cni({ command: "DEL", containerId: id })).exitCode).toBe(0);
   });
+  it("a pod whose namespace vanished while the agent was down is collected when it starts: endpoint gone, addresses free", async () => {
+    const keep = scratch.netns("pod-gc-keep");
+    const lost = scratch.netns("pod-gc-lost");
+    expect((await cni({ command: "ADD", containerId: "ctr-keep", netns: keep.path })).exitCode).toBe(0);
+    const add = await cni({ command: "ADD", containerId: "ctr-lost", netns: lost.path });
+    const lostIps = (add.json!.ips as { address: string }[]).map((i) => i.address.split("/")[0]!);
+    const lostHost = (add.json!.interfaces as { name: string }[])[0]!.name;
+    await agent.stop();
+    // The runtime deletes the pod's namespace and no DEL reaches us: the veth pair dies with it.
+    sh("ip", ["netns", "del", lost.name]);
+    agent = await scratch.startAgent(node.name, [
+      "--node-name",
+      "n1",
+      "--pod-cidr",
+      "10.244.7.0/24",
+      "--pod-cidr",
+      "fd00:10:244:7::/64",
+      "--http-address",
+      "",
+    ]);
+    const deadline = Date.now() + 15_000;
+    let eps: EndpointView[] = [];
+    while (Date.now() < deadline) {
+      eps = (await callAgent(agent.socket, "GET", "/v1/endpoints")).body as EndpointView[];
+      if (!eps.some((e) => e.containerId === "ctr-lost")) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(eps.map((e) => e.containerId)).toContain("ctr-keep");
+    expect(eps.map((e) => e.containerId)).not.toContain("ctr-lost");
+    expect(sh("ip", ["-n", node.name, "link", "show"])).not.toContain(lostHost);
+    expect(sh("ip", ["-n", node.name, "route", "show"])).not.toContain(`${lostIps[0]} `);
+    expect(agent.logs()).toContain("its host interface is gone");
+    // Its addresses are free again: IPAM holds exactly the kept pod's two.
+    expect((await status()).ipam.reduce((n, p) => n + p.used, 0)).toBe(2);
+    expect((await cni({ command: "CHECK", containerId: "ctr-keep", netns: keep.path })).exitCode).toBe(0);
+  });
+
+  it("GC (CNI 1.1) deletes every endpoint the runtime no longer lists and keeps the rest", async () => {
+    const stale = scratch.netns("pod-gc-stale");
+    const gcConfig = { ...config, cniVersion: "1.1.0" };
+    expect((await cni({ command: "ADD", containerId: "ctr-stale", netns: stale.path })).exitCode).toBe(0);
+    const missing = await cni({ command: "GC", config: gcConfig });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.json).toMatchObject({
+      code: 7,
+      msg: expect.stringContaining("cni.dev/valid-attachments"),
+    });
+
+    const gc = await cni({
+      command: "GC",
+      config: { ...gcConfig, "cni.dev/valid-attachments": [{ containerID: "ctr-keep", ifname: "eth0" }] },
+    });
+    expect(gc.exitCode, gc.stdout).toBe(0);
+    const eps = (await callAgent(agent.socket, "GET", "/v1/endpoints")).body as EndpointView[];
+    expect(eps.map((e) => e.containerId)).toEqual(["ctr-keep"]);
+    expect(sh("ip", ["-n", stale.name, "link", "show"])).not.toContain("eth0");
+    expect((await status()).ipam.reduce((n, p) => n + p.used, 0)).toBe(2);
+    expect((await cni({ command: "DEL", containerId: "ctr-keep" })).exitCode).toBe(0);
+    expect((await status()).ipam.every((p) => p.used === 0)).toBe(true);
+  });
 });

@@ -63,7 +63,7 @@ export async function runPlugin({ env, stdin }: PluginRun): Promise<PluginOutcom
     }
     const socket = config.agentSocket ?? env.MERIDIAN_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET;
     if (command === "STATUS") return await status(socket);
-    if (command === "GC") return ok(undefined); // the agent garbage-collects on its own (see README)
+    if (command === "GC") return await gc(socket, config);
 
     const req = buildRequest(command as "ADD" | "DEL" | "CHECK", env, config);
     let res: Awaited<ReturnType<typeof callAgent>>;
@@ -95,6 +95,33 @@ export async function runPlugin({ env, stdin }: PluginRun): Promise<PluginOutcom
       stdout: `${JSON.stringify(e.toJSON(versionSupported(version) ? version : LATEST_VERSION))}\n`,
     };
   }
+}
+
+/** CNI GC (1.1): the agent deletes every endpoint the runtime no longer lists. */
+async function gc(socket: string, config: NetworkConfig): Promise<PluginOutcome> {
+  const valid = config["cni.dev/valid-attachments"];
+  if (!valid) {
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      "cni.dev/valid-attachments is required for GC",
+      "the runtime lists the attachments that are still in use; every other one is deleted",
+    );
+  }
+  let res: Awaited<ReturnType<typeof callAgent>>;
+  try {
+    res = await callAgent(socket, "POST", "/v1/cni/gc", {
+      validAttachments: valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })),
+    });
+  } catch (err) {
+    if (err instanceof AgentUnreachableError)
+      throw new CniError(CniCode.TryAgainLater, err.message, "start meridian-agent on this node, then retry");
+    throw err;
+  }
+  if (res.status === 200) return ok(undefined);
+  const body = res.body as { code?: number; msg?: string } | string;
+  if (typeof body === "object" && body && typeof body.code === "number")
+    throw new CniError(body.code, body.msg ?? "agent error");
+  throw new CniError(CniCode.Internal, `agent answered HTTP ${res.status}`, String(body).slice(0, 500));
 }
 
 function ok(body: unknown): PluginOutcome {

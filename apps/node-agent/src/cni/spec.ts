@@ -72,6 +72,10 @@ export const networkConfigSchema = z
       .loose()
       .optional(),
     prevResult: z.unknown().optional(),
+    /** GC (CNI 1.1): the attachments the runtime still knows; every other one is collected. */
+    "cni.dev/valid-attachments": z
+      .array(z.object({ containerID: z.string().min(1), ifname: z.string().min(1) }).loose())
+      .optional(),
   })
   .loose();
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;

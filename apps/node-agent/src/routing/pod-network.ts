@@ -121,6 +121,17 @@ export async function plumbPod(p: PodPlumbing): Promise<PlumbedPod> {
   }
 }
 
+/** Whether a link of this name exists in our network namespace. */
+export async function linkExists(name: string): Promise<boolean> {
+  try {
+    await ip(["link", "show", "dev", name]);
+    return true;
+  } catch (err) {
+    if (err instanceof CommandError && /Cannot find device|does not exist/.test(err.stderr)) return false;
+    throw err;
+  }
+}
+
 /** Removes the veth pair (the peer and every route through it go with it). Idempotent. */
 export async function deleteLink(name: string): Promise<boolean> {
   try {
