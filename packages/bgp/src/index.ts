@@ -2,7 +2,7 @@ export * from "./codec/index.js";
 export type { AttrSet, RouteValue } from "./rib/attrs.js";
 export { compare as compareCandidates } from "./rib/best-path.js";
 export type { Policy, PolicyConfig, PolicyRule } from "./rib/policy.js";
-export { Listener } from "./session/listener.js";
+export { Listener, type ListenerClient, SharedListener } from "./session/listener.js";
 export { Session, type SessionConfig, type SessionError } from "./session/session.js";
 export { jitter } from "./session/timer.js";
 export { connectWithHook } from "./session/transport.js";

@@ -8,7 +8,7 @@ import {
 } from "./codec/communities.js";
 import { CeaseSubcode } from "./codec/errors.js";
 import { type Family, isV6, isVpn } from "./codec/families.js";
-import { canonicalPrefix, isIpv6 } from "./codec/ip.js";
+import { canonicalPrefix, isIpv6, parseIpv4, parseIpv6 } from "./codec/ip.js";
 import type { UpdateMessage } from "./codec/messages.js";
 import type { Nlri } from "./codec/nlri.js";
 import { endOfRib, packAnnouncements, packWithdrawals } from "./codec/pack.js";
@@ -24,7 +24,7 @@ import {
   evaluate,
   type PolicyConfig,
 } from "./rib/policy.js";
-import { Listener } from "./session/listener.js";
+import { Listener, type ListenerClient, SharedListener } from "./session/listener.js";
 import { Session, type SessionConfig, type SessionError } from "./session/session.js";
 import { Timer } from "./session/timer.js";
 import type { GracefulRestartConfig, SessionState, Transport } from "./session/types.js";
@@ -32,9 +32,47 @@ import type { GracefulRestartConfig, SessionState, Transport } from "./session/t
 export interface SpeakerConfig {
   asn: number;
   routerId: string;
-  /** Where to accept connections; false for active-only speakers. Default port 179 on all addresses. */
-  listen?: { port?: number; host?: string } | false;
+  /**
+   * Where to accept connections; false for active-only speakers. Default port 179 on all
+   * addresses. A `SharedListener` lets several speakers (BGP instances with different local ASNs)
+   * share one socket: the speaker attaches on start and detaches on stop, and the owner starts and
+   * closes the listener.
+   */
+  listen?: { port?: number; host?: string } | false | SharedListener;
   transport?: Transport;
+  /** The speaker's own graceful restart (RFC 4724 §4.1); per-peer settings are in `PeerConfig`. */
+  gracefulRestart?: SpeakerGracefulRestart;
+}
+
+export interface SpeakerGracefulRestart {
+  /**
+   * This speaker replaces one that stopped with `stop({ graceful: true })`: OPENs carry the R bit,
+   * and best-path selection — hence every UPDATE and our End-of-RIB — waits per family until each
+   * graceful-restart peer has sent its End-of-RIB, or `selectionDeferralTime` runs out.
+   */
+  restarting?: boolean;
+  /** Upper bound of that wait in seconds (RFC 4724's Selection_Deferral_Timer). Default 120. */
+  selectionDeferralTime?: number;
+  /**
+   * Helper side (§4.2): once a restarted peer is back, how long its stale routes may wait for its
+   * End-of-RIB before they are removed. Default 360 (as FRR's stalepath-time).
+   */
+  stalePathTime?: number;
+}
+
+/** Default Selection_Deferral_Timer: long enough for every peer's initial table, well inside helpers' stale-path timers (FRR 360 s, BIRD 240 s). */
+export const DEFAULT_SELECTION_DEFERRAL_TIME = 120;
+export const DEFAULT_STALE_PATH_TIME = 360;
+
+/** The restarting side of graceful restart as status shows it. */
+export interface RestartStatus {
+  /** Still deferring selection for some family. */
+  deferring: boolean;
+  since: Date;
+  /** Families whose selection is still deferred, with the peers whose End-of-RIB is awaited. */
+  waiting: { family: Family; peers: string[] }[];
+  /** When and why deferral ended: every End-of-RIB arrived, or the deferral timer ran out. */
+  completed?: { at: Date; reason: "end-of-rib" | "timer" | "stopped" };
 }
 
 export interface PeerConfig {
@@ -136,7 +174,37 @@ export interface RouteView {
   from?: string;
 }
 
+/** The best path of one prefix, as the "best-path" event reports it. */
+export interface BestPath {
+  /** "local" or the address of the peer the path came from. */
+  from: string;
+  /** The path's next hops (shared with the Loc-RIB: do not modify). */
+  nextHops: readonly string[];
+  /** Kept from a peer in graceful restart (RFC 4724) until its End-of-RIB or restart timer. */
+  stale: boolean;
+  /** The interned attribute set; `bestRoutes(family)` renders a full `RouteView`. */
+  attributes: AttrSet;
+  labels?: number[];
+}
+
+/** One prefix whose Loc-RIB best path may have changed; `best` is undefined when it has none any more. */
+export interface BestPathChange {
+  family: Family;
+  prefix: string;
+  rd?: string;
+  best?: BestPath;
+}
+
 type FamilyMap<T> = Map<Family, Map<RouteKey, T>>;
+
+/** What a session reports when it goes down (see Session "down"). */
+interface DownInfo {
+  error: SessionError;
+  graceful: boolean;
+  restartTime: number;
+  /** Families in the peer's graceful-restart capability. */
+  families: Family[];
+}
 
 function fmap<T>(m: FamilyMap<T>, f: Family): Map<RouteKey, T> {
   let x = m.get(f);
@@ -162,6 +230,8 @@ class Peer {
   adjOut: FamilyMap<RouteValue> = new Map();
   pending: FamilyMap<RouteValue | null> = new Map();
   eorPending = new Set<Family>();
+  /** Families whose End-of-RIB arrived on the current session (the restarting side waits for them). */
+  eorReceived = new Set<Family>();
   flushing = false;
   exportCache = new WeakMap<AttrSet, Map<string, AttrSet>>();
   importCache = new WeakMap<AttrSet, Map<number, AttrSet>>();
@@ -207,7 +277,16 @@ const SESSION_FIELDS: (keyof PeerConfig)[] = [
 
 /**
  * The BGP speaker: sessions, Adj-RIB-In / Loc-RIB / Adj-RIB-Out, policy and best path behind one
- * object. Events: "peer-state" (address, state), "peer-up" (address), "peer-down" (address, error).
+ * object. Events: "peer-state" (address, state), "peer-up" (address), "peer-down" (address, error),
+ * "end-of-rib" (address, family), "selection-deferral-done" (reason; after our own graceful
+ * restart, see `SpeakerGracefulRestart`), and "best-path" (BestPathChange[]): the current best path of every
+ * prefix whose selection ran since the last "best-path", emitted once per batch (a microtask after
+ * the UPDATEs of one socket read, a peer going down, an originate…). A prefix appears once per batch
+ * with its state after the batch; it may appear although its best path is unchanged (another
+ * peer's path for it changed), so consumers compare with what they hold. Nothing is tracked while
+ * nobody listens, so a full table costs nothing extra then. "routes-changed" (no arguments): some
+ * Adj-RIB-In or Adj-RIB-Out may have changed, at most once per turn of the event loop (the looking
+ * glass re-reads then).
  */
 export class BgpSpeaker extends EventEmitter {
   private peers = new Map<string, Peer>();
@@ -215,14 +294,55 @@ export class BgpSpeaker extends EventEmitter {
   private locRib: FamilyMap<Peer | "local"> = new Map();
   private interner = new AttrInterner();
   private listener?: Listener;
+  /** Prefixes whose best path ran selection since the last "best-path" event; only while listened to. */
+  private bestDirty?: Map<Family, Set<RouteKey>>;
+  private watchBest = false;
+  private shared?: SharedListener;
+  private readonly client: ListenerClient = {
+    sessionFor: (addr) => this.peers.get(addr)?.session,
+    listenerPeers: () => [...this.peers.values()].map((p) => p.config),
+  };
+  /** RFC 4724 §4.1 selection deferral after our restart: present until every family is done. */
+  private deferral?: {
+    timer: Timer;
+    done: Set<Family>;
+    /** Keys whose selection was deferred, per family. */
+    dirty: Map<Family, Set<RouteKey>>;
+    checkQueued: boolean;
+  };
+  private restart?: RestartStatus;
   listenPort?: number;
 
   constructor(readonly config: SpeakerConfig) {
     super();
+    if (config.gracefulRestart?.restarting) {
+      const time = config.gracefulRestart.selectionDeferralTime ?? DEFAULT_SELECTION_DEFERRAL_TIME;
+      this.deferral = {
+        timer: new Timer(() => this.endDeferral("timer")),
+        done: new Set(),
+        dirty: new Map(),
+        checkQueued: false,
+      };
+      this.deferral.timer.start(time);
+      this.restart = { deferring: true, since: new Date(), waiting: [] };
+    }
+    this.on("newListener", (event: string) => {
+      if (event === "best-path") this.watchBest = true;
+    });
+    this.on("removeListener", (event: string) => {
+      if (event === "best-path") this.watchBest = this.listenerCount("best-path") > 0;
+    });
   }
 
   async start(): Promise<void> {
     if (this.config.listen === false) return;
+    if (this.config.listen instanceof SharedListener) {
+      this.shared = this.config.listen;
+      for (const addr of this.peers.keys()) this.checkOwner(addr);
+      this.shared.attach(this.client);
+      this.listenPort = this.shared.port;
+      return;
+    }
     this.listener = new Listener((addr) => this.peers.get(addr)?.session, this.config.transport);
     this.listenPort = await this.listener.listen(
       this.config.listen?.port ?? 179,
@@ -237,18 +357,35 @@ export class BgpSpeaker extends EventEmitter {
       p.session.stop(CeaseSubcode.AdministrativeShutdown, opts);
       p.staleTimer.stop();
     }
+    if (this.deferral) this.endDeferral("stopped", false);
+    this.shared?.detach(this.client);
     await this.listener?.close();
+  }
+
+  /** Another speaker on the same shared listener must not have this peer: connections go by address. */
+  private checkOwner(address: string): void {
+    const shared =
+      this.shared ?? (this.config.listen instanceof SharedListener ? this.config.listen : undefined);
+    if (shared?.owner(address, this.client))
+      throw new Error(`peer ${address} is already configured in another BGP speaker on this listener`);
+  }
+
+  private refreshListener(): void {
+    this.listener?.configure([...this.peers.values()].map((p) => p.config));
+    this.shared?.refresh();
   }
 
   // ---- configuration ----
 
   addPeer(config: PeerConfig): void {
     if (this.peers.has(config.address)) throw new Error(`peer ${config.address} already configured`);
+    this.checkOwner(config.address);
     const peer = new Peer(config, this.config.asn, () => this.purgeStale(peer));
     this.peers.set(config.address, peer);
     this.attachSession(peer);
-    this.listener?.configure([...this.peers.values()].map((p) => p.config));
+    this.refreshListener();
     peer.session.start();
+    this.queueDeferralCheck();
   }
 
   /**
@@ -294,6 +431,7 @@ export class BgpSpeaker extends EventEmitter {
     peer.session.stop(subcode);
     peer.staleTimer.stop();
     this.peers.delete(address);
+    this.queueDeferralCheck();
     for (const m of [peer.adjIn, peer.stale]) {
       for (const [f, routes] of m) {
         const keys = [...routes.keys()];
@@ -331,6 +469,7 @@ export class BgpSpeaker extends EventEmitter {
       gracefulRestart: c.gracefulRestart,
       extendedNextHop: c.extendedNextHop,
       transport: this.config.transport,
+      restartState: () => this.deferral !== undefined,
     };
   }
 
@@ -340,9 +479,7 @@ export class BgpSpeaker extends EventEmitter {
     const addr = peer.config.address;
     s.on("state", (state: SessionState) => this.emit("peer-state", addr, state));
     s.on("established", () => this.onEstablished(peer));
-    s.on("down", (info: { error: SessionError; graceful: boolean; restartTime: number }) =>
-      this.onDown(peer, info),
-    );
+    s.on("down", (info: DownInfo) => this.onDown(peer, info));
     s.on("update", (m: UpdateMessage) => this.onUpdate(peer, m));
     s.on("route-refresh", (f: Family) => {
       if (!peer.negotiatedFamily(f)) return;
@@ -498,12 +635,10 @@ export class BgpSpeaker extends EventEmitter {
   }
 
   private onEndOfRib(peer: Peer, family: Family): void {
-    const stale = peer.stale.get(family);
-    if (stale && stale.size > 0) {
-      const keys = [...stale.keys()];
-      stale.clear();
-      for (const k of keys) this.recompute(family, k);
-    }
+    // RFC 4724 §4.2: what the restarted peer did not send again by its End-of-RIB is gone.
+    this.purgeStaleFamily(peer, family);
+    peer.eorReceived.add(family);
+    this.queueDeferralCheck();
     this.emit("end-of-rib", peer.config.address, family);
   }
 
@@ -511,30 +646,54 @@ export class BgpSpeaker extends EventEmitter {
 
   private onEstablished(peer: Peer): void {
     const neg = peer.session.negotiated!;
-    // A restarted peer that no longer offers graceful restart cannot be holding our state; purge now.
-    if (!neg.peerGracefulRestart) this.purgeStale(peer);
+    // RFC 4724 §4.2, helper side. The session is back: the restart timer stops. A peer that no
+    // longer offers graceful restart cannot be holding our state; per family, stale routes go at
+    // once when the family is no longer negotiated, missing from the new capability, or its
+    // Forwarding State bit is clear. The rest wait for End-of-RIB, bounded by the stale-path timer.
+    peer.staleTimer.stop();
+    const gr = neg.peerGracefulRestart;
+    if (!gr) this.purgeStale(peer);
+    else {
+      for (const f of [...peer.stale.keys()]) {
+        const t = gr.families.find((x) => x.family === f);
+        if (!t?.forwardingPreserved || !neg.families.includes(f)) this.purgeStaleFamily(peer, f);
+      }
+      if (this.hasStale(peer))
+        peer.staleTimer.start(this.config.gracefulRestart?.stalePathTime ?? DEFAULT_STALE_PATH_TIME);
+    }
     peer.adjOut = new Map();
     peer.pending = new Map();
+    peer.eorReceived.clear();
     for (const f of neg.families) {
+      // §4.1: while we defer selection after our own restart, the initial update and our
+      // End-of-RIB for the family wait for the deferral to end (endDeferral sends them).
+      if (this.deferred(f)) continue;
       peer.eorPending.add(f);
       this.resync(peer, f);
     }
     this.scheduleFlush(peer);
+    this.queueDeferralCheck();
+    this.routesChanged();
     this.emit("peer-up", peer.config.address);
   }
 
-  private onDown(peer: Peer, info: { error: SessionError; graceful: boolean; restartTime: number }): void {
+  private onDown(peer: Peer, info: DownInfo): void {
     peer.adjOut = new Map();
     peer.pending = new Map();
     peer.eorPending.clear();
     peer.rejected = new Map();
     if (info.graceful && info.restartTime > 0) {
-      // RFC 4724 helper mode: keep the routes, marked stale, until End-of-RIB or the restart timer.
-      for (const [f, routes] of peer.adjIn) {
-        const st = fmap(peer.stale, f);
-        for (const [k, v] of routes) st.set(k, v);
-      }
+      // RFC 4724 helper mode: keep the routes of the families the peer's capability listed,
+      // marked stale, until End-of-RIB or the restart timer; the other families' go now.
+      const old = peer.adjIn;
       peer.adjIn = new Map();
+      for (const [f, routes] of old) {
+        if (info.families.includes(f)) {
+          const st = fmap(peer.stale, f);
+          for (const [k, v] of routes) st.set(k, v);
+        } else for (const k of routes.keys()) this.recompute(f, k);
+      }
+      for (const f of [...peer.stale.keys()]) if (!info.families.includes(f)) this.purgeStaleFamily(peer, f);
       peer.staleTimer.start(info.restartTime);
     } else {
       const old = peer.adjIn;
@@ -542,6 +701,7 @@ export class BgpSpeaker extends EventEmitter {
       for (const [f, routes] of old) for (const k of routes.keys()) this.recompute(f, k);
       this.purgeStale(peer);
     }
+    this.routesChanged();
     this.emit("peer-down", peer.config.address, info.error);
   }
 
@@ -550,6 +710,106 @@ export class BgpSpeaker extends EventEmitter {
     const old = peer.stale;
     peer.stale = new Map();
     for (const [f, routes] of old) for (const k of routes.keys()) this.recompute(f, k);
+  }
+
+  private purgeStaleFamily(peer: Peer, family: Family): void {
+    const stale = peer.stale.get(family);
+    peer.stale.delete(family);
+    if (stale) for (const k of stale.keys()) this.recompute(family, k);
+    if (!this.hasStale(peer)) peer.staleTimer.stop();
+  }
+
+  private hasStale(peer: Peer): boolean {
+    for (const m of peer.stale.values()) if (m.size > 0) return true;
+    return false;
+  }
+
+  // ---- selection deferral after our own restart (RFC 4724 §4.1) ----
+
+  private deferred(family: Family): boolean {
+    return this.deferral !== undefined && !this.deferral.done.has(family);
+  }
+
+  /**
+   * Peers whose End-of-RIB for `family` we still wait for: every peer with graceful restart
+   * configured and the family enabled, except those whose session shows no graceful-restart
+   * capability, the R bit (restarting too — waiting for each other would deadlock) or not the
+   * family. A peer whose session is not up yet is waited for: until it is up we cannot know.
+   */
+  private awaited(family: Family): Peer[] {
+    const out: Peer[] = [];
+    for (const p of this.peers.values()) {
+      if (!p.config.gracefulRestart || !p.families.includes(family)) continue;
+      const neg = p.established ? p.session.negotiated : undefined;
+      if (
+        neg &&
+        (!neg.peerGracefulRestart || neg.peerGracefulRestart.restarting || !neg.families.includes(family))
+      )
+        continue;
+      if (!neg || !p.eorReceived.has(family)) out.push(p);
+    }
+    return out;
+  }
+
+  private deferralFamilies(): Family[] {
+    const all = new Set<Family>();
+    for (const p of this.peers.values()) for (const f of p.families) all.add(f);
+    return [...all];
+  }
+
+  /** Checks after the current burst of events (setPeers adds peers one by one). */
+  private queueDeferralCheck(): void {
+    const d = this.deferral;
+    if (!d || d.checkQueued) return;
+    d.checkQueued = true;
+    setImmediate(() => {
+      d.checkQueued = false;
+      if (this.deferral !== d) return;
+      const families = this.deferralFamilies();
+      // No peers yet (the controller originates before it adds peers): nothing to decide.
+      if (families.length === 0) return;
+      for (const f of families) if (!d.done.has(f) && this.awaited(f).length === 0) this.completeFamily(f);
+      if (families.every((f) => d.done.has(f))) this.endDeferral("end-of-rib");
+    });
+  }
+
+  /** Runs the deferred selection of one family, then sends the initial update and End-of-RIB. */
+  private completeFamily(family: Family): void {
+    const d = this.deferral!;
+    d.done.add(family);
+    const dirty = d.dirty.get(family);
+    d.dirty.delete(family);
+    for (const k of dirty ?? []) this.recompute(family, k);
+    for (const p of this.peers.values()) {
+      if (!p.established || !p.negotiatedFamily(family)) continue;
+      p.eorPending.add(family);
+      this.resync(p, family);
+    }
+  }
+
+  private endDeferral(reason: "end-of-rib" | "timer" | "stopped", run = true): void {
+    const d = this.deferral;
+    if (!d) return;
+    if (run)
+      for (const f of new Set([...this.deferralFamilies(), ...d.dirty.keys()]))
+        if (!d.done.has(f)) this.completeFamily(f);
+    d.timer.stop();
+    this.deferral = undefined;
+    this.restart = { ...this.restart!, deferring: false, waiting: [], completed: { at: new Date(), reason } };
+    if (run) this.emit("selection-deferral-done", reason);
+  }
+
+  /** The restarting side of graceful restart; undefined when this speaker did not restart. */
+  restartStatus(): RestartStatus | undefined {
+    if (!this.restart) return undefined;
+    const d = this.deferral;
+    if (!d) return { ...this.restart };
+    return {
+      ...this.restart,
+      waiting: this.deferralFamilies()
+        .filter((f) => !d.done.has(f))
+        .map((family) => ({ family, peers: this.awaited(family).map((p) => p.config.address) })),
+    };
   }
 
   // ---- best path ----
@@ -581,6 +841,17 @@ export class BgpSpeaker extends EventEmitter {
   }
 
   private recompute(family: Family, key: RouteKey): void {
+    this.routesChanged();
+    if (this.deferral && !this.deferral.done.has(family)) {
+      // RFC 4724 §4.1: after our restart, selection for the family waits (see completeFamily).
+      let dirty = this.deferral.dirty.get(family);
+      if (!dirty) {
+        dirty = new Set();
+        this.deferral.dirty.set(family, dirty);
+      }
+      dirty.add(key);
+      return;
+    }
     let best: Peer | "local" | undefined;
     let bestCand: Candidate | undefined;
     const lv = this.local.get(family)?.get(key);
@@ -600,10 +871,66 @@ export class BgpSpeaker extends EventEmitter {
     const loc = fmap(this.locRib, family);
     if (best) loc.set(key, best);
     else loc.delete(key);
+    if (this.watchBest) this.markBest(family, key);
     for (const p of this.peers.values()) {
       if (p !== best && p.established && p.negotiatedFamily(family)) this.scheduleExport(p, family, key);
       else if (p === best && p.adjOut.get(family)?.has(key)) this.scheduleExport(p, family, key);
     }
+  }
+
+  private markBest(family: Family, key: RouteKey): void {
+    let dirty = this.bestDirty;
+    if (!dirty) {
+      dirty = new Map();
+      this.bestDirty = dirty;
+      queueMicrotask(() => this.emitBest());
+    }
+    let keys = dirty.get(family);
+    if (!keys) {
+      keys = new Set();
+      dirty.set(family, keys);
+    }
+    keys.add(key);
+  }
+
+  private emitBest(): void {
+    const dirty = this.bestDirty;
+    this.bestDirty = undefined;
+    if (!dirty || !this.watchBest) return;
+    const changes: BestPathChange[] = [];
+    for (const [family, keys] of dirty) {
+      const loc = this.locRib.get(family);
+      for (const key of keys) {
+        const n = keyToNlri(family, key);
+        // Fixed object shapes, no spreads: a full table passes through here once per route.
+        changes.push({ family, prefix: n.prefix, rd: n.rd, best: this.bestOf(family, key, loc) });
+      }
+    }
+    if (changes.length > 0) this.emit("best-path", changes);
+  }
+
+  private bestOf(family: Family, key: RouteKey, loc = this.locRib.get(family)): BestPath | undefined {
+    const src = loc?.get(key);
+    if (!src) return undefined;
+    let v: RouteValue | undefined;
+    let stale = false;
+    if (src === "local") v = this.local.get(family)?.get(key);
+    else {
+      v = src.adjIn.get(family)?.get(key);
+      if (!v) {
+        v = src.stale.get(family)?.get(key);
+        stale = true;
+      }
+    }
+    if (!v) return undefined;
+    const set = setOf(v);
+    return {
+      from: src === "local" ? "local" : src.config.address,
+      nextHops: set.nextHops,
+      stale,
+      attributes: set,
+      labels: labelsOf(v),
+    };
   }
 
   // ---- send path ----
@@ -749,6 +1076,18 @@ export class BgpSpeaker extends EventEmitter {
     }
     for (const f of peer.eorPending) peer.session.send(endOfRib(f));
     peer.eorPending.clear();
+    if (pending.size > 0) this.routesChanged();
+  }
+
+  private routesChangePending = false;
+  /** One "routes-changed" per turn of the event loop, however many routes moved in it. */
+  private routesChanged(): void {
+    if (this.routesChangePending) return;
+    this.routesChangePending = true;
+    setImmediate(() => {
+      this.routesChangePending = false;
+      this.emit("routes-changed");
+    });
   }
 
   // ---- status and looking glass ----
@@ -841,8 +1180,55 @@ export class BgpSpeaker extends EventEmitter {
     );
   }
 
+  /** The Loc-RIB best path of one prefix, in the shape of the "best-path" event. */
+  bestPath(family: Family, prefix: string, rd?: string): BestPath | undefined {
+    return this.bestOf(family, prefixKey(family, { prefix: canonicalPrefix(prefix), rd }));
+  }
+
   /** Route counts without building views (cheap enough to poll during a full-table load). */
   counts(family: Family): { locRib: number; attributeSets: number } {
     return { locRib: this.locRib.get(family)?.size ?? 0, attributeSets: this.interner.size };
   }
+
+  /**
+   * The first `limit` routes of a peer's Adj-RIB-In (with stale ones) or Adj-RIB-Out in prefix
+   * order — by RD, then address numerically, then length — and the table's size. Only those routes
+   * are rendered, so a looking glass of a full table costs a sort of keys, not a million views.
+   */
+  firstRoutes(
+    address: string,
+    family: Family,
+    direction: "received" | "advertised",
+    limit: number,
+  ): { total: number; routes: RouteView[] } {
+    const p = this.peers.get(address);
+    if (!p) return { total: 0, routes: [] };
+    const fresh = (direction === "received" ? p.adjIn : p.adjOut).get(family);
+    const stale = direction === "received" ? p.stale.get(family) : undefined;
+    const total = (fresh?.size ?? 0) + (stale?.size ?? 0);
+    const keys = [...(fresh?.keys() ?? []), ...(stale?.keys() ?? [])];
+    if (family === "ipv4-unicast") (keys as number[]).sort((a, b) => a - b);
+    else {
+      const order = new Map(keys.map((k) => [k, sortableKey(family, k)]));
+      keys.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
+    }
+    const routes: RouteView[] = [];
+    for (const k of keys.slice(0, limit)) {
+      const v = fresh?.get(k);
+      if (v) routes.push(this.view(family, k, v));
+      else routes.push(this.view(family, k, stale!.get(k)!, { stale: true }));
+    }
+    return { total, routes };
+  }
+}
+
+/** A string that sorts like the prefix: RD, then the address as hex digits, then the length. */
+function sortableKey(family: Family, key: RouteKey): string {
+  const n = keyToNlri(family, key);
+  const slash = n.prefix.indexOf("/");
+  const addr = n.prefix.slice(0, slash);
+  const bytes = isIpv6(addr) ? parseIpv6(addr) : parseIpv4(addr);
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return `${n.rd ?? ""}\u0000${hex}${n.prefix.slice(slash + 1).padStart(3, "0")}`;
 }

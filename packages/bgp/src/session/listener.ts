@@ -42,3 +42,75 @@ export class Listener {
     });
   }
 }
+
+/** What a shared listener asks of each speaker attached to it. */
+export interface ListenerClient {
+  /** The session for a remote address, when this client has that peer configured. */
+  sessionFor(address: string): Session | undefined;
+  /** Every configured peer with its MD5 key, for the transport's listener hook. */
+  listenerPeers(): { address: string; md5Password?: string }[];
+}
+
+/**
+ * One passive socket (normally :179) for several speakers — BGP instances with different local
+ * ASNs on one host. An accepted connection goes to the speaker that has its source address as a
+ * peer; strangers are closed as by `Listener`. A peer address may belong to one speaker only,
+ * or a connection could not be told apart: `owner` lets a speaker check before adding a peer.
+ */
+export class SharedListener {
+  private readonly clients = new Set<ListenerClient>();
+  private readonly listener: Listener;
+  private started?: Promise<number>;
+  port?: number;
+
+  constructor(private readonly opts: { port?: number; host?: string; transport?: Transport } = {}) {
+    this.listener = new Listener((addr) => {
+      for (const c of this.clients) {
+        const s = c.sessionFor(addr);
+        if (s) return s;
+      }
+      return undefined;
+    }, opts.transport);
+  }
+
+  /** Binds the socket once; later calls return the same port. */
+  start(): Promise<number> {
+    this.started ??= this.listener.listen(this.opts.port ?? 179, this.opts.host ?? "::").then((port) => {
+      this.port = port;
+      this.refresh();
+      return port;
+    });
+    return this.started;
+  }
+
+  attach(client: ListenerClient): void {
+    this.clients.add(client);
+    this.refresh();
+  }
+
+  /** The speaker leaves; its peers' connections are refused from now on. The socket stays open. */
+  detach(client: ListenerClient): void {
+    this.clients.delete(client);
+  }
+
+  /** The client, other than `except`, that has `address` as a peer. */
+  owner(address: string, except?: ListenerClient): ListenerClient | undefined {
+    for (const c of this.clients) if (c !== except && c.sessionFor(address)) return c;
+    return undefined;
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Hands every client's peers (MD5 keys) to the transport; called when peers change. */
+  refresh(): void {
+    if (this.port === undefined) return;
+    this.listener.configure([...this.clients].flatMap((c) => c.listenerPeers()));
+  }
+
+  close(): Promise<void> {
+    this.clients.clear();
+    return this.listener.close();
+  }
+}

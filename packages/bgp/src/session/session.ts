@@ -36,7 +36,15 @@ export interface SessionConfig {
   /** Offer RFC 8950 IPv4 NLRI with IPv6 next hops. */
   extendedNextHop?: boolean;
   transport?: Transport;
+  /**
+   * Asked at every OPEN: set the graceful-restart R bit (RFC 4724 §4.1). The speaker answers true
+   * only until its selection deferral after a restart ends, so a later session reset does not
+   * claim a restart again.
+   */
+  restartState?: () => boolean;
 }
+
+const NO_ANSWER = "No answer to TCP connect";
 
 export interface SessionError {
   /** Who sent the NOTIFICATION; "local" for transport or timer events without one. */
@@ -263,7 +271,7 @@ export class Session extends EventEmitter {
     }
     if (cfg.gracefulRestart) {
       caps.gracefulRestart = {
-        restarting: !!cfg.gracefulRestart.restarting,
+        restarting: !!cfg.gracefulRestart.restarting || !!cfg.restartState?.(),
         notification: false,
         time: cfg.gracefulRestart.restartTime,
         families: cfg.families.map((family) => ({
@@ -469,7 +477,14 @@ export class Session extends EventEmitter {
       this.establishedAt = undefined;
       // RFC 4724 helper: keep routes unless the peer told us why it left (a NOTIFICATION).
       const graceful = !!c.negotiated?.peerGracefulRestart && (peerRestarting || err.direction === "local");
-      this.emit("down", { error: err, graceful, restartTime: c.negotiated?.peerGracefulRestart?.time ?? 0 });
+      const gr = c.negotiated?.peerGracefulRestart;
+      this.emit("down", {
+        error: err,
+        graceful,
+        restartTime: gr?.time ?? 0,
+        // RFC 4724 §4.2: only the families the peer listed in its capability are kept as stale.
+        families: gr?.families.map((f) => f.family) ?? [],
+      });
     }
     this.updateState();
     if (this.running && this.conns.size === 0 && !this.config.passive && !this.connectRetry.running) {
@@ -489,7 +504,21 @@ export class Session extends EventEmitter {
 
   private onConnectRetry(): void {
     if (!this.running || this.config.passive) return;
-    if ([...this.conns].some((c) => !c.inbound)) {
+    const outbound = [...this.conns].filter((c) => !c.inbound);
+    if (outbound.length > 0) {
+      // A connect unanswered for a whole retry interval: the peer's kernel drops our SYNs (down,
+      // filtered, or a TCP-MD5 key that does not match, which it drops silently). TCP itself
+      // would take minutes to give up, so say it now.
+      if (outbound.some((c) => c.socket.connecting) && this.lastError?.words !== NO_ANSWER) {
+        this.lastError = {
+          direction: "local",
+          words: NO_ANSWER,
+          detail: this.config.md5Password
+            ? "TCP-MD5 is set: a password that differs from the peer's looks like this"
+            : "peer down or unreachable, or TCP port blocked",
+          at: new Date(),
+        };
+      }
       this.connectRetry.start(jitter(this.config.connectRetry ?? 120));
       return;
     }

@@ -25,7 +25,10 @@ export interface Transport {
 export interface GracefulRestartConfig {
   /** Seconds a peer should keep our routes while we restart (RFC 4724 Restart Time). */
   restartTime: number;
-  /** Set the R bit: we are coming back from a restart and the peer should keep our routes. */
+  /**
+   * Always set the R bit on this peer's OPENs. Prefer the speaker's `gracefulRestart.restarting`,
+   * which also defers selection and clears the bit once the restart is over (RFC 4724 §4.1).
+   */
   restarting?: boolean;
   /** Forwarding state preserved for our families (F bit). */
   forwardingPreserved?: boolean;

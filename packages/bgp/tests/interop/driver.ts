@@ -14,6 +14,8 @@ import {
 const cfg = JSON.parse(process.argv[2]!) as { speaker: SpeakerConfig; peers: PeerConfig[]; native?: boolean };
 if (cfg.native) cfg.speaker.transport = await nativeTransport();
 const speaker = new BgpSpeaker(cfg.speaker);
+// BENCH_BEST_PATH=1: follow the Loc-RIB as the agent's kernel route installer does, to measure its cost.
+if (process.env.BENCH_BEST_PATH) speaker.on("best-path", () => {});
 
 /** TCP-MD5 and TTL through @meridian/native, the way the node agent wires it. */
 async function nativeTransport(): Promise<Transport> {

@@ -107,6 +107,14 @@ describe.skipIf(!haveAddon)("TCP-MD5 and TTL with FRR (via @meridian/native)", (
     await new Promise((r) => setTimeout(r, 3000));
     expect((await us.peer(lab.v4(4))).state).not.toBe("Established");
     expect(neighborState(lab.v4(3))).not.toBe("Established");
+    // FRR's kernel drops our SYNs without a word; status says so after one connect-retry interval.
+    const st = await until(async () => {
+      const p = await us.peer(lab.v4(4));
+      return p.lastErrorWords ? p : undefined;
+    }, "the unanswered connect in status");
+    expect(st.lastErrorWords).toBe(
+      "No answer to TCP connect (TCP-MD5 is set: a password that differs from the peer's looks like this)",
+    );
     // The kernel saw signed segments with the wrong digest (not unsigned ones): our key really was used.
     const nstat = sh("nstat", ["-az", "TcpExtTCPMD5Failure"], { ns: lab.theirs });
     expect(Number(/TcpExtTCPMD5Failure\s+(\d+)/.exec(nstat)?.[1] ?? 0)).toBeGreaterThan(0);
