@@ -46,7 +46,10 @@ export class ChangeFeed {
     this.polling = true;
     try {
       const r = await client.query<{ n: number | null; s: Date | null }>(
-        `SELECT (SELECT max("number") FROM "Revision") AS n, (SELECT max("updatedAt") FROM "NodeComponentStatus") AS s`,
+        // Status and looking-glass reports both wake status subscribers (the console refreshes).
+        `SELECT (SELECT max("number") FROM "Revision") AS n,
+           GREATEST((SELECT max("updatedAt") FROM "NodeComponentStatus"),
+                    (SELECT max("reportedAt") FROM "BgpRouteSnapshot")) AS s`,
       );
       const row = r.rows[0];
       this.publish(row?.n ?? 0);

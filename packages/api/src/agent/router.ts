@@ -5,6 +5,7 @@ import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
 import { hashSecret, newSecret } from "../auth/crypto";
 import { decryptSecret } from "../auth/secret-box";
+import { storeBgpRoutes } from "../bgp/looking-glass";
 import { UnknownNodeError } from "../compiler/compile";
 import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
@@ -22,6 +23,7 @@ import {
   heartbeatInput,
   joinInput,
   joinOutput,
+  reportBgpRoutesInput,
   reportEndpointsInput,
   reportStatusInput,
 } from "./schemas";
@@ -237,6 +239,18 @@ export const agentRouter = createTRPCRouter({
         ctx.db.$executeRaw`SELECT pg_notify(${STATUS_CHANNEL}, ${ctx.caller.nodeName})`,
       ]);
       return { ok: true as const };
+    }),
+
+  /**
+   * The BGP looking glass of this node's peers (see ../bgp/looking-glass-schemas.ts): each listed
+   * peer's snapshot replaces the stored one; with `configuredPeers`, other peers' are deleted.
+   */
+  reportBgpRoutes: nodeProcedure
+    .input(reportBgpRoutesInput)
+    .output(z.object({ stored: z.number().int(), removed: z.number().int() }))
+    .mutation(async ({ ctx, input }) => {
+      assertOwnNode(ctx.caller.nodeName, input.nodeName);
+      return storeBgpRoutes(ctx.db, { id: ctx.caller.nodeId, name: ctx.caller.nodeName }, input);
     }),
 
   reportDnsEvents: nodeProcedure

@@ -93,3 +93,6 @@ export const reportEndpointsInput = z.object({
     )
     .max(5000),
 });
+
+/** A bounded BGP looking-glass snapshot per peer; defined beside the console's read of it. */
+export { reportBgpRoutesInput } from "../bgp/looking-glass-schemas";

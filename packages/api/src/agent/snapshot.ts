@@ -1,6 +1,7 @@
 // Reads the whole model at one revision for the compiler. One REPEATABLE READ transaction, so
 // the revision number and the rows belong together.
 import type { Db } from "@meridian/db";
+import { secretVersion } from "../auth/secret-box";
 import type { ClusterSnapshot } from "../compiler/snapshot";
 import type { ServiceSpec } from "../services/router";
 import type { Labels } from "../spec";
@@ -79,7 +80,9 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
     bgpPeers: peers.map((p) => ({
       ...obj(p),
       hasPassword: Boolean(p.passwordCiphertext),
-      ...(p.passwordCiphertext ? { passwordRef: p.id } : {}),
+      ...(p.passwordCiphertext
+        ? { passwordRef: p.id, passwordVersion: secretVersion(p.passwordCiphertext) }
+        : {}),
     })) as ClusterSnapshot["bgpPeers"],
     bgpAdvertisements: ads.map(obj) as ClusterSnapshot["bgpAdvertisements"],
     services: services.map((s) => {

@@ -1,4 +1,6 @@
 // Field-level differences between two JSON snapshots, as dotted paths.
+import { secretVersion } from "../auth/secret-box";
+
 export interface FieldChange {
   path: string;
   before: unknown;
@@ -26,12 +28,16 @@ export function diffJson(before: unknown, after: unknown, path = "", out: FieldC
   return out;
 }
 
-/** Audit snapshots keep the encrypted BGP password so restores bring it back; reads only learn whether one was set. */
+/**
+ * Audit snapshots keep the encrypted BGP password so restores bring it back; reads only learn
+ * whether one was set and its version, so a password change shows in a diff without the password.
+ */
 export function redact(snapshot: unknown): unknown {
   if (typeof snapshot !== "object" || snapshot === null) return snapshot ?? null;
   const s = { ...(snapshot as Record<string, unknown>) };
   if ("passwordCiphertext" in s) {
     s.hasPassword = Boolean(s.passwordCiphertext);
+    if (typeof s.passwordCiphertext === "string") s.passwordVersion = secretVersion(s.passwordCiphertext);
     delete s.passwordCiphertext;
   }
   return s;

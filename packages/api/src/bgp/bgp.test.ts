@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSnapshot } from "../agent/snapshot";
+import { compileNodeState } from "../compiler";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 
 let h: Harness;
@@ -83,6 +85,112 @@ describe("BGP", () => {
       }),
     );
     expect(Object.keys(err.fieldErrors ?? {}).sort()).toEqual(["spec.keepaliveSeconds", "spec.peerASN"]);
+  });
+
+  it("names the import rule and field that is wrong", async () => {
+    const op = await h.as("operator");
+    const err = await errorOf(() =>
+      op.bgp.peers.create({
+        name: "bad-policy",
+        spec: {
+          instance: "tor",
+          address: "192.168.100.4",
+          peerASN: 65000,
+          importPolicy: {
+            rules: [
+              { prefix: "10.0.0.0/8", le: 32, action: "accept" },
+              { prefix: "172.16.0.0/12", ge: 24, le: 20, action: "accept" },
+              { prefix: "192.168.1.1/16", action: "reject" },
+              { communities: ["65000:1"], action: "reject", localPreference: 50 },
+            ],
+          },
+        },
+      }),
+    );
+    expect(err.fieldErrors).toEqual({
+      "spec.importPolicy.rules.1.le": ["le 20 is less than ge 24: the rule would match nothing"],
+      "spec.importPolicy.rules.2.prefix": ["host bits set in 192.168.1.1/16, did you mean 192.168.0.0/16"],
+      "spec.importPolicy.rules.3.localPreference": ["localPreference only applies to accepted routes"],
+    });
+    // RFC 8212: nothing enters the kernel without a policy saying what may.
+    const install = await errorOf(() =>
+      op.bgp.peers.create({
+        name: "bad-install",
+        spec: { instance: "tor", address: "192.168.100.4", peerASN: 65000, installRoutes: true },
+      }),
+    );
+    expect(Object.keys(install.fieldErrors ?? {})).toEqual(["spec.importPolicy"]);
+  });
+
+  it("import policy and installRoutes reach the desired state; a new password gets a new passwordVersion", async () => {
+    const op = await h.as("operator");
+    await op.bgp.instances.create({
+      name: "edge",
+      spec: { nodeSelector: { matchLabels: { edge: "yes" } }, localASN: 64700 },
+    });
+    await h.db.node.create({ data: { name: "edge-1", labels: { edge: "yes" }, addresses: ["10.1.0.1"] } });
+    const importPolicy = {
+      rules: [
+        {
+          prefix: "10.0.0.0/8",
+          le: 24,
+          communities: ["no-export"],
+          action: "accept" as const,
+          localPreference: 120,
+        },
+      ],
+      default: "reject" as const,
+    };
+    const peer = await op.bgp.peers.create({
+      name: "edge-a",
+      spec: {
+        instance: "edge",
+        address: "10.1.0.254",
+        peerASN: 65070,
+        password: "first",
+        importPolicy,
+        installRoutes: true,
+      },
+    });
+    expect(peer.spec).toMatchObject({ importPolicy, installRoutes: true });
+    const desiredPeer = async () =>
+      compileNodeState(await loadSnapshot(h.db), "edge-1").bgp.instances.find((i) => i.name === "edge")!
+        .peers[0]!;
+    const first = await desiredPeer();
+    expect(first).toMatchObject({
+      hasPassword: true,
+      passwordRef: peer.id,
+      importPolicy,
+      installRoutes: true,
+    });
+    expect(first.passwordVersion).toMatch(/^[0-9a-f]{16}$/);
+    expect(JSON.stringify(first)).not.toContain("first");
+
+    const spec = {
+      instance: "edge",
+      address: "10.1.0.254",
+      peerASN: 65070,
+      importPolicy,
+      installRoutes: true,
+    };
+    // The same password again keeps its version (no session reset); a new one changes it.
+    const same = await op.bgp.peers.update({
+      id: peer.id,
+      version: peer.version,
+      spec: { ...spec, password: "first" },
+    });
+    expect((await desiredPeer()).passwordVersion).toBe(first.passwordVersion);
+    const changed = await op.bgp.peers.update({
+      id: peer.id,
+      version: same.version,
+      spec: { ...spec, password: "second" },
+    });
+    const second = await desiredPeer();
+    expect(second.passwordVersion).not.toBe(first.passwordVersion);
+    // The revision diff shows that the password changed, never the password.
+    const rev = await op.audit.get({ number: changed.revision! });
+    expect(rev.entries[0]?.after).toMatchObject({ passwordVersion: second.passwordVersion });
+    expect(JSON.stringify(rev)).not.toMatch(/second|passwordCiphertext/);
   });
 
   it("a peer must name an existing instance", async () => {

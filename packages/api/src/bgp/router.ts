@@ -1,15 +1,31 @@
 // BGP instances, peers and advertisements. Peer MD5 passwords are stored encrypted and only
 // ever read back as `hasPassword`; the agent gets them decrypted in its desired state.
-import { encryptSecret } from "../auth/secret-box";
+import { decryptSecret, encryptSecret } from "../auth/secret-box";
 import { fieldError } from "../errors";
 import { defineResource } from "../resources/define";
 import {
+  type BgpInstanceSpec,
   bgpAdvertisementSpecSchema,
   bgpInstanceSpecSchema,
   bgpPeerPublicSpecSchema,
   bgpPeerSpecSchema,
+  type Labels,
+  peerAddressConflict,
+  peerAddressConflictMessage,
+  selectorMatches,
 } from "../spec";
-import { createTRPCRouter } from "../trpc";
+import { createTRPCRouter, viewerProcedure } from "../trpc";
+import { readLookingGlass } from "./looking-glass";
+import { lookingGlassInput, lookingGlassOutput } from "./looking-glass-schemas";
+
+function sameSecret(box: string, plaintext: string): boolean {
+  try {
+    return decryptSecret(box) === plaintext;
+  } catch {
+    // Unreadable (e.g. the key changed): store the new one.
+    return false;
+  }
+}
 
 export const bgpInstancesRouter = defineResource({
   entityType: "BgpInstance",
@@ -33,16 +49,60 @@ export const bgpPeersRouter = defineResource({
   columns: (spec) => ({ instanceName: spec.instance }),
   toStored: (spec, before) => {
     const { password, ...rest } = spec;
-    // An edit without a password keeps the one already set (the UI never has it to send back).
+    // An edit without a password keeps the one already set (the UI never has it to send back);
+    // the same password sent again keeps its ciphertext, so its version and the session stay.
+    const current = (before?.passwordCiphertext as string | null) ?? null;
     const passwordCiphertext = password
-      ? encryptSecret(password)
-      : ((before?.passwordCiphertext as string | null) ?? null);
+      ? current && sameSecret(current, password)
+        ? current
+        : encryptSecret(password)
+      : current;
     return { spec: rest, extra: { passwordCiphertext } };
   },
   present: (row) => ({ ...(row.spec as object), hasPassword: Boolean(row.passwordCiphertext) }),
-  validate: async (tx, spec) => {
+  validate: async (tx, spec, self) => {
     const instance = await tx.bgpInstance.findUnique({ where: { name: spec.instance } });
     if (!instance) throw fieldError(["spec", "instance"], `no BGP instance named ${spec.instance}`);
+    // A node's instances share one listener that tells sessions apart by peer address: the
+    // address may not appear twice in one instance, nor in two instances that select one node.
+    const peers = await tx.bgpPeer.findMany({ where: { enabled: true } });
+    const others = peers
+      .filter((p) => p.id !== self.id)
+      .map((p) => ({
+        name: p.name,
+        instance: p.instanceName,
+        address: (p.spec as { address: string }).address,
+      }));
+    if (!others.length) return;
+    const selectors = new Map(
+      (await tx.bgpInstance.findMany()).map((i) => [i.name, (i.spec as BgpInstanceSpec).nodeSelector]),
+    );
+    const nodes = await tx.node.findMany({ select: { name: true, labels: true }, orderBy: { name: "asc" } });
+    let sharedNode: string | undefined;
+    const sharesNode = (a: string, b: string) => {
+      const sa = selectors.get(a);
+      const sb = selectors.get(b);
+      if (!sa || !sb) return false;
+      sharedNode = nodes.find(
+        (n) => selectorMatches(sa, n.labels as Labels) && selectorMatches(sb, n.labels as Labels),
+      )?.name;
+      return sharedNode !== undefined;
+    };
+    const other = peerAddressConflict(
+      { name: self.name, instance: spec.instance, address: spec.address },
+      others,
+      sharesNode,
+    );
+    if (other) {
+      throw fieldError(
+        ["spec", "address"],
+        peerAddressConflictMessage(
+          spec.address,
+          other,
+          other.instance === spec.instance ? undefined : sharedNode,
+        ),
+      );
+    }
   },
 });
 
@@ -60,4 +120,14 @@ export const bgpRouter = createTRPCRouter({
   instances: bgpInstancesRouter,
   peers: bgpPeersRouter,
   advertisements: bgpAdvertisementsRouter,
+  /**
+   * One peer's routes on one node as its agent last reported them: received or advertised, one
+   * family, filtered by prefix text, a page at a time. `total` counts the agent's whole table;
+   * `reported` what it sent (the first LOOKING_GLASS_ROUTE_LIMIT by prefix).
+   */
+  lookingGlass: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/bgp/looking-glass", tags: ["bgp"] } })
+    .input(lookingGlassInput)
+    .output(lookingGlassOutput)
+    .query(({ ctx, input }) => readLookingGlass(ctx.db, input)),
 });

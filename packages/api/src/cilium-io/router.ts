@@ -1,5 +1,6 @@
 // Cilium YAML import (operator) and export (viewer). Unsupported fields are reported by name,
-// never dropped silently; an import is one revision, or nothing when any document is broken.
+// never dropped silently; an import is one revision, or nothing when any document is broken or
+// any object changed since the export it came from (unless the caller asks to skip those).
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { exportCiliumYaml, importCiliumYaml } from "../cilium";
@@ -18,7 +19,13 @@ export const ciliumRouter = createTRPCRouter({
     .input(
       z.object({
         yaml: z.string().min(1, "paste at least one document").max(5_000_000),
-        dryRun: z.boolean().default(false).describe("parse and validate only"),
+        dryRun: z.boolean().default(false).describe("validate and check versions only; nothing is written"),
+        skipConflicts: z
+          .boolean()
+          .default(false)
+          .describe(
+            "import the objects that did not change since their export and leave the conflicting ones as they are (default: a conflict fails the whole import)",
+          ),
         message: z.string().max(1000).optional(),
       }),
     )
@@ -30,8 +37,12 @@ export const ciliumRouter = createTRPCRouter({
             kind: z.string(),
             name: z.string(),
             namespace: z.string().nullable(),
-            action: z.enum(["created", "updated", "unchanged", "would-apply"]),
+            action: z.enum(["created", "updated", "unchanged", "would-apply", "conflict"]),
             id: z.string().nullable(),
+            conflict: z
+              .string()
+              .optional()
+              .describe("who changed or deleted the object since the exported version, and when"),
           }),
         ),
         unsupported,
@@ -47,26 +58,44 @@ export const ciliumRouter = createTRPCRouter({
           })),
         );
       }
+      if (parsed.objects.length === 0 && !input.dryRun)
+        throw new TRPCError({ code: "BAD_REQUEST", message: "no Cilium objects found in the YAML" });
       if (input.dryRun) {
+        // The real import in a transaction that is always rolled back: the same validation and
+        // version checks, conflicts listed per object instead of failing the check.
+        const rollback = Symbol("dry run");
+        let objects: Awaited<ReturnType<typeof applyImport>> = [];
+        await ctx.db
+          .$transaction(
+            async (tx) => {
+              objects = await applyImport(tx, { record() {} }, parsed.objects, ctx.actor.name, {
+                skipConflicts: true,
+              });
+              throw rollback;
+            },
+            { maxWait: 15_000, timeout: 30_000 },
+          )
+          .catch((err: unknown) => {
+            if (err !== rollback) throw err;
+          });
         return {
           revision: null,
-          objects: parsed.objects.map((o) => ({
-            kind: o.kind,
-            name: o.name,
-            namespace: o.namespace,
-            action: "would-apply" as const,
-            id: null,
-          })),
+          objects: objects.map((o) =>
+            o.action === "created"
+              ? { ...o, action: "would-apply" as const, id: null }
+              : o.action === "updated"
+                ? { ...o, action: "would-apply" as const }
+                : o,
+          ),
           unsupported: parsed.unsupported,
         };
       }
-      if (parsed.objects.length === 0)
-        throw new TRPCError({ code: "BAD_REQUEST", message: "no Cilium objects found in the YAML" });
       const { value, revision } = await commitChange(
         ctx.db,
         ctx.actor,
         input.message ?? `import ${parsed.objects.length} Cilium object(s)`,
-        (tx, rec) => applyImport(tx, rec, parsed.objects, ctx.actor.name),
+        (tx, rec) =>
+          applyImport(tx, rec, parsed.objects, ctx.actor.name, { skipConflicts: input.skipConflicts }),
       );
       return { revision, objects: value, unsupported: parsed.unsupported };
     }),

@@ -1,28 +1,44 @@
 // Cilium YAML in and out of the model. Parsing and mapping live in src/cilium (pure); this
 // module writes the imported objects as one revision and reads objects back for export.
 
+import { TRPCError } from "@trpc/server";
+import type { z } from "zod";
 import type { ExportableObject, ImportedObject } from "../cilium";
+import { VERSION_ANNOTATION } from "../cilium/annotations";
 import { canonicalJson } from "../compiler";
-import { fieldErrors } from "../errors";
-import { type ResourceRow, resourceRegistry } from "../resources/define";
+import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
+import { type ResourceDef, type ResourceRow, resourceRegistry } from "../resources/define";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
+
+type ResourceDefAny = ResourceDef<z.ZodType, z.ZodType>;
 
 export interface ImportOutcome {
   kind: string;
   name: string;
   namespace: string | null;
-  action: "created" | "updated" | "unchanged";
-  id: string;
+  action: "created" | "updated" | "unchanged" | "conflict";
+  /** Null only for a conflict over an object deleted since the export. */
+  id: string | null;
+  /** For `conflict`: who changed (or deleted) the object since the version the YAML carries, and when. */
+  conflict?: string;
 }
 
-/** Creates or updates (by name) every imported object; validation failures name the document. */
+/**
+ * Creates or updates (by name) every imported object; validation failures name the document.
+ * An object whose YAML carries `meridian.io/version` (a Meridian export) must still be at that
+ * version: if someone changed or deleted it since, it is a conflict naming them. Conflicts fail the
+ * whole import (every one of them listed) unless `skipConflicts`, which imports the rest and leaves
+ * the conflicting objects as they are. YAML without a version creates or replaces as Cilium's does.
+ */
 export async function applyImport(
   tx: Tx,
   rec: ChangeRecorder,
   objects: ImportedObject[],
   by: string,
+  opts: { skipConflicts?: boolean } = {},
 ): Promise<ImportOutcome[]> {
   const out: ImportOutcome[] = [];
+  const conflicts: FieldProblem[] = [];
   // Instances before the peers that name them.
   const order = ["BgpInstance", "BgpPeer", "BgpAdvertisement", "NetworkPolicy", "EgressGatewayPolicy"];
   const sorted = [...objects.entries()].sort(([, a], [, b]) => order.indexOf(a.kind) - order.indexOf(b.kind));
@@ -59,6 +75,15 @@ export async function applyImport(
       throw err;
     }
     const stored = def.toStored ? def.toStored(spec, before) : { spec };
+    const stale =
+      obj.version === undefined || (before && canonicalJson(before.spec) === canonicalJson(stored.spec))
+        ? null
+        : await staleness(tx, def, obj.version, before, obj.name, namespace);
+    if (stale) {
+      conflicts.push({ path: ["objects", `${obj.kind} ${qualified(obj.name, namespace)}`], message: stale });
+      out.push({ ...outcome(obj), action: "conflict", id: before?.id ?? null, conflict: stale });
+      continue;
+    }
     const data = {
       spec: stored.spec as object,
       ...(stored.extra ?? {}),
@@ -95,7 +120,50 @@ export async function applyImport(
       id: after.id,
     });
   }
+  if (conflicts.length > 0 && !opts.skipConflicts) {
+    throw new TRPCError({
+      code: "CONFLICT",
+      message: conflicts.map((c) => c.message).join("; "),
+      cause: new FieldValidationError(conflicts),
+    });
+  }
   return out;
+}
+
+const qualified = (name: string, namespace: string) => (namespace ? `${namespace}/${name}` : name);
+const outcome = (obj: ImportedObject) => ({ kind: obj.kind, name: obj.name, namespace: obj.namespace });
+
+/**
+ * Why an import based on `version` would overwrite someone's change, or null when it would not:
+ * the object moved to another version, or it was deleted after the export. An object that never
+ * existed here (YAML exported from another Meridian) is simply created.
+ */
+async function staleness(
+  tx: Tx,
+  def: ResourceDefAny,
+  version: number,
+  before: ResourceRow | null,
+  name: string,
+  namespace: string,
+): Promise<string | null> {
+  const what = `${def.label} ${qualified(name, namespace)}`;
+  if (before) {
+    if (before.version === version) return null;
+    return `${what} was changed by ${before.updatedBy} at ${before.updatedAt.toISOString()} (now version ${before.version}; your YAML was exported at version ${version}). Export it again and reapply your change, or remove the ${VERSION_ANNOTATION} annotation to overwrite it.`;
+  }
+  const deleted = await tx.auditEntry.findFirst({
+    where: {
+      entityType: def.entityType,
+      entityName: name,
+      action: "delete",
+      ...(def.namespaced ? { before: { path: ["namespace"], equals: namespace } } : {}),
+    },
+    orderBy: { revisionNumber: "desc" },
+    select: { revision: { select: { number: true, authorName: true, createdAt: true } } },
+  });
+  if (!deleted) return null;
+  const r = deleted.revision;
+  return `${what} was deleted by ${r.authorName} at ${r.createdAt.toISOString()} (revision ${r.number}) after your YAML was exported at version ${version}. Remove the ${VERSION_ANNOTATION} annotation to create it again.`;
 }
 
 export const EXPORTABLE_KINDS = [
@@ -125,6 +193,7 @@ export async function collectForExport(
         name: r.name,
         namespace: def.namespaced ? r.namespace || null : null,
         spec,
+        version: r.version,
       } as ExportableObject);
     }
   }

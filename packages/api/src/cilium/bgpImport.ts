@@ -4,7 +4,12 @@
 
 import type { LabelSelector, Labels } from "../spec";
 import { selectorMatches } from "../spec";
-import { AGGREGATE_ANNOTATION, PEER_LABELS_ANNOTATION } from "./annotations";
+import {
+  AGGREGATE_ANNOTATION,
+  IMPORT_POLICY_ANNOTATION,
+  INSTALL_ROUTES_ANNOTATION,
+  PEER_LABELS_ANNOTATION,
+} from "./annotations";
 import { asArray, isObject, type Json, type JsonObject, Reporter } from "./walk";
 
 export interface CiliumDoc {
@@ -105,6 +110,12 @@ function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
     if (isObject(fam.advertisements)) adSelectors.push(fam.advertisements as LabelSelector);
   });
   if (families.length > 0) settings.families = families;
+  // Meridian's own exports carry these; Cilium has no such fields.
+  const importPolicy = parseLabelsAnnotation(doc.annotations[IMPORT_POLICY_ANNOTATION]);
+  if (importPolicy) settings.importPolicy = importPolicy;
+  else if (doc.annotations[IMPORT_POLICY_ANNOTATION] !== undefined)
+    r.report(`metadata.annotations.${IMPORT_POLICY_ANNOTATION}`, "not a JSON object; no import policy set");
+  if (doc.annotations[INSTALL_ROUTES_ANNOTATION] === "true") settings.installRoutes = true;
   return { doc, settings, adSelectors };
 }
 

@@ -8,7 +8,10 @@ import {
   AGGREGATE_ANNOTATION,
   EGRESS_HA_ANNOTATION,
   ENABLED_ANNOTATION,
+  IMPORT_POLICY_ANNOTATION,
+  INSTALL_ROUTES_ANNOTATION,
   PEER_LABELS_ANNOTATION,
+  VERSION_ANNOTATION,
 } from "./annotations";
 import type { ImportedObject, UnsupportedField } from "./types";
 
@@ -112,18 +115,33 @@ function advertisementsForPeer(peer: Peer, ads: Advertisement[]): string[] {
     .sort();
 }
 
-function exportPeerConfig(peer: Peer, ads: Advertisement[]): Manifest {
+function exportPeerConfig(peer: Peer, ads: Advertisement[], unsupported: UnsupportedField[]): Manifest {
   const s = peer.spec;
   const adNames = advertisementsForPeer(peer, ads);
   const labels = s.labels ?? {};
+  const annotations: Record<string, string> = {};
+  if (Object.keys(labels).length > 0) annotations[PEER_LABELS_ANNOTATION] = JSON.stringify(labels);
+  // Cilium rejects every route a peer sends and installs none: these only survive as annotations.
+  if (s.importPolicy) {
+    annotations[IMPORT_POLICY_ANNOTATION] = JSON.stringify(s.importPolicy);
+    unsupported.push({
+      object: `BgpPeer/${peer.name}`,
+      field: "spec.importPolicy",
+      reason: `Cilium does not import routes from peers; kept in the ${IMPORT_POLICY_ANNOTATION} annotation`,
+    });
+  }
+  if (s.installRoutes) {
+    annotations[INSTALL_ROUTES_ANNOTATION] = "true";
+    unsupported.push({
+      object: `BgpPeer/${peer.name}`,
+      field: "spec.installRoutes",
+      reason: `Cilium never installs routes learned over BGP; kept in the ${INSTALL_ROUTES_ANNOTATION} annotation`,
+    });
+  }
   return {
     apiVersion: API_VERSION,
     kind: "CiliumBGPPeerConfig",
-    metadata: metadata(
-      peer.name,
-      null,
-      Object.keys(labels).length > 0 ? { [PEER_LABELS_ANNOTATION]: JSON.stringify(labels) } : {},
-    ),
+    metadata: metadata(peer.name, null, annotations),
     spec: {
       transport: { peerPort: s.port },
       timers: {
@@ -236,13 +254,38 @@ function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[])
         reason: `instance ${peer.spec.instance} is not in the export; the peer config is exported without a cluster config`,
       });
     }
-    manifests.push(exportPeerConfig(peer, ads));
+    manifests.push(exportPeerConfig(peer, ads, unsupported));
   }
   for (const ad of ads) {
     const manifest = exportAdvertisement(ad, unsupported);
     if (manifest) manifests.push(manifest);
   }
   return manifests;
+}
+
+/** The Meridian kind each Cilium kind is exported from. */
+const MANIFEST_SOURCE: Record<string, ExportableObject["kind"]> = {
+  CiliumNetworkPolicy: "NetworkPolicy",
+  CiliumClusterwideNetworkPolicy: "NetworkPolicy",
+  CiliumEgressGatewayPolicy: "EgressGatewayPolicy",
+  CiliumBGPClusterConfig: "BgpInstance",
+  CiliumBGPPeerConfig: "BgpPeer",
+  CiliumBGPAdvertisement: "BgpAdvertisement",
+};
+
+/** Each manifest carries the version of the object it was made from, so a re-import can tell it is stale. */
+function stampVersions(manifests: Manifest[], objects: ExportableObject[]): void {
+  const versions = new Map(
+    objects
+      .filter((o) => o.version !== undefined)
+      .map((o) => [`${o.kind}/${o.namespace ?? ""}/${o.name}`, o.version!]),
+  );
+  for (const m of manifests) {
+    const meta = m.metadata as { name: string; namespace?: string; annotations?: Record<string, string> };
+    const version = versions.get(`${MANIFEST_SOURCE[String(m.kind)]}/${meta.namespace ?? ""}/${meta.name}`);
+    if (version === undefined) continue;
+    meta.annotations = { ...meta.annotations, [VERSION_ANNOTATION]: String(version) };
+  }
 }
 
 export function exportCiliumYaml(objects: ExportableObject[]): ExportResult {
@@ -253,6 +296,7 @@ export function exportCiliumYaml(objects: ExportableObject[]): ExportResult {
     if (obj.kind === "EgressGatewayPolicy") manifests.push(exportEgress(obj, unsupported));
   }
   manifests.push(...exportBgp(objects, unsupported));
+  stampVersions(manifests, objects);
   const yaml = manifests.map((m) => stringify(m, { lineWidth: 0 })).join("---\n");
   return { yaml, unsupported };
 }

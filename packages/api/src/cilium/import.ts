@@ -10,7 +10,7 @@ import {
   formatFieldPath,
   networkPolicySpecSchema,
 } from "../spec";
-import { ANNOTATION_PREFIX, ENABLED_ANNOTATION } from "./annotations";
+import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, VERSION_ANNOTATION } from "./annotations";
 import { type BgpImportOutput, type CiliumDoc, importBgpDocs } from "./bgpImport";
 import { importEgressSpec } from "./egressImport";
 import { importPolicySpec } from "./policyImport";
@@ -54,6 +54,15 @@ function readDocument(raw: unknown, index: number, errors: ImportError[]): DocWi
   }
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
   const kind = raw.kind as CiliumKind;
+  const version = isObject(metadata.annotations) ? metadata.annotations[VERSION_ANNOTATION] : undefined;
+  if (version !== undefined && !/^[1-9][0-9]{0,9}$/.test(String(version))) {
+    errors.push({
+      document: index,
+      field: `metadata.annotations.${VERSION_ANNOTATION}`,
+      message: `${JSON.stringify(version)} is not a version: a whole number from 1 (the object's version when it was exported), or leave the annotation out`,
+    });
+    return undefined;
+  }
   return {
     notes: ignoredMetadata(raw, metadata, kind),
     index,
@@ -121,6 +130,25 @@ function validate<S extends z.ZodType>(
   return undefined;
 }
 
+/**
+ * The `meridian.io/version` a document carries, for the one object made from it. A document that
+ * makes several objects (several `specs`) cannot say which one it was: that is reported, not guessed.
+ */
+function versionOf(doc: CiliumDoc, objects: number, r?: Reporter): { version?: number } {
+  const raw = doc.annotations[VERSION_ANNOTATION];
+  if (raw === undefined) return {};
+  if (objects !== 1) {
+    const field = `metadata.annotations.${VERSION_ANNOTATION}`;
+    if (r && !r.unsupported.some((u) => u.field === field))
+      r.report(
+        field,
+        `this document makes ${objects} objects, so its version cannot be checked; they are imported without a version check`,
+      );
+    return {};
+  }
+  return { version: Number(raw) };
+}
+
 function importNetworkPolicy(doc: DocWithExtras, r: Reporter, errors: ImportError[]): ImportedObject[] {
   const clusterwide = doc.kind === "CiliumClusterwideNetworkPolicy";
   const namespace = clusterwide ? null : (doc.namespace ?? "default");
@@ -142,7 +170,14 @@ function importNetworkPolicy(doc: DocWithExtras, r: Reporter, errors: ImportErro
     const parsed = validate(networkPolicySpecSchema, input, doc, path, errors);
     const name = specs.length === 1 ? doc.name : `${doc.name}-${i}`;
     if (parsed)
-      out.push({ kind: "NetworkPolicy", name, namespace, spec: parsed, source: doc.kind as CiliumKind });
+      out.push({
+        kind: "NetworkPolicy",
+        name,
+        namespace,
+        spec: parsed,
+        source: doc.kind as CiliumKind,
+        ...versionOf(doc, specs.length, r),
+      });
   }
   return out;
 }
@@ -163,13 +198,25 @@ function importEgress(doc: CiliumDoc, r: Reporter, errors: ImportError[]): Impor
           namespace: null,
           spec: parsed,
           source: "CiliumEgressGatewayPolicy",
+          ...versionOf(doc, 1),
         },
       ]
     : [];
 }
 
-function collectBgp(bgp: BgpImportOutput, errors: ImportError[]): ImportedObject[] {
+function collectBgp(
+  bgp: BgpImportOutput,
+  docs: CiliumDoc[],
+  reporters: Map<CiliumDoc, Reporter>,
+  errors: ImportError[],
+): ImportedObject[] {
   const out: ImportedObject[] = [];
+  // A document's version belongs to the one object made from it: the instance of a cluster config
+  // with one instance, the peer named like its peer config (as Meridian exports them), an
+  // advertisement document with one advertisement.
+  const madeFrom = (doc: CiliumDoc, list: { doc: CiliumDoc }[]) => list.filter((x) => x.doc === doc).length;
+  const peerConfigOf = (name: string) =>
+    docs.find((d) => d.kind === "CiliumBGPPeerConfig" && d.name === name);
   for (const inst of bgp.instances) {
     const spec = validate(
       bgpInstanceSpecSchema,
@@ -185,12 +232,21 @@ function collectBgp(bgp: BgpImportOutput, errors: ImportError[]): ImportedObject
         namespace: null,
         spec,
         source: "CiliumBGPClusterConfig",
+        ...versionOf(inst.doc, madeFrom(inst.doc, bgp.instances), reporters.get(inst.doc)),
       });
   }
   for (const peer of bgp.peers) {
     const spec = validate(bgpPeerSpecSchema, peer.spec, peer.doc, `peers[${peer.name}]`, errors);
+    const config = peerConfigOf(peer.name);
     if (spec)
-      out.push({ kind: "BgpPeer", name: peer.name, namespace: null, spec, source: "CiliumBGPClusterConfig" });
+      out.push({
+        kind: "BgpPeer",
+        name: peer.name,
+        namespace: null,
+        spec,
+        source: "CiliumBGPClusterConfig",
+        ...(config ? versionOf(config, 1) : {}),
+      });
   }
   for (const ad of bgp.advertisements) {
     const spec = validate(bgpAdvertisementSpecSchema, ad.spec, ad.doc, "spec.advertisements", errors);
@@ -201,6 +257,7 @@ function collectBgp(bgp: BgpImportOutput, errors: ImportError[]): ImportedObject
         namespace: null,
         spec,
         source: "CiliumBGPAdvertisement",
+        ...versionOf(ad.doc, madeFrom(ad.doc, bgp.advertisements), reporters.get(ad.doc)),
       });
   }
   return out;
@@ -234,6 +291,8 @@ export function importCiliumYaml(text: string): ImportResult {
         docs.filter((d) => d.kind.startsWith("CiliumBGP")),
         reporters,
       ),
+      docs,
+      reporters,
       errors,
     ),
   );

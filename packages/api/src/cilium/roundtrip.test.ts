@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { networkPolicySpecSchema } from "../spec";
+import { bgpPeerSpecSchema, networkPolicySpecSchema } from "../spec";
 import { ALL_EXAMPLES, BGP_V2 } from "./examples.test-helpers";
 import { exportCiliumYaml, type ImportedObject, importCiliumYaml } from "./index";
 
@@ -50,6 +50,35 @@ describe("Cilium round trip", () => {
     expect(yaml).toContain('meridian.io/enabled: "false"');
     expect(yaml).not.toMatch(/^\s+enabled:/m);
     expect(importCiliumYaml(yaml).objects[0]).toMatchObject({ spec: { enabled: false } });
+  });
+
+  it("a peer's import policy and install flag are listed as unsupported but survive a round trip", () => {
+    const importPolicy = {
+      rules: [{ prefix: "10.0.0.0/8", le: 24, action: "accept" as const, localPreference: 120 }],
+      default: "reject" as const,
+    };
+    const spec = bgpPeerSpecSchema.parse({
+      instance: "tor",
+      address: "192.0.2.254",
+      peerASN: 65000,
+      importPolicy,
+      installRoutes: true,
+    });
+    const { password: _p, ...peerSpec } = spec;
+    const result = exportCiliumYaml([
+      { kind: "BgpInstance", name: "tor", namespace: null, spec: { nodeSelector: {}, localASN: 65001 } },
+      { kind: "BgpPeer", name: "tor-a", namespace: null, spec: peerSpec },
+    ]);
+    expect(result.unsupported.map((u) => `${u.object} ${u.field}`)).toEqual([
+      "BgpPeer/tor-a spec.importPolicy",
+      "BgpPeer/tor-a spec.installRoutes",
+    ]);
+    expect(result.unsupported[1]?.reason).toMatch(/Cilium never installs routes learned over BGP/);
+    const back = importCiliumYaml(result.yaml);
+    expect(back.errors).toEqual([]);
+    expect(back.objects.find((o) => o.kind === "BgpPeer")).toMatchObject({
+      spec: { importPolicy, installRoutes: true },
+    });
   });
 
   it("lists what Cilium cannot express instead of dropping it", () => {

@@ -18,8 +18,11 @@ export const CILIUM_KINDS = [
 ] as const;
 export type CiliumKind = (typeof CILIUM_KINDS)[number];
 
-/** One Meridian object produced by an import, ready for the matching API create call. */
-export type ImportedObject =
+/**
+ * One Meridian object produced by an import, ready for the matching API create call. `version` is
+ * the `meridian.io/version` annotation of a Meridian export: the version the object had then.
+ */
+export type ImportedObject = { version?: number } & (
   | {
       kind: "NetworkPolicy";
       name: string;
@@ -48,7 +51,8 @@ export type ImportedObject =
       namespace: null;
       spec: BgpAdvertisementSpec;
       source: CiliumKind;
-    };
+    }
+);
 
 export type MeridianKind = ImportedObject["kind"];
 

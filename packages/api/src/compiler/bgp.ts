@@ -8,12 +8,14 @@ import {
   effectiveKeepalive,
   parseCidr,
   parseIp,
+  peerAddressConflictMessage,
+  peerAddressKey,
   selectorMatches,
 } from "../spec";
 import { resolveGateways } from "./egress";
 import { byText } from "./hash";
 import type { ClusterSnapshot, SnapshotBgpAdvertisement, SnapshotBgpPeer, SnapshotNode } from "./snapshot";
-import type { BgpInstanceState, BgpPeerState, BgpRouteState, Srv6VrfState } from "./types";
+import type { BgpInstanceState, BgpPeerState, BgpRouteState, CompileProblem, Srv6VrfState } from "./types";
 
 function hostRoute(ip: string): string | undefined {
   const parsed = parseIp(ip);
@@ -150,16 +152,41 @@ function peerState(peer: SnapshotBgpPeer, routes: BgpRouteState[]): BgpPeerState
     families: [...s.families].sort(byText),
     hasPassword: peer.hasPassword,
     ...(peer.passwordRef ? { passwordRef: peer.passwordRef } : {}),
+    ...(peer.passwordVersion ? { passwordVersion: peer.passwordVersion } : {}),
+    // Only when set, so peers without them keep the content hash they had before these fields.
+    ...(s.importPolicy ? { importPolicy: s.importPolicy } : {}),
+    ...(s.installRoutes ? { installRoutes: true } : {}),
     routes,
   };
 }
 
+/**
+ * `problems` gets the peers left out because an earlier instance (by name) of this node, or an
+ * earlier peer of the same instance, already has their address: the agent's one listener tells
+ * sessions apart by peer address (see peerAddressConflict in spec/bgp.ts).
+ */
 export function compileBgp(
   snapshot: ClusterSnapshot,
   node: SnapshotNode,
   vrfs: Srv6VrfState[],
+  problems: CompileProblem[] = [],
 ): BgpInstanceState[] {
   const advertisements = [...snapshot.bgpAdvertisements].sort((a, b) => byText(a.name, b.name));
+  const taken = new Map<string, { name: string; instance: string }>();
+  const unique = (p: SnapshotBgpPeer, instance: string): boolean => {
+    const key = peerAddressKey(p.spec.address);
+    const other = taken.get(key);
+    if (!other) {
+      taken.set(key, { name: p.name, instance });
+      return true;
+    }
+    problems.push({
+      area: "bgp",
+      object: p.name,
+      message: `spec.address: ${peerAddressConflictMessage(p.spec.address, { ...other, address: p.spec.address }, node.name)}; peer ${p.name} is left out on this node`,
+    });
+    return false;
+  };
   return snapshot.bgpInstances
     .filter((inst) => selectorMatches(inst.spec.nodeSelector, node.labels))
     .sort((a, b) => byText(a.name, b.name))
@@ -174,6 +201,7 @@ export function compileBgp(
         peers: snapshot.bgpPeers
           .filter((p) => p.spec.instance === inst.name)
           .sort((a, b) => byText(a.name, b.name))
+          .filter((p) => unique(p, inst.name))
           .map((p) => peerState(p, peerRoutes(snapshot, node, p, advertisements, vrfs))),
       };
     });

@@ -18,7 +18,7 @@ import {
 import type { ClusterSnapshot } from "./snapshot";
 import { addressesShadowedBy, indexSnapshot, type SnapshotIndex } from "./snapshotIndex";
 import { compileSrv6 } from "./srv6";
-import type { IdentityState, LocalEndpointState, NodeDesiredState } from "./types";
+import type { CompileProblem, IdentityState, LocalEndpointState, NodeDesiredState } from "./types";
 
 export class UnknownNodeError extends Error {
   constructor(readonly nodeName: string) {
@@ -70,6 +70,8 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
     .map((id) => ({ id, labels: identityLabelsFor(id, index.identityLabels, local) }));
 
   const srv6 = compileSrv6(snapshot, nodeName);
+  const bgpProblems: CompileProblem[] = [];
+  const bgpInstances = compileBgp(snapshot, node, srv6.vrfs, bgpProblems);
   const body: Omit<NodeDesiredState, "revision" | "contentHash"> = {
     node: {
       name: node.name,
@@ -82,9 +84,9 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
     identities,
     ipcache,
     egressGateway: compileEgressGateway(snapshot, nodeName),
-    bgp: { instances: compileBgp(snapshot, node, srv6.vrfs) },
+    bgp: { instances: bgpInstances },
     srv6: { locators: srv6.locators, vrfs: srv6.vrfs, policies: srv6.policies },
-    problems: srv6.problems,
+    problems: [...srv6.problems, ...bgpProblems],
   };
   // The revision is left out of the hash: a change elsewhere in the cluster must not look like a change here.
   return {

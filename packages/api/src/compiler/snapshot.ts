@@ -61,6 +61,8 @@ export type SnapshotBgpPeer = SnapshotObject<Omit<BgpPeerSpec, "password">> & {
   hasPassword: boolean;
   /** Opaque handle the agent exchanges for the MD5 key over its authenticated channel. */
   passwordRef?: string;
+  /** Changes each time the password is set (see `secretVersion`); never derived from the password. */
+  passwordVersion?: string;
 };
 export type SnapshotBgpAdvertisement = SnapshotObject<BgpAdvertisementSpec>;
 export type SnapshotSrv6LocatorPool = SnapshotObject<Srv6LocatorPoolSpec>;

@@ -1,6 +1,6 @@
 // The compiler's output: one node's desired state. Everything is sorted so that equal intent
 // yields byte-equal JSON and an equal contentHash on every replica.
-import type { BgpFamily, Labels } from "../spec";
+import type { BgpFamily, BgpImportPolicy, Labels } from "../spec";
 
 export type Direction = "ingress" | "egress";
 export type Verdict = "allow" | "deny";
@@ -119,6 +119,16 @@ export interface BgpPeerState {
   families: BgpFamily[];
   hasPassword: boolean;
   passwordRef?: string;
+  /**
+   * Changes whenever the password is set again, so a password change is a new desired state and
+   * the agent fetches the key anew. Derived from the random IV stored with the ciphertext: it says
+   * nothing about the password itself.
+   */
+  passwordVersion?: string;
+  /** As in the peer spec; absent: every route the peer sends is kept for the looking glass. */
+  importPolicy?: BgpImportPolicy;
+  /** Install accepted unicast routes into the kernel; absent means false. */
+  installRoutes?: boolean;
   routes: BgpRouteState[];
 }
 

@@ -1,6 +1,7 @@
 // BGP instances, peers and advertisements. Timer and community rules follow RFC 4271 / 1997 / 8092.
 import { z } from "zod";
-import { asnSchema, ipAddressSchema, ipv4AddressSchema, portSchema } from "./common";
+import { asnSchema, cidrSchema, ipAddressSchema, ipv4AddressSchema, portSchema } from "./common";
+import { familyBits, parseCidr, parseIp } from "./ip";
 import { labelSelectorSchema, labelsSchema } from "./labels";
 
 export const bgpInstanceSpecSchema = z.strictObject({
@@ -27,6 +28,107 @@ export const gracefulRestartSchema = z.strictObject({
     .max(4095, "restartTimeSeconds must be at most 4095 (12-bit field)")
     .default(120),
 });
+
+export const IMPORT_ACTIONS = ["accept", "reject"] as const;
+const importActionSchema = z.enum(IMPORT_ACTIONS, {
+  error: (issue) => `action ${JSON.stringify(issue.input)} must be accept or reject`,
+});
+
+/**
+ * One import rule, read like a prefix-list entry plus a route-map match: a route matches when it
+ * is inside `prefix` with a length in ge..le, carries any of `communities` and travels in one of
+ * `families` (each match absent: anything). Rules are tried in order; the first match decides.
+ */
+export const bgpImportRuleSchema = z.strictObject({
+  prefix: cidrSchema.optional(),
+  /** Shortest length matched. Default: the prefix's own length. */
+  ge: z.number().int().min(0).max(128).optional(),
+  /** Longest length matched. Default: the prefix's own length, or the family's maximum when ge is set. */
+  le: z.number().int().min(0).max(128).optional(),
+  /** Matches routes carrying any of these (ASN:NN or a well-known name). */
+  communities: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const problem = communityProblem(v);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    )
+    .min(1, "list at least one community, or leave communities out")
+    .optional(),
+  families: z.array(bgpFamilySchema).min(1, "list at least one family, or leave families out").optional(),
+  action: importActionSchema,
+  /** Sets LOCAL_PREF on accepted routes. */
+  localPreference: z.number().int().min(0).max(4294967295).optional(),
+});
+export type BgpImportRule = z.infer<typeof bgpImportRuleSchema>;
+
+function checkImportRule(rule: BgpImportRule, ctx: z.RefinementCtx, at: (string | number)[]): void {
+  const cidr = rule.prefix ? parseCidr(rule.prefix) : undefined;
+  if (!rule.prefix && (rule.ge !== undefined || rule.le !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, rule.ge !== undefined ? "ge" : "le"],
+      message: "ge and le need a prefix",
+    });
+  }
+  if (cidr) {
+    const max = familyBits(cidr.family);
+    const len = cidr.prefixLength;
+    if (rule.ge !== undefined && (rule.ge < len || rule.ge > max)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "ge"],
+        message: `ge ${rule.ge} must be between the prefix length ${len} and ${max}`,
+      });
+    }
+    if (rule.le !== undefined && (rule.le < len || rule.le > max)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "le"],
+        message: `le ${rule.le} must be between the prefix length ${len} and ${max}`,
+      });
+    }
+    if (rule.ge !== undefined && rule.le !== undefined && rule.le < rule.ge) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "le"],
+        message: `le ${rule.le} is less than ge ${rule.ge}: the rule would match nothing`,
+      });
+    }
+    const v4 = cidr.family === 4;
+    if (rule.families && !rule.families.some((f) => f.includes(v4 ? "4" : "6"))) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "families"],
+        message: `an IPv${cidr.family} prefix never matches routes of ${rule.families.join(", ")}`,
+      });
+    }
+  }
+  if (rule.localPreference !== undefined && rule.action !== "accept") {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "localPreference"],
+      message: "localPreference only applies to accepted routes",
+    });
+  }
+}
+
+/**
+ * What a peer's routes must pass to enter our Adj-RIB-In (the looking glass) and, with
+ * `installRoutes`, the kernel. Like a route-map, a route that matches no rule gets `default`:
+ * reject unless said otherwise.
+ */
+export const bgpImportPolicySchema = z
+  .strictObject({
+    rules: z.array(bgpImportRuleSchema).max(1000, "at most 1000 import rules").default([]),
+    default: importActionSchema.default("reject"),
+  })
+  .superRefine((policy, ctx) => {
+    policy.rules.forEach((rule, i) => {
+      checkImportRule(rule, ctx, ["rules", i]);
+    });
+  });
+export type BgpImportPolicy = z.infer<typeof bgpImportPolicySchema>;
 
 const peerFields = {
   instance: z.string().min(1, "name the BGP instance this peer belongs to"),
@@ -59,7 +161,28 @@ const peerFields = {
     .default(["ipv4-unicast", "ipv6-unicast"]),
   /** Lets advertisements pick peers with a selector. */
   labels: labelsSchema.default({}),
+  /**
+   * Absent: every route the peer sends is kept for the looking glass, and nothing more happens to
+   * it (the agent re-advertises nothing it learns and installs nothing without a policy).
+   */
+  importPolicy: bgpImportPolicySchema.optional(),
+  /** Install the accepted IPv4/IPv6 unicast routes into the node's kernel; needs an importPolicy. */
+  installRoutes: z.boolean().default(false),
 };
+
+/** RFC 8212: without a policy saying which routes may enter the kernel, none may. */
+function checkInstall(
+  peer: { installRoutes: boolean; importPolicy?: BgpImportPolicy },
+  ctx: z.RefinementCtx,
+) {
+  if (peer.installRoutes && !peer.importPolicy) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["importPolicy"],
+      message: "installRoutes needs an importPolicy that says which routes may enter the kernel",
+    });
+  }
+}
 
 function checkTimers(peer: { holdTimeSeconds: number; keepaliveSeconds?: number }, ctx: z.RefinementCtx) {
   const { holdTimeSeconds: hold, keepaliveSeconds: keepalive } = peer;
@@ -85,7 +208,8 @@ export const bgpPeerSpecSchema = z
     ...peerFields,
     password: z.string().min(1).max(80, "TCP MD5 keys are at most 80 characters").optional(),
   })
-  .superRefine(checkTimers);
+  .superRefine(checkTimers)
+  .superRefine(checkInstall);
 export type BgpPeerSpec = z.infer<typeof bgpPeerSpecSchema>;
 export type BgpPeerSpecInput = z.input<typeof bgpPeerSpecSchema>;
 
@@ -166,3 +290,46 @@ export const bgpAdvertisementSpecSchema = z.discriminatedUnion("type", [
 ]);
 export type BgpAdvertisementSpec = z.infer<typeof bgpAdvertisementSpecSchema>;
 export type BgpAdvertisementSpecInput = z.input<typeof bgpAdvertisementSpecSchema>;
+
+// ---- A node's BGP instances share one listener ----------------------------------------------
+// The agent runs one TCP listener on :179 for every instance on the node and hands an incoming
+// connection to the instance whose peer has the connection's source address. Two instances on
+// one node with the same peer address could not be told apart, so the API refuses it when a peer
+// is written and the compiler leaves the later peer out (with a problem) if labels or selectors
+// change later.
+
+/** A peer as the address check sees it. */
+export interface PeerAddressEntry {
+  name: string;
+  instance: string;
+  address: string;
+}
+
+/** "2001:DB8::1" and "2001:db8:0::1" are one peer. */
+export function peerAddressKey(address: string): string {
+  return parseIp(address)?.text ?? address.toLowerCase();
+}
+
+/**
+ * The first of `others` (another peer of the same instance, or of an instance that
+ * `sharesNode` says also runs on some node with `peer`'s) that has `peer`'s address.
+ */
+export function peerAddressConflict(
+  peer: PeerAddressEntry,
+  others: PeerAddressEntry[],
+  sharesNode: (instanceA: string, instanceB: string) => boolean,
+): PeerAddressEntry | undefined {
+  const key = peerAddressKey(peer.address);
+  return others.find(
+    (o) =>
+      o.name !== peer.name &&
+      peerAddressKey(o.address) === key &&
+      (o.instance === peer.instance || sharesNode(peer.instance, o.instance)),
+  );
+}
+
+/** The words for `spec.address`: which peer of which instance has the address, and where. */
+export function peerAddressConflictMessage(address: string, other: PeerAddressEntry, node?: string): string {
+  const where = node ? ` on node ${node}` : "";
+  return `${address} is already the address of BGP peer ${other.name} of instance ${other.instance}${where}: one node's BGP instances share one listener on port 179 and tell sessions apart by peer address, so a peer address may appear once per node`;
+}

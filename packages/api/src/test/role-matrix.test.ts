@@ -45,6 +45,7 @@ const ACCESS: Record<string, Level> = {
   ...crud("bgp.instances"),
   ...crud("bgp.peers"),
   ...crud("bgp.advertisements"),
+  "bgp.lookingGlass": "viewer",
   ...crud("srv6.locatorPools"),
   ...crud("srv6.vrfs"),
   ...crud("srv6.policies"),
@@ -64,6 +65,7 @@ const ACCESS: Record<string, Level> = {
   "agent.reportDnsEvents": "node",
   "agent.reportFlows": "node",
   "agent.reportEndpoints": "node",
+  "agent.reportBgpRoutes": "node",
   "agent.bgpPassword": "node",
 };
 
