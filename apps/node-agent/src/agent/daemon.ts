@@ -9,6 +9,7 @@ import {
   BgpController,
   type BgpControllerOptions,
   bgpComponentStatus,
+  lookingGlassSnapshot,
   nativeTransport,
   recordGracefulStop,
   takeGracefulStop,
@@ -69,6 +70,9 @@ export class Agent implements SyncTarget {
   private appliedListeners = new Set<() => void>();
   /** Set by the sync loop: sends the endpoint inventory to the control plane now. */
   private endpointReporter?: () => Promise<void>;
+  private bgpRouteListeners: (() => void)[] = [];
+  /** BGP has applied a desired state: before that an empty looking glass would mean nothing. */
+  private bgpApplied = false;
 
   constructor(
     readonly config: AgentConfig,
@@ -273,6 +277,9 @@ export class Agent implements SyncTarget {
       restarting,
       resolvePassword: opts.resolvePassword ?? (async (ref) => this.bgpPassword?.(ref)),
     });
+    this.bgp.onRoutesChanged(() => {
+      for (const l of this.bgpRouteListeners) l();
+    });
   }
 
   /** BGP follows the desired state; a failed apply keeps the last good sessions and shows in status. */
@@ -287,6 +294,19 @@ export class Agent implements SyncTarget {
       this.metrics.applyErrors.inc({ component: "bgp" });
       this.log.error({ err }, "applying BGP failed; keeping the last good BGP state");
     }
+    if (!this.bgpApplied) {
+      this.bgpApplied = true;
+      for (const l of this.bgpRouteListeners) l();
+    }
+  }
+
+  /** Each peer's received and advertised routes, bounded per table, for the control plane. */
+  bgpLookingGlass() {
+    return this.bgp && this.bgpApplied ? lookingGlassSnapshot(this.bgp) : undefined;
+  }
+
+  onBgpRoutesChanged(listener: () => void): void {
+    this.bgpRouteListeners.push(listener);
   }
 
   /** Resolves once a desired state (from disk or the control plane) is known. */

@@ -133,7 +133,12 @@ async function route(agent: AgentSurface, privileged: boolean, req: IncomingMess
     if (routes) {
       const peer = decodeURIComponent(routes[2]!);
       const family = url.searchParams.get("family") || undefined;
-      const known = bgp.status().peers.some((x) => x.address === peer || x.name === peer);
+      // By name, address or "instance/peer" (two instances' peers are told apart by the instance).
+      const known = bgp
+        .status()
+        .peers.some((x) =>
+          [x.address, x.name, `${x.instance}/${x.name}`, `${x.instance}/${x.address}`].includes(peer),
+        );
       if (!known) return sendJson(res, 404, { msg: `no BGP peer "${peer}" on this node` });
       try {
         return sendJson(

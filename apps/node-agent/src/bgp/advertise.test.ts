@@ -143,7 +143,9 @@ describe("BgpController advertisements", () => {
   it("plans the same intent identically, so a re-apply has nothing to do", () => {
     const one = planBgp(desired(a, b), new Map(), context);
     const two = planBgp(desired(a, b), new Map(), context);
-    expect(JSON.stringify([...two.originate])).toBe(JSON.stringify([...one.originate]));
+    expect(JSON.stringify([...two.instances[0]!.originate])).toBe(
+      JSON.stringify([...one.instances[0]!.originate]),
+    );
     expect(JSON.stringify(two.peers)).toBe(JSON.stringify(one.peers));
   });
 

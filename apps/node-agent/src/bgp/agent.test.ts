@@ -167,10 +167,10 @@ router bgp ${AS}
       "Established in `meridian-agent bgp peers --json`",
       30_000,
     );
-    expect(peers).toMatchObject({ instance: "dc", localASN: AS, running: true });
+    expect(peers).toMatchObject({ instances: [{ name: "dc", localASN: AS }], running: true });
     expect(peers.peers[0]).toMatchObject({ name: "tor-a", address: lab.v4(2) });
     expect(peers.peers[0]!.prefixes["ipv4-unicast"]?.advertised).toBe(1);
-    expect(await cli(["bgp", "peers"])).toMatch(/tor-a\s+10\.99\.8\.2\s+65001\s+Established/);
+    expect(await cli(["bgp", "peers"])).toMatch(/dc\s+tor-a\s+10\.99\.8\.2\s+65001\s+Established/);
 
     // Looking glass: FRR's network in, our PodCIDR out; a family filter; an unknown peer.
     const received = JSON.parse(await cli(["bgp", "routes", "received", "tor-a", "--json"])) as {

@@ -24,14 +24,26 @@ function prefixCell(p: BgpPeerReport): string {
     .join(", ");
 }
 
-/** `bgp peers`: one line per peer, then the last error of peers that have one. */
+/**
+ * `bgp peers`: a line per instance (its ASN and router ID), one table of every instance's peers
+ * with the instance in each row, then the last error of peers that have one.
+ */
 export function formatPeers(status: BgpStatus, opts: { json?: boolean } = {}): string {
   if (opts.json) return JSON.stringify(status, null, 2);
-  if (!status.instance && status.peers.length === 0) {
+  if (status.instances.length === 0 && status.peers.length === 0) {
     return ["no BGP instance selects this node", ...status.problems].join("\n");
   }
-  const head = `BGP instance ${status.instance ?? "-"}  local AS ${status.localASN ?? "-"}  router ID ${status.routerID ?? "-"}`;
+  const heads = status.instances.map((i) => {
+    const gr = i.gracefulRestart;
+    const restart = gr?.deferring
+      ? `  graceful restart: selection deferred, waiting for End-of-RIB from ${
+          [...new Set(gr.waiting.flatMap((w) => w.peers))].join(", ") || "-"
+        }`
+      : "";
+    return `BGP instance ${i.name}  local AS ${i.localASN ?? "-"}  router ID ${i.routerID ?? "-"}${i.running ? "" : "  (not running)"}${restart}`;
+  });
   const rows = status.peers.map((p) => [
+    p.instance,
     p.name,
     p.address,
     String(p.peerASN),
@@ -42,8 +54,11 @@ export function formatPeers(status: BgpStatus, opts: { json?: boolean } = {}): s
     prefixCell(p) || "-",
   ]);
   const lines = [
-    head,
-    table(["PEER", "ADDRESS", "AS", "STATE", "UPTIME", "FLAPS", "HOLD/KA", "PREFIXES acc/rcv/adv"], rows),
+    ...heads,
+    table(
+      ["INSTANCE", "PEER", "ADDRESS", "AS", "STATE", "UPTIME", "FLAPS", "HOLD/KA", "PREFIXES acc/rcv/adv"],
+      rows,
+    ),
   ];
   for (const p of status.peers) {
     if (p.lastError) lines.push(`${p.name}: last error ${p.lastError.words} at ${p.lastError.at}`);
@@ -81,7 +96,7 @@ export function formatRoutes(routes: LookingGlassRoute[], opts: { json?: boolean
   );
   const rows = sorted.map((r) => [
     r.family,
-    `${r.stale ? "S " : ""}${r.rd ? `${r.rd} ` : ""}${r.prefix}`,
+    `${r.installed ? "K " : ""}${r.stale ? "S " : ""}${r.rd ? `${r.rd} ` : ""}${r.prefix}`,
     r.nextHops.join(",") || "self",
     r.localPref !== undefined ? String(r.localPref) : "",
     r.med !== undefined ? String(r.med) : "",
@@ -89,5 +104,9 @@ export function formatRoutes(routes: LookingGlassRoute[], opts: { json?: boolean
     [...r.communities, ...r.largeCommunities, ...r.extendedCommunities].join(" "),
   ]);
   const out = table(["FAMILY", "PREFIX", "NEXT HOP", "LOCPRF", "MED", "PATH", "COMMUNITIES"], rows);
-  return `${out}\n${routes.length} route${routes.length === 1 ? "" : "s"}${routes.some((r) => r.stale) ? " (S = stale, kept for the peer's graceful restart)" : ""}`;
+  const notes = [
+    routes.some((r) => r.installed) && "K = installed in the kernel",
+    routes.some((r) => r.stale) && "S = stale, kept for the peer's graceful restart",
+  ].filter(Boolean);
+  return `${out}\n${routes.length} route${routes.length === 1 ? "" : "s"}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }

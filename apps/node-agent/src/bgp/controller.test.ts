@@ -28,6 +28,8 @@ interface Intent {
   vipCommunity?: string;
   holdTime?: number;
   password?: string;
+  /** What the API derives from the stored ciphertext; a new one means the password was set again. */
+  passwordVersion?: string;
 }
 
 /** The desired state the compiler would emit for one node, one ToR peer (iBGP, so LOCAL_PREF travels). */
@@ -50,7 +52,11 @@ function desired(i: Intent = {}): { bgp: DesiredBgp; passwords: Record<string, s
     gracefulRestart: { enabled: true, restartTimeSeconds: 60 },
     families: ["ipv4-unicast", "ipv6-unicast"],
     hasPassword: i.password !== undefined,
-    ...(i.password !== undefined ? { passwordRef: "ref-tor-a" } : {}),
+    ...(i.password !== undefined
+      ? { passwordRef: "ref-tor-a", passwordVersion: i.passwordVersion ?? "v1" }
+      : {}),
+    // The ToR's routes are filtered by import policy: only the DC's 172.16/12 reaches the looking glass.
+    importPolicy: { rules: [{ prefix: "172.16.0.0/12", le: 32, action: "accept" }], default: "reject" },
     routes: [
       route("10.244.7.0/24", "pods", {
         communities: ["65001:100"],
@@ -82,11 +88,7 @@ async function startController(opts: { restarting?: boolean } = {}): Promise<Dri
       "--import",
       "tsx",
       path.join(here, "test-driver.ts"),
-      // The ToR's routes are filtered by import policy: only the DC's 172.16/12 reaches the looking glass.
-      JSON.stringify({
-        ...opts,
-        importPolicy: { rules: [{ match: { prefixes: ["172.16.0.0/12 le 32"] }, action: "accept" }] },
-      }),
+      JSON.stringify(opts),
     ],
     { cwd: path.resolve(here, "../.."), stdio: ["pipe", "pipe", "pipe"] },
   );
@@ -290,6 +292,26 @@ router bgp ${AS}
     expect(st.flaps).toBeGreaterThan(md5.flaps);
     // The routes come back with the session.
     await until(() => frrPath("10.96.0.12/32"), "VIP back in FRR");
+  });
+
+  it("fetches the key once per password version; a new version brings the new key and one reset", async () => {
+    const intent = { vips: ["10.96.0.10/32", "10.96.0.12/32"], vipCommunity: "65001:201", holdTime: 15 };
+    await us!.call("fetches");
+    await apply({ ...intent, password: "s3cret-1" });
+    await apply({ ...intent, password: "s3cret-1" });
+    expect(await us!.call<string[]>("fetches")).toEqual([]);
+    const dropped = frrNeighbor().connectionsDropped;
+    const flaps = (await status()).flaps;
+    configure([`router bgp ${AS}`, `neighbor ${lab.v4(1)} password s3cret-2`]);
+    await apply({ ...intent, password: "s3cret-2", passwordVersion: "v2" });
+    expect(await us!.call<string[]>("fetches")).toEqual(["ref-tor-a"]);
+    await until(() => frrNeighbor().connectionsDropped > dropped, "FRR sees the session drop");
+    await established("session back with the new key");
+    expect((await status()).flaps).toBeGreaterThan(flaps);
+    // Back to the first key under a third version, for the tests that follow.
+    configure([`router bgp ${AS}`, `neighbor ${lab.v4(1)} password s3cret-1`]);
+    await apply({ ...intent, password: "s3cret-1", passwordVersion: "v3" });
+    await established("session back with the first key");
   });
 
   it("a wrong local ASN shows FRR's NOTIFICATION in words, and fixing it brings the session back", async () => {

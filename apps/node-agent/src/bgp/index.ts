@@ -6,7 +6,8 @@ export {
   type LookingGlassRoute,
   type VpnRoute,
 } from "./controller.js";
-export { type AdvertisedRoute, type PeerLocalPolicy, parseFamily, planBgp } from "./plan.js";
+export { lookingGlassSnapshot } from "./looking-glass.js";
+export { type AdvertisedRoute, importPolicyConfig, parseFamily, planBgp } from "./plan.js";
 export { recordGracefulStop, takeGracefulStop } from "./restart.js";
 export { type BgpPeerReport, type BgpStatus, bgpComponentStatus } from "./status.js";
 export { nativeTransport } from "./transport.js";

@@ -1,8 +1,8 @@
 // Pure translation from the control plane's BGP intent (plus routes other agent features add) to
 // what BgpSpeaker needs: one speaker identity, peer configs, and the routes to originate. No I/O,
 // so the same inputs always give the same plan and the controller can diff plans cheaply.
-import type { BgpInstanceState, BgpPeerState, NodeDesiredState } from "@meridian/api/compiler/types";
-import type { BgpFamily } from "@meridian/api/spec/bgp";
+import type { BgpInstanceState, NodeDesiredState } from "@meridian/api/compiler/types";
+import { type BgpFamily, type BgpImportPolicy, WELL_KNOWN_COMMUNITIES } from "@meridian/api/spec/bgp";
 import {
   canonicalPrefix,
   type Family,
@@ -42,23 +42,12 @@ export interface AdvertisedRoute {
   origin?: string;
 }
 
-/** Agent-local per-peer settings the control-plane model does not carry (yet). */
-export interface PeerLocalPolicy {
-  /** Default: accept everything into the looking glass (nothing is installed or re-advertised). */
-  importPolicy?: PolicyConfig;
-  /** Install accepted unicast routes into the kernel. Default false; not implemented yet. */
-  installRoutes?: boolean;
-}
-
 export interface PlanContext {
   /** Interface addresses of the node ("10.0.0.5/24"): pick the session source and v4/v6 next hops. */
   nodeAddresses?: string[];
   srv6?: DesiredSrv6;
-  /** Set the graceful-restart R bit: this agent restarted and peers hold our routes as stale. */
-  restarting?: boolean;
   /** MD5 keys by passwordRef, resolved by the controller before planning. */
   passwords?: Map<string, string>;
-  peerPolicy?: (peer: BgpPeerState) => PeerLocalPolicy;
 }
 
 export interface PlannedPeer {
@@ -70,12 +59,22 @@ export interface PlannedPeer {
   problems: string[];
 }
 
-export interface BgpPlan {
-  /** Absent when no BGP instance selects this node: the speaker should not run. */
+/** One BGP instance on this node: one speaker with its own ASN, router ID, RIBs and peers. */
+export interface InstancePlan {
+  name: string;
+  /** Absent when the instance cannot run (no router ID): its speaker should not run. */
   speaker?: { asn: number; routerId: string; instance: string };
   peers: PlannedPeer[];
   /** Keyed by `routeKey`; only what differs between plans is re-originated or withdrawn. */
   originate: Map<string, OriginateRoute>;
+  problems: string[];
+}
+
+export interface BgpPlan {
+  /** Every instance that selects this node, in the desired state's order. Empty: no speaker runs. */
+  instances: InstancePlan[];
+  /** All instances' peers (each names its instance), for status and the looking glass. */
+  peers: PlannedPeer[];
   problems: string[];
 }
 
@@ -229,6 +228,38 @@ function exportPolicy(
   };
 }
 
+/** "no-peer" → "65535:65284": the API knows more well-known names than the speaker parses. */
+function numericCommunity(text: string): string {
+  const v = WELL_KNOWN_COMMUNITIES[text];
+  return v === undefined ? text : `${v >>> 16}:${v & 0xffff}`;
+}
+
+/**
+ * The peer's import policy in the speaker's terms. Absent in the desired state: every route is
+ * kept for the looking glass — safe because nothing learned is re-advertised (export policy holds
+ * our own routes only) and the API refuses `installRoutes` without a policy (RFC 8212's intent).
+ */
+export function importPolicyConfig(policy: BgpImportPolicy | undefined): PolicyConfig {
+  if (!policy) return "accept-all";
+  return {
+    rules: policy.rules.map((r): PolicyRule => {
+      const prefix = r.prefix
+        ? `${r.prefix}${r.ge !== undefined ? ` ge ${r.ge}` : ""}${r.le !== undefined ? ` le ${r.le}` : ""}`
+        : undefined;
+      return {
+        match: {
+          ...(prefix ? { prefixes: [prefix] } : {}),
+          ...(r.communities ? { communities: r.communities.map(numericCommunity) } : {}),
+          ...(r.families ? { families: r.families.map(toSpeakerFamily) } : {}),
+        },
+        action: r.action,
+        ...(r.localPreference !== undefined ? { set: { localPref: r.localPreference } } : {}),
+      };
+    }),
+    default: policy.default,
+  };
+}
+
 function pickAddress(addrs: string[], want: (ip: string, cidr: string) => boolean): string | undefined {
   for (const cidr of addrs) {
     const ip = cidr.split("/")[0]!;
@@ -243,23 +274,33 @@ export function planBgp(
   sources: Map<string, AdvertisedRoute[]>,
   ctx: PlanContext = {},
 ): BgpPlan {
+  // One listener on :179 serves every instance and hands a connection over by its source
+  // address, so a peer address can belong to one instance only (the API and the compiler refuse
+  // duplicates; this keeps an older control plane's state from breaking the others).
+  const taken = new Map<string, { instance: string; peer: string }>();
+  const instances = desired.instances.map((inst) => planInstance(inst, sources, ctx, taken));
+  return {
+    instances,
+    peers: instances.flatMap((i) => i.peers),
+    problems: instances.flatMap((i) => i.problems),
+  };
+}
+
+function planInstance(
+  instance: BgpInstanceState,
+  sources: Map<string, AdvertisedRoute[]>,
+  ctx: PlanContext,
+  taken: Map<string, { instance: string; peer: string }>,
+): InstancePlan {
   const problems: string[] = [];
-  const [instance, ...others] = desired.instances;
-  for (const o of others) {
-    // One speaker per node listens on :179 with one ASN; more needs per-instance listen addresses.
-    problems.push(
-      `BGP instance ${o.name} ignored: only one instance per node is supported (using ${instance!.name})`,
-    );
-  }
   const originate = new Map<string, OriginateRoute>();
-  if (!instance) return { peers: [], originate, problems };
   const addrs = ctx.nodeAddresses ?? [];
   const routerId = instance.routerID ?? pickAddress(addrs, (ip) => !isIpv6(ip));
   if (!routerId) {
     problems.push(
       `BGP instance ${instance.name} has no router ID: set routerID or give the node an IPv4 address`,
     );
-    return { peers: [], originate, problems };
+    return { name: instance.name, peers: [], originate, problems };
   }
 
   const all: AdvertisedRoute[] = [
@@ -311,8 +352,14 @@ export function planBgp(
   const nextHop4 = pickAddress(addrs, (ip) => !isIpv6(ip));
   const nextHop6 = pickAddress(addrs, (ip) => isIpv6(ip) && !ip.toLowerCase().startsWith("fe80"));
   const peers: PlannedPeer[] = instance.peers.map((p) => {
-    const local = ctx.peerPolicy?.(p) ?? {};
     const peerProblems: string[] = [];
+    const key = canonicalAddress(p.address);
+    const owner = taken.get(key);
+    if (owner) {
+      peerProblems.push(
+        `address ${p.address} is already peer ${owner.peer} of BGP instance ${owner.instance} on this node; session not started (a node's instances must not share a peer address)`,
+      );
+    } else taken.set(key, { instance: instance.name, peer: p.name });
     let md5Password: string | undefined;
     if (p.hasPassword) {
       md5Password = p.passwordRef ? ctx.passwords?.get(p.passwordRef) : undefined;
@@ -342,29 +389,34 @@ export function planBgp(
         ? {
             gracefulRestart: {
               restartTime: p.gracefulRestart.restartTimeSeconds,
-              restarting: !!ctx.restarting,
               // The datapath keeps forwarding while the agent restarts (programs stay attached).
               forwardingPreserved: true,
             },
           }
         : {}),
-      importPolicy: local.importPolicy ?? "accept-all",
+      importPolicy: importPolicyConfig(p.importPolicy),
       exportPolicy: exportPolicy(perPeer.get(p.name)!, ibgp),
     };
     return {
       name: p.name,
       instance: instance.name,
       config,
-      installRoutes: !!local.installRoutes,
+      installRoutes: !!p.installRoutes,
       problems: peerProblems,
     };
   });
   return {
+    name: instance.name,
     speaker: { asn: instance.localASN, routerId, instance: instance.name },
     peers,
     originate,
     problems,
   };
+}
+
+/** "2001:DB8::1" and "2001:db8:0::1" are one peer. */
+function canonicalAddress(ip: string): string {
+  return canonicalPrefix(`${ip}/${isIpv6(ip) ? 128 : 32}`);
 }
 
 /**

@@ -4,9 +4,7 @@ import { describe, expect, it } from "vitest";
 import { type BgpStatus, bgpComponentStatus } from "./status.js";
 
 const status: BgpStatus = {
-  instance: "dc",
-  localASN: 65001,
-  routerID: "10.0.0.1",
+  instances: [{ name: "dc", localASN: 65001, routerID: "10.0.0.1", running: true, problems: [] }],
   running: true,
   problems: [],
   peers: [
@@ -31,6 +29,7 @@ const status: BgpStatus = {
       },
       configured: { families: ["ipv4-unicast", "ipv6-unicast"], md5: false, gracefulRestart: true },
       installRoutes: false,
+      routesInstalled: 0,
       problems: [],
     },
   ],
@@ -53,6 +52,10 @@ describe("bgpComponentStatus", () => {
       lastError: "received: OPEN Message Error / Bad Peer AS",
       lastErrorDetail: { code: 2, subcode: 2 },
     });
-    expect(c.detail).toMatchObject({ instance: "dc", localASN: 65001, running: true });
+    expect(c.detail).toMatchObject({
+      instances: [{ name: "dc", localASN: 65001, routerID: "10.0.0.1" }],
+      running: true,
+    });
+    expect(peers["10.0.0.2"]).toMatchObject({ instance: "dc" });
   });
 });

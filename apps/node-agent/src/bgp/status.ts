@@ -1,7 +1,7 @@
 // Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The API has no
 // BGP-specific field: the report carries it as the "bgp" component's `detail`
 // (componentStatusSchema in packages/api/src/agent/schemas.ts: detail is a free JSON record).
-import type { Family, PeerStatus } from "@meridian/bgp";
+import type { Family, PeerStatus, RestartStatus } from "@meridian/bgp";
 import { type BgpPlan, fromSpeakerFamily } from "./plan.js";
 
 export interface FamilyPrefixes {
@@ -49,38 +49,72 @@ export interface BgpPeerReport {
     ebgpMultihop?: number;
     gracefulRestart: boolean;
   };
-  /** Whether accepted unicast routes should go into the kernel. Installing is not implemented yet. */
+  /** Whether the best accepted unicast routes from this peer go into the kernel. */
   installRoutes: boolean;
+  /** Routes from this peer in the kernel's main table now (proto bgp); 0 without installRoutes. */
+  routesInstalled: number;
+  problems: string[];
+}
+
+/** One BGP instance on this node: its own speaker, ASN and router ID. */
+export interface BgpInstanceReport {
+  name: string;
+  localASN?: number;
+  routerID?: string;
+  /** Its speaker runs (false: it could not start, see problems). */
+  running: boolean;
+  /** After a graceful restart (RFC 4724 §4.1): selection waits for the peers' End-of-RIB. */
+  gracefulRestart?: {
+    deferring: boolean;
+    since: string;
+    /** Per family still deferred: the peers (addresses) whose End-of-RIB is awaited. */
+    waiting: { family: string; peers: string[] }[];
+    completed?: { at: string; reason: "end-of-rib" | "timer" | "stopped" };
+  };
   problems: string[];
 }
 
 export interface BgpStatus {
-  instance?: string;
-  localASN?: number;
-  routerID?: string;
+  /** Every instance that selects this node; peers name theirs in `instance`. */
+  instances: BgpInstanceReport[];
+  /** Some instance's speaker runs. */
   running: boolean;
   peers: BgpPeerReport[];
   problems: string[];
   lastError?: string;
+  adoptedKernelRoutes?: number;
+}
+
+/** What status reads of the kernel route installer. */
+export interface KernelRoutesView {
+  installedFor(address: string): number;
+  problemsFor(address: string): string[];
+  problems(): string[];
+  readonly adopted: number;
 }
 
 export function buildStatus(input: {
   plan?: BgpPlan;
-  speakerStatus: PeerStatus[];
+  kernel?: KernelRoutesView;
+  /** Per running instance (by name): its speaker's peer status and graceful-restart state. */
+  speakers: Map<string, { peers: PeerStatus[]; restart?: RestartStatus }>;
+  /** By "instance|address". */
   carriedFlaps: Map<string, number>;
   lastError?: string;
   running: boolean;
 }): BgpStatus {
   const { plan } = input;
-  const byAddr = new Map(input.speakerStatus.map((s) => [s.address, s]));
+  const byAddr = new Map(
+    [...input.speakers].flatMap(([inst, sp]) => sp.peers.map((s) => [`${inst}|${s.address}`, s] as const)),
+  );
   const peers = (plan?.peers ?? []).map((p): BgpPeerReport => {
-    const s = byAddr.get(p.config.address);
+    // A peer left out for a problem (a duplicate address) has no session of its own to show.
+    const s = p.problems.length === 0 ? byAddr.get(`${p.instance}|${p.config.address}`) : undefined;
     const prefixes: Record<string, FamilyPrefixes> = {};
     for (const [f, c] of Object.entries(s?.prefixes ?? {}))
       if (c) prefixes[fromSpeakerFamily(f as Family)] = { ...c };
     const problems = [...p.problems];
-    if (p.installRoutes)
-      problems.push("installRoutes is set but kernel route installation is not implemented yet");
+    if (p.installRoutes) problems.push(...(input.kernel?.problemsFor(p.config.address) ?? []));
     const e = s?.lastError;
     return {
       name: p.name,
@@ -89,7 +123,7 @@ export function buildStatus(input: {
       peerASN: p.config.asn,
       state: s?.state ?? "NotStarted",
       uptimeSeconds: s?.uptimeSeconds ?? 0,
-      flaps: (s?.flaps ?? 0) + (input.carriedFlaps.get(p.config.address) ?? 0),
+      flaps: (s?.flaps ?? 0) + (input.carriedFlaps.get(`${p.instance}|${p.config.address}`) ?? 0),
       ...(e && s?.lastErrorWords
         ? {
             lastError: {
@@ -125,16 +159,38 @@ export function buildStatus(input: {
         gracefulRestart: p.config.gracefulRestart !== undefined,
       },
       installRoutes: p.installRoutes,
+      routesInstalled: input.kernel?.installedFor(p.config.address) ?? 0,
       problems,
     };
   });
   return {
-    ...(plan?.speaker
-      ? { instance: plan.speaker.instance, localASN: plan.speaker.asn, routerID: plan.speaker.routerId }
-      : {}),
+    instances: (plan?.instances ?? []).map((i): BgpInstanceReport => {
+      const sp = input.speakers.get(i.name);
+      const r = sp?.restart;
+      return {
+        name: i.name,
+        ...(i.speaker ? { localASN: i.speaker.asn, routerID: i.speaker.routerId } : {}),
+        running: !!sp,
+        ...(r
+          ? {
+              gracefulRestart: {
+                deferring: r.deferring,
+                since: r.since.toISOString(),
+                waiting: r.waiting.map((w) => ({ family: fromSpeakerFamily(w.family), peers: w.peers })),
+                ...(r.completed
+                  ? { completed: { at: r.completed.at.toISOString(), reason: r.completed.reason } }
+                  : {}),
+              },
+            }
+          : {}),
+        problems: i.problems,
+      };
+    }),
     running: input.running,
     peers,
-    problems: plan?.problems ?? [],
+    problems: [...(plan?.problems ?? []), ...(input.kernel?.problems() ?? [])],
+    // Routes a previous agent installed, kept until the peers re-announce them (End-of-RIB).
+    ...(input.kernel?.adopted ? { adoptedKernelRoutes: input.kernel.adopted } : {}),
     ...(input.lastError ? { lastError: input.lastError } : {}),
   };
 }

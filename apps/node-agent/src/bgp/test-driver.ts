@@ -2,7 +2,7 @@
 // Options come as JSON in argv[2]; commands arrive as JSON lines on stdin and each gets one JSON
 // line back, the protocol of packages/bgp/tests/interop/driver.ts so its Driver class can talk to us.
 import readline from "node:readline";
-import type { PolicyConfig } from "@meridian/bgp";
+import type { BgpImportPolicy } from "@meridian/api/spec/bgp";
 import { formatPeers, formatRoutes } from "./cli.js";
 import { type ApplyContext, BgpController } from "./controller.js";
 import type { AdvertisedRoute, DesiredBgp } from "./plan.js";
@@ -11,34 +11,60 @@ import { nativeTransport } from "./transport.js";
 
 const cfg = JSON.parse(process.argv[2]!) as {
   restarting?: boolean;
-  importPolicy?: PolicyConfig;
+  /** RFC 4724 selection deferral bound for a restarting controller (seconds). */
+  selectionDeferralSeconds?: number;
+  /** Defaults for every peer of every apply that does not set its own (as the API would). */
+  importPolicy?: BgpImportPolicy;
   installRoutes?: boolean;
 };
 
+function withPeerDefaults(bgp: DesiredBgp): DesiredBgp {
+  if (!cfg.importPolicy && !cfg.installRoutes) return bgp;
+  return {
+    instances: bgp.instances.map((i) => ({
+      ...i,
+      peers: i.peers.map((p) => ({
+        ...(cfg.importPolicy ? { importPolicy: cfg.importPolicy } : {}),
+        ...(cfg.installRoutes ? { installRoutes: true } : {}),
+        ...p,
+      })),
+    })),
+  };
+}
+
 // Stands in for the control plane's bgpPassword query: keys arrive with each apply.
 let passwords: Record<string, string> = {};
+/** passwordRefs fetched since the last "fetches" command: proves keys are fetched only on a version change. */
+let fetches: string[] = [];
 const controller = new BgpController({
   transport: await nativeTransport(),
   restarting: cfg.restarting,
-  resolvePassword: async (ref) => passwords[ref],
-  peerPolicy: () => ({
-    ...(cfg.importPolicy ? { importPolicy: cfg.importPolicy } : {}),
-    installRoutes: !!cfg.installRoutes,
-  }),
+  ...(cfg.selectionDeferralSeconds !== undefined
+    ? { selectionDeferralSeconds: cfg.selectionDeferralSeconds }
+    : {}),
+  resolvePassword: async (ref) => {
+    fetches.push(ref);
+    return passwords[ref];
+  },
 });
 
 type Command =
   | { id: number; op: "apply"; bgp: DesiredBgp; context?: ApplyContext; passwords?: Record<string, string> }
   | { id: number; op: "set-routes"; source: string; routes: AdvertisedRoute[] }
-  | { id: number; op: "status" | "component" | "peers-text" | "vpn" }
-  | { id: number; op: "received" | "advertised" | "routes-text"; peer: string; family?: string }
+  | { id: number; op: "status" | "component" | "peers-text" | "vpn" | "fetches" }
+  | {
+      id: number;
+      op: "received" | "advertised" | "routes-text" | "received-text";
+      peer: string;
+      family?: string;
+    }
   | { id: number; op: "stop"; graceful?: boolean };
 
 async function handle(c: Command): Promise<unknown> {
   switch (c.op) {
     case "apply":
       passwords = c.passwords ?? {};
-      await controller.apply(c.bgp, c.context);
+      await controller.apply(withPeerDefaults(c.bgp), c.context);
       return true;
     case "set-routes":
       await controller.setRoutes(c.source, c.routes);
@@ -51,10 +77,17 @@ async function handle(c: Command): Promise<unknown> {
       return formatPeers(controller.status());
     case "vpn":
       return controller.vpnRoutes();
+    case "fetches": {
+      const out = fetches;
+      fetches = [];
+      return out;
+    }
     case "received":
       return controller.receivedRoutes(c.peer, c.family);
     case "advertised":
       return controller.advertisedRoutes(c.peer, c.family);
+    case "received-text":
+      return formatRoutes(controller.receivedRoutes(c.peer, c.family));
     case "routes-text":
       return formatRoutes(controller.advertisedRoutes(c.peer, c.family));
     case "stop":

@@ -57,6 +57,41 @@ export function ipBatch(lines: string[], opts: RunOptions = {}): Promise<string>
   return ip(["-batch", "-"], { ...opts, input: `${lines.join("\n")}\n` });
 }
 
+/**
+ * Many ip commands in one process with `-force`: every line runs even when others fail, and the
+ * failures come back by line index (0-based) with the kernel's words. A line that does not parse
+ * ends the whole batch, so callers must only hand in well-formed lines.
+ */
+export function ipBatchEach(lines: string[], opts: RunOptions = {}): Promise<Map<number, string>> {
+  const argv = ["ip", "-force", "-batch", "-"];
+  const full = opts.netns ? ["nsenter", `--net=${opts.netns}`, "--", ...argv] : argv;
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      full[0]!,
+      full.slice(1),
+      { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 32 * 1024 * 1024 },
+      (err, _stdout, stderr) => {
+        // iproute2 prints the kernel's message, then "Command failed -:<line>" (1-based).
+        const failures = new Map<number, string>();
+        let words: string[] = [];
+        for (const l of stderr.split("\n")) {
+          const m = /^Command failed -:(\d+)$/.exec(l.trim());
+          if (m) {
+            failures.set(Number(m[1]) - 1, words.join("; ") || "failed");
+            words = [];
+          } else if (l.trim()) words.push(l.trim().replace(/^(Error|RTNETLINK answers): /, ""));
+        }
+        // Words after the last marker: a line that did not parse stopped the batch there.
+        if (err && (failures.size === 0 || words.length > 0 || err.killed)) {
+          const code = typeof err.code === "number" ? err.code : null;
+          reject(new CommandError(full, code, stderr || err.message));
+        } else resolve(failures);
+      },
+    );
+    child.stdin?.end(`${lines.join("\n")}\n`);
+  });
+}
+
 /** Write sysctls under /proc/sys/net inside a namespace (paths are per-netns). */
 export async function setSysctls(values: Record<string, string>, netns?: string): Promise<void> {
   const script = Object.entries(values)

@@ -3,6 +3,7 @@
 // (packages/api/src/agent/router.ts).
 
 import type { DesiredStateEvent } from "@meridian/api/agent/events";
+import type { ReportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
 
 export type { NodeDesiredState };
@@ -65,6 +66,11 @@ export interface ControlPlaneChannel {
   reportEndpoints(endpoints: ReportedEndpoint[]): Promise<void>;
   /** Flow summaries (`agent.reportFlows`); optional: a control plane may not take them. */
   reportFlows?(flows: FlowSummary[]): Promise<void>;
+  /**
+   * The BGP looking glass (`agent.reportBgpRoutes`): the listed peers' bounded route tables, and
+   * every peer the node runs so the others' are dropped. Optional like `reportFlows`.
+   */
+  reportBgpRoutes?(report: ReportBgpRoutesInput): Promise<void>;
   /** A BGP peer's MD5 key by the desired state's `passwordRef` (`agent.bgpPassword`). */
   bgpPassword?(ref: string): Promise<string>;
   close(): void;

@@ -6,9 +6,11 @@
 // The event semantics (how a delta applies, when there is a gap) are the API's own pure
 // module, so agent and server cannot disagree about them.
 import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
+import type { LookingGlassPeer } from "@meridian/api/bgp/looking-glass-schemas";
 import type { Logger } from "pino";
 import type { AgentEndpoint, FlowEvent } from "../agent/datapath-port.js";
 import { FlowAggregator } from "../status/flow-summary.js";
+import { BgpRouteReporter } from "./bgp-routes.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,
@@ -43,6 +45,10 @@ export interface SyncTarget {
   onFlow?(listener: (flow: FlowEvent) => void): void;
   /** Receives a function that sends the endpoint inventory now (CNI ADD registers pods with it). */
   setEndpointReporter?(report: () => Promise<void>): void;
+  /** The BGP looking glass now (bounded per table); undefined until BGP has applied a state. */
+  bgpLookingGlass?(): LookingGlassPeer[] | undefined;
+  /** Called whenever some BGP peer's routes may have changed. */
+  onBgpRoutesChanged?(listener: () => void): void;
 }
 
 export interface SyncOptions {
@@ -51,6 +57,13 @@ export interface SyncOptions {
   /** How often flow summaries are sent (default 10 s). */
   flowReportMs?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /** At most one BGP looking-glass report round this often (default 5 s). */
+  bgpReportMs?: number;
+  /**
+   * How often component status is checked between desired states (default 5 s); it is reported
+   * only when it changed, e.g. a BGP session came up or went down with a reason.
+   */
+  statusCheckMs?: number;
 }
 
 export class SyncLoop {
@@ -68,6 +81,9 @@ export class SyncLoop {
   private applyChain: Promise<unknown> = Promise.resolve();
   /** Endpoint reports go out one at a time, so an older inventory never lands after a newer one. */
   private reportChain: Promise<unknown> = Promise.resolve();
+  private bgpRoutes?: BgpRouteReporter;
+  /** The components as last reported, without counters that tick on their own (uptime). */
+  private reportedStatus?: string;
 
   constructor(
     private readonly agent: SyncTarget,
@@ -144,6 +160,34 @@ export class SyncLoop {
     };
     this.later(this.opts.heartbeatMs ?? 15_000, beat);
     this.startFlowReports();
+    this.startBgpRouteReports();
+    this.startStatusChecks();
+  }
+
+  private startStatusChecks(): void {
+    const every = this.opts.statusCheckMs ?? 5_000;
+    const tick = () => {
+      if (this.stopped) return;
+      if (this.applied && statusKey(this.agent.components()) !== this.reportedStatus)
+        void this.report(this.applied.revision, this.applied.contentHash);
+      this.later(every, tick);
+    };
+    this.later(every, tick);
+  }
+
+  private startBgpRouteReports(): void {
+    const send = this.channel.reportBgpRoutes?.bind(this.channel);
+    const { agent } = this;
+    if (!send || !agent.bgpLookingGlass || !agent.onBgpRoutesChanged) return;
+    const reporter = new BgpRouteReporter({
+      snapshot: () => agent.bgpLookingGlass?.(),
+      send,
+      log: agent.log,
+      ...(this.opts.bgpReportMs !== undefined ? { minIntervalMs: this.opts.bgpReportMs } : {}),
+    });
+    this.bgpRoutes = reporter;
+    agent.onBgpRoutesChanged(() => reporter.changed());
+    reporter.resync();
   }
 
   private startFlowReports(): void {
@@ -175,6 +219,7 @@ export class SyncLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.bgpRoutes?.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.applyChain.catch(() => undefined);
@@ -197,6 +242,8 @@ export class SyncLoop {
         if (!connected && err)
           this.agent.log.warn({ err: err.message }, "control plane unreachable; keeping the last state");
         if (connected && this.endpointsDirty) void this.flushEndpoints();
+        // Whatever the control plane holds of our looking glass, it gets all of it again.
+        if (connected) this.bgpRoutes?.resync();
       },
       onError: (err) => {
         this.agent.setSyncConnected(false, this.applied?.revision);
@@ -253,12 +300,16 @@ export class SyncLoop {
 
   private async report(revision: number | undefined, contentHash: string | undefined): Promise<void> {
     try {
+      const components = this.agent.components();
+      const key = statusKey(components);
       await this.channel.reportStatus({
         ...(revision !== undefined ? { appliedRevision: revision } : {}),
         ...(contentHash ? { contentHash } : {}),
-        components: this.agent.components(),
+        components,
         summary: { endpoints: this.agent.endpointList().length, agentVersion: AGENT_VERSION },
       });
+      // Only once it arrived: a report lost to an outage goes again at the next check.
+      this.reportedStatus = key;
     } catch (err) {
       this.agent.log.debug({ err }, "status report failed");
     }
@@ -324,4 +375,9 @@ export class SyncLoop {
     t.unref();
     this.timers.add(t);
   }
+}
+
+/** What makes a status worth reporting again: everything but uptimes, which change every second. */
+function statusKey(components: ComponentStatus[]): string {
+  return JSON.stringify(components, (k, v) => (k === "uptimeSeconds" ? undefined : v));
 }

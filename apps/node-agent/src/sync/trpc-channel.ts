@@ -100,6 +100,9 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
     async reportFlows(flows) {
       await mutate("agent.reportFlows", { flows });
     },
+    async reportBgpRoutes(report) {
+      await mutate("agent.reportBgpRoutes", report);
+    },
     close() {
       // Nothing pooled: subscriptions are closed by their own unsubscribe.
     },
