@@ -1,6 +1,7 @@
 // Console at size: first render of the main pages and one interaction each, with 1,000 nodes,
 // 10,000 endpoints, 2,000 policies and 5,000 BGP peers, as a ratio against the same pages on the
-// small seeded model measured in this same run.
+// small seeded model measured in this same run; then, at size, scrolling the 10,000-endpoint
+// virtualised list: time to the last row and frame times while scrolling.
 //
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/console/run.ts
 //
@@ -132,7 +133,78 @@ const STEPS: Step[] = [
   { name: "noc", path: "/noc" },
 ];
 
-async function measure(browser: Browser, url: string, email: string, password: string) {
+interface ScrollFigures {
+  /** From scrolling to the bottom of the page to the last row drawn with its data (median of RUNS). */
+  toEndMs: number;
+  frames: number;
+  p50: number;
+  p95: number;
+  max: number;
+  /** Frames slower than 50 ms (a visible stutter). */
+  slow: number;
+  /** Frames in which a row in view was still waiting for its page from the server. */
+  waiting: number;
+  rowsPassed: number;
+}
+
+// Page code as a string: bench compiles without the DOM types. Scrolls down by a fixed step each
+// animation frame for `ms`, recording every frame's duration and whether a row in view was still
+// loading.
+const SCROLL_SCRIPT = (ms: number, step: number) => `new Promise((resolve) => {
+  const frames = [];
+  let waiting = 0;
+  let last = performance.now();
+  const t0 = last;
+  const firstRow = () => Number(document.elementFromPoint(innerWidth / 2, innerHeight / 2)?.closest("tr[aria-rowindex]")?.getAttribute("aria-rowindex") ?? 0);
+  const startRow = firstRow();
+  function tick(now) {
+    frames.push(now - last);
+    last = now;
+    const busy = [...document.querySelectorAll("tr[aria-busy]")].some((r) => {
+      const b = r.getBoundingClientRect();
+      return b.bottom > 0 && b.top < innerHeight;
+    });
+    if (busy) waiting += 1;
+    if (now - t0 >= ${ms}) return resolve({ frames, waiting, rowsPassed: firstRow() - startRow });
+    window.scrollBy(0, ${step});
+    requestAnimationFrame(tick);
+  }
+  requestAnimationFrame((now) => { last = now; requestAnimationFrame(tick); });
+})`;
+
+async function measureScroll(page: Page, url: string): Promise<ScrollFigures> {
+  const toEnd: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    await page.goto(`${url}/endpoints`, { waitUntil: "load" });
+    await page.locator('tr[aria-rowindex="2"]:not([aria-busy])').waitFor();
+    const t0 = performance.now();
+    await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)");
+    await page.locator(`tr[aria-rowindex="${SIZE.endpoints + 1}"]:not([aria-busy])`).waitFor();
+    toEnd.push(performance.now() - t0);
+  }
+  await page.goto(`${url}/endpoints`, { waitUntil: "load" });
+  await page.locator('tr[aria-rowindex="2"]:not([aria-busy])').waitFor();
+  // 3 s at 40 px a frame: about 2,400 px/s, a brisk mouse-wheel scroll.
+  const r = (await page.evaluate(SCROLL_SCRIPT(3000, 40))) as {
+    frames: number[];
+    waiting: number;
+    rowsPassed: number;
+  };
+  const f = [...r.frames].sort((a, b) => a - b);
+  const q = (p: number) => f[Math.min(f.length - 1, Math.floor(f.length * p))]!;
+  return {
+    toEndMs: toEnd.sort((a, b) => a - b)[Math.floor(toEnd.length / 2)]!,
+    frames: f.length,
+    p50: q(0.5),
+    p95: q(0.95),
+    max: f[f.length - 1]!,
+    slow: f.filter((x) => x > 50).length,
+    waiting: r.waiting,
+    rowsPassed: r.rowsPassed,
+  };
+}
+
+async function measure(browser: Browser, url: string, email: string, password: string, atSize = false) {
   const ctx = await signIn(browser, url, email, password);
   const page = await ctx.newPage();
   const out: Record<string, { render: number; interact: number | null }> = {};
@@ -153,8 +225,9 @@ async function measure(browser: Browser, url: string, email: string, password: s
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     out[step.name] = { render: median(renders), interact: interacts.length ? median(interacts) : null };
   }
+  const scroll = atSize ? await measureScroll(page, url) : null;
   await ctx.close();
-  return out;
+  return { out, scroll };
 }
 
 async function run(atSize: boolean, browser: Browser) {
@@ -167,7 +240,7 @@ async function run(atSize: boolean, browser: Browser) {
   }
   const app = await startConsole(db.url);
   try {
-    return await measure(browser, app.url, seeded.adminEmail, "bench-password-1234");
+    return await measure(browser, app.url, seeded.adminEmail, "bench-password-1234", atSize);
   } finally {
     await app.stop();
     await db.prisma.$disconnect();
@@ -177,8 +250,8 @@ async function run(atSize: boolean, browser: Browser) {
 
 const { browser, close } = await launchBrowser();
 try {
-  const base = await run(false, browser);
-  const big = await run(true, browser);
+  const base = (await run(false, browser)).out;
+  const { out: big, scroll } = await run(true, browser);
   console.log("page        render small  render big  ratio   interact small  interact big  ratio");
   for (const step of STEPS) {
     const a = base[step.name]!;
@@ -188,6 +261,16 @@ try {
     console.log(
       `${step.name.padEnd(11)} ${ms(a.render).padStart(12)} ${ms(b.render).padStart(11)} ${ratio(a.render, b.render).padStart(6)}` +
         `   ${ms(a.interact).padStart(14)} ${ms(b.interact).padStart(13)} ${ratio(a.interact, b.interact).padStart(6)}`,
+    );
+  }
+  if (scroll) {
+    console.log(
+      `endpoints at size: scroll to the last of ${SIZE.endpoints.toLocaleString("en")} rows, drawn with its data, in ${scroll.toEndMs.toFixed(0)} ms (median of ${RUNS})`,
+    );
+    console.log(
+      `endpoints at size: 3 s of scrolling at 40 px/frame passed ${scroll.rowsPassed} rows in ${scroll.frames} frames: ` +
+        `frame p50 ${scroll.p50.toFixed(1)} ms, p95 ${scroll.p95.toFixed(1)} ms, max ${scroll.max.toFixed(0)} ms, ` +
+        `${scroll.slow} frames over 50 ms, ${scroll.waiting} frames with a row in view still loading`,
     );
   }
 } finally {

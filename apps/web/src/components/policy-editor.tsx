@@ -64,7 +64,7 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
   const readOnly = !canEdit;
 
   function showYaml() {
-    setYamlText(policyYaml({ name, namespace, enabled, spec }));
+    setYamlText(policyYaml({ name, namespace, enabled, spec, version: base?.version }));
     setTab("yaml");
   }
 
@@ -149,11 +149,15 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
       if (base && obj) {
         const fresh = await client.policies.get.query({ id: base.id });
         setBase({ ...base, version: fresh.version, spec: fresh.spec as Spec });
+        // The next import from this view starts from the version just written.
+        setYamlText((t) => t.replace(/(meridian\.io\/version:\s*)"?\d+"?/, `$1"${fresh.version}"`));
       }
       setNotice(`Imported: ${r.objects.map((o) => `${o.kind} ${o.name} ${o.action}`).join(", ")}.${warn}`);
       router.refresh();
     } catch (err) {
-      setError(callError(err));
+      const e = callError(err);
+      if (e.code === "CONFLICT") await onConflict(e);
+      else setError(e);
     } finally {
       setBusy(false);
     }
@@ -175,6 +179,10 @@ export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | nu
     setDescription(next.description);
     setEnabled(next.enabled);
     setFields(specToFields(next.spec));
+    if (tab === "yaml")
+      setYamlText(
+        policyYaml({ name, namespace, enabled: next.enabled, spec: next.spec, version: next.version }),
+      );
     setError(null);
     setNotice(`Loaded version ${next.version} by ${next.updatedBy}. Apply your change again and save.`);
   }

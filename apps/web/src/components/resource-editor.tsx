@@ -52,6 +52,54 @@ function setAt(o: Obj, path: string, value: unknown): Obj {
   return copy;
 }
 
+/** A nested object (an import policy…) as YAML; invalid YAML is reported here and not applied. */
+function YamlField({
+  id,
+  label,
+  hint,
+  errors,
+  value,
+  readOnly,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  hint?: string;
+  errors: string[];
+  value: unknown;
+  readOnly: boolean;
+  onChange: (v: unknown) => void;
+}) {
+  const [text, setText] = useState(() => (value === undefined || value === null ? "" : stringify(value)));
+  const [parseError, setParseError] = useState<string | null>(null);
+  return (
+    <Field id={id} label={label} hint={hint} errors={parseError ? [parseError, ...errors] : errors}>
+      {(a) => (
+        <textarea
+          {...a}
+          className="code"
+          rows={6}
+          spellCheck={false}
+          readOnly={readOnly}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value);
+            try {
+              const parsed: unknown = e.target.value.trim() === "" ? undefined : parse(e.target.value);
+              setParseError(null);
+              onChange(parsed ?? undefined);
+            } catch (err) {
+              setParseError(`YAML: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+              // Sent as text, so a save now fails on this field instead of keeping an older value.
+              onChange(e.target.value);
+            }
+          }}
+        />
+      )}
+    </Field>
+  );
+}
+
 export function ResourceEditor({
   kind,
   initial,
@@ -193,6 +241,20 @@ export function ResourceEditor({
                     <label htmlFor={id}>{f.label}</label>
                     <FieldErrors id={`${id}-errors`} errors={errs} />
                   </div>
+                );
+              }
+              if (f.type === "yaml") {
+                return (
+                  <YamlField
+                    key={f.path}
+                    id={id}
+                    label={f.label}
+                    hint={f.hint}
+                    errors={errs}
+                    value={v}
+                    readOnly={ro}
+                    onChange={set}
+                  />
                 );
               }
               if (f.type === "checks") {

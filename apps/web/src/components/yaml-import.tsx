@@ -17,15 +17,15 @@ const HREF: Record<string, (id: string) => string> = {
 export function YamlImport() {
   const client = useTRPCClient();
   const [text, setText] = useState("");
-  const [result, setResult] = useState<Result | null>(null);
+  const [result, setResult] = useState<(Result & { dryRun: boolean }) | null>(null);
   const [error, setError] = useState<CallError | null>(null);
   const [busy, setBusy] = useState(false);
-  async function run(dryRun: boolean) {
+  async function run(dryRun: boolean, skipConflicts = false) {
     setBusy(true);
     setError(null);
     setResult(null);
     try {
-      setResult(await client.cilium.import.mutate({ yaml: text, dryRun }));
+      setResult({ ...(await client.cilium.import.mutate({ yaml: text, dryRun, skipConflicts })), dryRun });
     } catch (err) {
       setError(callError(err));
     } finally {
@@ -54,33 +54,49 @@ export function YamlImport() {
         </button>
       </div>
       {error ? (
-        <div className="form-error" role="alert" id="import-errors">
+        <div className="form-error" role="alert" id="import-errors" data-testid="import-errors">
           <p>
-            <strong>Not imported: </strong>
-            {Object.keys(error.fieldErrors).length ? "fix these and import again." : error.message}
+            <strong>
+              {error.code === "CONFLICT" ? "Conflict — nothing was imported: " : "Not imported: "}
+            </strong>
+            {error.code === "CONFLICT"
+              ? "these objects changed since the YAML was exported."
+              : Object.keys(error.fieldErrors).length
+                ? "fix these and import again."
+                : error.message}
           </p>
           <ul>
             {Object.entries(error.fieldErrors).flatMap(([k, v]) =>
               v.map((m) => (
                 <li key={`${k}-${m}`}>
-                  <code>{k.replace(/^yaml\./, "")}</code>: {m}
+                  <code>{k.replace(/^yaml\./, "").replace(/^objects\./, "")}</code>: {m}
                 </li>
               )),
             )}
           </ul>
+          {error.code === "CONFLICT" ? (
+            <button type="button" className="secondary" disabled={busy} onClick={() => run(false, true)}>
+              Import the others, leave these as they are
+            </button>
+          ) : null}
         </div>
       ) : null}
       {result ? (
         <div className="banner banner-ok" role="status">
           <p>
             <span aria-hidden="true">● </span>
-            {result.revision ? `Imported as revision ${result.revision}.` : "Checked: nothing was written."}
+            {result.revision
+              ? `Imported as revision ${result.revision}.`
+              : result.dryRun
+                ? "Checked: nothing was written."
+                : "Nothing changed."}
           </p>
           <ul>
             {result.objects.map((o) => (
               <li key={`${o.kind}-${o.namespace}-${o.name}`}>
                 {o.kind} {o.namespace ? `${o.namespace}/` : ""}
-                {o.id && HREF[o.kind] ? <Link href={HREF[o.kind]!(o.id)}>{o.name}</Link> : o.name}: {o.action}
+                {o.id && HREF[o.kind] ? <Link href={HREF[o.kind]!(o.id)}>{o.name}</Link> : o.name}:{" "}
+                {o.action === "conflict" ? <strong>not imported, {o.conflict}</strong> : o.action}
               </li>
             ))}
           </ul>

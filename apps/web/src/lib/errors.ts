@@ -11,10 +11,14 @@ export function callError(err: unknown): CallError {
     message?: string;
     data?: { code?: string; fieldErrors?: Record<string, string[]> | null };
   };
+  const code = e?.data?.code ?? null;
+  const fieldErrors = e?.data?.fieldErrors ?? {};
+  // An import's conflicts come per object; their own sentences already name the object.
+  const conflicts = code === "CONFLICT" ? Object.values(fieldErrors).flat() : [];
   return {
-    message: e?.message || "the request failed",
-    code: e?.data?.code ?? null,
-    fieldErrors: e?.data?.fieldErrors ?? {},
+    message: conflicts.length ? conflicts.join(" ") : e?.message || "the request failed",
+    code,
+    fieldErrors,
   };
 }
 

@@ -13,7 +13,8 @@ export type FormField =
   | {
       path: string;
       label: string;
-      type: "text" | "number" | "password" | "list" | "labels" | "bool";
+      /** "yaml": a nested object edited as YAML in place (empty: the field is left out). */
+      type: "text" | "number" | "password" | "list" | "labels" | "bool" | "yaml";
       hint?: string;
     }
   | { path: string; label: string; type: "select" | "checks"; options: string[]; hint?: string };
@@ -104,6 +105,13 @@ export const KINDS: Record<KindKey, KindDef> = {
         type: "password",
         hint: "write-only; empty keeps the current one",
       },
+      {
+        path: "importPolicy",
+        label: "Import policy (YAML)",
+        type: "yaml",
+        hint: "rules: [{ prefix: 10.0.0.0/8, le: 24, action: accept }], default: reject. First match decides; empty: keep everything for the looking glass, install nothing",
+      },
+      { path: "installRoutes", label: "Install accepted routes into the node's kernel", type: "bool" },
     ],
   },
   "bgp-advertisements": {

@@ -143,15 +143,26 @@ export function emptyRule(): RuleFields {
 }
 
 /** The Cilium manifest for a policy, as the API's export writes it. */
-export function policyYaml(p: { name: string; namespace: string; enabled: boolean; spec: Spec }): string {
+export function policyYaml(p: {
+  name: string;
+  namespace: string;
+  enabled: boolean;
+  spec: Spec;
+  /** The stored version this edit started from: the import refuses the YAML if it moved on since. */
+  version?: number;
+}): string {
   const { enabled: _e, ...spec } = p.spec;
+  const annotations = {
+    ...(p.enabled ? {} : { "meridian.io/enabled": "false" }),
+    ...(p.version !== undefined ? { "meridian.io/version": String(p.version) } : {}),
+  };
   const doc = {
     apiVersion: "cilium.io/v2",
     kind: p.namespace ? "CiliumNetworkPolicy" : "CiliumClusterwideNetworkPolicy",
     metadata: {
       name: p.name,
       ...(p.namespace ? { namespace: p.namespace } : {}),
-      ...(p.enabled ? {} : { annotations: { "meridian.io/enabled": "false" } }),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec,
   };

@@ -1,11 +1,12 @@
-import Link from "next/link";
 import { DiffView } from "@/components/diff-view";
-import { PageHeader, Pager, pageOffset } from "@/components/page-header";
+import { RevisionList } from "@/components/lists";
+import { PageHeader, pageOffset } from "@/components/page-header";
 import { serverCaller } from "@/server/caller";
+import { LIST_PAGE, pageStart, revisionRows } from "@/server/lists";
 import { requireUser } from "@/server/session";
+import { loadRevisions } from "../list-actions";
 
 export const dynamic = "force-dynamic";
-const LIMIT = 50;
 
 export default async function AuditPage({
   searchParams,
@@ -16,12 +17,9 @@ export default async function AuditPage({
   const params = await searchParams;
   const offset = pageOffset(params.offset);
   const api = await serverCaller();
-  const list = await api.audit.list({
-    limit: LIMIT,
-    offset,
-    author: params.author || undefined,
-    entityId: params.entityId || undefined,
-  });
+  const filter = { author: params.author, entityId: params.entityId };
+  const start = pageStart(offset);
+  const list = await revisionRows(filter, start, LIST_PAGE);
   const from = params.from !== undefined ? Number(params.from) : undefined;
   const to = params.to !== undefined ? Number(params.to) : undefined;
   const diff =
@@ -61,42 +59,12 @@ export default async function AuditPage({
         <input id="author" name="author" defaultValue={params.author ?? ""} />
         <button type="submit">Filter</button>
       </form>
-      <table className="grid">
-        <caption className="sr-only">Revisions, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Revision</th>
-            <th scope="col">When (UTC)</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">Objects</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.items.map((r) => (
-            <tr key={r.number}>
-              <th scope="row">
-                <Link href={`/audit/${r.number}`}>#{r.number}</Link>
-              </th>
-              <td>{r.createdAt.toISOString().slice(0, 19).replace("T", " ")}</td>
-              <td>{r.authorName}</td>
-              <td>{r.message}</td>
-              <td>{r.entryCount}</td>
-              <td>
-                <Link href={`/audit?from=${Math.max(0, r.number - 1)}&to=${r.number}`}>diff</Link> ·{" "}
-                <Link href={`/audit/${r.number}`}>restore…</Link>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <Pager
-        basePath="/audit"
-        params={{ author: params.author, entityId: params.entityId }}
-        offset={offset}
-        limit={LIMIT}
+      <RevisionList
         total={list.total}
+        initial={{ offset: start, rows: list.rows }}
+        pageSize={LIST_PAGE}
+        load={loadRevisions.bind(null, filter)}
+        startIndex={offset}
       />
     </>
   );

@@ -1,17 +1,18 @@
 import Link from "next/link";
-import { FilterForm, GridTable } from "@/components/grid";
+import { FilterForm } from "@/components/grid";
+import { PeerList } from "@/components/lists";
 import { ObjectTable, sel, specOf } from "@/components/object-table";
-import { PageHeader, Pager, pageOffset } from "@/components/page-header";
-import { StatusBadge, toneOfHealth } from "@/components/status";
-import { bgpSessions, duration } from "@/lib/bgp-status";
+import { PageHeader, pageOffset } from "@/components/page-header";
 import { serverCaller } from "@/server/caller";
+import { LIST_PAGE, pageStart, peerRows } from "@/server/lists";
 import { requireUser } from "@/server/session";
+import { loadPeers } from "../list-actions";
 
 export const dynamic = "force-dynamic";
 
 // Configured BGP beside what the agents report: each peer's session on each node, its uptime,
 // prefixes and last error in the agent's words. The page re-renders on every status report.
-const LIMIT = 100;
+// The peer list can run to thousands of rows, so it comes last and the page scrolls through it.
 
 export default async function BgpPage({
   searchParams,
@@ -22,13 +23,13 @@ export default async function BgpPage({
   const params = await searchParams;
   const offset = pageOffset(params.offset);
   const api = await serverCaller();
-  const [instances, peers, ads, status] = await Promise.all([
+  const filter = { q: params.q };
+  const start = pageStart(offset);
+  const [instances, peers, ads] = await Promise.all([
     api.bgp.instances.list({ limit: 200 }),
-    api.bgp.peers.list({ limit: LIMIT, offset, search: params.q || undefined }),
+    peerRows(filter, start, LIST_PAGE),
     api.bgp.advertisements.list({ limit: 200 }),
-    api.status.overview(),
   ]);
-  const sessions = bgpSessions(status.nodes);
   return (
     <>
       <PageHeader title="BGP">
@@ -44,83 +45,6 @@ export default async function BgpPage({
           </Link>
         ) : null}
       </PageHeader>
-      <section aria-labelledby="h-peers" className="section">
-        <div className="section-header">
-          <h2 id="h-peers">
-            Peers <span className="muted">({peers.total})</span>
-          </h2>
-          {me.canEdit ? (
-            <Link href="/objects/bgp-peers/new" className="button secondary">
-              New peer
-            </Link>
-          ) : null}
-        </div>
-        <FilterForm
-          label="Filter peers"
-          fields={[{ name: "q", label: "Peer name contains", value: params.q }]}
-        />
-        <GridTable
-          columns={[
-            "Peer",
-            "Instance",
-            "Address",
-            "ASN",
-            "Session (per node)",
-            "Uptime",
-            "Prefixes rx / tx",
-            "Last error",
-          ]}
-          empty={peers.items.length === 0 && "No peers configured."}
-          testId="bgp-peers"
-        >
-          {peers.items.map((p) => {
-            const s = p.spec as { instance: string; address: string; peerASN: number };
-            const mine = sessions.filter((x) => x.peer === s.address || x.peer === p.name);
-            return (
-              <tr key={p.id} data-peer={p.name}>
-                <th scope="row">
-                  <Link href={`/objects/bgp-peers/${p.id}`}>{p.name}</Link>
-                  {p.enabled ? null : <span className="muted"> (disabled)</span>}
-                </th>
-                <td>{s.instance}</td>
-                <td>
-                  <code>{s.address}</code>
-                </td>
-                <td>{s.peerASN}</td>
-                <td data-testid="session-state">
-                  {mine.length === 0 ? (
-                    <StatusBadge tone="unknown" label="no agent report" />
-                  ) : (
-                    mine.map((m) => (
-                      <div key={m.node}>
-                        <StatusBadge tone={toneOfHealth(m.state)} label={`${m.state} on ${m.node}`} />
-                      </div>
-                    ))
-                  )}
-                </td>
-                <td>
-                  {mine.map((m) => (
-                    <div key={m.node}>{duration(m.uptimeSeconds)}</div>
-                  ))}
-                </td>
-                <td>
-                  {mine.map((m) => (
-                    <div key={m.node}>
-                      {m.prefixesReceived ?? "—"} / {m.prefixesAdvertised ?? "—"}
-                    </div>
-                  ))}
-                </td>
-                <td>
-                  {mine.map((m) => (
-                    <div key={m.node}>{m.lastError ?? "—"}</div>
-                  ))}
-                </td>
-              </tr>
-            );
-          })}
-        </GridTable>
-        <Pager basePath="/bgp" params={{ q: params.q }} offset={offset} limit={LIMIT} total={peers.total} />
-      </section>
       <ObjectTable
         title="Instances"
         kind="bgp-instances"
@@ -146,6 +70,29 @@ export default async function BgpPage({
           },
         ]}
       />
+      <section aria-labelledby="h-peers" className="section">
+        <div className="section-header">
+          <h2 id="h-peers">
+            Peers <span className="muted">({peers.total})</span>
+          </h2>
+          {me.canEdit ? (
+            <Link href="/objects/bgp-peers/new" className="button secondary">
+              New peer
+            </Link>
+          ) : null}
+        </div>
+        <FilterForm
+          label="Filter peers"
+          fields={[{ name: "q", label: "Peer name contains", value: params.q }]}
+        />
+        <PeerList
+          total={peers.total}
+          initial={{ offset: start, rows: peers.rows }}
+          pageSize={LIST_PAGE}
+          load={loadPeers.bind(null, filter)}
+          startIndex={offset}
+        />
+      </section>
     </>
   );
 }

@@ -1,12 +1,11 @@
-import Link from "next/link";
-import { PageHeader, Pager, pageOffset } from "@/components/page-header";
-import { StatusBadge, toneOfHealth } from "@/components/status";
-import { HEALTH_LABEL, type NodeHealth, nodeHealth } from "@/lib/node-health";
-import { serverCaller } from "@/server/caller";
+import { NodeList } from "@/components/lists";
+import { PageHeader, pageOffset } from "@/components/page-header";
+import { HEALTH_LABEL, type NodeHealth } from "@/lib/node-health";
+import { LIST_PAGE, nodeRows, pageStart } from "@/server/lists";
 import { requireUser } from "@/server/session";
+import { loadNodes } from "../list-actions";
 
 export const dynamic = "force-dynamic";
-const LIMIT = 50;
 
 export default async function NodesPage({
   searchParams,
@@ -16,13 +15,9 @@ export default async function NodesPage({
   await requireUser();
   const params = await searchParams;
   const offset = pageOffset(params.offset);
-  const api = await serverCaller();
-  const status = await api.status.overview();
-  const q = params.q?.trim().toLowerCase() ?? "";
-  const rows = status.nodes
-    .map((n) => ({ ...n, health: nodeHealth(n) }))
-    .filter((n) => (!params.health || n.health === params.health) && (!q || n.name.includes(q)));
-  const page = rows.slice(offset, offset + LIMIT);
+  const filter = { q: params.q, health: params.health };
+  const start = pageStart(offset);
+  const first = await nodeRows(filter, start, LIST_PAGE);
   return (
     <>
       <PageHeader title="Nodes" />
@@ -40,62 +35,13 @@ export default async function NodesPage({
         </select>
         <button type="submit">Filter</button>
       </form>
-      <p className="muted">Current revision {status.currentRevision}</p>
-      <table className="grid">
-        <caption className="sr-only">Nodes and their agents</caption>
-        <thead>
-          <tr>
-            <th scope="col">Node</th>
-            <th scope="col">Health</th>
-            <th scope="col">Agent</th>
-            <th scope="col">Applied / desired</th>
-            <th scope="col">Components</th>
-            <th scope="col">Last heard</th>
-          </tr>
-        </thead>
-        <tbody>
-          {page.length === 0 ? (
-            <tr>
-              <td colSpan={6} className="muted">
-                No nodes match. Nodes appear when an agent joins with a join token (Admin → Join tokens).
-              </td>
-            </tr>
-          ) : null}
-          {page.map((n) => (
-            <tr key={n.name}>
-              <th scope="row">
-                <Link href={`/nodes/${encodeURIComponent(n.name)}`}>{n.name}</Link>
-              </th>
-              <td>
-                <StatusBadge tone={toneOfHealth(n.health)} label={HEALTH_LABEL[n.health]} />
-              </td>
-              <td>{n.agentVersion ?? "—"}</td>
-              <td>
-                {n.appliedRevision ?? "—"} / {status.currentRevision}
-              </td>
-              <td>
-                {n.components.length === 0
-                  ? "—"
-                  : n.components.map((c) => (
-                      <StatusBadge
-                        key={c.component}
-                        tone={toneOfHealth(c.state)}
-                        label={c.component}
-                        title={`${c.component}: ${c.state}${c.message ? ` — ${c.message}` : ""}`}
-                      />
-                    ))}
-              </td>
-              <td>{n.lastHeartbeatAt ? n.lastHeartbeatAt.toISOString().slice(11, 19) : "never"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <Pager
-        basePath="/nodes"
-        params={{ health: params.health, q: params.q }}
-        offset={offset}
-        limit={LIMIT}
-        total={rows.length}
+      <p className="muted">Current revision {first.currentRevision}</p>
+      <NodeList
+        total={first.total}
+        initial={{ offset: start, rows: first.rows }}
+        pageSize={LIST_PAGE}
+        load={loadNodes.bind(null, filter)}
+        startIndex={offset}
       />
     </>
   );

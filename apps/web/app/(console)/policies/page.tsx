@@ -1,14 +1,12 @@
 import Link from "next/link";
-import { FilterForm, GridTable } from "@/components/grid";
-import { PageHeader, Pager, pageOffset } from "@/components/page-header";
-import { StatusBadge } from "@/components/status";
-import { serverCaller } from "@/server/caller";
+import { FilterForm } from "@/components/grid";
+import { PolicyList } from "@/components/lists";
+import { PageHeader, pageOffset } from "@/components/page-header";
+import { LIST_PAGE, pageStart, policyRows } from "@/server/lists";
 import { requireUser } from "@/server/session";
+import { loadPolicies } from "../list-actions";
 
 export const dynamic = "force-dynamic";
-const LIMIT = 50;
-
-type Rule = { toFQDNs?: unknown[] };
 
 export default async function PoliciesPage({
   searchParams,
@@ -18,13 +16,12 @@ export default async function PoliciesPage({
   const me = await requireUser();
   const params = await searchParams;
   const offset = pageOffset(params.offset);
-  const api = await serverCaller();
-  const list = await api.policies.list({
-    search: params.q || undefined,
-    namespace: params.namespace === undefined || params.namespace === "*" ? undefined : params.namespace,
-    limit: LIMIT,
-    offset,
-  });
+  const filter = {
+    q: params.q,
+    ...(params.namespace === undefined ? {} : { namespace: params.namespace }),
+  };
+  const start = pageStart(offset);
+  const first = await policyRows(filter, start, LIST_PAGE);
   return (
     <>
       <PageHeader title="Network policies">
@@ -51,53 +48,13 @@ export default async function PoliciesPage({
         </p>
       ) : null}
       <FilterForm label="Filter policies" fields={[{ name: "q", label: "Name contains", value: params.q }]} />
-      <GridTable
-        columns={["Policy", "Namespace", "State", "Selects", "Rules", "Last change"]}
-        empty={list.items.length === 0 && "No policies yet."}
-        caption="Network policies"
-      >
-        {list.items.map((p) => {
-          const s = p.spec as {
-            endpointSelector?: { matchLabels?: Record<string, string> };
-            ingress?: Rule[];
-            egress?: Rule[];
-            ingressDeny?: Rule[];
-            egressDeny?: Rule[];
-          };
-          const fqdn = (s.egress ?? []).some((r) => r.toFQDNs?.length);
-          return (
-            <tr key={p.id}>
-              <th scope="row">
-                <Link href={`/policies/${p.id}`}>{p.name}</Link>
-              </th>
-              <td>{p.namespace ? String(p.namespace) : <span className="muted">cluster-wide</span>}</td>
-              <td>
-                {p.enabled ? (
-                  <StatusBadge tone="ok" label="enabled" />
-                ) : (
-                  <StatusBadge tone="unknown" label="disabled" />
-                )}
-              </td>
-              <td>
-                {Object.entries(s.endpointSelector?.matchLabels ?? {}).map(([k, v]) => (
-                  <code key={k} className="label">
-                    {k}={v}
-                  </code>
-                ))}
-              </td>
-              <td>
-                {s.ingress?.length ?? 0} in · {s.egress?.length ?? 0} out
-                {(s.ingressDeny?.length ?? 0) + (s.egressDeny?.length ?? 0) ? " · deny" : ""}
-                {fqdn ? " · FQDN" : ""}
-              </td>
-              <td>
-                v{p.version} by {p.updatedBy}
-              </td>
-            </tr>
-          );
-        })}
-      </GridTable>
-      <Pager basePath="/policies" params={{ q: params.q }} offset={offset} limit={LIMIT} total={list.total} />
+      <PolicyList
+        total={first.total}
+        initial={{ offset: start, rows: first.rows }}
+        pageSize={LIST_PAGE}
+        load={loadPolicies.bind(null, filter)}
+        startIndex={offset}
+      />
     </>
   );
 }

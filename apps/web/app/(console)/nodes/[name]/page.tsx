@@ -1,6 +1,8 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { StatusBadge, toneOfHealth } from "@/components/status";
+import { bgpSessions } from "@/lib/bgp-status";
+import { lookingGlassHref } from "@/lib/looking-glass";
 import { HEALTH_LABEL, nodeHealth } from "@/lib/node-health";
 import { serverCaller } from "@/server/caller";
 import { requireUser } from "@/server/session";
@@ -18,6 +20,7 @@ export default async function NodePage({ params }: { params: Promise<{ name: str
   if (!st || !node) notFound();
   const health = nodeHealth(st);
   const endpoints = await api.endpoints.list({ node: decoded, limit: 20 });
+  const sessions = bgpSessions([st]);
   return (
     <>
       <p>
@@ -87,6 +90,51 @@ export default async function NodePage({ params }: { params: Promise<{ name: str
           ))}
         </tbody>
       </table>
+      {sessions.length > 0 ? (
+        <section aria-labelledby="h-bgp" className="section">
+          <h2 id="h-bgp">BGP peers on this node</h2>
+          <table className="grid" data-testid="node-bgp-peers">
+            <thead>
+              <tr>
+                <th scope="col">Peer</th>
+                <th scope="col">Session</th>
+                <th scope="col">Prefixes rx / tx</th>
+                <th scope="col">Looking glass</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sessions.map((s) => (
+                <tr key={s.peer}>
+                  <th scope="row">
+                    <code>{s.peer}</code>
+                  </th>
+                  <td>
+                    <StatusBadge tone={toneOfHealth(s.state)} label={s.state} />
+                  </td>
+                  <td>
+                    {s.prefixesReceived ?? "—"} / {s.prefixesAdvertised ?? "—"}
+                  </td>
+                  <td>
+                    <Link
+                      href={lookingGlassHref({ node: node.name, peer: s.peer })}
+                      aria-label={`routes received from ${s.peer}`}
+                    >
+                      received
+                    </Link>
+                    {" · "}
+                    <Link
+                      href={lookingGlassHref({ node: node.name, peer: s.peer, direction: "advertised" })}
+                      aria-label={`routes advertised to ${s.peer}`}
+                    >
+                      advertised
+                    </Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ) : null}
       <h2>Endpoints on this node</h2>
       <p>
         <Link href={`/endpoints?node=${encodeURIComponent(node.name)}`}>
