@@ -507,11 +507,15 @@ export class BgpSpeaker extends EventEmitter {
     if (route.prefixSid) attrs.prefixSid = route.prefixSid;
     if (route.srv6) {
       let sid = route.srv6.sid;
-      const st = route.srv6.structure;
+      let st = route.srv6.structure;
       if (st && route.srv6.transpose !== false && st.transpositionLength > 0) {
         const t = transposeSid(sid, st);
         sid = t.sid;
         labels = [t.label];
+      } else if (st) {
+        // Not transposed: the whole SID is in the attribute, and the structure must say so, or a
+        // receiver would rebuild the SID from the label (implicit null) and zero its function.
+        st = { ...st, transpositionLength: 0, transpositionOffset: 0 };
       }
       attrs.prefixSid = {
         srv6L3Service: { sids: [{ sid, flags: 0, behavior: route.srv6.behavior, structure: st }] },

@@ -190,7 +190,19 @@ describe("BgpController advertisements", () => {
       prefix: "192.168.20.0/24",
       rd: "65001:20",
       extendedCommunities: ["rt:65001:20"],
-      srv6: { sid: "fd00:0:0:9:e001::", behavior: SrBehavior.EndDT4 },
+      // Transposed as real routers send it: the function travels in the label.
+      srv6: {
+        sid: "fd00:0:0:9:e001::",
+        behavior: SrBehavior.EndDT4,
+        structure: {
+          locatorBlockLength: 40,
+          locatorNodeLength: 24,
+          functionLength: 16,
+          argumentLength: 0,
+          transpositionLength: 16,
+          transpositionOffset: 64,
+        },
+      },
     });
     const got = await until(
       () => controller.vpnRoutes({ routeTargets: ["65001:20"] })[0],
@@ -203,7 +215,10 @@ describe("BgpController advertisements", () => {
       routeTargets: ["65001:20"],
       prefix: "192.168.20.0/24",
       nextHops: [torB],
+      labels: [0xe0010],
+      // The SID the SRv6 import programs: rebuilt from the label, not the zeroed one on the wire.
       sid: "fd00:0:0:9:e001::",
+      srv6: { behavior: SrBehavior.EndDT4, transposed: true },
       stale: false,
     });
     expect(controller.vpnRoutes({ routeTargets: ["65001:99"] })).toEqual([]);

@@ -9,8 +9,11 @@ import {
   BgpSpeaker,
   type Family,
   type OriginateRoute,
+  type PrefixSid,
   type RouteView,
   SharedListener,
+  type Srv6ServiceSid,
+  serviceSid,
   type Transport,
 } from "@meridian/bgp";
 import { KernelRouteInstaller, type KernelRoutesOptions } from "./kernel-routes.js";
@@ -75,7 +78,9 @@ export interface VpnRoute {
   prefix: string;
   nextHops: string[];
   labels: number[];
+  /** The full SRv6 service SID (untransposed). */
   sid?: string;
+  srv6?: Srv6ServiceSid;
   stale: boolean;
 }
 
@@ -495,8 +500,8 @@ export class BgpController {
 
   /**
    * Received VPN routes for the SRv6 import, optionally only those carrying one of `routeTargets`
-   * ("65000:1"). The SID is un-transposed only when the route carries no structure; callers that
-   * need the full SID use `prefixSid` from the looking glass.
+   * ("65000:1"). `sid` is the full SID to program (function bits put back from the label when the
+   * sender transposed them, RFC 9252 §4), with its behavior and structure.
    */
   vpnRoutes(filter: { routeTargets?: string[] } = {}): VpnRoute[] {
     const out: VpnRoute[] = [];
@@ -518,7 +523,7 @@ export class BgpController {
             prefix: r.prefix,
             nextHops: r.nextHops,
             labels: r.labels ?? [],
-            ...(r.prefixSid?.srv6L3Service?.sids[0] ? { sid: r.prefixSid.srv6L3Service.sids[0].sid } : {}),
+            ...srv6Of(r),
             stale: !!r.stale,
           });
         }
@@ -526,6 +531,11 @@ export class BgpController {
     }
     return out.sort((a, b) => (a.rd + a.prefix < b.rd + b.prefix ? -1 : 1));
   }
+}
+
+function srv6Of(r: { prefixSid?: PrefixSid; labels?: number[] }): Pick<VpnRoute, "sid" | "srv6"> {
+  const s = serviceSid(r);
+  return s ? { sid: s.sid, srv6: s } : {};
 }
 
 function familyName(f: Family): string {

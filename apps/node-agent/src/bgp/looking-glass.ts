@@ -9,7 +9,7 @@ import {
   type LookingGlassRoute as ReportedRoute,
 } from "@meridian/api/bgp/looking-glass-schemas";
 import type { BgpFamily } from "@meridian/api/spec/bgp";
-import { canonicalPrefix, untransposeSid } from "@meridian/bgp";
+import { canonicalPrefix, serviceSid } from "@meridian/bgp";
 import ipaddr from "ipaddr.js";
 import type { LookingGlassRoute } from "./controller.js";
 import { type AdvertisedRoute, controlPlaneRoutes, type DesiredBgp, type DesiredSrv6 } from "./plan.js";
@@ -84,12 +84,8 @@ function sortKey(r: LookingGlassRoute): string {
 const clip = <T>(xs: readonly T[], n: number): T[] => xs.slice(0, n);
 
 function toReported(r: LookingGlassRoute, reasons?: Map<string, string[]>): ReportedRoute {
-  const sidInfo = r.prefixSid?.srv6L3Service?.sids[0];
-  let sid = sidInfo?.sid;
-  const st = sidInfo?.structure;
   // RFC 9252 transposition: the function bits travel in the label; show the SID a router programs.
-  if (sid && st && st.transpositionLength > 0 && r.labels?.[0] !== undefined)
-    sid = untransposeSid(sid, r.labels[0], st);
+  const sid = serviceSid(r)?.sid ?? r.prefixSid?.srv6L3Service?.sids[0]?.sid;
   const why = reasons?.get(`${r.rd ?? ""}|${canonicalPrefix(r.prefix)}`);
   // Clipped to the API's bounds: one odd route must not get the whole report refused.
   return {

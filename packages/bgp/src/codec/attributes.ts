@@ -426,7 +426,7 @@ function decodeMpUnreach(r: Reader): MpUnreach {
   const safi = r.u8("MP_UNREACH SAFI");
   const family = familyOf(afi, safi);
   if (!family) throw new Error(`unsupported AFI/SAFI ${afi}/${safi}`);
-  return { family, withdrawn: decodeNlriList(r, family) };
+  return { family, withdrawn: decodeNlriList(r, family, [], { withdrawal: true }) };
 }
 
 function u32List(v: Buffer, unit: number, what: string): number[] {

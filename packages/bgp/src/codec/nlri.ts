@@ -64,8 +64,18 @@ function badNlri(msg: string): DecodeError {
   return new DecodeError(msg, "session-reset", 3, 10);
 }
 
-/** Decodes NLRI until the reader is exhausted. */
-export function decodeNlriList(r: Reader, family: Family, out: Nlri[] = []): Nlri[] {
+/**
+ * Decodes NLRI until the reader is exhausted. In a withdrawal (MP_UNREACH) a VPN NLRI carries
+ * exactly one 3-octet label field whatever its value (RFC 8277 §2.4: senders use 0x800000, FRR
+ * sends 0x000000; without the Multiple Labels capability there is never more than one), so its
+ * bottom-of-stack bit is not looked at.
+ */
+export function decodeNlriList(
+  r: Reader,
+  family: Family,
+  out: Nlri[] = [],
+  opts: { withdrawal?: boolean } = {},
+): Nlri[] {
   const v6 = isV6(family);
   const maxLen = v6 ? 128 : 32;
   const vpn = isVpn(family);
@@ -81,7 +91,7 @@ export function decodeNlriList(r: Reader, family: Family, out: Nlri[] = []): Nlr
         const raw = r.buf.readUIntBE(r.pos, 3);
         r.pos += 3;
         bits -= 24;
-        if (raw === WITHDRAW_LABEL) break;
+        if (raw === WITHDRAW_LABEL || opts.withdrawal) break;
         labels.push(raw >>> 4);
         if (raw & 1) break;
       }

@@ -237,3 +237,31 @@ export function untransposeSid(sid: string, label: number, st: SidStructure): st
   }
   return ipv6ToString(bytes);
 }
+
+/** The SRv6 service a VPN route points at, with the SID rebuilt as the receiver must program it. */
+export interface Srv6ServiceSid {
+  /** Full SID: the function bits put back from the label when the route was transposed. */
+  sid: string;
+  behavior: number;
+  structure?: SidStructure;
+  /** The bits travelled in the label (RFC 9252 §4). */
+  transposed: boolean;
+}
+
+/**
+ * The first SRv6 L3 service SID of a received route, untransposed. A transposed route that carries
+ * no label cannot be rebuilt and gives undefined rather than a SID with its function zeroed.
+ */
+export function serviceSid(route: {
+  prefixSid?: PrefixSid;
+  labels?: readonly number[];
+}): Srv6ServiceSid | undefined {
+  const info = route.prefixSid?.srv6L3Service?.sids[0];
+  if (!info) return undefined;
+  const st = info.structure;
+  const base = { behavior: info.behavior, ...(st ? { structure: st } : {}) };
+  if (!st || st.transpositionLength === 0) return { sid: info.sid, ...base, transposed: false };
+  const label = route.labels?.[0];
+  if (label === undefined) return undefined;
+  return { sid: untransposeSid(info.sid, label, st), ...base, transposed: true };
+}

@@ -101,7 +101,14 @@ const attributes: fc.Arbitrary<PathAttributes> = fc
         }),
       ),
       mpUnreach: family.chain((f) =>
-        fc.record({ family: fc.constant(f), withdrawn: fc.array(nlri(f), { maxLength: 5 }) }),
+        // A withdrawal's label field is one 3-octet placeholder (RFC 8277 §2.4): it decodes as no labels.
+        fc.record({
+          family: fc.constant(f),
+          withdrawn: fc.array(
+            nlri(f).map((n) => (n.labels ? { ...n, labels: [] } : n)),
+            { maxLength: 5 },
+          ),
+        }),
       ),
       extendedCommunities: fc.array(
         fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString("hex")),

@@ -178,6 +178,17 @@ describe("multiprotocol NLRI", () => {
     });
     expect(b.subarray(b.length - 13, b.length - 10).toString("hex")).toBe("800000");
   });
+
+  it("a VPN withdrawal's label field is one placeholder whatever its value: FRR 8.4 sends 0x000000", () => {
+    // MP_UNREACH_NLRI exactly as FRR withdrew 10.77.0.0/24 in RD 65020:7 (the bottom-of-stack bit
+    // is clear; reading on as a label stack would take the RD for labels and reset the session).
+    const attr = hex("90 0f 0012 0001 80 70 000000 0000fdfc00000007 0a4d00");
+    const m = decodeUpdate(updateBytes(Buffer.alloc(0), attr, Buffer.alloc(0)));
+    expect(m.attributes.mpUnreach).toEqual({
+      family: "ipv4-vpn",
+      withdrawn: [{ prefix: "10.77.0.0/24", rd: "65020:7", labels: [] }],
+    });
+  });
 });
 
 describe("packing many prefixes", () => {

@@ -176,6 +176,28 @@ describe("FRR interop", () => {
     expect(JSON.stringify(p!.extendedCommunity)).toContain("RT:65001:10");
   });
 
+  it("FRR decodes our VPNv4 route with the whole SID in the attribute when we do not transpose", async () => {
+    await us.originate([
+      {
+        family: "ipv4-vpn",
+        prefix: "192.168.12.0/24",
+        rd: "65001:12",
+        extendedCommunities: ["rt:65001:12"],
+        srv6: { sid: "fd00:0:0:1:e006::", behavior: 0x13, structure: SRV6, transpose: false },
+      },
+    ]);
+    const p = await until(() => {
+      const j = vtyshJson<Record<string, { paths?: { remoteSid?: string; remoteLabel?: number }[] }>>(
+        "show bgp ipv4 vpn 192.168.12.0/24 json",
+      );
+      return j["65001:12"]?.paths?.[0];
+    }, "untransposed VPN route in FRR");
+    // The function stays in the SID; the label is implicit null (3), and FRR, told by the structure
+    // that nothing was transposed, does not fold the label into the SID.
+    expect(p.remoteSid).toBe("fd00:0:0:1:e006::");
+    expect(p.remoteLabel).toBe(3);
+  });
+
   it("FRR decodes our VPNv6 route with an End.DT6 SID (RFC 4659 + RFC 9252)", async () => {
     await us.originate([
       {

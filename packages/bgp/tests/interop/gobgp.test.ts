@@ -158,7 +158,12 @@ describe("GoBGP interop", () => {
     ]);
     const rib = await until(() => {
       const r = gobgpJson<GoRib>(["global", "rib", "-a", "vpnv4"]);
-      return r && Object.values(r).flat()[0];
+      return (
+        r &&
+        Object.values(r)
+          .flat()
+          .find((p) => (p.nlri as { prefix?: string }).prefix === "192.168.20.0/24")
+      );
     }, "VPN route in GoBGP");
     expect(rib.nlri).toMatchObject({
       prefix: "192.168.20.0/24",
@@ -188,6 +193,36 @@ describe("GoBGP interop", () => {
       "fd00:0:0:2:e008::",
     );
     expect(JSON.stringify(attr(rib.attrs, 16))).toContain("65001:20");
+  });
+
+  it("GoBGP decodes our VPNv4 route with the whole SID and no transposition when we do not transpose", async () => {
+    await us.originate([
+      {
+        family: "ipv4-vpn",
+        prefix: "192.168.22.0/24",
+        rd: "65001:22",
+        extendedCommunities: ["rt:65001:22"],
+        srv6: { sid: "fd00:0:0:2:e009::", behavior: 0x13, structure: SRV6, transpose: false },
+      },
+    ]);
+    const rib = await until(() => {
+      const r = gobgpJson<GoRib>(["global", "rib", "-a", "vpnv4"]);
+      return (
+        r &&
+        Object.values(r)
+          .flat()
+          .find((p) => (p.nlri as { prefix?: string }).prefix === "192.168.22.0/24")
+      );
+    }, "untransposed VPN route in GoBGP");
+    expect(rib.nlri).toMatchObject({ labels: [3], rd: { type: 0, admin: 65001, assigned: 22 } });
+    const psid = attr(rib.attrs, 40) as unknown as {
+      TLVs: {
+        SubTLVs: { sid: string; endpoint_behavior: number; sub_sub_tlvs: Record<string, number>[] }[];
+      }[];
+    };
+    const info = psid.TLVs[0]!.SubTLVs[0]!;
+    expect(ipv6ToString(Buffer.from(info.sid, "base64"))).toBe("fd00:0:0:2:e009::");
+    expect(info.sub_sub_tlvs[0]).toMatchObject({ function_length: 16, transposition_length: 0 });
   });
 
   it("a session over IPv6 transport carries IPv6 routes with our IPv6 address as next hop", async () => {

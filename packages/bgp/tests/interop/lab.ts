@@ -214,13 +214,29 @@ export class Lab {
 }
 
 /** Starts zebra and bgpd (as the frr user, which must own the run directory) with the given bgpd.conf. */
-export async function startFrr(lab: Lab, bgpdConf: string): Promise<void> {
+export async function startFrr(
+  lab: Lab,
+  bgpdConf: string,
+  opts: { zebraConf?: string; netnsVrfs?: boolean } = {},
+): Promise<void> {
   const d = lab.dir;
-  fs.writeFileSync(path.join(d, "zebra.conf"), `hostname frr-lab\nlog file ${d}/zebra.log\n`);
+  // zebra holds what is not BGP's, e.g. the SRv6 locators; `-n` makes network namespaces its VRFs.
+  fs.writeFileSync(
+    path.join(d, "zebra.conf"),
+    `hostname frr-lab\nlog file ${d}/zebra.log\n${opts.zebraConf ?? ""}`,
+  );
   fs.writeFileSync(path.join(d, "bgpd.conf"), bgpdConf);
   sh("chown", ["-R", "frr:frr", d]);
   const common = ["-z", `${d}/zserv.api`, "--vty_socket", d, "-P", "0"];
-  lab.spawnDaemon("/usr/lib/frr/zebra", ["-d", "-f", `${d}/zebra.conf`, "-i", `${d}/zebra.pid`, ...common], {
+  const zebraArgs = [
+    "-d",
+    ...(opts.netnsVrfs ? ["-n"] : []),
+    "-f",
+    `${d}/zebra.conf`,
+    "-i",
+    `${d}/zebra.pid`,
+  ];
+  lab.spawnDaemon("/usr/lib/frr/zebra", [...zebraArgs, ...common], {
     pidFile: `${d}/zebra.pid`,
   });
   await until(() => fs.existsSync(`${d}/zserv.api`), "zebra socket");
