@@ -129,6 +129,35 @@ describe("BGP looking glass (production build, real PostgreSQL, Debian Chromium)
                 uptimeSeconds: 300,
                 prefixesReceived: 1501,
                 prefixesAdvertised: 2,
+                // The rest of what the agent's consoleDetail sends (apps/node-agent/src/bgp/status.ts).
+                flaps: 3,
+                lastError: "received: Cease / Administrative Reset",
+                lastErrorDetail: {
+                  words: "received: Cease / Administrative Reset",
+                  direction: "received",
+                  code: 6,
+                  subcode: 4,
+                  at: "2026-11-30T08:15:00.000Z",
+                },
+                prefixes: {
+                  "ipv4-unicast": { received: 1500, accepted: 1480, advertised: 2 },
+                  vpnv4: { received: 1, accepted: 1, advertised: 0 },
+                },
+                negotiated: {
+                  families: ["ipv4-unicast", "vpnv4"],
+                  holdTimeSeconds: 90,
+                  keepaliveSeconds: 30,
+                  fourOctetAsn: true,
+                  routeRefresh: true,
+                  gracefulRestart: true,
+                  extendedNextHop: [],
+                  peerRouterID: "192.0.2.7",
+                  localAddress: "192.0.2.10",
+                },
+                configured: { holdTimeSeconds: 180, families: ["ipv4-unicast", "vpnv4"], md5: true },
+                installRoutes: false,
+                routesInstalled: 0,
+                problems: [],
               },
             },
           },
@@ -155,6 +184,27 @@ describe("BGP looking glass (production build, real PostgreSQL, Debian Chromium)
       await row.getByText("established on lg-node").waitFor();
       await row.getByRole("link", { name: `${PEER.name} routes on lg-node` }).click();
       await page.getByRole("heading", { name: `Looking glass: ${PEER.name} on lg-node` }).waitFor();
+
+      // The session as the agent reports it: flaps, last error, timers, capabilities, counters.
+      const sessionPanel = page.getByTestId("bgp-session");
+      expect(await sessionPanel.getByTestId("session-flaps").textContent()).toBe("3");
+      expect(await sessionPanel.getByTestId("session-last-error").textContent()).toBe(
+        "received: Cease / Administrative Reset at 2026-11-30 08:15:00 UTC",
+      );
+      expect(await sessionPanel.getByTestId("session-hold-time").textContent()).toBe(
+        "90 s negotiated (configured 180 s), keepalive 30 s",
+      );
+      expect(await sessionPanel.getByTestId("session-capabilities").textContent()).toContain(
+        "graceful restart: yes",
+      );
+      expect(await sessionPanel.getByTestId("session-kernel").textContent()).toBe("no (looking glass only)");
+      const v4 = sessionPanel.locator('tr[data-family="ipv4-unicast"]');
+      expect((await v4.locator("th, td").allTextContents()).map((t) => t.trim())).toEqual([
+        "IPv4 unicast",
+        "1,500",
+        "1,480",
+        "2",
+      ]);
 
       // Received, IPv4 unicast: the first route with every attribute in its column.
       expect(await page.getByTestId("reported-at").textContent()).toMatch(

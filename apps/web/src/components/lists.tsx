@@ -16,6 +16,16 @@ interface ListProps<R> {
   startIndex?: number;
 }
 
+const SELECTED_SHOWN = 3;
+
+function PolicyChip({ policy }: { policy: { id: string; name: string } }) {
+  return (
+    <Link href={`/policies/${policy.id}`} className="chip">
+      {policy.name}
+    </Link>
+  );
+}
+
 export function EndpointList(p: ListProps<EndpointRow>) {
   return (
     <VirtualGrid
@@ -46,11 +56,21 @@ export function EndpointList(p: ListProps<EndpointRow>) {
             {e.selectedBy.length === 0 ? (
               <span className="muted">no policy</span>
             ) : (
-              e.selectedBy.map((s) => (
-                <Link key={s.id} href={`/policies/${s.id}`} className="chip">
-                  {s.name}
-                </Link>
-              ))
+              <>
+                {e.selectedBy.slice(0, SELECTED_SHOWN).map((s) => (
+                  <PolicyChip key={s.id} policy={s} />
+                ))}
+                {e.selectedBy.length > SELECTED_SHOWN ? (
+                  // Rows stay one or two lines high (what the list's scroll height is estimated
+                  // from); the rest opens in place.
+                  <details className="more">
+                    <summary>and {e.selectedBy.length - SELECTED_SHOWN} more</summary>
+                    {e.selectedBy.slice(SELECTED_SHOWN).map((s) => (
+                      <PolicyChip key={s.id} policy={s} />
+                    ))}
+                  </details>
+                ) : null}
+              </>
             )}
           </td>
         </>

@@ -111,6 +111,23 @@ export function VirtualGrid<R>({
     if (startIndex > 0) virtualizer.scrollToIndex(startIndex, { align: "start" });
   }, []);
 
+  // A reader who went to the end stays there while the rows near it are measured taller than the
+  // estimate (the list grows under them): otherwise dragging the scrollbar to the bottom would land
+  // a few screens short of the last row.
+  const atEnd = useRef(false);
+  useEffect(() => {
+    const onScroll = () => {
+      atEnd.current = window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2;
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
+    return () => window.removeEventListener("scroll", onScroll);
+  }, []);
+  const totalSize = virtualizer.getTotalSize();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-pins on every change of the list's height
+  useLayoutEffect(() => {
+    if (atEnd.current) window.scrollTo(0, document.documentElement.scrollHeight);
+  }, [totalSize]);
+
   const items = virtualizer.getVirtualItems();
   const first = items[0]?.index ?? 0;
   const last = items[items.length - 1]?.index ?? -1;

@@ -1,9 +1,9 @@
 import { LOOKING_GLASS_ROUTE_LIMIT } from "@meridian/api/bgp/looking-glass-schemas";
 import Link from "next/link";
+import { BgpSessionPanel } from "@/components/bgp-session";
 import { LookingGlassTable } from "@/components/looking-glass-table";
 import { PageHeader, Pager, pageOffset } from "@/components/page-header";
-import { StatusBadge, toneOfHealth } from "@/components/status";
-import { bgpSessions } from "@/lib/bgp-status";
+import { bgpSessions, sessionDetail } from "@/lib/bgp-status";
 import { agentCommand, ago, count, FAMILY_LABEL, lookingGlassHref, utc } from "@/lib/looking-glass";
 import { serverCaller } from "@/server/caller";
 import { requireUser } from "@/server/session";
@@ -72,6 +72,7 @@ export default async function LookingGlassPage({ searchParams }: { searchParams:
   const session = bgpSessions(status.nodes).find(
     (s) => s.node === node && (s.peer === peer || (address !== undefined && s.peer === address)),
   );
+  const detail = sessionDetail(status.nodes, node, [peer, ...(address ? [address] : [])]);
   const tablesOf = (d: string) => lg?.tables.filter((t) => t.direction === d) ?? [];
   const routesIn = (d: string) => tablesOf(d).reduce((n, t) => n + t.total, 0);
   const families = tablesOf(direction).map((t) => t.family);
@@ -99,14 +100,6 @@ export default async function LookingGlassPage({ searchParams }: { searchParams:
         <dd>
           <Link href={`/nodes/${encodeURIComponent(node)}`}>{node}</Link>
         </dd>
-        <dt>Session</dt>
-        <dd>
-          {session ? (
-            <StatusBadge tone={toneOfHealth(session.state)} label={session.state} />
-          ) : (
-            <StatusBadge tone="unknown" label="no agent report" />
-          )}
-        </dd>
         <dt>Routes reported</dt>
         <dd data-testid="reported-at">
           {lg ? (
@@ -129,6 +122,8 @@ export default async function LookingGlassPage({ searchParams }: { searchParams:
           </p>
         </div>
       ) : null}
+
+      <BgpSessionPanel session={session} detail={detail} />
 
       {error ? (
         error.code === "NOT_FOUND" ? (
