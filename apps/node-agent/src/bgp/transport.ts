@@ -26,17 +26,19 @@ export async function nativeTransport(): Promise<Transport> {
       // Accepted connections get the TTL too; a dual-stack listener's IPv4 peers take IP_TTL.
       setTtl(native, native.socketFd(socket), peer.address, peer.ttl);
     },
-    configureServer(server, peers) {
+    configureServer(server, peers, removedKeys = []) {
       const fd = native.socketFd(server);
       const v6 = (server.address() as { family: string }).family === "IPv6";
-      for (const p of peers) {
-        if (!p.md5Password) continue;
-        // A dual-stack listener sees IPv4 peers as v4-mapped addresses; the key must match that form.
-        native.setTcpMd5Sig(
-          fd,
-          v6 && !p.address.includes(":") ? `::ffff:${p.address}` : p.address,
-          p.md5Password,
-        );
+      // A dual-stack listener sees IPv4 peers as v4-mapped addresses; the key must match that form.
+      const form = (a: string) => (v6 && !a.includes(":") ? `::ffff:${a}` : a);
+      for (const p of peers) if (p.md5Password) native.setTcpMd5Sig(fd, form(p.address), p.md5Password);
+      // An empty key deletes the peer's key: a peer whose password was removed may dial in unsigned.
+      for (const a of removedKeys) {
+        try {
+          native.setTcpMd5Sig(fd, form(a), "");
+        } catch {
+          // Already gone (ENOENT): nothing to take off.
+        }
       }
     },
   };

@@ -30,9 +30,20 @@ export class Listener {
     });
   }
 
-  /** Lets the transport install per-peer socket options (TCP-MD5 keys) on the listening socket. */
+  /** Addresses that were given an MD5 key on the listening socket. */
+  private keyed = new Set<string>();
+
+  /**
+   * Lets the transport install per-peer socket options (TCP-MD5 keys) on the listening socket, and
+   * take off the keys of peers that no longer have one (else their unsigned connections would
+   * still be dropped by the kernel).
+   */
   configure(peers: { address: string; md5Password?: string }[]): void {
-    if (this.server) this.transport?.configureServer?.(this.server, peers);
+    if (!this.server) return;
+    const keyed = new Set(peers.filter((p) => p.md5Password).map((p) => p.address));
+    const removed = [...this.keyed].filter((a) => !keyed.has(a));
+    this.keyed = keyed;
+    this.transport?.configureServer?.(this.server, peers, removed);
   }
 
   close(): Promise<void> {
@@ -91,6 +102,7 @@ export class SharedListener {
   /** The speaker leaves; its peers' connections are refused from now on. The socket stays open. */
   detach(client: ListenerClient): void {
     this.clients.delete(client);
+    this.refresh();
   }
 
   /** The client, other than `except`, that has `address` as a peer. */

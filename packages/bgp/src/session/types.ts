@@ -18,8 +18,15 @@ export interface Transport {
   beforeConnect?(fd: number, peer: { address: string; ttl: number; md5Password?: string }): void;
   /** Called on every connected socket, active or accepted (e.g. to set IP_TTL for eBGP multihop). */
   configureSocket?(socket: net.Socket, peer: { address: string; ttl: number; md5Password?: string }): void;
-  /** Called on the listening server once, with every configured peer (MD5 keys go on the listener). */
-  configureServer?(server: net.Server, peers: { address: string; md5Password?: string }[]): void;
+  /**
+   * Called on the listening server whenever peers change, with every configured peer (MD5 keys go
+   * on the listener) and the addresses whose key must come off (their password was removed).
+   */
+  configureServer?(
+    server: net.Server,
+    peers: { address: string; md5Password?: string }[],
+    removedKeys?: string[],
+  ): void;
 }
 
 export interface GracefulRestartConfig {

@@ -31,18 +31,19 @@ async function nativeTransport(): Promise<Transport> {
     configureSocket(socket, peer) {
       native.setsockoptInt(native.socketFd(socket), IPPROTO_IP, IP_TTL, peer.ttl);
     },
-    configureServer(server, peers) {
+    configureServer(server, peers, removedKeys = []) {
       const fd = native.socketFd(server);
-      if (process.env.BGP_DEBUG) console.error("configureServer", fd, peers);
+      if (process.env.BGP_DEBUG) console.error("configureServer", fd, peers, removedKeys);
       const v6 = (server.address() as { family: string }).family === "IPv6";
       // A dual-stack listener keys IPv4 peers by their v4-mapped address.
-      for (const p of peers) {
-        if (p.md5Password)
-          native.setTcpMd5Sig(
-            fd,
-            v6 && !p.address.includes(":") ? `::ffff:${p.address}` : p.address,
-            p.md5Password,
-          );
+      const form = (a: string) => (v6 && !a.includes(":") ? `::ffff:${a}` : a);
+      for (const p of peers) if (p.md5Password) native.setTcpMd5Sig(fd, form(p.address), p.md5Password);
+      for (const a of removedKeys) {
+        try {
+          native.setTcpMd5Sig(fd, form(a), "");
+        } catch {
+          // Already gone (ENOENT): nothing to take off.
+        }
       }
     },
   };

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PeerConfig } from "../../src/index.js";
 import { type Driver, Lab, pkgDir, sh, startFrr, until } from "./lab.js";
 
 // TCP-MD5 (RFC 2385) against FRR, with the key installed through @meridian/native: before the SYN on
@@ -48,42 +49,39 @@ router bgp 65010
 !
 `,
   );
-  us = await lab.speaker(
-    { asn: 65001, routerId: lab.v4(1), listen: { port: 179 } },
-    [
-      {
-        address: lab.v4(2),
-        asn: 65010,
-        localAddress: lab.v4(1),
-        md5Password: "s3cret-key",
-        importPolicy: "accept-all",
-        exportPolicy: "accept-all",
-        connectRetry: 2,
-      },
-      {
-        address: lab.v4(4),
-        asn: 65010,
-        localAddress: lab.v4(3),
-        md5Password: "wrong-key",
-        importPolicy: "accept-all",
-        exportPolicy: "accept-all",
-        connectRetry: 2,
-      },
-      // GTSM on FRR's side (RFC 5082) only admits TTL >= 254: the default 64 would be dropped.
-      {
-        address: lab.v4(6),
-        asn: 65010,
-        localAddress: lab.v4(5),
-        ebgpMultihop: 255,
-        importPolicy: "accept-all",
-        exportPolicy: "accept-all",
-        connectRetry: 2,
-      },
-    ],
-    [],
-    true,
-  );
+  us = await lab.speaker({ asn: 65001, routerId: lab.v4(1), listen: { port: 179 } }, peers, [], true);
 }, 60_000);
+
+const peers: PeerConfig[] = [
+  {
+    address: lab.v4(2),
+    asn: 65010,
+    localAddress: lab.v4(1),
+    md5Password: "s3cret-key",
+    importPolicy: "accept-all",
+    exportPolicy: "accept-all",
+    connectRetry: 2,
+  },
+  {
+    address: lab.v4(4),
+    asn: 65010,
+    localAddress: lab.v4(3),
+    md5Password: "wrong-key",
+    importPolicy: "accept-all",
+    exportPolicy: "accept-all",
+    connectRetry: 2,
+  },
+  // GTSM on FRR's side (RFC 5082) only admits TTL >= 254: the default 64 would be dropped.
+  {
+    address: lab.v4(6),
+    asn: 65010,
+    localAddress: lab.v4(5),
+    ebgpMultihop: 255,
+    importPolicy: "accept-all",
+    exportPolicy: "accept-all",
+    connectRetry: 2,
+  },
+];
 
 afterAll(async () => {
   if (haveAddon) await lab.cleanup();
@@ -118,6 +116,38 @@ describe.skipIf(!haveAddon)("TCP-MD5 and TTL with FRR (via @meridian/native)", (
     // The kernel saw signed segments with the wrong digest (not unsigned ones): our key really was used.
     const nstat = sh("nstat", ["-az", "TcpExtTCPMD5Failure"], { ns: lab.theirs });
     expect(Number(/TcpExtTCPMD5Failure\s+(\d+)/.exec(nstat)?.[1] ?? 0)).toBeGreaterThan(0);
+  });
+
+  it("a password removed from a peer comes off the listening socket too: the peer may dial in unsigned", async () => {
+    // FRR drops its password for the .3 session; we drop ours and only listen, so the session can
+    // only come up on FRR's connection to our socket, which still had the old key on it.
+    sh(
+      "vtysh",
+      [
+        "--vty_socket",
+        lab.dir,
+        "-c",
+        "configure terminal",
+        "-c",
+        "router bgp 65010",
+        "-c",
+        `no neighbor ${lab.v4(3)} password`,
+      ],
+      { ns: lab.theirs },
+    );
+    await us.call("set-peers", {
+      peers: peers.map((p) =>
+        p.address === lab.v4(4) ? { ...p, md5Password: undefined, passive: true } : p,
+      ),
+    });
+    await until(
+      async () => (await us.peer(lab.v4(4))).state === "Established",
+      "the unsigned session Established through our listener",
+      30_000,
+    );
+    expect(neighborState(lab.v4(3))).toBe("Established");
+    // The other peer's key is still on the socket: its session stayed up.
+    expect((await us.peer(lab.v4(2))).state).toBe("Established");
   });
 
   it("the session TTL is set on the socket: FRR's ttl-security (GTSM) admits our TTL-255 session", async () => {
