@@ -2,9 +2,10 @@
 // no daemons): per-peer attributes for the same prefix, VRF routes with their SRv6 SID, and VPN
 // routes received per RD / route target for the SRv6 import.
 import type { BgpPeerState, BgpRouteState, NodeDesiredState } from "@meridian/api/compiler/types";
-import { BgpSpeaker, SrBehavior } from "@meridian/bgp";
+import { type BgpSpeaker, SrBehavior } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BgpController } from "./controller.js";
+import { passiveRouter, until } from "./loopback-routers.js";
 import { type DesiredBgp, planBgp } from "./plan.js";
 
 const n = 10 + (process.pid % 200);
@@ -15,30 +16,8 @@ const torB = `127.78.${n}.3`; // iBGP, also a PE with VPNv4
 const routers: BgpSpeaker[] = [];
 let controller: BgpController;
 
-async function until<T>(fn: () => T, what: string, ms = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function router(address: string, asn: number): Promise<BgpSpeaker> {
-  const r = new BgpSpeaker({ asn, routerId: address, listen: { port: 0, host: address } });
-  await r.start();
-  r.addPeer({
-    address: us,
-    asn: 65001,
-    passive: true,
-    families: ["ipv4-unicast", "ipv4-vpn"],
-    importPolicy: "accept-all",
-    exportPolicy: "accept-all",
-  });
-  routers.push(r);
-  return r;
-}
+const router = (address: string, asn: number) =>
+  passiveRouter(routers, us, address, asn, ["ipv4-unicast", "ipv4-vpn"]);
 
 const SRV6: NodeDesiredState["srv6"] = {
   locators: [

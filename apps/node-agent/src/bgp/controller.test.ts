@@ -1,14 +1,14 @@
 // The BGP controller against a real FRR 8.4 in a network namespace. Our side runs the controller
 // in a child process inside its own namespace (test-driver.ts), driven over stdin like the speaker
 // interop tests; every assertion reads what FRR itself holds through vtysh, as an operator would.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import type { LookingGlassRoute } from "./controller.js";
+import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
 
@@ -77,28 +77,7 @@ function desired(i: Intent = {}): { bgp: DesiredBgp; passwords: Record<string, s
 
 const context = () => ({ nodeAddresses: [`${lab.v4(1)}/24`, `${lab.v6(1)}/64`] });
 
-async function startController(opts: { restarting?: boolean } = {}): Promise<Driver> {
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      lab.ours,
-      process.execPath,
-      "--import",
-      "tsx",
-      path.join(here, "test-driver.ts"),
-      JSON.stringify(opts),
-    ],
-    { cwd: path.resolve(here, "../.."), stdio: ["pipe", "pipe", "pipe"] },
-  );
-  const d = new Driver(child);
-  child.stderr!.on("data", (b: Buffer) => {
-    d.stderr += b.toString();
-  });
-  await d.ready;
-  return d;
-}
+const startController = (opts: ControllerProcessOptions = {}) => startControllerIn(lab, opts);
 
 async function apply(i: Intent = {}): Promise<void> {
   const { bgp, passwords } = desired(i);

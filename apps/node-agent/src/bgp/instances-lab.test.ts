@@ -3,14 +3,14 @@
 // its session can only come up through the controller's shared :179 listener. Then the agent
 // restarts gracefully and defers selection (RFC 4724 §4.1) while FRR still holds our routes stale.
 // Needs root, FRR, GoBGP and the built native addon; every assertion reads the daemons themselves.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import type { LookingGlassRoute } from "./controller.js";
+import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
 import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,28 +85,7 @@ const upstream = (gracefulRestart = true): BgpInstanceState => ({
 
 const context = () => ({ nodeAddresses: [`${lab.v4(1)}/24`] });
 
-async function startController(opts: { restarting?: boolean; selectionDeferralSeconds?: number } = {}) {
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      lab.ours,
-      process.execPath,
-      "--import",
-      "tsx",
-      path.join(here, "test-driver.ts"),
-      JSON.stringify(opts),
-    ],
-    { cwd: path.resolve(here, "../.."), stdio: ["pipe", "pipe", "pipe"] },
-  );
-  const d = new Driver(child);
-  child.stderr!.on("data", (b: Buffer) => {
-    d.stderr += b.toString();
-  });
-  await d.ready;
-  return d;
-}
+const startController = (opts: ControllerProcessOptions = {}) => startControllerIn(lab, opts);
 
 const apply = (instances: BgpInstanceState[]) =>
   us!.call("apply", { bgp: { instances }, context: context(), passwords: {} });

@@ -7,6 +7,7 @@ import { BgpSpeaker } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPeers } from "./cli.js";
 import { BgpController } from "./controller.js";
+import { until } from "./loopback-routers.js";
 import type { DesiredBgp } from "./plan.js";
 
 const n = 10 + (process.pid % 200);
@@ -20,16 +21,6 @@ const routers: BgpSpeaker[] = [];
 let controller: BgpController;
 let tor: BgpSpeaker;
 let rs: BgpSpeaker;
-
-async function until<T>(fn: () => T, what: string, ms = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A router that only dials the node's shared port. */
 function router(address: string, asn: number, nodeAsn: number, port: number): BgpSpeaker {

@@ -2,7 +2,6 @@
 // behind it (addresses on its loopback), the controller runs in another (test-driver.ts). Every
 // assertion reads the kernel of the agent's namespace (`ip route`, `ip route get`, ping), as an
 // operator on the node would. Needs root, FRR and the built native addon.
-import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,9 +9,10 @@ import { fileURLToPath } from "node:url";
 import type { BgpPeerState } from "@meridian/api/compiler/types";
 import type { BestPathChange } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import { Scratch } from "../testing/netns.js";
 import type { LookingGlassRoute } from "./controller.js";
+import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
 import { BGP_ROUTE_METRIC, KernelRouteInstaller, type RouteSource } from "./kernel-routes.js";
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
@@ -57,28 +57,7 @@ function desired(installRoutes: boolean): DesiredBgp {
 
 const context = () => ({ nodeAddresses: [`${lab.v4(1)}/24`, `${lab.v6(1)}/64`] });
 
-async function startController(opts: { restarting?: boolean } = {}): Promise<Driver> {
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      lab.ours,
-      process.execPath,
-      "--import",
-      "tsx",
-      path.join(here, "test-driver.ts"),
-      JSON.stringify(opts),
-    ],
-    { cwd: path.resolve(here, "../.."), stdio: ["pipe", "pipe", "pipe"] },
-  );
-  const d = new Driver(child);
-  child.stderr!.on("data", (b: Buffer) => {
-    d.stderr += b.toString();
-  });
-  await d.ready;
-  return d;
-}
+const startController = (opts: ControllerProcessOptions = {}) => startControllerIn(lab, opts);
 
 const apply = (installRoutes: boolean) =>
   us!.call("apply", { bgp: desired(installRoutes), context: context(), passwords: {} });

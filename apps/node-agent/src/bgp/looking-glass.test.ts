@@ -4,13 +4,14 @@
 
 import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
 import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
-import { BgpSpeaker } from "@meridian/bgp";
+import type { BgpSpeaker } from "@meridian/bgp";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BgpRouteReporter } from "../sync/bgp-routes.js";
 import { createTrpcChannel } from "../sync/trpc-channel.js";
 import { BgpController } from "./controller.js";
 import { lookingGlassSnapshot } from "./looking-glass.js";
+import { passiveRouter, until } from "./loopback-routers.js";
 import type { DesiredBgp } from "./plan.js";
 
 const hasDb = Boolean(process.env.DATABASE_URL);
@@ -24,30 +25,7 @@ let controller: BgpController;
 let reporter: BgpRouteReporter;
 const sent: ReportBgpRoutesInput[] = [];
 
-async function until<T>(fn: () => T, what: string, ms = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function router(address: string, asn: number): Promise<BgpSpeaker> {
-  const r = new BgpSpeaker({ asn, routerId: address, listen: { port: 0, host: address } });
-  await r.start();
-  r.addPeer({
-    address: us,
-    asn: 65001,
-    passive: true,
-    families: ["ipv4-unicast"],
-    importPolicy: "accept-all",
-    exportPolicy: "accept-all",
-  });
-  routers.push(r);
-  return r;
-}
+const router = (address: string, asn: number) => passiveRouter(routers, us, address, asn, ["ipv4-unicast"]);
 
 function desired(a: BgpSpeaker, b: BgpSpeaker): DesiredBgp {
   const route = (prefix: string, advertisement: string, communities: string[] = []): BgpRouteState => ({

@@ -178,6 +178,8 @@ export function VirtualGrid<R>({
   const moveTo = useCallback(
     (i: number) => {
       const target = Math.max(0, Math.min(total - 1, i));
+      // Keyboard moves say where the reader is, before the scroll they cause is reported.
+      atEnd.current = target === total - 1;
       pendingFocus.current = target;
       virtualizer.scrollToIndex(target, { align: "auto" });
       const row = bodyRef.current?.querySelector<HTMLElement>(`tr[data-index="${target}"]`);
