@@ -18,3 +18,15 @@ const client = createMeridianClient({ url });
 const { sessionToken } = await client.auth.login.mutate({ email, password });
 const { main } = await import("../e2e/lab/cli");
 process.exitCode = await main(["up", "--api", url, "--api-token", sessionToken]);
+if (process.exitCode === 0) {
+  // BGP with FRR as the lab's ToR: a failure here leaves the lab up and says why.
+  const { startDemoBgp } = await import("../e2e/lab/demo-bgp");
+  const { DEFAULT_PREFIX } = await import("../e2e/lab/builder");
+  const { demoTopology } = await import("../e2e/lab/topology");
+  const admin = createMeridianClient({ url, token: sessionToken });
+  try {
+    console.log(await startDemoBgp({ prefix: DEFAULT_PREFIX, topology: demoTopology, client: admin }));
+  } catch (err) {
+    console.log(`BGP demo not started: ${(err as Error).message}`);
+  }
+}

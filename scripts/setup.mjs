@@ -30,13 +30,14 @@ const PACKAGES = {
     "python3",
     "iproute2",
     "nftables",
+    // The demo lab's top-of-rack router.
+    "frr",
   ],
   // Real parts the tests drive.
   test: [
     "postgresql",
     "chromium",
     "fonts-dejavu-core",
-    "frr",
     "gobgpd",
     "bird2",
     "dnsmasq",

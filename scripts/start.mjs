@@ -201,7 +201,11 @@ function startDemoLab(port, info, env) {
     out += d;
   });
   lab.on("exit", (code) => {
-    if (code === 0) log("demo lab up: see Nodes in the console; remove it with: npm run lab -- down");
+    if (code === 0) {
+      log("demo lab up: see Nodes in the console; remove it with: npm run lab -- down");
+      const bgp = out.split("\n").find((l) => l.startsWith("BGP demo"));
+      if (bgp) log(bgp);
+    }
     else log(`demo lab failed (${code}): ${out.trim().split("\n").slice(-3).join(" | ")}`);
   });
 }

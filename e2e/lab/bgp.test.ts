@@ -4,7 +4,7 @@
 // lab's router. What is asserted is what people see: FRR's RIB and neighbour state through vtysh,
 // the session in the API's status (the data the console's BGP page shows), and the agent's
 // looking glass. Needs root, FRR, the built native addon and PostgreSQL (`npm test`).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpPeerSpecInput } from "@meridian/api/spec/index";
@@ -12,12 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpSessions, type SessionReport } from "../../apps/web/src/lib/bgp-status";
 import { buildLab, type Lab, teardownLab } from "./builder";
 import { type ControlPlane, hasDb, startControlPlane, until } from "./control-plane-harness";
+import { FRR_BGPD, type Frr, startFrr } from "./frr";
 import type { LabTopology } from "./topology";
 
 const canRun =
   hasDb &&
   process.getuid?.() === 0 &&
-  existsSync("/usr/lib/frr/bgpd") &&
+  existsSync(FRR_BGPD) &&
   existsSync(
     path.resolve(
       path.dirname(fileURLToPath(import.meta.url)),
@@ -34,14 +35,14 @@ const topology: LabTopology = { nodes: [{ name: NODE, podCIDRs: [POD_CIDR] }], p
 
 let cp: ControlPlane | undefined;
 let lab: Lab | undefined;
-let frrDir = "";
+let frr: Frr | undefined;
 let peerId = "";
 
 const router = () => lab!.router!;
 const nodeIp = () => lab!.nodes.get(NODE)!.ipv4;
 
 function vtysh(...cmds: string[]): Promise<string> {
-  return lab!.exec(router().netns, ["vtysh", "--vty_socket", frrDir, ...cmds.flatMap((c) => ["-c", c])]);
+  return frr!.vtysh(...cmds);
 }
 
 async function frrRoute(prefix: string): Promise<{ community?: { string: string } } | undefined> {
@@ -70,15 +71,13 @@ async function consoleSession(): Promise<SessionReport | undefined> {
   return bgpSessions(status.nodes).find((s) => s.node === NODE && s.peer === router().ipv4);
 }
 
-async function startFrr(): Promise<void> {
-  frrDir = path.join(lab!.dir, "frr");
-  mkdirSync(frrDir, { recursive: true });
-  writeFileSync(path.join(frrDir, "zebra.conf"), `hostname mrd-tor\nlog file ${frrDir}/zebra.log\n`);
-  writeFileSync(
-    path.join(frrDir, "bgpd.conf"),
+async function startRouterFrr(): Promise<void> {
+  frr = await startFrr(
+    router().netns,
+    path.join(lab!.dir, "frr"),
     `frr defaults traditional
 hostname mrd-tor
-log file ${frrDir}/bgpd.log
+log file ${lab!.dir}/frr/bgpd.log
 !
 router bgp ${TOR_AS}
  bgp router-id ${router().ipv4}
@@ -97,28 +96,6 @@ router bgp ${TOR_AS}
 !
 `,
   );
-  await lab!.exec(router().netns, ["chown", "-R", "frr:frr", frrDir]);
-  const common = ["-z", `${frrDir}/zserv.api`, "--vty_socket", frrDir, "-P", "0"];
-  await lab!.exec(router().netns, [
-    "/usr/lib/frr/zebra",
-    "-d",
-    "-f",
-    `${frrDir}/zebra.conf`,
-    "-i",
-    `${frrDir}/zebra.pid`,
-    ...common,
-  ]);
-  await until("zebra socket", async () => existsSync(`${frrDir}/zserv.api`));
-  await lab!.exec(router().netns, [
-    "/usr/lib/frr/bgpd",
-    "-d",
-    "-f",
-    `${frrDir}/bgpd.conf`,
-    "-i",
-    `${frrDir}/bgpd.pid`,
-    ...common,
-  ]);
-  await until("bgpd vty socket", async () => existsSync(`${frrDir}/bgpd.vty`));
 }
 
 /** A failed wait says what the agent logged, which is usually why. */
@@ -159,7 +136,7 @@ describe.skipIf(!canRun)("BGP configured through the API, against FRR", () => {
       controlPlane: { url: cp.api.url, joinToken: cp.joinToken },
       routesFromControlPlane: true,
     });
-    await startFrr();
+    await startRouterFrr();
   }, 180_000);
 
   afterAll(async () => {

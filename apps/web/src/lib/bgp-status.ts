@@ -28,12 +28,17 @@ export function bgpSessions(nodes: NodeLike[]): SessionReport[] {
     for (const [peer, raw] of Object.entries(peers as Record<string, unknown>)) {
       const r = (typeof raw === "object" && raw !== null ? raw : { state: raw }) as Record<string, unknown>;
       const established = typeof r.establishedAt === "string" ? Date.parse(r.establishedAt) : Number.NaN;
+      const state = typeof r.state === "string" ? r.state.toLowerCase() : "unknown";
+      // Agents report the uptime as of their report, and report again only when something
+      // changes: an Established session has been up for as long again as the report is old.
+      const reported = num(r.uptimeSeconds);
+      const age = Math.max(0, (Date.now() - bgp.updatedAt.getTime()) / 1000);
       out.push({
         node: node.name,
         peer,
-        state: typeof r.state === "string" ? r.state.toLowerCase() : "unknown",
+        state,
         uptimeSeconds:
-          num(r.uptimeSeconds) ??
+          (reported !== null ? reported + (state === "established" ? age : 0) : null) ??
           (Number.isFinite(established) ? Math.max(0, (Date.now() - established) / 1000) : null),
         prefixesReceived: num(r.prefixesReceived),
         prefixesAdvertised: num(r.prefixesAdvertised),
