@@ -205,8 +205,7 @@ function startDemoLab(port, info, env) {
       log("demo lab up: see Nodes in the console; remove it with: npm run lab -- down");
       const bgp = out.split("\n").find((l) => l.startsWith("BGP demo"));
       if (bgp) log(bgp);
-    }
-    else log(`demo lab failed (${code}): ${out.trim().split("\n").slice(-3).join(" | ")}`);
+    } else log(`demo lab failed (${code}): ${out.trim().split("\n").slice(-3).join(" | ")}`);
   });
 }
 
