@@ -217,7 +217,16 @@ export function PeerList(p: ListProps<PeerRow>) {
           </td>
           <td>
             {r.sessions.map((m) => (
-              <div key={m.node}>{m.lastError ?? "—"}</div>
+              <div key={m.node}>
+                {m.lastError === null || m.lastError === undefined ? (
+                  "—"
+                ) : m.state === "established" ? (
+                  // History, as a router's "last reset" is: the session is up now.
+                  <span className="muted">before it came up: {m.lastError}</span>
+                ) : (
+                  m.lastError
+                )}
+              </div>
             ))}
           </td>
         </>
