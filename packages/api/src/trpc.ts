@@ -2,11 +2,11 @@
 // console and automation rely on (`fieldErrors` by dotted path), and the role procedures.
 import type { Db } from "@meridian/db";
 import { initTRPC, TRPCError } from "@trpc/server";
-import superjson from "superjson";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
 import type { ChangeFeed } from "./agent/change-feed";
 import { resolveCaller } from "./auth/caller";
+import { transformer } from "./transformer";
 
 export const SESSION_COOKIE = "meridian_session";
 
@@ -69,7 +69,7 @@ const t = initTRPC
   .context<Context>()
   .meta<OpenApiMeta>()
   .create({
-    transformer: superjson,
+    transformer,
     errorFormatter({ shape, error }) {
       const issues = zodIssuesOf(error.cause);
       return {

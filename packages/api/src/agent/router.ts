@@ -12,10 +12,12 @@ import { fieldError } from "../errors";
 import { assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
 import { type BgpInstanceSpec, type Labels, selectorMatches } from "../spec";
+import { asPlainJson } from "../transformer";
 import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
 import { feedFor, STATUS_CHANNEL, waitForRevision } from "./change-feed";
 import { compileFor, latestSnapshot } from "./desired-state";
 import { changedSections, type DesiredStateEvent, sectionFingerprints } from "./events";
+import { heartbeatWriter } from "./heartbeats";
 import {
   desiredStateInput,
   dnsEventSchema,
@@ -171,7 +173,7 @@ export const agentRouter = createTRPCRouter({
       first = false;
       sentRevision = Math.max(sentRevision, revision);
       sentHash = contentHash;
-      if (event) yield tracked(String(revision), event);
+      if (event) yield tracked(String(revision), asPlainJson(event));
     }
   }),
 
@@ -181,12 +183,13 @@ export const agentRouter = createTRPCRouter({
     .mutation(async ({ ctx, input }) => {
       assertOwnNode(ctx.caller.nodeName, input.nodeName);
       const now = new Date();
-      // One plain UPDATE: a thousand agents acknowledge every revision, so this is the hot path.
-      await ctx.db.$executeRaw`
-        UPDATE "Node" SET "lastHeartbeatAt" = ${now},
-          "appliedRevision" = COALESCE(${input.appliedRevision ?? null}::int, "appliedRevision"),
-          "agentVersion" = COALESCE(${input.agentVersion ?? null}::text, "agentVersion")
-        WHERE "id" = ${ctx.caller.nodeId}`;
+      // A thousand agents acknowledge every revision, so this is the hot path: batched writes.
+      await heartbeatWriter(ctx.db).write({
+        nodeId: ctx.caller.nodeId,
+        at: now,
+        appliedRevision: input.appliedRevision,
+        agentVersion: input.agentVersion,
+      });
       return { ok: true as const, serverTime: now };
     }),
 

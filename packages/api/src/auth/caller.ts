@@ -4,6 +4,7 @@
 import type { Db } from "@meridian/db";
 import type { Caller, Role } from "../trpc";
 import { hashSecret, secretKind } from "./crypto";
+import { nodeCredentials } from "./node-credentials";
 
 const SESSION_COOKIE = "meridian_session";
 
@@ -55,10 +56,8 @@ export async function resolveCaller(db: Db, headers: Headers): Promise<Caller> {
     };
   }
   if (kind === "node") {
-    // Raw SQL: agents authenticate on every heartbeat and report, so keep this lookup cheap.
-    const rows = await db.$queryRaw<{ id: string; name: string }[]>`
-      SELECT "id", "name" FROM "Node" WHERE "credentialHash" = ${hash} AND "joinState" = 'joined'`;
-    const node = rows[0];
+    // Agents authenticate on every heartbeat and report: batched, see node-credentials.ts.
+    const node = await nodeCredentials(db).find(hash);
     if (!node) return { kind: "anonymous" };
     return { kind: "node", nodeId: node.id, nodeName: node.name };
   }
