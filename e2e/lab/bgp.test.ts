@@ -4,27 +4,17 @@
 // lab's router. What is asserted is what people see: FRR's RIB and neighbour state through vtysh,
 // the session in the API's status (the data the console's BGP page shows), and the agent's
 // looking glass. Needs root, FRR, the built native addon and PostgreSQL (`npm test`).
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BgpPeerSpecInput } from "@meridian/api/spec/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpSessions, type SessionReport } from "../../apps/web/src/lib/bgp-status";
 import { buildLab, type Lab, teardownLab } from "./builder";
-import { type ControlPlane, hasDb, startControlPlane, until } from "./control-plane-harness";
-import { FRR_BGPD, type Frr, startFrr } from "./frr";
+import { type ControlPlane, canRunFrrLab, startControlPlane, until } from "./control-plane-harness";
+import { type Frr, startFrr } from "./frr";
 import type { LabTopology } from "./topology";
 
-const canRun =
-  hasDb &&
-  process.getuid?.() === 0 &&
-  existsSync(FRR_BGPD) &&
-  existsSync(
-    path.resolve(
-      path.dirname(fileURLToPath(import.meta.url)),
-      "../../native/build/Release/meridian_native.node",
-    ),
-  );
+const canRun = canRunFrrLab;
 
 const prefix = `mrdlabb${process.pid}-`;
 const NODE = "bgp-n1";

@@ -1,31 +1,13 @@
-// The `npm start` demo's BGP (demo-bgp.ts) on a lab of two nodes joined to a real API: FRR on
-// the router accepts both nodes from its listen range, and what the demo configures through the
-// API shows where an operator would look — both sessions Established in the API's status, each
-// node's PodCIDR in FRR's RIB with the advertisement's community, and the looking glass holding
-// the DC prefixes the import policy accepts but not the one it rejects. A second run changes
-// nothing. Needs root, FRR, the built native addon and PostgreSQL (`npm test`).
-import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createMeridianClient } from "@meridian/api/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpSessions } from "../../apps/web/src/lib/bgp-status";
 import { buildLab, type Lab, run, teardownLab } from "./builder";
-import { type ControlPlane, hasDb, startControlPlane, until } from "./control-plane-harness";
+import { type ControlPlane, canRunFrrLab, startControlPlane, until } from "./control-plane-harness";
 import { DEMO_BGP, startDemoBgp } from "./demo-bgp";
-import { FRR_BGPD } from "./frr";
 import { FABRIC, type LabTopology } from "./topology";
 
-const canRun =
-  hasDb &&
-  process.getuid?.() === 0 &&
-  existsSync(FRR_BGPD) &&
-  existsSync(
-    path.resolve(
-      path.dirname(fileURLToPath(import.meta.url)),
-      "../../native/build/Release/meridian_native.node",
-    ),
-  );
+const canRun = canRunFrrLab;
 
 const prefix = `mrdlabg${process.pid}-`;
 const topology: LabTopology = {
