@@ -92,7 +92,7 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
   return {
     revision: snapshot.revision,
     ...body,
-    contentHash: sha256Hex(bodyJson(body, shared.peers, nodeName)),
+    contentHash: contentHashOf(body, shared.peers, nodeName),
   };
 }
 
@@ -100,7 +100,7 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
 // With a thousand nodes, every node's state lists the other 999 as peers: building, serializing
 // and hashing that list per node was most of the compile time. The peer list is built and
 // serialized once (and reused across snapshots while the nodes do not change); each node takes
-// it minus itself. The output, contentHash included, is the same as building it per node.
+// it minus itself, and its hash is kept with it (see contentHashOf).
 
 type PeerNode = NodeDesiredState["peers"][number];
 
@@ -186,21 +186,38 @@ function sharedFor(snapshot: ClusterSnapshot): SharedCompile {
   return shared;
 }
 
-/** canonicalJson(body), with the peer list serialized from the shared blocks. */
-function bodyJson(
+// The content hash is a hash of per-section hashes: equal states hash equally and any change in a
+// section changes it, and a node's peer list (999 entries at 1,000 nodes, the same array while
+// the nodes do not change) is hashed once instead of on every revision for every node.
+const sectionHashes = new WeakMap<object, string>();
+
+function sectionHash(value: unknown, json: () => string): string {
+  if (value === null || typeof value !== "object") return sha256Hex(json());
+  let h = sectionHashes.get(value);
+  if (h === undefined) {
+    h = sha256Hex(json());
+    sectionHashes.set(value, h);
+  }
+  return h;
+}
+
+function contentHashOf(
   body: Omit<NodeDesiredState, "revision" | "contentHash">,
   peers: PeerList,
   nodeName: string,
-) {
+): string {
   const record = body as unknown as Record<string, unknown>;
-  let out = "{";
+  let out = "";
   for (const key of Object.keys(record).sort()) {
     const v = record[key];
     if (v === undefined) continue;
-    if (out.length > 1) out += ",";
-    out += `${JSON.stringify(key)}:${key === "peers" ? peers.jsonFor(nodeName) : canonicalJson(v)}`;
+    const h =
+      key === "peers"
+        ? sectionHash(v, () => peers.jsonFor(nodeName))
+        : sectionHash(v, () => canonicalJson(v));
+    out += `${key}:${h}\n`;
   }
-  return `${out}}`;
+  return sha256Hex(out);
 }
 
 /**
