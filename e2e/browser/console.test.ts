@@ -379,6 +379,9 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
     await shot(page, "audit-restore");
     await page.getByRole("button", { name: `Yes, restore revision ${createdRevision}` }).click();
     await page.getByText(/Restored: \d+ object\(s\) changed/).waitFor();
+    // The page refreshes itself (nothing left to restore now) and the outcome stays on screen.
+    await restoreSection.getByText("No differences.").waitFor();
+    expect(await page.getByText(/Restored: \d+ object\(s\) changed/).count()).toBe(1);
     const p = await admin.policies.get.query({ id: policyId });
     expect(p.description).toBe("frontend reaches the backend");
     expect(JSON.stringify(p.spec)).toContain("8080");

@@ -28,7 +28,11 @@ export function RestoreButton({ number, count }: { number: number; count: number
   }
   return (
     <div className="actions">
-      {confirming ? (
+      {count === 0 ? (
+        msg ? null : (
+          <p className="muted">Nothing to restore: the model is as it was at revision {number}.</p>
+        )
+      ) : confirming ? (
         <span className="confirm">
           Apply the {count} change{count === 1 ? "" : "s"} above as a new revision?{" "}
           <button type="button" className="danger" onClick={restore} disabled={busy}>

@@ -46,9 +46,9 @@ export default async function RevisionPage({ params }: { params: Promise<{ numbe
               that will:
             </p>
             <DiffView changes={restore.changes} />
-            {me.canEdit && restore.changes.length ? (
-              <RestoreButton number={n} count={restore.changes.length} />
-            ) : null}
+            {/* Mounted even with nothing left to change, so the outcome of a restore stays on
+                screen when the live refresh re-renders this page without differences. */}
+            {me.canEdit ? <RestoreButton number={n} count={restore.changes.length} /> : null}
           </>
         )}
       </section>
