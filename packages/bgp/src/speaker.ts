@@ -83,6 +83,8 @@ export interface PeerConfig {
   passive?: boolean;
   families?: Family[];
   holdTime?: number;
+  /** Seconds between KEEPALIVEs; default and at most a third of the negotiated hold time. */
+  keepalive?: number;
   connectRetry?: number;
   /** eBGP multihop TTL; directly connected eBGP uses 1. Needs a transport that can set IP_TTL. */
   ebgpMultihop?: number;
@@ -268,6 +270,7 @@ const SESSION_FIELDS: (keyof PeerConfig)[] = [
   "passive",
   "families",
   "holdTime",
+  "keepalive",
   "connectRetry",
   "ebgpMultihop",
   "md5Password",
@@ -463,6 +466,7 @@ export class BgpSpeaker extends EventEmitter {
       passive: c.passive,
       families: c.families ?? [isIpv6(c.address) ? "ipv6-unicast" : "ipv4-unicast"],
       holdTime: c.holdTime,
+      keepalive: c.keepalive,
       connectRetry: c.connectRetry,
       ttl: c.asn !== this.config.asn ? (c.ebgpMultihop ?? 1) : 255,
       md5Password: c.md5Password,

@@ -6,7 +6,7 @@ import { type BgpSpeaker, SrBehavior } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BgpController } from "./controller.js";
 import { passiveRouter, until } from "./loopback-routers.js";
-import { type DesiredBgp, planBgp } from "./plan.js";
+import { type DesiredBgp, planBgp, sessionResets } from "./plan.js";
 
 const n = 10 + (process.pid % 200);
 const us = `127.78.${n}.1`;
@@ -126,6 +126,16 @@ describe("BgpController advertisements", () => {
       JSON.stringify([...one.instances[0]!.originate]),
     );
     expect(JSON.stringify(two.peers)).toBe(JSON.stringify(one.peers));
+  });
+
+  it("runs each session with the peer's keepalive, and a keepalive change resets that session only", () => {
+    const plan = planBgp(desired(a, b), new Map(), context);
+    expect(plan.peers.map((p) => p.config.keepalive)).toEqual([3, 3]);
+    const d = desired(a, b);
+    d.instances[0]!.peers[0]!.keepaliveSeconds = 1;
+    const changed = planBgp(d, new Map(), context);
+    expect(sessionResets(plan.peers[0]!.config, changed.peers[0]!.config)).toBe(true);
+    expect(sessionResets(plan.peers[1]!.config, changed.peers[1]!.config)).toBe(false);
   });
 
   it("sends each peer its own communities for the same prefix, and LOCAL_PREF to the iBGP peer", async () => {

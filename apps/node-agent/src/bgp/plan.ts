@@ -379,6 +379,9 @@ function planInstance(
       description: p.name,
       families: p.families.map(toSpeakerFamily),
       holdTime: p.holdTimeSeconds,
+      // The compiler fills in a third of the hold time when none is configured; the session caps
+      // it there when the peer negotiates a shorter hold time.
+      keepalive: p.keepaliveSeconds,
       connectRetry: p.connectRetrySeconds,
       ...(p.ebgpMultihop !== undefined ? { ebgpMultihop: p.ebgpMultihop } : {}),
       ...(md5Password !== undefined ? { md5Password } : {}),
@@ -430,6 +433,7 @@ export const SESSION_RESET_FIELDS: (keyof PeerConfig)[] = [
   "passive",
   "families",
   "holdTime",
+  "keepalive",
   "connectRetry",
   "ebgpMultihop",
   "md5Password",

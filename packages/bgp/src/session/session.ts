@@ -28,6 +28,11 @@ export interface SessionConfig {
   passive?: boolean;
   families: Family[];
   holdTime?: number;
+  /**
+   * KEEPALIVE interval in seconds; default and maximum a third of the negotiated hold time
+   * (RFC 4271 §4.4, §10), as FRR caps it.
+   */
+  keepalive?: number;
   connectRetry?: number;
   /** IP TTL for the session (1 for directly connected eBGP; more for multihop). Applied via the transport. */
   ttl?: number;
@@ -396,7 +401,8 @@ export class Session extends EventEmitter {
         ? (caps.extendedNextHop ?? []).filter((e) => e.nextHopAfi === 2).map((e) => e.family)
         : [],
       holdTime,
-      keepalive: Math.floor(holdTime / 3),
+      keepalive:
+        holdTime === 0 ? 0 : Math.min(Math.floor(holdTime / 3), cfg.keepalive || Number.POSITIVE_INFINITY),
       peerGracefulRestart: caps.gracefulRestart,
       peerAs,
       peerRouterId: open.bgpId,

@@ -30,6 +30,15 @@ describe("two speakers over loopback", () => {
     });
   });
 
+  it("a configured keepalive is used, and capped at a third of the negotiated hold time", async () => {
+    // A asks for 30 s hold and 2 s keepalives; B offers 12 s hold and wants 10 s keepalives.
+    p = await pair({}, {}, { holdTime: 30, keepalive: 2 }, { holdTime: 12, keepalive: 10 });
+    await until(() => established(p!.a, p!.bAddr) && established(p!.b, p!.aAddr), "Established");
+    expect(p.a.peerStatus(p.bAddr)!.negotiated).toMatchObject({ holdTime: 12, keepalive: 2 });
+    // 10 s would let B's 12 s hold time lapse after one lost KEEPALIVE: a third of it, 4 s.
+    expect(p.b.peerStatus(p.aAddr)!.negotiated).toMatchObject({ holdTime: 12, keepalive: 4 });
+  });
+
   it("carries IPv4 and IPv6 routes with attributes, and withdrawals, both ways", async () => {
     p = await pair(
       {},
