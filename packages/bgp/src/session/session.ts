@@ -30,7 +30,7 @@ export interface SessionConfig {
   holdTime?: number;
   /**
    * KEEPALIVE interval in seconds; default and maximum a third of the negotiated hold time
-   * (RFC 4271 §4.4, §10), as FRR caps it.
+   * (RFC 4271 §4.4, §10).
    */
   keepalive?: number;
   connectRetry?: number;
