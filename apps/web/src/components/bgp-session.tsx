@@ -1,6 +1,7 @@
 // One BGP session as its agent reports it: what a network engineer reads off `show bgp neighbor`
 // — state, uptime, flaps, the last error in words, per-family counters, and the negotiated
 // capabilities and timers beside the configured ones.
+import { GridTable } from "@/components/grid";
 import { StatusBadge, toneOfHealth } from "@/components/status";
 import { duration, type SessionDetail, type SessionReport } from "@/lib/bgp-status";
 import { count, FAMILY_LABEL } from "@/lib/looking-glass";
@@ -89,27 +90,20 @@ export function BgpSessionPanel({ session, detail }: { session?: SessionReport; 
         </dd>
       </dl>
       {detail?.families.length ? (
-        <table className="grid" data-testid="session-prefixes">
-          <caption className="sr-only">Prefixes per address family</caption>
-          <thead>
-            <tr>
-              <th scope="col">Family</th>
-              <th scope="col">Received</th>
-              <th scope="col">Accepted</th>
-              <th scope="col">Advertised</th>
+        <GridTable
+          columns={["Family", "Received", "Accepted", "Advertised"]}
+          caption="Prefixes per address family"
+          testId="session-prefixes"
+        >
+          {detail.families.map((f) => (
+            <tr key={f.family} data-family={f.family}>
+              <th scope="row">{FAMILY_LABEL[f.family] ?? f.family}</th>
+              <td>{n(f.received)}</td>
+              <td>{n(f.accepted)}</td>
+              <td>{n(f.advertised)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {detail.families.map((f) => (
-              <tr key={f.family} data-family={f.family}>
-                <th scope="row">{FAMILY_LABEL[f.family] ?? f.family}</th>
-                <td>{n(f.received)}</td>
-                <td>{n(f.accepted)}</td>
-                <td>{n(f.advertised)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </GridTable>
       ) : null}
       {detail?.problems.length ? (
         <div className="banner banner-warn" role="note">

@@ -7,9 +7,12 @@ export function GridTable({
   empty,
   caption,
   testId,
+  className,
   children,
 }: {
   columns: string[];
+  /** Classes besides "grid", e.g. a table's own column styles. */
+  className?: string;
   /** Shown across all columns when there are no rows; false or null when there are. */
   empty?: ReactNode;
   caption?: string;
@@ -17,7 +20,7 @@ export function GridTable({
   children: ReactNode;
 }) {
   return (
-    <table className="grid" data-testid={testId}>
+    <table className={className ? `grid ${className}` : "grid"} data-testid={testId}>
       {caption ? <caption className="sr-only">{caption}</caption> : null}
       <thead>
         <tr>

@@ -2,6 +2,7 @@
 // prefix, next hop, AS path, origin, MED, local preference, communities of all three kinds, RD and
 // SRv6 SID for VPN routes, the stale flag, and why we advertise a route.
 import type { LookingGlassRoute } from "@meridian/api/bgp/looking-glass-schemas";
+import { GridTable } from "@/components/grid";
 import { StatusBadge } from "@/components/status";
 import { ORIGIN_LABEL } from "@/lib/looking-glass";
 
@@ -47,61 +48,48 @@ export function LookingGlassTable({
     ...(advertised ? ["Why advertised"] : []),
   ];
   return (
-    <table className="grid looking-glass" data-testid="looking-glass-routes">
-      <caption className="sr-only">{caption}</caption>
-      <thead>
-        <tr>
-          {columns.map((c) => (
-            <th scope="col" key={c}>
-              {c}
-            </th>
-          ))}
+    <GridTable
+      columns={columns}
+      caption={caption}
+      testId="looking-glass-routes"
+      className="looking-glass"
+      empty={routes.length === 0 && empty}
+    >
+      {routes.map((r) => (
+        <tr key={`${r.rd ?? ""} ${r.prefix}`} data-prefix={r.prefix}>
+          <th scope="row">
+            <code className="nowrap">{r.prefix}</code>
+            {r.stale ? (
+              <>
+                {" "}
+                <StatusBadge
+                  tone="warn"
+                  label="stale"
+                  title="kept while the peer restarts (graceful restart); withdrawn unless the peer sends it again"
+                />
+              </>
+            ) : null}
+          </th>
+          {vpn ? <td>{r.rd ? <code className="nowrap">{r.rd}</code> : none}</td> : null}
+          <td>{r.nextHops.length ? r.nextHops.map((h) => <div key={h}>{h}</div>) : "self"}</td>
+          <td>
+            {r.asPath.length ? (
+              <code className="nowrap">{r.asPath.join(" ")}</code>
+            ) : (
+              <span className="muted">(empty)</span>
+            )}
+          </td>
+          <td>{r.origin ? ORIGIN_LABEL[r.origin] : none}</td>
+          <td>{r.med ?? none}</td>
+          <td>{r.localPref ?? none}</td>
+          <td>{list(r.communities)}</td>
+          <td>{list(r.largeCommunities)}</td>
+          <td>{list(r.extendedCommunities)}</td>
+          {vpn ? <td>{r.labels?.length ? r.labels.join(" ") : none}</td> : null}
+          {vpn ? <td>{r.sid ? <code className="nowrap">{r.sid}</code> : none}</td> : null}
+          {advertised ? <td>{r.reason ?? none}</td> : null}
         </tr>
-      </thead>
-      <tbody>
-        {routes.length === 0 ? (
-          <tr>
-            <td colSpan={columns.length} className="muted">
-              {empty}
-            </td>
-          </tr>
-        ) : null}
-        {routes.map((r) => (
-          <tr key={`${r.rd ?? ""} ${r.prefix}`} data-prefix={r.prefix}>
-            <th scope="row">
-              <code className="nowrap">{r.prefix}</code>
-              {r.stale ? (
-                <>
-                  {" "}
-                  <StatusBadge
-                    tone="warn"
-                    label="stale"
-                    title="kept while the peer restarts (graceful restart); withdrawn unless the peer sends it again"
-                  />
-                </>
-              ) : null}
-            </th>
-            {vpn ? <td>{r.rd ? <code className="nowrap">{r.rd}</code> : none}</td> : null}
-            <td>{r.nextHops.length ? r.nextHops.map((h) => <div key={h}>{h}</div>) : "self"}</td>
-            <td>
-              {r.asPath.length ? (
-                <code className="nowrap">{r.asPath.join(" ")}</code>
-              ) : (
-                <span className="muted">(empty)</span>
-              )}
-            </td>
-            <td>{r.origin ? ORIGIN_LABEL[r.origin] : none}</td>
-            <td>{r.med ?? none}</td>
-            <td>{r.localPref ?? none}</td>
-            <td>{list(r.communities)}</td>
-            <td>{list(r.largeCommunities)}</td>
-            <td>{list(r.extendedCommunities)}</td>
-            {vpn ? <td>{r.labels?.length ? r.labels.join(" ") : none}</td> : null}
-            {vpn ? <td>{r.sid ? <code className="nowrap">{r.sid}</code> : none}</td> : null}
-            {advertised ? <td>{r.reason ?? none}</td> : null}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </GridTable>
   );
 }
