@@ -1,8 +1,8 @@
 // The desired-state stream's events, and how an agent applies them. Pure: the agent imports
 // this too. A `delta` replaces whole top-level sections (endpoints, ipcache, bgp, …) and names
 // the content hash it applies to, so an agent that missed something notices instead of drifting.
-import { createHash } from "node:crypto";
 import type { NodeDesiredState } from "../compiler";
+import { sectionHash } from "../compiler/hash";
 
 type Section = Exclude<keyof NodeDesiredState, "revision" | "contentHash">;
 
@@ -46,28 +46,13 @@ export function applyDesiredStateEvent(
   }
 }
 
-// Compiled states are never mutated, and the compiler hands every subscriber of a node the same
-// peer list while the nodes do not change: remember a section object's fingerprint, so a thousand
-// subscribers do not serialize and hash the same thousand-entry list again on every revision.
-const fingerprintCache = new WeakMap<object, string>();
-
-function fingerprint(value: unknown): string {
-  if (value === null || typeof value !== "object")
-    return createHash("sha1").update(JSON.stringify(value)).digest("base64");
-  let fp = fingerprintCache.get(value);
-  if (fp === undefined) {
-    fp = createHash("sha1").update(JSON.stringify(value)).digest("base64");
-    fingerprintCache.set(value, fp);
-  }
-  return fp;
-}
-
 /** Per-section fingerprints, kept per subscriber so a delta carries only what changed. */
 export function sectionFingerprints(state: NodeDesiredState): Map<Section, string> {
   const out = new Map<Section, string>();
   for (const [key, value] of Object.entries(state)) {
     if (key === "revision" || key === "contentHash") continue;
-    out.set(key as Section, fingerprint(value));
+    // The hashes the compiler computed for the content hash (see compiler/hash.ts).
+    out.set(key as Section, sectionHash(value));
   }
   return out;
 }

@@ -3,7 +3,7 @@
 import { parseCidr } from "../spec";
 import { compileBgp } from "./bgp";
 import { compileEgressGateway } from "./egress";
-import { byText, canonicalJson, sha256Hex } from "./hash";
+import { byText, canonicalJson, sectionHash, sha256Hex } from "./hash";
 import { RESERVED_IDENTITY_NAMES } from "./identity";
 import { buildIpcache } from "./ipcache";
 import {
@@ -189,18 +189,6 @@ function sharedFor(snapshot: ClusterSnapshot): SharedCompile {
 // The content hash is a hash of per-section hashes: equal states hash equally and any change in a
 // section changes it, and a node's peer list (999 entries at 1,000 nodes, the same array while
 // the nodes do not change) is hashed once instead of on every revision for every node.
-const sectionHashes = new WeakMap<object, string>();
-
-function sectionHash(value: unknown, json: () => string): string {
-  if (value === null || typeof value !== "object") return sha256Hex(json());
-  let h = sectionHashes.get(value);
-  if (h === undefined) {
-    h = sha256Hex(json());
-    sectionHashes.set(value, h);
-  }
-  return h;
-}
-
 function contentHashOf(
   body: Omit<NodeDesiredState, "revision" | "contentHash">,
   peers: PeerList,
@@ -211,10 +199,7 @@ function contentHashOf(
   for (const key of Object.keys(record).sort()) {
     const v = record[key];
     if (v === undefined) continue;
-    const h =
-      key === "peers"
-        ? sectionHash(v, () => peers.jsonFor(nodeName))
-        : sectionHash(v, () => canonicalJson(v));
+    const h = key === "peers" ? sectionHash(v, () => peers.jsonFor(nodeName)) : sectionHash(v);
     out += `${key}:${h}\n`;
   }
   return sha256Hex(out);

@@ -32,3 +32,18 @@ export function sha256Hex(text: string): string {
 export function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+// Compiled sections are never mutated: a section object's hash is computed once, by the
+// compiler's content hash, and read again by the change feed's per-subscriber fingerprints.
+const sectionHashes = new WeakMap<object, string>();
+
+/** sha256 of canonicalJson(value) (or of `json()`, which must equal it), kept with the object. */
+export function sectionHash(value: unknown, json: () => string = () => canonicalJson(value)): string {
+  if (value === null || typeof value !== "object") return sha256Hex(json());
+  let h = sectionHashes.get(value);
+  if (h === undefined) {
+    h = sha256Hex(json());
+    sectionHashes.set(value, h);
+  }
+  return h;
+}
