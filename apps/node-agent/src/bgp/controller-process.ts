@@ -35,3 +35,16 @@ export async function startControllerIn(lab: Lab, opts: ControllerProcessOptions
   await d.ready;
   return d;
 }
+
+/**
+ * After the tests: the controller first (it may still hold sessions), then the lab, whose
+ * cleanup also kills whatever is left in its namespaces.
+ */
+export async function stopControllerAndLab(us: Driver | undefined, lab: Lab): Promise<void> {
+  if (us && us.child.exitCode === null && us.child.pid) {
+    try {
+      process.kill(us.child.pid, "SIGKILL");
+    } catch {}
+  }
+  await lab.cleanup();
+}

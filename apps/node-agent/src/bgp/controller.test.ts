@@ -8,7 +8,11 @@ import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import type { LookingGlassRoute } from "./controller.js";
-import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
+import {
+  type ControllerProcessOptions,
+  startControllerIn,
+  stopControllerAndLab,
+} from "./controller-process.js";
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
 
@@ -154,15 +158,7 @@ router bgp ${AS}
     us = await startController();
   }, 60_000);
 
-  afterAll(async () => {
-    // lab.cleanup also kills whatever is left in our namespaces (the controller process included).
-    if (us && us.child.exitCode === null && us.child.pid) {
-      try {
-        process.kill(us.child.pid, "SIGKILL");
-      } catch {}
-    }
-    await lab.cleanup();
-  });
+  afterAll(() => stopControllerAndLab(us, lab));
 
   it("advertises PodCIDRs and Service VIPs with their communities and local preference", async () => {
     await apply();

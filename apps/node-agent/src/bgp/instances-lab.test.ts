@@ -10,7 +10,11 @@ import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/ap
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import type { LookingGlassRoute } from "./controller.js";
-import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
+import {
+  type ControllerProcessOptions,
+  startControllerIn,
+  stopControllerAndLab,
+} from "./controller-process.js";
 import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -188,14 +192,7 @@ router bgp ${FRR_AS}
     us = await startController();
   }, 60_000);
 
-  afterAll(async () => {
-    if (us && us.child.exitCode === null && us.child.pid) {
-      try {
-        process.kill(us.child.pid, "SIGKILL");
-      } catch {}
-    }
-    await lab.cleanup();
-  });
+  afterAll(() => stopControllerAndLab(us, lab));
 
   it("both instances Established through one listener, each with its own ASN and routes", async () => {
     await apply([fabric(), upstream()]);

@@ -12,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
 import { Scratch } from "../testing/netns.js";
 import type { LookingGlassRoute } from "./controller.js";
-import { type ControllerProcessOptions, startControllerIn } from "./controller-process.js";
+import {
+  type ControllerProcessOptions,
+  startControllerIn,
+  stopControllerAndLab,
+} from "./controller-process.js";
 import { BGP_ROUTE_METRIC, KernelRouteInstaller, type RouteSource } from "./kernel-routes.js";
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
@@ -141,14 +145,7 @@ router bgp ${AS}
     us = await startController();
   }, 60_000);
 
-  afterAll(async () => {
-    if (us && us.child.exitCode === null && us.child.pid) {
-      try {
-        process.kill(us.child.pid, "SIGKILL");
-      } catch {}
-    }
-    await lab.cleanup();
-  });
+  afterAll(() => stopControllerAndLab(us, lab));
 
   it("without installRoutes the routes reach the looking glass and nothing reaches the kernel", async () => {
     await apply(false);
