@@ -192,8 +192,8 @@ function main() {
     ],
     { cwd: root, env, stdio: "inherit" },
   );
+  // This run's databases only: a second run on the same server (another checkout) keeps its own.
   dropRunDatabases(serverUrl, runId);
-  dropRunDatabases(serverUrl, "meridian_t_");
 
   const { rows } = summarise();
   // A suite whose task failed although its report counts no failed test (an unhandled error,

@@ -25,7 +25,10 @@ export function testServerUrl(): string {
 
 export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const server = testServerUrl();
-  const name = `meridian_t_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  // Inside an `npm test` run the name starts with the run's id, so the run drops exactly its own
+  // databases at the end (another run on the same server keeps its own).
+  const run = process.env.MERIDIAN_TEST_RUN;
+  const name = `${run ? `${run}_` : ""}meridian_t_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   const template = process.env.MERIDIAN_TEST_TEMPLATE;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
