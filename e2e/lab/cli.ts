@@ -129,9 +129,14 @@ async function controlPlaneFor(url: string, token: string) {
   const client = createMeridianClient({ url, token });
   return {
     url,
-    joinToken: async (node: string) =>
-      (await client.joinTokens.create.mutate({ nodeName: node, description: "lab", ttlSeconds: 3600 }))
-        .secret,
+    joinToken: async (node: string) => {
+      // The lab builds this node anew, so its previous agent is gone: re-provision it as an admin
+      // would (revoke the old credential; a joined node cannot be taken over by a join token).
+      const known = (await client.nodes.list.query({ search: node })).items.find((n) => n.name === node);
+      if (known?.joinState === "joined") await client.nodes.revokeCredential.mutate({ id: known.id });
+      return (await client.joinTokens.create.mutate({ nodeName: node, description: "lab", ttlSeconds: 3600 }))
+        .secret;
+    },
   };
 }
 

@@ -30,18 +30,23 @@ export async function userClient(url: string, email: string, password: string): 
   return createMeridianClient({ url, token: r.sessionToken });
 }
 
-/** Joins a node with a one-time join token and returns the agent's client (node credential). */
+/**
+ * Registers a node as an admin does (its labels are the admin's to set, never the agent's), then
+ * joins it with a one-time join token and returns the agent's client (node credential).
+ */
 export async function joinNode(
   admin: MeridianClient,
   url: string,
   node: { name: string; podCIDR: string; labels?: Record<string, string> },
 ): Promise<MeridianClient> {
+  if (node.labels && Object.keys(node.labels).length > 0) {
+    await admin.nodes.create.mutate({ name: node.name, labels: node.labels, podCIDRs: [node.podCIDR] });
+  }
   const jt = await admin.joinTokens.create.mutate({ nodeName: node.name });
   const joined = await createMeridianClient({ url }).agent.join.mutate({
     token: jt.secret,
     nodeName: node.name,
     podCIDRs: [node.podCIDR],
-    labels: node.labels ?? {},
     agentVersion: "0.1.0-e2e",
   });
   return createMeridianClient({ url, token: joined.credential });

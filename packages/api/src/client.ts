@@ -3,6 +3,7 @@
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { EventSource } from "eventsource";
 import superjson from "superjson";
+import { MAX_BATCH } from "./limits/http";
 import type { AppRouter } from "./root";
 
 export interface MeridianClientOptions {
@@ -31,7 +32,7 @@ export function createMeridianClient(opts: MeridianClientOptions) {
               fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
           },
         }),
-        false: httpBatchLink({ url, transformer: superjson, headers: () => auth }),
+        false: httpBatchLink({ url, transformer: superjson, headers: () => auth, maxItems: MAX_BATCH }),
       }),
     ],
   });

@@ -6,6 +6,8 @@ export { loadSnapshot } from "./agent/snapshot";
 export { hashPassword, verifyPassword } from "./auth/crypto";
 export { SESSION_TTL_MS } from "./auth/router";
 export { createMeridianClient, type MeridianClient } from "./client";
+export { createTrpcFetchHandler } from "./fetch-handler";
+export { MAX_BATCH, MAX_BODY_BYTES } from "./limits/http";
 export { createOpenApiDocument, createOpenApiHandler, OPENAPI_BASE } from "./openapi";
 export { type AppRouter, appRouter } from "./root";
 export { seedDatabase } from "./seed";

@@ -2,6 +2,7 @@
 import type { Db } from "@meridian/db";
 import { createOpenApiFetchHandler, generateOpenApiDocument } from "trpc-to-openapi";
 import type { ChangeFeed } from "./agent/change-feed";
+import { limitFetchRequest } from "./limits/http";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
 
@@ -28,7 +29,9 @@ export function createOpenApiDocument(baseUrl = OPENAPI_BASE) {
  * `/api/v1/openapi.json` and every REST operation.
  */
 export function createOpenApiHandler(opts: { db: Db; changeFeed?: ChangeFeed }) {
-  return async (req: Request): Promise<Response> => {
+  return async (incoming: Request): Promise<Response> => {
+    const req = await limitFetchRequest(incoming);
+    if (req instanceof Response) return req;
     const url = new URL(req.url);
     if (url.pathname === `${OPENAPI_BASE}/openapi.json`) {
       return Response.json(createOpenApiDocument(`${url.origin}${OPENAPI_BASE}`));

@@ -6,6 +6,7 @@ import type { Db } from "@meridian/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { createOpenApiHttpHandler } from "trpc-to-openapi";
 import type { ChangeFeed } from "./agent/change-feed";
+import { MAX_BATCH, MAX_BODY_BYTES, requestHeadersProblem } from "./limits/http";
 import { createOpenApiDocument, OPENAPI_BASE } from "./openapi";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
@@ -29,11 +30,28 @@ export function createHttpHandler(opts: { db: Db; changeFeed?: ChangeFeed }): ht
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: `${TRPC_BASE}/`,
+    maxBodySize: MAX_BODY_BYTES,
+    maxBatchSize: MAX_BATCH,
     createContext: ({ req }) => ctx(req),
   });
-  const rest = createOpenApiHttpHandler({ router: appRouter, createContext: ({ req }) => ctx(req) });
+  const rest = createOpenApiHttpHandler({
+    router: appRouter,
+    maxBodySize: MAX_BODY_BYTES,
+    createContext: ({ req }) => ctx(req),
+  });
   return (req, res) => {
     const url = req.url ?? "/";
+    // Responses may carry secrets (a new token) and are never for a cache or a sniffer.
+    res.setHeader("cache-control", "no-store");
+    res.setHeader("x-content-type-options", "nosniff");
+    const refused = requestHeadersProblem(req.method ?? "GET", headersOf(req));
+    if (refused) {
+      res.statusCode = refused.status;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ message: refused.message, error: { message: refused.message } }));
+      req.resume();
+      return;
+    }
     if (url === `${OPENAPI_BASE}/openapi.json`) {
       const host = req.headers.host ?? "localhost";
       res.setHeader("content-type", "application/json");

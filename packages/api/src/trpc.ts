@@ -6,6 +6,17 @@ import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
 import type { ChangeFeed } from "./agent/change-feed";
 import { resolveCaller } from "./auth/caller";
+import { fieldErrors } from "./errors";
+import {
+  databaseErrorToTrpc,
+  INTERNAL_PREFIX,
+  internalError,
+  shortFieldErrors,
+  shortMessage,
+  shortPath,
+} from "./limits/errors";
+import { crossOriginProblem } from "./limits/origin";
+import { rawInputProblems } from "./limits/raw-input";
 import { transformer } from "./transformer";
 
 export const SESSION_COOKIE = "meridian_session";
@@ -59,39 +70,94 @@ export function zodIssuesOf(cause: unknown): IssueLike[] | null {
 export function flattenFieldErrors(error: { issues: IssueLike[] }): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const issue of error.issues) {
-    const key = issue.path.map(String).join(".") || "_";
-    out[key] = [...(out[key] ?? []), issue.message];
+    const key = shortPath(issue.path).map(String).join(".") || "_";
+    out[key] = [...(out[key] ?? []), shortMessage(issue.message)];
   }
   return out;
 }
 
+/** What a procedure may declare beyond its OpenAPI route. */
+export interface MeridianMeta extends OpenApiMeta {
+  /** Fields (dotted, without array indexes) allowed longer than the default string limit. */
+  longText?: Record<string, number>;
+}
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<MeridianMeta>()
   .create({
     transformer,
-    errorFormatter({ shape, error }) {
+    // Stacks never leave the server, whatever NODE_ENV says.
+    isDev: false,
+    errorFormatter({ shape, error, path, type }) {
       const issues = zodIssuesOf(error.cause);
+      // Whatever reached here unexpected (a failing createContext, a bug): a request id, no details.
+      const internal = error.code === "INTERNAL_SERVER_ERROR";
+      const message = internal
+        ? error.message.startsWith(INTERNAL_PREFIX)
+          ? error.message // already logged by safeErrors
+          : internalError(error.cause ?? error, { path, type })
+        : issues
+          ? summarise(issues)
+          : shortMessage(shape.message);
       return {
         ...shape,
-        message: issues ? summarise(issues) : shape.message,
-        data: { ...shape.data, fieldErrors: issues ? flattenFieldErrors({ issues }) : null },
+        message,
+        data: { ...shape.data, fieldErrors: issues && !internal ? flattenFieldErrors({ issues }) : null },
       };
     },
     sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 40_000 } },
   });
 
 function summarise(issues: IssueLike[]): string {
-  return issues
-    .map((i) => `${i.path.length ? `${i.path.map(String).join(".")}: ` : ""}${i.message}`)
+  const text = issues
+    .slice(0, 10)
+    .map((i) => `${i.path.length ? `${shortPath(i.path).join(".")}: ` : ""}${shortMessage(i.message)}`)
     .join("; ");
+  return issues.length > 10 ? `${text}; and ${issues.length - 10} more` : text;
 }
+
+/**
+ * The outermost layer of every procedure: a cookie-authenticated write must come from the
+ * console's own origin (limits/origin.ts), and whatever fails inside is made safe to return
+ * (limits/errors.ts): schema issues cut short, database errors as 4xx, the rest a bare 500.
+ */
+const safeErrors = t.middleware(async ({ ctx, type, path, next }) => {
+  if (type === "mutation") {
+    const problem = crossOriginProblem(ctx.headers);
+    if (problem) throw new TRPCError({ code: "FORBIDDEN", message: problem });
+  }
+  const result = await next();
+  if (result.ok) return result;
+  const error = result.error;
+  const issues = zodIssuesOf(error.cause);
+  if (issues) throw shortFieldErrors(error.code, issues);
+  if (error.code === "INTERNAL_SERVER_ERROR") {
+    const known = databaseErrorToTrpc(error.cause);
+    if (known) throw known;
+    throw new TRPCError({
+      code: "INTERNAL_SERVER_ERROR",
+      message: internalError(error.cause ?? error, { path, type }),
+    });
+  }
+  return result;
+});
+
+/**
+ * Runs after the caller is known and before the procedure's own schema: the raw input must be
+ * plain, bounded JSON (limits/raw-input.ts), so no key can vanish and no NUL reach the database.
+ */
+const rawInputGuard = t.middleware(async ({ meta, getRawInput, next }) => {
+  const problems = rawInputProblems(await getRawInput(), { longText: meta?.longText });
+  if (problems.length > 0) throw fieldErrors(problems);
+  return next();
+});
 
 export const createTRPCRouter = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const mergeRouters = t.mergeRouters;
 
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(safeErrors).use(rawInputGuard);
 
 const authed = t.middleware(({ ctx, next }) => {
   if (ctx.caller.kind === "anonymous") {
@@ -119,19 +185,25 @@ function requireRole(min: Role) {
   });
 }
 
-export const viewerProcedure = t.procedure.use(requireRole("viewer"));
-export const operatorProcedure = t.procedure.use(requireRole("operator"));
-export const adminProcedure = t.procedure.use(requireRole("admin"));
+export const viewerProcedure = t.procedure.use(safeErrors).use(requireRole("viewer")).use(rawInputGuard);
+export const operatorProcedure = t.procedure.use(safeErrors).use(requireRole("operator")).use(rawInputGuard);
+export const adminProcedure = t.procedure.use(safeErrors).use(requireRole("admin")).use(rawInputGuard);
 
-export const nodeProcedure = t.procedure.use(
-  authed.unstable_pipe(({ ctx, next }) => {
-    const caller = ctx.caller;
-    if (caller.kind !== "node") {
-      throw new TRPCError({ code: "FORBIDDEN", message: "only a node credential may use the agent channel" });
-    }
-    return next({ ctx: { ...ctx, caller, actor: actorOf(caller) } });
-  }),
-);
+export const nodeProcedure = t.procedure
+  .use(safeErrors)
+  .use(
+    authed.unstable_pipe(({ ctx, next }) => {
+      const caller = ctx.caller;
+      if (caller.kind !== "node") {
+        throw new TRPCError({
+          code: "FORBIDDEN",
+          message: "only a node credential may use the agent channel",
+        });
+      }
+      return next({ ctx: { ...ctx, caller, actor: actorOf(caller) } });
+    }),
+  )
+  .use(rawInputGuard);
 
 /** Who a revision is attributed to. */
 export interface Actor {

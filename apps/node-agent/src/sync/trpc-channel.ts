@@ -1,6 +1,8 @@
 // ControlPlaneChannel over the API's tRPC procedures. The untyped client keeps the agent's
 // type-check independent of every API router; the procedure names and input shapes are
 // those of packages/api/src/agent/router.ts and schemas.ts.
+
+import { MAX_BATCH } from "@meridian/api/limits/http";
 import {
   createTRPCUntypedClient,
   httpBatchLink,
@@ -37,7 +39,7 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
               fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth() } }),
           }),
         }),
-        false: httpBatchLink({ url, transformer: superjson, headers: auth }),
+        false: httpBatchLink({ url, transformer: superjson, headers: auth, maxItems: MAX_BATCH }),
       }),
     ],
   });

@@ -2,6 +2,7 @@
 // The browser's tRPC client: batched queries and mutations over HTTP, subscriptions over SSE
 // (EventSource reconnects by itself and resumes), superjson on both, one per page load.
 import type { AppRouter } from "@meridian/api";
+import { MAX_BATCH } from "@meridian/api/limits/http";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
@@ -16,7 +17,7 @@ function makeClient() {
       splitLink({
         condition: (op) => op.type === "subscription",
         true: httpSubscriptionLink({ url: "/api/trpc", transformer: superjson }),
-        false: httpBatchLink({ url: "/api/trpc", transformer: superjson }),
+        false: httpBatchLink({ url: "/api/trpc", transformer: superjson, maxItems: MAX_BATCH }),
       }),
     ],
   });

@@ -30,6 +30,7 @@ afterAll(async () => {
   await h.close();
 });
 
+let nextHost = 10;
 async function joinNode(name: string, podCIDR: string) {
   const admin = await h.as("admin");
   const { secret } = await admin.joinTokens.create({ nodeName: name });
@@ -37,7 +38,8 @@ async function joinNode(name: string, podCIDR: string) {
   return anon.agent.join.mutate({
     token: secret,
     nodeName: name,
-    addresses: ["192.168.1.10/24"],
+    // Each node its own address: a join may not claim another node's.
+    addresses: [`192.168.1.${nextHost++}/24`],
     podCIDRs: [podCIDR],
     agentVersion: "test",
   });

@@ -9,9 +9,8 @@ import { storeBgpRoutes } from "../bgp/looking-glass";
 import { UnknownNodeError } from "../compiler/compile";
 import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
-import { assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
+import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
-import { type BgpInstanceSpec, type Labels, selectorMatches } from "../spec";
 import { asPlainJson } from "../transformer";
 import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
 import { feedFor, STATUS_CHANNEL, waitForRevision } from "./change-feed";
@@ -29,6 +28,7 @@ import {
   reportEndpointsInput,
   reportStatusInput,
 } from "./schemas";
+import { loadSnapshot } from "./snapshot";
 
 function assertOwnNode(own: string, claimed: string | undefined) {
   if (claimed !== undefined && claimed !== own) {
@@ -76,17 +76,30 @@ export const agentRouter = createTRPCRouter({
               message: `this join token is for node ${token.nodeName}`,
             });
           }
-          if (input.podCIDRs) await assertNoPodCidrOverlap(tx, input.nodeName, input.podCIDRs);
           const before = await tx.node.findUnique({ where: { name: input.nodeName } });
+          // A joined node keeps its credential until an admin revokes it: a join token, scoped or
+          // not, never takes over a node that is running.
+          if (before?.credentialHash) {
+            throw new TRPCError({
+              code: "CONFLICT",
+              message: `node ${input.nodeName} is already joined; an admin must revoke its credential (nodes.revokeCredential, or Revoke on the node's page) before it can join again`,
+            });
+          }
+          // The agent says what it has (its PodCIDRs, its addresses) only for a node nobody has
+          // described yet; what an admin registered stays. Labels are never the agent's to set.
+          const podCIDRs =
+            before && (before.podCIDRv4.length || before.podCIDRv6.length) ? undefined : input.podCIDRs;
+          const addresses = before?.addresses.length ? undefined : input.addresses;
+          if (podCIDRs) await assertNoPodCidrOverlap(tx, input.nodeName, podCIDRs);
+          if (addresses) await assertAddressesFree(tx, input.nodeName, addresses);
           const data = {
             joinState: "joined" as const,
             credentialHash: hash,
             joinedAt: new Date(),
             agentVersion: input.agentVersion ?? null,
             updatedBy: actor.name,
-            ...(input.labels ? { labels: input.labels } : {}),
-            ...(input.addresses ? { addresses: input.addresses } : {}),
-            ...(input.podCIDRs ? splitPodCidrs(input.podCIDRs) : {}),
+            ...(addresses ? { addresses } : {}),
+            ...(podCIDRs ? splitPodCidrs(podCIDRs) : {}),
           };
           const after = before
             ? await tx.node.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } })
@@ -333,27 +346,31 @@ export const agentRouter = createTRPCRouter({
       return { revision, endpoints: value };
     }),
 
-  /** The MD5 key behind a desired state's `passwordRef`, only for peers of this node's BGP instances. */
+  /**
+   * The MD5 key behind a desired state's `passwordRef`: only for a peer that this node's own
+   * desired state, compiled now from what admins and operators configured, names.
+   */
   bgpPassword: nodeProcedure
     .input(z.object({ ref: z.string().uuid() }))
     .output(z.object({ password: z.string() }))
     .query(async ({ ctx, input }) => {
-      const peer = await ctx.db.bgpPeer.findUnique({ where: { id: input.ref } });
-      const [instance, node] = await Promise.all([
-        peer ? ctx.db.bgpInstance.findUnique({ where: { name: peer.instanceName } }) : null,
-        ctx.db.node.findUnique({ where: { id: ctx.caller.nodeId } }),
+      const [peer, snapshot] = await Promise.all([
+        ctx.db.bgpPeer.findUnique({ where: { id: input.ref } }),
+        loadSnapshot(ctx.db),
       ]);
-      const mine =
-        peer?.passwordCiphertext &&
-        instance &&
-        node &&
-        selectorMatches((instance.spec as BgpInstanceSpec).nodeSelector, (node.labels ?? {}) as Labels);
+      let mine = false;
+      try {
+        const state = compileFor(snapshot, ctx.caller.nodeName);
+        mine = state.bgp.instances.some((i) => i.peers.some((p) => p.passwordRef === input.ref));
+      } catch (err) {
+        if (!(err instanceof UnknownNodeError)) throw err;
+      }
       // Same answer for "no such peer" and "not your peer".
-      if (!mine)
+      if (!mine || !peer?.passwordCiphertext)
         throw new TRPCError({
           code: "NOT_FOUND",
           message: "no BGP password for this reference on this node",
         });
-      return { password: decryptSecret(peer.passwordCiphertext!) };
+      return { password: decryptSecret(peer.passwordCiphertext) };
     }),
 });

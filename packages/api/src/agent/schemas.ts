@@ -1,11 +1,18 @@
 import { z } from "zod";
 import { cidrSchema, interfaceAddressSchema, ipAddressSchema, labelsSchema, objectNameSchema } from "../spec";
+import { INT32_MAX, MAX_COUNTER, MAX_TEXT } from "../spec/limits";
 
 export const joinInput = z.object({
-  token: z.string().min(1, "the join token is required"),
+  token: z.string().min(1, "the join token is required").max(200),
   nodeName: objectNameSchema,
-  labels: labelsSchema.optional(),
-  addresses: z.array(interfaceAddressSchema).optional(),
+  /** Refused: labels select policy, BGP, egress and SRv6 intent, so only an admin sets them. */
+  labels: z
+    .unknown()
+    .optional()
+    .refine((v) => v === undefined, {
+      error: "labels are set by an admin (nodes.create / nodes.update), not by the agent's join",
+    }),
+  addresses: z.array(interfaceAddressSchema).max(16).optional(),
   podCIDRs: z.array(cidrSchema).max(2).optional(),
   agentVersion: z.string().max(100).optional(),
 });
@@ -21,13 +28,13 @@ export const joinOutput = z.object({
 export const desiredStateInput = z
   .object({
     /** The revision the agent last applied (from disk after a restart). */
-    lastRevision: z.number().int().min(0).optional(),
+    lastRevision: z.number().int().min(0).max(INT32_MAX).optional(),
     /** The content hash of that state, so an unchanged state is not resent. */
-    lastContentHash: z.string().optional(),
+    lastContentHash: z.string().max(128).optional(),
     /** Set by httpSubscriptionLink on reconnect: the id of the last event received (a revision). */
-    lastEventId: z.string().optional(),
+    lastEventId: z.string().max(32).optional(),
     /** Optional check: the node the agent believes it is. */
-    nodeName: z.string().optional(),
+    nodeName: z.string().max(MAX_TEXT.name).optional(),
   })
   .optional();
 
@@ -39,9 +46,9 @@ export const componentStatusSchema = z.object({
 });
 
 export const reportStatusInput = z.object({
-  nodeName: z.string().optional(),
-  appliedRevision: z.number().int().min(0).optional(),
-  contentHash: z.string().optional(),
+  nodeName: z.string().max(MAX_TEXT.name).optional(),
+  appliedRevision: z.number().int().min(0).max(INT32_MAX).optional(),
+  contentHash: z.string().max(128).optional(),
   agentVersion: z.string().max(100).optional(),
   components: z.array(componentStatusSchema).max(64).default([]),
   /** Free-form summary (counters, BGP sessions…) kept as the node's last status. */
@@ -49,8 +56,8 @@ export const reportStatusInput = z.object({
 });
 
 export const heartbeatInput = z.object({
-  nodeName: z.string().optional(),
-  appliedRevision: z.number().int().min(0).optional(),
+  nodeName: z.string().max(MAX_TEXT.name).optional(),
+  appliedRevision: z.number().int().min(0).max(INT32_MAX).optional(),
   agentVersion: z.string().max(100).optional(),
 });
 
@@ -62,7 +69,7 @@ export const dnsEventSchema = z.object({
   qtype: z.string().max(16).default("A"),
   rcode: z.string().max(16).default("NOERROR"),
   answers: z.array(ipAddressSchema).max(64).default([]),
-  ttlSeconds: z.number().int().min(0).optional(),
+  ttlSeconds: z.number().int().min(0).max(INT32_MAX).optional(),
   verdict: z.enum(["allowed", "denied"]),
   rule: z.string().max(300).optional(),
 });
@@ -75,8 +82,8 @@ export const flowSummarySchema = z.object({
   port: z.number().int().min(0).max(65535).optional(),
   verdict: z.enum(["forwarded", "dropped"]),
   reason: z.string().max(200).optional(),
-  packets: z.number().int().min(0),
-  bytes: z.number().int().min(0),
+  packets: z.number().int().min(0).max(MAX_COUNTER),
+  bytes: z.number().int().min(0).max(MAX_COUNTER),
 });
 
 export const reportEndpointsInput = z.object({

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
+import { MAX_TEXT, offsetSchema, revisionNumberSchema, searchSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { redact } from "./diff";
 import { diffRevisions, restoreRevision } from "./service";
@@ -30,11 +31,11 @@ export const auditRouter = createTRPCRouter({
     .meta({ openapi: { method: "GET", path: "/revisions", tags: ["audit"] } })
     .input(
       z.object({
-        entityType: z.string().optional(),
-        entityId: z.string().optional(),
-        author: z.string().optional(),
+        entityType: z.string().max(64).optional(),
+        entityId: z.string().max(MAX_TEXT.name).optional(),
+        author: searchSchema.optional(),
         limit: z.coerce.number().int().min(1).max(500).default(50),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(revisionOutput), total: z.number().int(), current: z.number().int() }))
@@ -74,7 +75,7 @@ export const auditRouter = createTRPCRouter({
 
   get: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/revisions/{number}", tags: ["audit"] } })
-    .input(z.object({ number: z.coerce.number().int().positive() }))
+    .input(z.object({ number: revisionNumberSchema.refine((n) => n >= 1, "revisions start at 1") }))
     .output(revisionOutput.extend({ entries: z.array(entryOutput) }))
     .query(async ({ ctx, input }) => {
       const rev = await ctx.db.revision.findUnique({
@@ -92,7 +93,7 @@ export const auditRouter = createTRPCRouter({
 
   diff: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/revision-diff", tags: ["audit"] } })
-    .input(z.object({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0) }))
+    .input(z.object({ from: revisionNumberSchema, to: revisionNumberSchema }))
     .output(
       z.object({
         from: z.number().int(),
@@ -117,7 +118,7 @@ export const auditRouter = createTRPCRouter({
 
   restore: operatorProcedure
     .meta({ openapi: { method: "POST", path: "/revisions/{number}/restore", tags: ["audit"] } })
-    .input(z.object({ number: z.number().int().min(0), message: z.string().max(1000).optional() }))
+    .input(z.object({ number: revisionNumberSchema, message: z.string().max(1000).optional() }))
     .output(z.object({ revision: z.number().int().nullable(), changed: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const { value, revision } = await commitChange(

@@ -25,7 +25,12 @@ export const authRouter = createTRPCRouter({
     })
     .input(
       z.object({
-        email: z.string().trim().toLowerCase().pipe(z.email()),
+        email: z
+          .string()
+          .max(254, "an email address is at most 254 characters")
+          .trim()
+          .toLowerCase()
+          .pipe(z.email()),
         password: z.string().min(1).max(1024),
       }),
     )

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { bgpFamilySchema } from "../spec/bgp";
 import { ipAddressSchema, MAX_ASN, objectNameSchema } from "../spec/common";
+import { INT32_MAX, MAX_TEXT } from "../spec/limits";
 
 /** Routes per (peer, direction, family) an agent sends; bigger tables send their first ones. */
 export const LOOKING_GLASS_ROUTE_LIMIT = 1000;
@@ -56,7 +57,7 @@ export const lookingGlassTableSchema = z
     direction: lookingGlassDirectionSchema,
     family: bgpFamilySchema,
     /** Every route of the table on the agent; `routes` holds the first ones by prefix. */
-    total: z.number().int().min(0),
+    total: z.number().int().min(0).max(INT32_MAX),
     routes: z
       .array(lookingGlassRouteSchema)
       .max(
@@ -89,7 +90,7 @@ export type LookingGlassPeer = z.infer<typeof lookingGlassPeerSchema>;
 
 export const reportBgpRoutesInput = z
   .object({
-    nodeName: z.string().optional(),
+    nodeName: z.string().max(MAX_TEXT.name).optional(),
     peers: z
       .array(lookingGlassPeerSchema)
       .max(
@@ -126,7 +127,7 @@ export const lookingGlassInput = z.object({
   /** Routes whose prefix (or RD) contains this text, e.g. "10.1." or "/32". */
   prefix: z.string().max(64).optional(),
   /** Offset into the matching routes, from `nextCursor`. */
-  cursor: z.coerce.number().int().min(0).default(0),
+  cursor: z.coerce.number().int().min(0).max(INT32_MAX).default(0),
   limit: z.coerce.number().int().min(1).max(LOOKING_GLASS_ROUTE_LIMIT).default(100),
 });
 

@@ -15,6 +15,7 @@ export const ciliumRouter = createTRPCRouter({
   import: operatorProcedure
     .meta({
       openapi: { method: "POST", path: "/cilium/import", tags: ["cilium"], summary: "Import Cilium YAML" },
+      longText: { yaml: 5_000_000 },
     })
     .input(
       z.object({
@@ -107,10 +108,13 @@ export const ciliumRouter = createTRPCRouter({
     .input(
       z.object({
         kinds: z
-          .union([z.enum(EXPORTABLE_KINDS), z.array(z.enum(EXPORTABLE_KINDS))])
+          .union([
+            z.enum(EXPORTABLE_KINDS),
+            z.array(z.enum(EXPORTABLE_KINDS)).max(EXPORTABLE_KINDS.length * 2),
+          ])
           .optional()
           .describe("which Meridian kinds to export; all when absent"),
-        namespace: z.string().optional(),
+        namespace: z.string().max(63).optional(),
       }),
     )
     .output(z.object({ yaml: z.string(), unsupported }))

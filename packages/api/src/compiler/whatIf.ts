@@ -16,9 +16,9 @@ import {
 
 /** The what-if question as the API accepts it; the compiler's own types follow from it. */
 export const whatIfQuerySchema = z.strictObject({
-  source: z.string().min(1, "name the source endpoint"),
+  source: z.string().min(1, "name the source endpoint").max(600),
   destination: z.union([
-    z.strictObject({ endpoint: z.string().min(1) }),
+    z.strictObject({ endpoint: z.string().min(1).max(600) }),
     z.strictObject({ ip: ipAddressSchema }),
     z.strictObject({ fqdn: dnsNameSchema }),
   ]),

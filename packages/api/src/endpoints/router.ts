@@ -4,6 +4,7 @@ import { z } from "zod";
 import { conflict, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
 import { endpointSpecSchema } from "../spec";
+import { INT32_MAX, MAX_TEXT, offsetSchema, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { endpointInclude, endpointOutputOf, upsertEndpoint } from "./service";
 
@@ -34,12 +35,12 @@ export const endpointsRouter = createTRPCRouter({
     .meta({ openapi: { method: "GET", path: "/endpoints", tags: ["endpoints"] } })
     .input(
       z.object({
-        node: z.string().optional(),
-        namespace: z.string().optional(),
-        identity: z.coerce.number().int().optional(),
-        search: z.string().optional(),
+        node: z.string().max(MAX_TEXT.name).optional(),
+        namespace: z.string().max(63).optional(),
+        identity: z.coerce.number().int().min(0).max(INT32_MAX).optional(),
+        search: searchSchema.optional(),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(endpointOutput), total: z.number().int() }))
@@ -77,7 +78,7 @@ export const endpointsRouter = createTRPCRouter({
     .meta({ openapi: { method: "PUT", path: "/endpoints", tags: ["endpoints"] } })
     .input(
       endpointSpecSchema.extend({
-        version: z.number().int().positive().optional().describe("required when replacing"),
+        version: z.number().int().min(1).max(INT32_MAX).optional().describe("required when replacing"),
       }),
     )
     .output(endpointOutput.extend({ revision: z.number().int().nullable() }))
@@ -102,7 +103,7 @@ export const endpointsRouter = createTRPCRouter({
 
   delete: operatorProcedure
     .meta({ openapi: { method: "DELETE", path: "/endpoints/{id}", tags: ["endpoints"] } })
-    .input(z.object({ id: z.string().uuid(), version: z.coerce.number().int().positive() }))
+    .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const { revision } = await commitChange(ctx.db, ctx.actor, "delete endpoint", async (tx, rec) => {
@@ -130,8 +131,8 @@ export const identitiesRouter = createTRPCRouter({
     .input(
       z.object({
         limit: z.coerce.number().int().min(1).max(1000).default(100),
-        offset: z.coerce.number().int().min(0).default(0),
-        label: z.string().optional().describe("key=value that the identity's labels must contain"),
+        offset: offsetSchema,
+        label: z.string().max(400).optional().describe("key=value that the identity's labels must contain"),
       }),
     )
     .output(z.object({ items: z.array(identityOutput), total: z.number().int() }))

@@ -5,6 +5,7 @@ import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
 import { objectNameSchema } from "../spec";
+import { offsetSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
 const joinTokenOutput = z.object({
@@ -38,7 +39,7 @@ export const joinTokensRouter = createTRPCRouter({
       z.object({
         includeUsed: queryBoolean().default(false),
         limit: z.coerce.number().int().min(1).max(500).default(50),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(joinTokenOutput), total: z.number().int() }))

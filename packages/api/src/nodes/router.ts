@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
+import { offsetSchema, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc";
 import { joinStateSchema, nodeCreateInput, nodeOutput, nodeUpdateInput } from "./schemas";
 import { assertNoPodCidrOverlap, nodeOutputOf, nodeSelect, splitPodCidrs } from "./service";
@@ -12,10 +13,10 @@ export const nodesRouter = createTRPCRouter({
     .meta({ openapi: { method: "GET", path: "/nodes", tags: ["nodes"] } })
     .input(
       z.object({
-        search: z.string().optional(),
+        search: searchSchema.optional(),
         joinState: joinStateSchema.optional(),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(nodeOutput), total: z.number().int() }))
@@ -123,7 +124,7 @@ export const nodesRouter = createTRPCRouter({
 
   delete: adminProcedure
     .meta({ openapi: { method: "DELETE", path: "/nodes/{id}", tags: ["nodes"] } })
-    .input(z.object({ id: z.string().uuid(), version: z.coerce.number().int().positive() }))
+    .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const { revision } = await commitChange(ctx.db, ctx.actor, `delete node`, async (tx, rec) => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cidrSchema, interfaceAddressSchema, labelsSchema, objectNameSchema } from "../spec";
+import { INT32_MAX, list, MAX_ITEMS } from "../spec/limits";
 
 export const joinStateSchema = z.enum(["pending", "joined", "revoked"]);
 
@@ -36,7 +37,7 @@ export const nodeCreateInput = z
   .object({
     name: objectNameSchema,
     labels: labelsSchema.default({}),
-    addresses: z.array(interfaceAddressSchema).default([]),
+    addresses: list(interfaceAddressSchema, MAX_ITEMS.small, "addresses").default([]),
     podCIDRs: z.array(cidrSchema).max(2).default([]),
   })
   .superRefine((n, ctx) => onePerFamily(n.podCIDRs, ctx));
@@ -44,9 +45,9 @@ export const nodeCreateInput = z
 export const nodeUpdateInput = z
   .object({
     id: z.string().uuid(),
-    version: z.number().int().positive(),
+    version: z.number().int().min(1).max(INT32_MAX),
     labels: labelsSchema.optional(),
-    addresses: z.array(interfaceAddressSchema).optional(),
+    addresses: list(interfaceAddressSchema, MAX_ITEMS.small, "addresses").optional(),
     podCIDRs: z.array(cidrSchema).max(2).optional(),
   })
   .superRefine((n, ctx) => n.podCIDRs && onePerFamily(n.podCIDRs, ctx));

@@ -1,7 +1,7 @@
-// Node inventory rules that span nodes: no two nodes may share PodCIDR space.
+// Node inventory rules that span nodes: no two nodes may share PodCIDR space or an address.
 import { fieldError } from "../errors";
 import type { Tx } from "../revisions/commit";
-import { cidrOverlaps, type Labels, parseCidr } from "../spec";
+import { cidrContains, cidrOverlaps, type Labels, parseCidr, parseIp } from "../spec";
 
 export function splitPodCidrs(podCIDRs: string[]): { podCIDRv4: string[]; podCIDRv6: string[] } {
   return {
@@ -19,6 +19,32 @@ export async function assertNoPodCidrOverlap(tx: Tx, nodeName: string, podCIDRs:
     for (const o of others) {
       const clash = [...o.podCIDRv4, ...o.podCIDRv6].find((c) => cidrOverlaps(c, cidr));
       if (clash) throw fieldError(["podCIDRs", i], `PodCIDR ${cidr} overlaps ${clash} of node ${o.name}`);
+    }
+  }
+}
+
+/** The address part of an interface address (`10.0.0.1/24` → `10.0.0.1`), canonical. */
+function addressOf(text: string): string | undefined {
+  return parseIp(text.split("/")[0] ?? "")?.text;
+}
+
+/**
+ * An agent's own addresses become every node's routes and the cluster's remote-node identity, so
+ * an address must not be another node's, nor inside any node's PodCIDR (where pods live).
+ */
+export async function assertAddressesFree(tx: Tx, nodeName: string, addresses: string[]): Promise<void> {
+  const nodes = await tx.node.findMany({
+    select: { name: true, addresses: true, podCIDRv4: true, podCIDRv6: true },
+  });
+  for (const [i, text] of addresses.entries()) {
+    const ip = addressOf(text);
+    if (!ip) continue;
+    for (const n of nodes) {
+      if (n.name !== nodeName && n.addresses.some((a) => addressOf(a) === ip)) {
+        throw fieldError(["addresses", i], `address ${ip} belongs to node ${n.name}`);
+      }
+      const cidr = [...n.podCIDRv4, ...n.podCIDRv6].find((c) => cidrContains(c, ip));
+      if (cidr) throw fieldError(["addresses", i], `address ${ip} lies in PodCIDR ${cidr} of node ${n.name}`);
     }
   }
 }

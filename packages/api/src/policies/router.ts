@@ -35,11 +35,13 @@ const whatIfRouter = createTRPCRouter({
   whatIf: viewerProcedure
     .input(
       z.object({
-        source: z.object({ namespace: z.string().min(1), name: z.string().min(1) }),
+        source: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
         destination: z.union([
-          z.object({ endpoint: z.object({ namespace: z.string().min(1), name: z.string().min(1) }) }),
-          z.object({ ip: z.string().min(1) }),
-          z.object({ fqdn: z.string().min(1) }),
+          z.object({
+            endpoint: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+          }),
+          z.object({ ip: z.string().min(1).max(64) }),
+          z.object({ fqdn: z.string().min(1).max(254) }),
         ]),
         port: z.number().int().min(0).max(65535),
         protocol: protocolSchema,

@@ -6,6 +6,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange, type Tx } from "../revisions/commit";
+import { INT32_MAX, limitSchema, MAX_TEXT, offsetSchema, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 
 /** The subset of a Prisma model delegate this layer uses (all our spec models share it). */
@@ -133,37 +134,37 @@ export function defineResource<S extends z.ZodType, O extends z.ZodType = S>(def
 
   const listInput = z.object({
     ...(def.namespaced
-      ? { namespace: z.string().optional().describe('exact namespace; "" for cluster-wide') }
+      ? { namespace: z.string().max(63).optional().describe('exact namespace; "" for cluster-wide') }
       : {}),
-    search: z.string().max(253).optional().describe("substring of the name"),
+    search: searchSchema.optional().describe("substring of the name"),
     // Query strings carry text: "false" must mean false, which z.coerce.boolean() would not do.
     ...(def.hasEnabled ? { enabled: queryBoolean().optional() } : {}),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-    offset: z.coerce.number().int().min(0).default(0),
+    limit: limitSchema(500, 100),
+    offset: offsetSchema,
   });
 
   const createInput = z.object({
     name: nameSchema,
     ...(def.namespaced ? { namespace: namespaceSchema.default("") } : {}),
     enabled: z.boolean().default(true),
-    description: z.string().max(2000).default(""),
+    description: z.string().max(MAX_TEXT.description).default(""),
     spec: def.spec,
-    message: z.string().max(1000).optional().describe("revision message"),
+    message: z.string().max(MAX_TEXT.message).optional().describe("revision message"),
   });
 
   const updateInput = z.object({
     id: z.string().uuid(),
-    version: z.number().int().positive().describe("the version this edit is based on"),
+    version: z.number().int().min(1).max(INT32_MAX).describe("the version this edit is based on"),
     enabled: z.boolean().optional(),
-    description: z.string().max(2000).optional(),
+    description: z.string().max(MAX_TEXT.description).optional(),
     spec: def.spec.optional(),
-    message: z.string().max(1000).optional(),
+    message: z.string().max(MAX_TEXT.message).optional(),
   });
 
   const deleteInput = z.object({
     id: z.string().uuid(),
-    version: z.coerce.number().int().positive(),
-    message: z.string().max(1000).optional(),
+    version: versionSchema,
+    message: z.string().max(MAX_TEXT.message).optional(),
   });
 
   function rowData(spec: z.output<S>, before: ResourceRow | null) {
@@ -353,5 +354,8 @@ export function defineResource<S extends z.ZodType, O extends z.ZodType = S>(def
 
 /** A boolean filter that accepts `true` from TypeScript and `"true"`/`"false"` from a query string. */
 export function queryBoolean() {
-  return z.preprocess((v) => (typeof v === "boolean" ? String(v) : v), z.stringbool());
+  return z.preprocess(
+    (v) => (typeof v === "boolean" ? String(v) : v),
+    z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true"),
+  );
 }

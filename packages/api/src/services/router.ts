@@ -1,14 +1,14 @@
 // Kubernetes Services as far as Meridian needs them: labels and VIPs to advertise over BGP.
 import { z } from "zod";
 import { defineResource } from "../resources/define";
-import { ipAddressSchema, labelsSchema } from "../spec";
+import { ipAddressSchema, labelsSchema, list, MAX_ITEMS } from "../spec";
 
 export const serviceSpecSchema = z.strictObject({
   type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
   labels: labelsSchema.default({}),
   clusterIPs: z.array(ipAddressSchema).max(2).default([]),
-  loadBalancerIPs: z.array(ipAddressSchema).default([]),
-  externalIPs: z.array(ipAddressSchema).default([]),
+  loadBalancerIPs: list(ipAddressSchema, MAX_ITEMS.small, "load balancer IPs").default([]),
+  externalIPs: list(ipAddressSchema, MAX_ITEMS.small, "external IPs").default([]),
 });
 export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { asnSchema, cidrSchema, ipAddressSchema, ipv4AddressSchema, portSchema } from "./common";
 import { familyBits, parseCidr, parseIp } from "./ip";
 import { labelSelectorSchema, labelsSchema } from "./labels";
+import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
 
 export const bgpInstanceSpecSchema = z.strictObject({
   nodeSelector: labelSelectorSchema,
@@ -48,14 +49,20 @@ export const bgpImportRuleSchema = z.strictObject({
   /** Matches routes carrying any of these (ASN:NN or a well-known name). */
   communities: z
     .array(
-      z.string().superRefine((v, ctx) => {
-        const problem = communityProblem(v);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      }),
+      z
+        .string()
+        .max(64)
+        .superRefine((v, ctx) => {
+          const problem = communityProblem(v);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
     )
+    .max(MAX_ITEMS.values, `at most ${MAX_ITEMS.values} communities`)
     .min(1, "list at least one community, or leave communities out")
     .optional(),
-  families: z.array(bgpFamilySchema).min(1, "list at least one family, or leave families out").optional(),
+  families: list(bgpFamilySchema, MAX_ITEMS.small, "families")
+    .min(1, "list at least one family, or leave families out")
+    .optional(),
   action: importActionSchema,
   /** Sets LOCAL_PREF on accepted routes. */
   localPreference: z.number().int().min(0).max(4294967295).optional(),
@@ -131,7 +138,7 @@ export const bgpImportPolicySchema = z
 export type BgpImportPolicy = z.infer<typeof bgpImportPolicySchema>;
 
 const peerFields = {
-  instance: z.string().min(1, "name the BGP instance this peer belongs to"),
+  instance: z.string().max(MAX_TEXT.name).min(1, "name the BGP instance this peer belongs to"),
   address: ipAddressSchema,
   peerASN: asnSchema,
   port: portSchema.default(179),
@@ -139,6 +146,8 @@ const peerFields = {
   holdTimeSeconds: z
     .number()
     .int()
+    .min(0, "hold time must be 0 or 3..65535 seconds")
+    .max(65535, "hold time must be 0 or 3..65535 seconds")
     .refine((n) => n === 0 || (n >= 3 && n <= 65535), {
       error: (issue) => `hold time ${String(issue.input)} must be 0 or 3..65535 seconds`,
     })
@@ -156,6 +165,7 @@ const peerFields = {
   gracefulRestart: gracefulRestartSchema.optional(),
   families: z
     .array(bgpFamilySchema)
+    .max(MAX_ITEMS.small, "at most 64 families")
     .min(1, "enable at least one address family")
     .refine((f) => new Set(f).size === f.length, "each address family may appear once")
     .default(["ipv4-unicast", "ipv6-unicast"]),
@@ -249,21 +259,27 @@ export function largeCommunityProblem(text: string): string | undefined {
   return undefined;
 }
 
-const communitySchema = z.string().superRefine((v, ctx) => {
-  const problem = communityProblem(v);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
-const largeCommunitySchema = z.string().superRefine((v, ctx) => {
-  const problem = largeCommunityProblem(v);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+const communitySchema = z
+  .string()
+  .max(64)
+  .superRefine((v, ctx) => {
+    const problem = communityProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+const largeCommunitySchema = z
+  .string()
+  .max(64)
+  .superRefine((v, ctx) => {
+    const problem = largeCommunityProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const advertisementFields = {
-  communities: z.array(communitySchema).default([]),
-  largeCommunities: z.array(largeCommunitySchema).default([]),
+  communities: list(communitySchema, MAX_ITEMS.values, "communities").default([]),
+  largeCommunities: list(largeCommunitySchema, MAX_ITEMS.values, "large communities").default([]),
   localPreference: z.number().int().min(0).max(4294967295).optional(),
   /** Peers by name; with neither peers nor peerSelector the advertisement goes to every peer of the node. */
-  peers: z.array(z.string().min(1)).optional(),
+  peers: list(z.string().min(1).max(MAX_TEXT.name), MAX_ITEMS.peers, "peers").optional(),
   peerSelector: labelSelectorSchema.optional(),
 };
 
@@ -276,7 +292,10 @@ export const bgpAdvertisementSpecSchema = z.discriminatedUnion("type", [
     ...advertisementFields,
     service: z.strictObject({
       selector: labelSelectorSchema,
-      addresses: z.array(z.enum(SERVICE_ADDRESS_TYPES)).min(1, "pick at least one service address type"),
+      addresses: list(z.enum(SERVICE_ADDRESS_TYPES), MAX_ITEMS.small, "address types").min(
+        1,
+        "pick at least one service address type",
+      ),
       /** Advertise the smallest set of covering prefixes instead of one host route per VIP. */
       aggregate: z.boolean().default(false),
     }),
@@ -285,7 +304,7 @@ export const bgpAdvertisementSpecSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("VRFRoutes"),
     ...advertisementFields,
-    vrfs: z.array(z.string().min(1)).min(1, "name at least one VRF"),
+    vrfs: list(z.string().min(1).max(MAX_TEXT.name), MAX_ITEMS.small, "VRFs").min(1, "name at least one VRF"),
   }),
 ]);
 export type BgpAdvertisementSpec = z.infer<typeof bgpAdvertisementSpecSchema>;

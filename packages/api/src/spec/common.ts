@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { dnsNameProblem, dnsPatternProblem } from "./fqdn";
 import { type IpFamily, parseCidr, parseIp } from "./ip";
+import { MAX_TEXT } from "./limits";
 
 type Check<T> = (value: T) => string | undefined;
 
@@ -36,26 +37,35 @@ export function cidrProblem(text: string, family?: IpFamily): string | undefined
   return undefined;
 }
 
-export const ipAddressSchema = withCheck(z.string(), addressProblem());
-export const ipv4AddressSchema = withCheck(z.string(), addressProblem(4));
-export const ipv6AddressSchema = withCheck(z.string(), addressProblem(6));
+const addressText = () => z.string().max(MAX_TEXT.address, `at most ${MAX_TEXT.address} characters`);
 
-export const cidrSchema = withCheck(z.string(), (v) => cidrProblem(v));
-export const ipv4CidrSchema = withCheck(z.string(), (v) => cidrProblem(v, 4));
-export const ipv6CidrSchema = withCheck(z.string(), (v) => cidrProblem(v, 6));
+export const ipAddressSchema = withCheck(addressText(), addressProblem());
+export const ipv4AddressSchema = withCheck(addressText(), addressProblem(4));
+export const ipv6AddressSchema = withCheck(addressText(), addressProblem(6));
+
+export const cidrSchema = withCheck(addressText(), (v) => cidrProblem(v));
+export const ipv4CidrSchema = withCheck(addressText(), (v) => cidrProblem(v, 4));
+export const ipv6CidrSchema = withCheck(addressText(), (v) => cidrProblem(v, 6));
 
 export const MAX_ASN = 4294967295;
+const asnRange = {
+  error: (issue: { input?: unknown }) =>
+    `ASN ${String(issue.input)} is out of range: must be an integer 1..${MAX_ASN}`,
+};
 export const asnSchema = z
   .number({ error: "ASN must be a number" })
-  .refine((n) => Number.isInteger(n) && n >= 1 && n <= MAX_ASN, {
-    error: (issue) => `ASN ${String(issue.input)} is out of range: must be an integer 1..${MAX_ASN}`,
-  });
+  .int(asnRange)
+  .min(1, asnRange)
+  .max(MAX_ASN, asnRange);
 
+const portRange = {
+  error: (issue: { input?: unknown }) => `port ${String(issue.input)} is out of range: must be 1..65535`,
+};
 export const portSchema = z
   .number({ error: "port must be a number" })
-  .refine((n) => Number.isInteger(n) && n >= 1 && n <= 65535, {
-    error: (issue) => `port ${String(issue.input)} is out of range: must be 1..65535`,
-  });
+  .int(portRange)
+  .min(1, portRange)
+  .max(65535, portRange);
 
 /** An inclusive port range; a single port has `end` equal to `start` or omitted. */
 export const portRangeSchema = z
@@ -103,15 +113,18 @@ export function extendedCommunityValueProblem(text: string, what: string): strin
   return undefined;
 }
 
-export const routeDistinguisherSchema = withCheck(z.string(), (v) =>
+export const routeDistinguisherSchema = withCheck(z.string().max(32), (v) =>
   extendedCommunityValueProblem(v, "route distinguisher"),
 );
-export const routeTargetSchema = withCheck(z.string(), (v) =>
+export const routeTargetSchema = withCheck(z.string().max(32), (v) =>
   extendedCommunityValueProblem(v, "route target"),
 );
 
-export const dnsNameSchema = withCheck(z.string(), dnsNameProblem);
-export const dnsPatternSchema = withCheck(z.string(), dnsPatternProblem);
+// Far above the 253 a name may be, so that the check says how long it is and what the limit is;
+// the schema's own maximum only stops what no one would type.
+const DNS_TEXT = 1024;
+export const dnsNameSchema = withCheck(z.string().max(DNS_TEXT), dnsNameProblem);
+export const dnsPatternSchema = withCheck(z.string().max(DNS_TEXT), dnsPatternProblem);
 
 /** Exactly one of matchName / matchPattern, as in Cilium's FQDNSelector. */
 export const fqdnSelectorSchema = z
@@ -122,13 +135,16 @@ export const fqdnSelectorSchema = z
 export type FqdnSelector = z.infer<typeof fqdnSelectorSchema>;
 
 /** Object names as Kubernetes writes them (DNS-1123 subdomain). */
-export const objectNameSchema = withCheck(z.string(), (name) => {
-  if (name.length === 0 || name.length > 253) return "name must be 1 to 253 characters";
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
-    return `name "${name}" must be lower-case letters, digits, "-" or ".", starting and ending with a letter or digit`;
-  }
-  return undefined;
-});
+export const objectNameSchema = withCheck(
+  z.string().max(MAX_TEXT.name, "name must be 1 to 253 characters"),
+  (name) => {
+    if (name.length === 0 || name.length > 253) return "name must be 1 to 253 characters";
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
+      return `name "${name}" must be lower-case letters, digits, "-" or ".", starting and ending with a letter or digit`;
+    }
+    return undefined;
+  },
+);
 
 export interface SpecIssue {
   /** Dotted path with indexes, e.g. `ingress[0].toPorts[0].ports[0].port`. */

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { cidrProblem, cidrSchema, ipAddressSchema } from "./common";
 import { cidrContains, parseCidr, parseIp } from "./ip";
 import { type Labels, labelSelectorSchema, selectorMatches } from "./labels";
+import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
 
 export const egressSelectorSchema = z.strictObject({
   podSelector: labelSelectorSchema.optional(),
@@ -17,9 +18,13 @@ export const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 export const egressGatewaySchema = z
   .strictObject({
     nodeSelector: labelSelectorSchema.optional(),
-    nodeName: z.string().min(1).optional(),
+    nodeName: z.string().min(1).max(MAX_TEXT.name, "a node name is at most 253 characters").optional(),
     egressIP: ipAddressSchema.optional(),
-    interface: z.string().regex(INTERFACE_NAME, "interface names are 1 to 15 characters").optional(),
+    interface: z
+      .string()
+      .max(15, "interface names are 1 to 15 characters")
+      .regex(INTERFACE_NAME, "interface names are 1 to 15 characters")
+      .optional(),
   })
   .superRefine((gw, ctx) => {
     if ((gw.nodeSelector === undefined) === (gw.nodeName === undefined)) {
@@ -45,10 +50,13 @@ export const egressHaSchema = z
 export const egressGatewayPolicySpecSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
-    selectors: z.array(egressSelectorSchema).min(1, "add at least one selector"),
-    destinationCIDRs: z.array(cidrSchema).min(1, "add at least one destination CIDR"),
-    excludedCIDRs: z.array(cidrSchema).default([]),
-    gateways: z.array(egressGatewaySchema).min(1, "add at least one gateway"),
+    selectors: list(egressSelectorSchema, MAX_ITEMS.small, "selectors").min(1, "add at least one selector"),
+    destinationCIDRs: list(cidrSchema, MAX_ITEMS.cidrs, "destination CIDRs").min(
+      1,
+      "add at least one destination CIDR",
+    ),
+    excludedCIDRs: list(cidrSchema, MAX_ITEMS.cidrs, "excluded CIDRs").default([]),
+    gateways: list(egressGatewaySchema, MAX_ITEMS.small, "gateways").min(1, "add at least one gateway"),
     ha: egressHaSchema.default({
       healthCheckIntervalMs: 1000,
       healthCheckTimeoutMs: 3000,

@@ -6,5 +6,6 @@ export * from "./fqdn";
 export * from "./inventory";
 export * from "./ip";
 export * from "./labels";
+export * from "./limits";
 export * from "./networkPolicy";
 export * from "./srv6";

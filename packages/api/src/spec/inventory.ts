@@ -3,19 +3,23 @@ import { z } from "zod";
 import { cidrProblem, cidrSchema, ipv4AddressSchema, ipv6AddressSchema, objectNameSchema } from "./common";
 import { cidrOverlaps, parseCidr, parseIp } from "./ip";
 import { labelsSchema } from "./labels";
+import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
 
 /** A node address: a bare IP, or an interface address with its prefix length (host bits expected). */
-export const interfaceAddressSchema = z.string().superRefine((text, ctx) => {
-  const ok = text.includes("/") ? parseCidr(text) !== undefined : parseIp(text) !== undefined;
-  if (!ok)
-    ctx.addIssue({ code: "custom", message: `"${text}" is not an IP address or address/prefix-length` });
-});
+export const interfaceAddressSchema = z
+  .string()
+  .max(MAX_TEXT.address, `at most ${MAX_TEXT.address} characters`)
+  .superRefine((text, ctx) => {
+    const ok = text.includes("/") ? parseCidr(text) !== undefined : parseIp(text) !== undefined;
+    if (!ok)
+      ctx.addIssue({ code: "custom", message: `"${text}" is not an IP address or address/prefix-length` });
+  });
 
 export const nodeSpecSchema = z
   .strictObject({
     name: objectNameSchema,
     labels: labelsSchema.default({}),
-    addresses: z.array(interfaceAddressSchema).default([]),
+    addresses: list(interfaceAddressSchema, MAX_ITEMS.small, "addresses").default([]),
     podCIDRs: z.array(cidrSchema).max(2).default([]),
   })
   .superRefine((node, ctx) => {

@@ -1,6 +1,7 @@
 // Kubernetes-style labels and label selectors, with the matching rule used everywhere a selector
 // picks endpoints, nodes, services or peers.
 import { z } from "zod";
+import { list, MAX_ITEMS } from "./limits";
 
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -30,15 +31,24 @@ function labelValueProblem(value: string): string | undefined {
   return undefined;
 }
 
-export const labelKeySchema = z.string().superRefine((key, ctx) => {
-  const problem = labelKeyProblem(key);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+// A key is a 253-character prefix, "/", a 63-character name, and perhaps a Cilium source.
+const MAX_KEY = 330;
 
-export const labelValueSchema = z.string().superRefine((value, ctx) => {
-  const problem = labelValueProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+export const labelKeySchema = z
+  .string()
+  .max(MAX_KEY, `a label key is at most ${MAX_KEY} characters`)
+  .superRefine((key, ctx) => {
+    const problem = labelKeyProblem(key);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+export const labelValueSchema = z
+  .string()
+  .max(63, "a label value is at most 63 characters")
+  .superRefine((value, ctx) => {
+    const problem = labelValueProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /** Keys are checked here rather than by a key schema so the issue names the key and says why. */
 export const labelsSchema = z.record(z.string(), labelValueSchema).superRefine((labels, ctx) => {
@@ -55,7 +65,7 @@ export const labelSelectorRequirementSchema = z
   .object({
     key: labelKeySchema,
     operator: selectorOperatorSchema,
-    values: z.array(labelValueSchema).optional(),
+    values: list(labelValueSchema, MAX_ITEMS.values, "values").optional(),
   })
   .superRefine((req, ctx) => {
     const hasValues = (req.values?.length ?? 0) > 0;
@@ -74,7 +84,7 @@ export const labelSelectorRequirementSchema = z
 /** An empty selector (`{}`) selects everything, as in Kubernetes. */
 export const labelSelectorSchema = z.object({
   matchLabels: labelsSchema.optional(),
-  matchExpressions: z.array(labelSelectorRequirementSchema).optional(),
+  matchExpressions: list(labelSelectorRequirementSchema, MAX_ITEMS.expressions, "requirements").optional(),
 });
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { cidrProblem, cidrSchema, dnsNameSchema, dnsPatternSchema, fqdnSelectorSchema } from "./common";
 import { cidrContains } from "./ip";
 import { labelSelectorSchema } from "./labels";
+import { list, MAX_ITEMS } from "./limits";
 
 export const PROTOCOLS = ["TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "ANY"] as const;
 export const protocolSchema = z.enum(PROTOCOLS, {
@@ -19,25 +20,33 @@ export const entitySchema = z.enum(ENTITIES, {
 export type Entity = z.infer<typeof entitySchema>;
 
 /** Port as Cilium writes it: a number or a numeric string; 0 means every port. Named ports are not resolved. */
-export const policyPortSchema = z.union([z.number(), z.string()]).superRefine((raw, ctx) => {
-  const text = String(raw);
-  if (!/^(0|[1-9]\d{0,4})$/.test(text)) {
-    ctx.addIssue({
-      code: "custom",
-      message: /^[a-z]/i.test(text)
-        ? `named port "${text}" is not supported; give the port number`
-        : `port "${text}" is not a number`,
-    });
-    return;
-  }
-  if (Number(text) > 65535)
-    ctx.addIssue({ code: "custom", message: `port ${text} is out of range: must be 0..65535` });
-});
+const portOutOfRange = {
+  error: (i: { input?: unknown }) => `port ${String(i.input)} is out of range: must be 0..65535`,
+};
+export const policyPortSchema = z
+  .union([
+    z.number().int(portOutOfRange).min(0, portOutOfRange).max(65535, portOutOfRange),
+    z.string().max(64),
+  ])
+  .superRefine((raw, ctx) => {
+    const text = String(raw);
+    if (!/^(0|[1-9]\d{0,4})$/.test(text)) {
+      ctx.addIssue({
+        code: "custom",
+        message: /^[a-z]/i.test(text)
+          ? `named port "${text}" is not supported; give the port number`
+          : `port "${text}" is not a number`,
+      });
+      return;
+    }
+    if (Number(text) > 65535)
+      ctx.addIssue({ code: "custom", message: `port ${text} is out of range: must be 0..65535` });
+  });
 
 export const portProtocolSchema = z
   .strictObject({
     port: policyPortSchema,
-    endPort: z.number().int().optional(),
+    endPort: z.number().int().min(0).max(65535, "endPort must be at most 65535").optional(),
     protocol: protocolSchema.optional(),
   })
   .superRefine((pp, ctx) => {
@@ -61,9 +70,11 @@ export const dnsRuleSchema = z
     error: "set exactly one of matchName or matchPattern",
   });
 
-export const l7RulesSchema = z.strictObject({ dns: z.array(dnsRuleSchema).optional() });
+export const l7RulesSchema = z.strictObject({
+  dns: list(dnsRuleSchema, MAX_ITEMS.peers, "DNS rules").optional(),
+});
 
-const portRuleFields = { ports: z.array(portProtocolSchema).optional() };
+const portRuleFields = { ports: list(portProtocolSchema, MAX_ITEMS.ports, "ports").optional() };
 
 /** Ingress and deny rules carry no L7 rules. */
 export const portRuleSchema = z.strictObject(portRuleFields);
@@ -71,7 +82,7 @@ export const egressPortRuleSchema = z.strictObject({ ...portRuleFields, rules: l
 export type PortRule = z.infer<typeof egressPortRuleSchema>;
 
 export const cidrRuleSchema = z
-  .strictObject({ cidr: cidrSchema, except: z.array(cidrSchema).optional() })
+  .strictObject({ cidr: cidrSchema, except: list(cidrSchema, MAX_ITEMS.cidrs, "except CIDRs").optional() })
   .superRefine((rule, ctx) => {
     if (cidrProblem(rule.cidr)) return;
     for (const [index, except] of (rule.except ?? []).entries()) {
@@ -102,31 +113,31 @@ function checkDnsRulesOnlyWithPorts(rules: { toPorts?: PortRule[] }, ctx: z.Refi
 }
 
 const ingressFields = {
-  fromEndpoints: z.array(labelSelectorSchema).optional(),
-  fromCIDR: z.array(cidrSchema).optional(),
-  fromCIDRSet: z.array(cidrRuleSchema).optional(),
-  fromEntities: z.array(entitySchema).optional(),
+  fromEndpoints: list(labelSelectorSchema, MAX_ITEMS.peers, "endpoint selectors").optional(),
+  fromCIDR: list(cidrSchema, MAX_ITEMS.cidrs, "CIDRs").optional(),
+  fromCIDRSet: list(cidrRuleSchema, MAX_ITEMS.cidrs, "CIDR rules").optional(),
+  fromEntities: list(entitySchema, MAX_ITEMS.peers, "entities").optional(),
 };
 
 export const ingressRuleSchema = z.strictObject({
   ...ingressFields,
-  toPorts: z.array(portRuleSchema).optional(),
+  toPorts: list(portRuleSchema, MAX_ITEMS.ports, "port rules").optional(),
 });
 export const ingressDenyRuleSchema = ingressRuleSchema;
 export type IngressRule = z.infer<typeof ingressRuleSchema>;
 
 const egressFields = {
-  toEndpoints: z.array(labelSelectorSchema).optional(),
-  toCIDR: z.array(cidrSchema).optional(),
-  toCIDRSet: z.array(cidrRuleSchema).optional(),
-  toEntities: z.array(entitySchema).optional(),
+  toEndpoints: list(labelSelectorSchema, MAX_ITEMS.peers, "endpoint selectors").optional(),
+  toCIDR: list(cidrSchema, MAX_ITEMS.cidrs, "CIDRs").optional(),
+  toCIDRSet: list(cidrRuleSchema, MAX_ITEMS.cidrs, "CIDR rules").optional(),
+  toEntities: list(entitySchema, MAX_ITEMS.peers, "entities").optional(),
 };
 
 export const egressRuleSchema = z
   .strictObject({
     ...egressFields,
-    toPorts: z.array(egressPortRuleSchema).optional(),
-    toFQDNs: z.array(fqdnSelectorSchema).optional(),
+    toPorts: list(egressPortRuleSchema, MAX_ITEMS.ports, "port rules").optional(),
+    toFQDNs: list(fqdnSelectorSchema, MAX_ITEMS.peers, "FQDN selectors").optional(),
   })
   .superRefine((rule, ctx) => {
     checkDnsRulesOnlyWithPorts(rule, ctx);
@@ -144,7 +155,7 @@ export const egressRuleSchema = z
   });
 export const egressDenyRuleSchema = z.strictObject({
   ...egressFields,
-  toPorts: z.array(portRuleSchema).optional(),
+  toPorts: list(portRuleSchema, MAX_ITEMS.ports, "port rules").optional(),
 });
 export type EgressRule = z.infer<typeof egressRuleSchema>;
 export type EgressDenyRule = z.infer<typeof egressDenyRuleSchema>;
@@ -154,10 +165,10 @@ export const networkPolicySpecSchema = z.strictObject({
   /** Meridian: a disabled policy is kept but not compiled into any node's state. */
   enabled: z.boolean().default(true),
   endpointSelector: labelSelectorSchema,
-  ingress: z.array(ingressRuleSchema).optional(),
-  ingressDeny: z.array(ingressDenyRuleSchema).optional(),
-  egress: z.array(egressRuleSchema).optional(),
-  egressDeny: z.array(egressDenyRuleSchema).optional(),
+  ingress: list(ingressRuleSchema, MAX_ITEMS.rules, "ingress rules").optional(),
+  ingressDeny: list(ingressDenyRuleSchema, MAX_ITEMS.rules, "ingressDeny rules").optional(),
+  egress: list(egressRuleSchema, MAX_ITEMS.rules, "egress rules").optional(),
+  egressDeny: list(egressDenyRuleSchema, MAX_ITEMS.rules, "egressDeny rules").optional(),
 });
 export type NetworkPolicySpec = z.infer<typeof networkPolicySpecSchema>;
 export type NetworkPolicySpecInput = z.input<typeof networkPolicySpecSchema>;

@@ -9,6 +9,7 @@ import {
 } from "./common";
 import { cidrOverlaps, parseCidr } from "./ip";
 import { labelSelectorSchema } from "./labels";
+import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
 
 const bitLength = z.number().int().min(0).max(128);
 
@@ -61,17 +62,16 @@ export type Srv6LocatorPoolSpecInput = z.input<typeof srv6LocatorPoolSpecSchema>
 export const SRV6_BEHAVIORS = ["End.DT4", "End.DT6", "End.DT46"] as const;
 export const SRV6_ENCAP_MODES = ["HEncaps", "HEncapsRed"] as const;
 
+const vrfIdRange = {
+  error: (issue: { input?: unknown }) => `vrfID ${String(issue.input)} must be 1..4294967294`,
+};
+
 export const srv6VrfSpecSchema = z.strictObject({
-  vrfID: z
-    .number()
-    .int()
-    .refine((n) => n >= 1 && n <= 4294967294, {
-      error: (issue) => `vrfID ${String(issue.input)} must be 1..4294967294`,
-    }),
-  locatorPool: z.string().min(1, "name the locator pool this VRF's SIDs come from"),
+  vrfID: z.number().int(vrfIdRange).min(1, vrfIdRange).max(4294967294, vrfIdRange),
+  locatorPool: z.string().max(MAX_TEXT.name).min(1, "name the locator pool this VRF's SIDs come from"),
   routeDistinguisher: routeDistinguisherSchema.optional(),
-  importRouteTargets: z.array(routeTargetSchema).default([]),
-  exportRouteTargets: z.array(routeTargetSchema).default([]),
+  importRouteTargets: list(routeTargetSchema, MAX_ITEMS.small, "route targets").default([]),
+  exportRouteTargets: list(routeTargetSchema, MAX_ITEMS.small, "route targets").default([]),
   /** Pods in the VRF, by pod labels. */
   memberSelector: labelSelectorSchema,
   behavior: z.enum(SRV6_BEHAVIORS).default("End.DT46"),
@@ -81,11 +81,14 @@ export type Srv6VrfSpec = z.infer<typeof srv6VrfSpecSchema>;
 export type Srv6VrfSpecInput = z.input<typeof srv6VrfSpecSchema>;
 
 export const srv6PolicySpecSchema = z.strictObject({
-  vrf: z.string().min(1, "name the VRF this policy steers"),
-  destination: z.string().superRefine((v, ctx) => {
-    const problem = cidrProblem(v);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  }),
+  vrf: z.string().max(MAX_TEXT.name).min(1, "name the VRF this policy steers"),
+  destination: z
+    .string()
+    .max(MAX_TEXT.address)
+    .superRefine((v, ctx) => {
+      const problem = cidrProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   segments: z
     .array(ipv6AddressSchema)
     .min(1, "give at least one SID")

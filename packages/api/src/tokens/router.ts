@@ -5,6 +5,7 @@ import { newSecret } from "../auth/crypto";
 import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
+import { offsetSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { roleSchema } from "../users/schemas";
 
@@ -42,7 +43,7 @@ export const apiTokensRouter = createTRPCRouter({
       z.object({
         includeRevoked: queryBoolean().default(false),
         limit: z.coerce.number().int().min(1).max(500).default(50),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(tokenOutput), total: z.number().int() }))

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { hashPassword } from "../auth/crypto";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
+import { offsetSchema, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { userCreateInput, userOutput, userUpdateInput } from "./schemas";
 
@@ -23,9 +24,9 @@ export const usersRouter = createTRPCRouter({
     .meta({ openapi: { method: "GET", path: "/users", tags: ["users"] } })
     .input(
       z.object({
-        search: z.string().optional(),
+        search: searchSchema.optional(),
         limit: z.coerce.number().int().min(1).max(500).default(50),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetSchema,
       }),
     )
     .output(z.object({ items: z.array(userOutput), total: z.number().int() }))
@@ -127,7 +128,7 @@ export const usersRouter = createTRPCRouter({
 
   delete: adminProcedure
     .meta({ openapi: { method: "DELETE", path: "/users/{id}", tags: ["users"] } })
-    .input(z.object({ id: z.string().uuid(), version: z.coerce.number().int().positive() }))
+    .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int().nullable() }))
     .mutation(async ({ ctx, input }) => {
       const { revision } = await commitChange(ctx.db, ctx.actor, `delete user`, async (tx, rec) => {

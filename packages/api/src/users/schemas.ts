@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { INT32_MAX } from "../spec/limits";
 
 export const roleSchema = z.enum(["admin", "operator", "viewer"]);
 
@@ -20,7 +21,12 @@ export const userOutput = z.object({
 });
 
 export const userCreateInput = z.object({
-  email: z.string().trim().toLowerCase().pipe(z.email("not an email address")),
+  email: z
+    .string()
+    .max(254, "an email address is at most 254 characters")
+    .trim()
+    .toLowerCase()
+    .pipe(z.email("not an email address")),
   name: z.string().trim().max(200).default(""),
   role: roleSchema,
   password: passwordSchema,
@@ -28,7 +34,7 @@ export const userCreateInput = z.object({
 
 export const userUpdateInput = z.object({
   id: z.string().uuid(),
-  version: z.number().int().positive(),
+  version: z.number().int().min(1).max(INT32_MAX),
   name: z.string().trim().max(200).optional(),
   role: roleSchema.optional(),
   disabled: z.boolean().optional(),

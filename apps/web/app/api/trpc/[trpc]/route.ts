@@ -1,16 +1,9 @@
-import { appRouter, createContext } from "@meridian/api";
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { createTrpcFetchHandler } from "@meridian/api";
 import { getDb } from "@/server/db";
 
 export const dynamic = "force-dynamic";
 
-function handler(req: Request) {
-  return fetchRequestHandler({
-    endpoint: "/api/trpc",
-    req,
-    router: appRouter,
-    createContext: () => createContext({ db: getDb(), headers: req.headers }),
-  });
-}
+// The API's own fetch handler: its batch and body limits hold here as on the plain server.
+const handler = createTrpcFetchHandler({ db: getDb });
 
 export { handler as GET, handler as POST };
