@@ -4,6 +4,8 @@
 // their compiled state on every change, and the walk cost more than compiling it. Receivers
 // need nothing special: `superjson.deserialize({ json })` returns `json` as it is.
 import superjson from "superjson";
+import { FieldValidationError } from "./errors";
+import { forbiddenKeyProblems } from "./limits/raw-input";
 
 const plain = new WeakSet<object>();
 
@@ -21,6 +23,11 @@ export const transformer = {
     typeof value === "object" && value !== null && plain.has(value)
       ? { json: value }
       : superjson.serialize(value),
-  deserialize: (value: unknown) =>
-    superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]),
+  deserialize: (value: unknown) => {
+    // superjson drops `__proto__` keys without a word: refuse them first, naming where they are
+    // (a selector that lost its only key would select everything).
+    const forbidden = forbiddenKeyProblems((value as { json?: unknown } | null)?.json);
+    if (forbidden.length > 0) throw new FieldValidationError(forbidden);
+    return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+  },
 };

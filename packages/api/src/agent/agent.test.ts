@@ -108,6 +108,73 @@ describe("agent join", () => {
     );
   });
 
+  it("a join token never takes over a joined node; after an admin revokes it, the node may join again", async () => {
+    const admin = await h.as("admin");
+    const anon = await h.anon();
+    const real = await joinNode("node1", "10.10.50.0/24");
+    // Any join token, unrestricted or scoped to this very node, is refused while node1 is joined.
+    for (const token of [
+      await admin.joinTokens.create({}),
+      await admin.joinTokens.create({ nodeName: "node1" }),
+    ]) {
+      const err = await errorOf(() => anon.agent.join({ token: token.secret, nodeName: "node1" }));
+      expect(err.code).toBe("CONFLICT");
+      expect(err.message).toContain("node node1 is already joined; an admin must revoke its credential");
+      // The refused join did not use the token up.
+      expect(
+        (await h.db.joinToken.findUniqueOrThrow({ where: { id: token.joinToken.id } })).usedAt,
+      ).toBeNull();
+    }
+    // The real agent's credential still works.
+    expect((await (await h.withToken(real.credential)).agent.heartbeat({})).ok).toBe(true);
+
+    await admin.nodes.revokeCredential({ id: real.nodeId });
+    const again = await anon.agent.join({
+      token: (await admin.joinTokens.create({ nodeName: "node1" })).secret,
+      nodeName: "node1",
+      podCIDRs: ["10.99.0.0/24"],
+    });
+    expect(again.nodeId).toBe(real.nodeId);
+    // What the node was registered with stays: a re-join does not let the agent move its PodCIDR.
+    const node = await admin.nodes.get({ id: real.nodeId });
+    expect(node.podCIDRs).toEqual(["10.10.50.0/24"]);
+  });
+
+  it("labels come from the admin, never from the agent's join", async () => {
+    const admin = await h.as("admin");
+    const anon = await h.anon();
+    const registered = await admin.nodes.create({ name: "probe-node", labels: { rack: "r1" } });
+    const token = await admin.joinTokens.create({ nodeName: "probe-node" });
+    const err = await errorOf(() =>
+      anon.agent.join({
+        token: token.secret,
+        nodeName: "probe-node",
+        labels: { "meridian.io/bgp": "enabled" },
+      }),
+    );
+    expect(err.code).toBe("BAD_REQUEST");
+    expect(err.fieldErrors?.labels?.[0]).toContain("labels are set by an admin");
+    await anon.agent.join({ token: token.secret, nodeName: "probe-node" });
+    expect((await admin.nodes.get({ id: registered.id })).labels).toEqual({ rack: "r1" });
+  });
+
+  it("a new node cannot claim another node's address or an address in a PodCIDR", async () => {
+    const admin = await h.as("admin");
+    const anon = await h.anon();
+    await admin.nodes.create({ name: "owner", addresses: ["192.168.77.1/24"], podCIDRs: ["10.77.0.0/24"] });
+    for (const [address, reason] of [
+      ["192.168.77.1/24", "belongs to node owner"],
+      ["10.77.0.9", "lies in PodCIDR 10.77.0.0/24 of node owner"],
+    ] as const) {
+      const token = await admin.joinTokens.create({});
+      const err = await errorOf(() =>
+        anon.agent.join({ token: token.secret, nodeName: "squatter", addresses: [address] }),
+      );
+      expect(err.fieldErrors?.["addresses.0"]?.[0]).toContain(reason);
+    }
+    expect(await h.db.node.count({ where: { name: "squatter" } })).toBe(0);
+  });
+
   it("a revoked node credential stops working", async () => {
     const j = await joinNode("doomed", "10.10.99.0/24");
     await (await h.as("admin")).nodes.revokeCredential({ id: j.nodeId });

@@ -68,6 +68,15 @@ describe("BGP", () => {
     );
     expect(denied).toEqual(missing);
     expect(denied.code).toBe("NOT_FOUND");
+
+    // A peer whose instance selects the node but which the node's state does not carry (disabled)
+    // is not the node's to read either: only what its compiled intent names.
+    const off = await op.bgp.peers.create({
+      name: "tor-off",
+      enabled: false,
+      spec: { instance: "tor", address: "192.168.100.77", peerASN: 65001, password: "switched-off" },
+    });
+    expect((await errorOf(() => agent.agent.bgpPassword({ ref: off.id }))).code).toBe("NOT_FOUND");
   });
 
   it("rejects an out-of-range ASN and a bad keepalive by field", async () => {

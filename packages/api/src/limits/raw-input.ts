@@ -29,6 +29,33 @@ const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
+/**
+ * Paths of keys that a parser would drop or misuse, looked for before anything copies the value
+ * (superjson's deserialize deletes `__proto__` keys silently, so the guard after it would never
+ * see them). Iterative, bounded like the guard.
+ */
+export function forbiddenKeyProblems(value: unknown): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  let seen = 0;
+  while (stack.length > 0 && out.length < INPUT_LIMITS.maxProblems && seen++ < INPUT_LIMITS.maxValues) {
+    const { v, path } = stack.pop()!;
+    if (typeof v !== "object" || v === null || path.length > INPUT_LIMITS.maxDepth) continue;
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        stack.push({ v: item, path: [...path, i] });
+      });
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(key))
+        out.push({ path: [...path, key], message: `"${key}" is not allowed as a key` });
+      else stack.push({ v: (v as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return out;
+}
+
 /** At most `max` characters of `text` for an error message, marked when cut. */
 export function excerpt(text: string, max = 40): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: shown escaped, never raw
