@@ -1,4 +1,4 @@
-// Composes the domain routers; nothing else lives here.
+// Composes the domain routers (and pins their input schemas, once); nothing else lives here.
 import { agentRouter } from "./agent/router";
 import { auditRouter } from "./audit/router";
 import { authRouter } from "./auth/router";
@@ -6,6 +6,7 @@ import { bgpRouter } from "./bgp/router";
 import { ciliumRouter } from "./cilium-io/router";
 import { egressPoliciesRouter } from "./egress/router";
 import { endpointsRouter, identitiesRouter } from "./endpoints/router";
+import { pinInputCoercion } from "./limits/pin-coercion";
 import { joinTokensRouter } from "./nodes/join-tokens";
 import { nodesRouter } from "./nodes/router";
 import { networkPoliciesRouter } from "./policies/router";
@@ -34,5 +35,8 @@ export const appRouter = createTRPCRouter({
   status: statusRouter,
   agent: agentRouter,
 });
+
+// Before any REST adapter sees the schemas (see limits/pin-coercion.ts).
+pinInputCoercion(appRouter);
 
 export type AppRouter = typeof appRouter;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { MAX_TEXT, offsetSchema, revisionNumberSchema, searchSchema } from "../spec/limits";
+import { MAX_TEXT, offsetSchema, queryInt, revisionNumberSchema, searchSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { redact } from "./diff";
 import { diffRevisions, restoreRevision } from "./service";
@@ -34,7 +34,7 @@ export const auditRouter = createTRPCRouter({
         entityType: z.string().max(64).optional(),
         entityId: z.string().max(MAX_TEXT.name).optional(),
         author: searchSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(500).default(50),
+        limit: queryInt(1, 500).default(50),
         offset: offsetSchema,
       }),
     )

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { bgpFamilySchema } from "../spec/bgp";
 import { ipAddressSchema, MAX_ASN, objectNameSchema } from "../spec/common";
-import { INT32_MAX, MAX_TEXT } from "../spec/limits";
+import { INT32_MAX, MAX_TEXT, queryInt } from "../spec/limits";
 
 /** Routes per (peer, direction, family) an agent sends; bigger tables send their first ones. */
 export const LOOKING_GLASS_ROUTE_LIMIT = 1000;
@@ -127,8 +127,8 @@ export const lookingGlassInput = z.object({
   /** Routes whose prefix (or RD) contains this text, e.g. "10.1." or "/32". */
   prefix: z.string().max(64).optional(),
   /** Offset into the matching routes, from `nextCursor`. */
-  cursor: z.coerce.number().int().min(0).max(INT32_MAX).default(0),
-  limit: z.coerce.number().int().min(1).max(LOOKING_GLASS_ROUTE_LIMIT).default(100),
+  cursor: queryInt(0, INT32_MAX).default(0),
+  limit: queryInt(1, LOOKING_GLASS_ROUTE_LIMIT).default(100),
 });
 
 export const lookingGlassOutput = z.object({

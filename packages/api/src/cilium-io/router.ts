@@ -110,7 +110,10 @@ export const ciliumRouter = createTRPCRouter({
         kinds: z
           .union([
             z.enum(EXPORTABLE_KINDS),
-            z.array(z.enum(EXPORTABLE_KINDS)).max(EXPORTABLE_KINDS.length * 2),
+            z
+              .array(z.enum(EXPORTABLE_KINDS))
+              .min(1, "name at least one kind, or leave kinds out")
+              .max(EXPORTABLE_KINDS.length * 2),
           ])
           .optional()
           .describe("which Meridian kinds to export; all when absent"),

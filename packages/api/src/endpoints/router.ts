@@ -4,7 +4,7 @@ import { z } from "zod";
 import { conflict, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
 import { endpointSpecSchema } from "../spec";
-import { INT32_MAX, MAX_TEXT, offsetSchema, searchSchema, versionSchema } from "../spec/limits";
+import { INT32_MAX, MAX_TEXT, offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { endpointInclude, endpointOutputOf, upsertEndpoint } from "./service";
 
@@ -37,9 +37,9 @@ export const endpointsRouter = createTRPCRouter({
       z.object({
         node: z.string().max(MAX_TEXT.name).optional(),
         namespace: z.string().max(63).optional(),
-        identity: z.coerce.number().int().min(0).max(INT32_MAX).optional(),
+        identity: queryInt(0, INT32_MAX).optional(),
         search: searchSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: queryInt(1, 1000).default(100),
         offset: offsetSchema,
       }),
     )
@@ -130,7 +130,7 @@ export const identitiesRouter = createTRPCRouter({
     .meta({ openapi: { method: "GET", path: "/identities", tags: ["endpoints"] } })
     .input(
       z.object({
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: queryInt(1, 1000).default(100),
         offset: offsetSchema,
         label: z.string().max(400).optional().describe("key=value that the identity's labels must contain"),
       }),

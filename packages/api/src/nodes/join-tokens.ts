@@ -5,7 +5,7 @@ import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
 import { objectNameSchema } from "../spec";
-import { offsetSchema } from "../spec/limits";
+import { offsetSchema, queryInt } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
 const joinTokenOutput = z.object({
@@ -38,7 +38,7 @@ export const joinTokensRouter = createTRPCRouter({
     .input(
       z.object({
         includeUsed: queryBoolean().default(false),
-        limit: z.coerce.number().int().min(1).max(500).default(50),
+        limit: queryInt(1, 500).default(50),
         offset: offsetSchema,
       }),
     )

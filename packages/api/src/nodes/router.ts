@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema, searchSchema, versionSchema } from "../spec/limits";
+import { offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc";
 import { joinStateSchema, nodeCreateInput, nodeOutput, nodeUpdateInput } from "./schemas";
 import { assertNoPodCidrOverlap, nodeOutputOf, nodeSelect, splitPodCidrs } from "./service";
@@ -15,7 +15,7 @@ export const nodesRouter = createTRPCRouter({
       z.object({
         search: searchSchema.optional(),
         joinState: joinStateSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: queryInt(1, 1000).default(100),
         offset: offsetSchema,
       }),
     )

@@ -36,12 +36,16 @@ const whatIfRouter = createTRPCRouter({
     .input(
       z.object({
         source: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+        // Strict: a destination is exactly one of these, never an endpoint and an IP at once.
         destination: z.union([
-          z.object({
-            endpoint: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+          z.strictObject({
+            endpoint: z.strictObject({
+              namespace: z.string().min(1).max(63),
+              name: z.string().min(1).max(253),
+            }),
           }),
-          z.object({ ip: z.string().min(1).max(64) }),
-          z.object({ fqdn: z.string().min(1).max(254) }),
+          z.strictObject({ ip: z.string().min(1).max(64) }),
+          z.strictObject({ fqdn: z.string().min(1).max(254) }),
         ]),
         port: z.number().int().min(0).max(65535),
         protocol: protocolSchema,

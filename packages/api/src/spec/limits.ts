@@ -40,13 +40,28 @@ export function list<T extends z.ZodType>(item: T, max: number, what: string) {
     .max(max, { error: (issue) => `at most ${max} ${what}; got ${(issue.input as unknown[]).length}` });
 }
 
+/**
+ * An integer from JSON, or from a query string or path ("10"): nothing else. z.coerce.number()
+ * would also take `true`, `[]`, `""` and `null` (as 1, 0, 0, 0): a restore of revision `true` is
+ * a restore of revision 1.
+ */
+export function queryInt(min: number, max: number) {
+  return z.preprocess(
+    (v) => (typeof v === "string" && /^-?\d{1,16}$/.test(v.trim()) ? Number(v) : v),
+    z
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+}
+
 /** A record version (optimistic concurrency): 1 and up, as stored. */
-export const versionSchema = z.coerce.number().int().min(1).max(INT32_MAX);
+export const versionSchema = queryInt(1, INT32_MAX);
 /** A revision number: 0 (none yet) and up. */
-export const revisionNumberSchema = z.coerce.number().int().min(0).max(INT32_MAX);
+export const revisionNumberSchema = queryInt(0, INT32_MAX);
 /** How many rows a list skips. */
-export const offsetSchema = z.coerce.number().int().min(0).max(INT32_MAX).default(0);
+export const offsetSchema = queryInt(0, INT32_MAX).default(0);
 /** How many rows a list returns, at most `max`. */
-export const limitSchema = (max: number, fallback: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback);
+export const limitSchema = (max: number, fallback: number) => queryInt(1, max).default(fallback);
 export const searchSchema = z.string().max(MAX_TEXT.search);

@@ -18,6 +18,8 @@ export interface Leaf {
   coerced: boolean;
   /** A string with a fixed format (uuid) that bounds it by itself. */
   format: string | null;
+  /** One branch of a union: a value of another type may be another branch's, and valid. */
+  inUnion: boolean;
 }
 
 export interface Container {
@@ -48,6 +50,8 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
   const leaves: Leaf[] = [];
   const containers: Container[] = [];
   const seen = new Set<AnySchema>();
+  let unionDepth = 0;
+  const leaf = (l: Omit<Leaf, "inUnion">) => leaves.push({ ...l, inUnion: unionDepth > 0 });
   const visit = (s: AnySchema, path: string[], coerced = false): undefined => {
     if (!s?._zod) return;
     const d = def(s);
@@ -79,7 +83,9 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
         containers.push({ path, kind: "record", maxItems: null });
         return visit(d.valueType, [...path, "{}"]);
       case "union":
+        unionDepth += 1;
         for (const o of d.options) visit(o, path, coerced);
+        unionDepth -= 1;
         return;
       case "intersection":
         visit(d.left, path);
@@ -92,7 +98,7 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
         return;
       case "string": {
         const format = checkOf(s, "string_format")?.format ?? d.format ?? null;
-        leaves.push({
+        leaf({
           path,
           kind: "string",
           maxLength: s.maxLength ?? null,
@@ -105,7 +111,7 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
         return;
       }
       case "number":
-        leaves.push({
+        leaf({
           path,
           kind: "number",
           maxLength: null,
@@ -122,7 +128,7 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
       case "date":
       case "enum":
       case "literal":
-        leaves.push({
+        leaf({
           path,
           kind: d.type === "literal" ? "enum" : (d.type as LeafKind),
           maxLength: null,
@@ -135,7 +141,7 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
         return;
       case "unknown":
       case "any":
-        leaves.push({
+        leaf({
           path,
           kind: "unknown",
           maxLength: null,
@@ -147,7 +153,7 @@ export function walkSchema(schema: z.ZodType): SchemaShape {
         });
         return;
       default:
-        leaves.push({
+        leaf({
           path,
           kind: "other",
           maxLength: null,

@@ -5,7 +5,7 @@ import { newSecret } from "../auth/crypto";
 import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema } from "../spec/limits";
+import { offsetSchema, queryInt } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { roleSchema } from "../users/schemas";
 
@@ -42,7 +42,7 @@ export const apiTokensRouter = createTRPCRouter({
     .input(
       z.object({
         includeRevoked: queryBoolean().default(false),
-        limit: z.coerce.number().int().min(1).max(500).default(50),
+        limit: queryInt(1, 500).default(50),
         offset: offsetSchema,
       }),
     )

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { hashPassword } from "../auth/crypto";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema, searchSchema, versionSchema } from "../spec/limits";
+import { offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { userCreateInput, userOutput, userUpdateInput } from "./schemas";
 
@@ -25,7 +25,7 @@ export const usersRouter = createTRPCRouter({
     .input(
       z.object({
         search: searchSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(500).default(50),
+        limit: queryInt(1, 500).default(50),
         offset: offsetSchema,
       }),
     )
