@@ -175,6 +175,20 @@ describe("agent join", () => {
     expect(await h.db.node.count({ where: { name: "squatter" } })).toBe(0);
   });
 
+  it("a node reports endpoints in its own PodCIDRs only", async () => {
+    const j = await joinNode("reporter", "10.66.1.0/24");
+    const agent = await h.withToken(j.credential);
+    const err = await errorOf(() =>
+      agent.agent.reportEndpoints({
+        endpoints: [{ namespace: "shop", name: "db-0", labels: { app: "db" }, ipv4: "10.20.1.5" }],
+      }),
+    );
+    expect(err.fieldErrors?.["endpoints.0.ipv4"]?.[0]).toBe(
+      "10.20.1.5 is outside node reporter's PodCIDRs (10.66.1.0/24)",
+    );
+    expect(await h.db.endpoint.count({ where: { name: "db-0" } })).toBe(0);
+  });
+
   it("a revoked node credential stops working", async () => {
     const j = await joinNode("doomed", "10.10.99.0/24");
     await (await h.as("admin")).nodes.revokeCredential({ id: j.nodeId });

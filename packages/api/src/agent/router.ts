@@ -11,6 +11,7 @@ import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
 import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
+import { cidrContains } from "../spec";
 import { asPlainJson } from "../transformer";
 import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
 import { feedFor, STATUS_CHANNEL, waitForRevision } from "./change-feed";
@@ -304,6 +305,24 @@ export const agentRouter = createTRPCRouter({
         ctx.actor,
         `endpoints of node ${ctx.caller.nodeName}`,
         async (tx, rec) => {
+          // A node speaks for the pods in its own PodCIDRs only: an endpoint elsewhere would put
+          // its labels (and so its identity) on another node's pod in every node's ipcache.
+          const self = await tx.node.findUniqueOrThrow({
+            where: { id: ctx.caller.nodeId },
+            select: { podCIDRv4: true, podCIDRv6: true },
+          });
+          const podCidrs = [...self.podCIDRv4, ...self.podCIDRv6];
+          for (const [i, ep] of input.endpoints.entries()) {
+            for (const field of ["ipv4", "ipv6"] as const) {
+              const ip = ep[field];
+              if (ip && !podCidrs.some((c) => cidrContains(c, ip))) {
+                throw fieldError(
+                  ["endpoints", i, field],
+                  `${ip} is outside node ${ctx.caller.nodeName}'s PodCIDRs (${podCidrs.join(", ") || "none"})`,
+                );
+              }
+            }
+          }
           const out = [];
           for (const [i, ep] of input.endpoints.entries()) {
             const owner = await tx.endpoint.findUnique({
