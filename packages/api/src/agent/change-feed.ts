@@ -3,6 +3,7 @@
 // followed by a catch-up read, so a NOTIFY lost in the gap cannot strand a subscriber.
 import pg from "pg";
 import { CHANGES_CHANNEL } from "../revisions/commit";
+import { bindFeed } from "../revisions/local-feeds";
 
 /** Agents' status reports are not revisions; they wake `status.live` subscribers on their own channel. */
 export const STATUS_CHANNEL = "meridian_status";
@@ -104,6 +105,11 @@ export class ChangeFeed {
     setTimeout(() => void retry(200), 100).unref();
   }
 
+  /** Called for a revision committed by this very process: no need to wait for NOTIFY or the poll. */
+  announce(revision: number) {
+    this.publish(revision);
+  }
+
   private publish(revision: number) {
     if (!Number.isFinite(revision) || revision <= this.latest) return;
     this.latest = revision;
@@ -179,8 +185,10 @@ export function waitForRevision(
 }
 
 /** The context's feed, or the process-wide one for DATABASE_URL (how a Next.js app runs). */
-export function feedFor(ctx: { changeFeed?: ChangeFeed }): ChangeFeed | null {
-  if (ctx.changeFeed) return ctx.changeFeed;
+export function feedFor(ctx: { changeFeed?: ChangeFeed; db?: object }): ChangeFeed | null {
+  if (ctx.changeFeed) return ctx.db ? bindFeed(ctx.db, ctx.changeFeed) : ctx.changeFeed;
   const url = process.env.DATABASE_URL;
-  return url ? changeFeedFor(url) : null;
+  if (!url) return null;
+  const feed = changeFeedFor(url);
+  return ctx.db ? bindFeed(ctx.db, feed) : feed;
 }

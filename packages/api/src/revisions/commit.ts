@@ -2,6 +2,7 @@
 // revision in a single transaction, then NOTIFY so every API replica wakes its subscribers.
 import type { Db } from "@meridian/db";
 import type { Actor } from "../trpc";
+import { announceLocalRevision } from "./local-feeds";
 
 export const CHANGES_CHANNEL = "meridian_changes";
 
@@ -43,7 +44,7 @@ export async function commitChange<T>(
   message: string,
   fn: (tx: Tx, rec: ChangeRecorder) => Promise<T>,
 ): Promise<{ value: T; revision: number | null }> {
-  return db.$transaction(
+  const result = await db.$transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${REVISION_LOCK}::bigint)`;
       const entries: AuditRecord[] = [];
@@ -73,6 +74,10 @@ export async function commitChange<T>(
     },
     { maxWait: 15_000, timeout: 30_000 },
   );
+  // Committed: this process's own subscribers need not wait for NOTIFY (or, where the database
+  // drops NOTIFY, for the poll).
+  if (result.revision !== null) announceLocalRevision(db, result.revision);
+  return result;
 }
 
 export async function currentRevision(db: Db | Tx): Promise<number> {
