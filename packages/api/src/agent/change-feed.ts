@@ -7,6 +7,8 @@ import { bindFeed } from "../revisions/local-feeds";
 
 /** Agents' status reports are not revisions; they wake `status.live` subscribers on their own channel. */
 export const STATUS_CHANNEL = "meridian_status";
+/** Inventory changes (agents' endpoint reports): the payload is the new inventory generation. */
+export const INVENTORY_CHANNEL = "meridian_inventory";
 
 type Listener = (revision: number) => void;
 type StatusListener = (nodeName: string) => void;
@@ -21,6 +23,8 @@ export class ChangeFeed {
   private lastStatusAt = "";
   /** Highest revision this process has heard of. */
   latest = 0;
+  /** Highest inventory generation this process has heard of. */
+  latestInventory = 0;
 
   /**
    * `pollMs`: also read the newest revision and status time this often. NOTIFY is the fast
@@ -46,14 +50,16 @@ export class ChangeFeed {
     if (!client || this.polling || this.stopped) return;
     this.polling = true;
     try {
-      const r = await client.query<{ n: number | null; s: Date | null }>(
+      const r = await client.query<{ n: number | null; s: Date | null; g: number | null }>(
         // Status and looking-glass reports both wake status subscribers (the console refreshes).
         `SELECT (SELECT max("number") FROM "Revision") AS n,
+           (SELECT "value" FROM "InventoryGeneration" WHERE "id" = 1) AS g,
            GREATEST((SELECT max("updatedAt") FROM "NodeComponentStatus"),
                     (SELECT max("reportedAt") FROM "BgpRouteSnapshot")) AS s`,
       );
       const row = r.rows[0];
       this.publish(row?.n ?? 0);
+      this.publishInventory(row?.g ?? 0);
       const statusAt = row?.s ? new Date(row.s).toISOString() : "";
       if (statusAt && statusAt !== this.lastStatusAt) {
         const first = this.lastStatusAt === "";
@@ -75,6 +81,7 @@ export class ChangeFeed {
     });
     client.on("notification", (msg) => {
       if (msg.channel === CHANGES_CHANNEL && msg.payload) this.publish(Number(msg.payload));
+      if (msg.channel === INVENTORY_CHANNEL && msg.payload) this.publishInventory(Number(msg.payload));
       if (msg.channel === STATUS_CHANNEL) for (const l of this.statusListeners) l(msg.payload ?? "");
     });
     client.on("error", () => this.reconnect(client));
@@ -82,9 +89,14 @@ export class ChangeFeed {
     await client.connect();
     await client.query(`LISTEN ${CHANGES_CHANNEL}`);
     await client.query(`LISTEN ${STATUS_CHANNEL}`);
+    await client.query(`LISTEN ${INVENTORY_CHANNEL}`);
     this.client = client;
-    const r = await client.query<{ n: number | null }>(`SELECT max("number") AS n FROM "Revision"`);
+    const r = await client.query<{ n: number | null; g: number | null }>(
+      `SELECT (SELECT max("number") FROM "Revision") AS n,
+              (SELECT "value" FROM "InventoryGeneration" WHERE "id" = 1) AS g`,
+    );
     this.publish(r.rows[0]?.n ?? 0);
+    this.publishInventory(r.rows[0]?.g ?? 0);
   }
 
   private reconnect(dead: pg.Client) {
@@ -108,6 +120,18 @@ export class ChangeFeed {
   /** Called for a revision committed by this very process: no need to wait for NOTIFY or the poll. */
   announce(revision: number) {
     this.publish(revision);
+  }
+
+  /** Likewise for an inventory generation. */
+  announceInventory(generation: number) {
+    this.publishInventory(generation);
+  }
+
+  private publishInventory(generation: number) {
+    if (!Number.isFinite(generation) || generation <= this.latestInventory) return;
+    this.latestInventory = generation;
+    // Subscribers wake on any change and compare what they hold with what there is.
+    for (const l of this.listeners) l(this.latest);
   }
 
   private publish(revision: number) {
@@ -180,6 +204,38 @@ export function waitForRevision(
     const onAbort = () => done(feed.latest);
     const unsubscribe = feed.subscribe((n) => n > after && done(n));
     const timer = setTimeout(() => done(feed.latest), timeoutMs);
+    signal?.addEventListener("abort", onAbort);
+  });
+}
+
+/** What a subscriber has seen: a revision and an inventory generation. */
+export interface Seen {
+  revision: number;
+  inventory: number;
+}
+
+/**
+ * Resolves with true on the next revision or inventory generation after `seen`, or with false
+ * after `timeoutMs` or on abort (so a subscriber re-checks the database now and then).
+ */
+export function waitForChange(
+  feed: ChangeFeed,
+  seen: Seen,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const changed = () => feed.latest > seen.revision || feed.latestInventory > seen.inventory;
+  if (changed()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener("abort", onAbort);
+      resolve(v);
+    };
+    const onAbort = () => done(false);
+    const unsubscribe = feed.subscribe(() => changed() && done(true));
+    const timer = setTimeout(() => done(changed()), timeoutMs);
     signal?.addEventListener("abort", onAbort);
   });
 }

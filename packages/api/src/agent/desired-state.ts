@@ -12,7 +12,10 @@ interface Cache {
 }
 const caches = new WeakMap<Db, Cache>();
 
-/** The newest snapshot at least as new as every revision this process has heard of. */
+/**
+ * The newest snapshot at least as new as every revision and inventory generation this process
+ * has heard of.
+ */
 export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<ClusterSnapshot> {
   let cache = caches.get(db);
   if (!cache) {
@@ -20,7 +23,9 @@ export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<Cluster
     caches.set(db, cache);
   }
   const wanted = feed?.latest ?? Number.POSITIVE_INFINITY;
-  if (cache.current && cache.current.revision >= wanted) return cache.current;
+  const wantedInventory = feed?.latestInventory ?? 0;
+  const fresh = (s: ClusterSnapshot) => s.revision >= wanted && (s.inventory ?? 0) >= wantedInventory;
+  if (cache.current && fresh(cache.current)) return cache.current;
   if (!cache.loading) {
     const c = cache;
     c.loading = loadSnapshot(db).finally(() => {
@@ -28,14 +33,19 @@ export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<Cluster
     });
     c.loading.then(
       (s) => {
-        if (!c.current || s.revision >= c.current.revision) c.current = s;
+        if (
+          !c.current ||
+          s.revision > c.current.revision ||
+          (s.revision === c.current.revision && (s.inventory ?? 0) >= (c.current.inventory ?? 0))
+        )
+          c.current = s;
       },
       () => {},
     );
   }
   const snap = (await cache.loading) as ClusterSnapshot;
   // A load that started before the revision we want finished too early: load again.
-  if (snap.revision < wanted && Number.isFinite(wanted)) return latestSnapshot(db, feed);
+  if (Number.isFinite(wanted) && !fresh(snap)) return latestSnapshot(db, feed);
   return snap;
 }
 

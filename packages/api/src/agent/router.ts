@@ -9,12 +9,13 @@ import { storeBgpRoutes } from "../bgp/looking-glass";
 import { UnknownNodeError } from "../compiler/compile";
 import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
+import { commitInventory } from "../inventory/commit";
 import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
 import { cidrContains } from "../spec";
 import { asPlainJson } from "../transformer";
 import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
-import { feedFor, STATUS_CHANNEL, waitForRevision } from "./change-feed";
+import { feedFor, STATUS_CHANNEL, waitForChange } from "./change-feed";
 import { compileFor, latestSnapshot } from "./desired-state";
 import { changedSections, type DesiredStateEvent, sectionFingerprints } from "./events";
 import { heartbeatWriter } from "./heartbeats";
@@ -135,6 +136,7 @@ export const agentRouter = createTRPCRouter({
     const nodeName = ctx.caller.nodeName;
     const resumeFrom = input?.lastEventId !== undefined ? Number(input.lastEventId) : input?.lastRevision;
     let sentRevision = resumeFrom ?? -1;
+    let sentInventory = -1;
     let sentHash = input?.lastContentHash ?? null;
     // What this agent holds, section by section; null until we have sent it a full state.
     let held: ReturnType<typeof sectionFingerprints> | null = null;
@@ -142,9 +144,14 @@ export const agentRouter = createTRPCRouter({
 
     while (!signal?.aborted) {
       if (!first) {
-        const next = await waitForRevision(feed, sentRevision, RECHECK_MS, signal);
+        const changed = await waitForChange(
+          feed,
+          { revision: sentRevision, inventory: sentInventory },
+          RECHECK_MS,
+          signal,
+        );
         if (signal?.aborted) return;
-        if (next <= sentRevision) continue;
+        if (!changed) continue;
       }
       const snapshot = await latestSnapshot(ctx.db, feed);
       // Every subscriber wakes on the same snapshot: take turns with I/O (heartbeats, SSE writes)
@@ -185,6 +192,7 @@ export const agentRouter = createTRPCRouter({
         held = sectionFingerprints(state);
       }
       first = false;
+      sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
       sentRevision = Math.max(sentRevision, revision);
       sentHash = contentHash;
       if (event) yield tracked(String(revision), asPlainJson(event));
@@ -290,79 +298,74 @@ export const agentRouter = createTRPCRouter({
       return { accepted: r.count };
     }),
 
-  /** The node's full endpoint inventory (from CNI and Kubernetes); identities are allocated here. */
+  /**
+   * The node's full endpoint inventory (from CNI and Kubernetes); identities are allocated here.
+   * Inventory, not intent: no revision and no audit row (inventory/commit.ts). The nodes whose
+   * state it changes get a new state; the others hear nothing.
+   */
   reportEndpoints: nodeProcedure
     .input(reportEndpointsInput)
     .output(
       z.object({
-        revision: z.number().int().nullable(),
+        /** Always null: inventory makes no revision (kept for agents that read it). */
+        revision: z.null(),
+        inventoryGeneration: z.number().int(),
         endpoints: z.array(z.object({ namespace: z.string(), name: z.string(), identity: z.number().int() })),
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const { value, revision } = await commitChange(
-        ctx.db,
-        ctx.actor,
-        `endpoints of node ${ctx.caller.nodeName}`,
-        async (tx, rec) => {
-          // A node speaks for the pods in its own PodCIDRs only: an endpoint elsewhere would put
-          // its labels (and so its identity) on another node's pod in every node's ipcache.
-          const self = await tx.node.findUniqueOrThrow({
-            where: { id: ctx.caller.nodeId },
-            select: { podCIDRv4: true, podCIDRv6: true },
-          });
-          const podCidrs = [...self.podCIDRv4, ...self.podCIDRv6];
-          for (const [i, ep] of input.endpoints.entries()) {
-            for (const field of ["ipv4", "ipv6"] as const) {
-              const ip = ep[field];
-              if (ip && !podCidrs.some((c) => cidrContains(c, ip))) {
-                throw fieldError(
-                  ["endpoints", i, field],
-                  `${ip} is outside node ${ctx.caller.nodeName}'s PodCIDRs (${podCidrs.join(", ") || "none"})`,
-                );
-              }
-            }
-          }
-          const out = [];
-          for (const [i, ep] of input.endpoints.entries()) {
-            const owner = await tx.endpoint.findUnique({
-              where: { namespace_name: { namespace: ep.namespace, name: ep.name } },
-              include: { node: true },
-            });
-            if (owner && owner.nodeId !== ctx.caller.nodeId) {
+      const none = { record() {} };
+      const { value, generation } = await commitInventory(ctx.db, async (tx) => {
+        // A node speaks for the pods in its own PodCIDRs only: an endpoint elsewhere would put
+        // its labels (and so its identity) on another node's pod in every node's ipcache.
+        const self = await tx.node.findUniqueOrThrow({
+          where: { id: ctx.caller.nodeId },
+          select: { podCIDRv4: true, podCIDRv6: true },
+        });
+        const podCidrs = [...self.podCIDRv4, ...self.podCIDRv6];
+        for (const [i, ep] of input.endpoints.entries()) {
+          for (const field of ["ipv4", "ipv6"] as const) {
+            const ip = ep[field];
+            if (ip && !podCidrs.some((c) => cidrContains(c, ip))) {
               throw fieldError(
-                ["endpoints", i],
-                `endpoint ${ep.namespace}/${ep.name} belongs to node ${owner.node.name}`,
+                ["endpoints", i, field],
+                `${ip} is outside node ${ctx.caller.nodeName}'s PodCIDRs (${podCidrs.join(", ") || "none"})`,
               );
             }
-            const row = await upsertEndpoint(
-              tx,
-              rec,
-              { ...ep, node: ctx.caller.nodeName },
-              ctx.actor.name,
-              ctx.caller.nodeId,
+          }
+        }
+        const out = [];
+        for (const [i, ep] of input.endpoints.entries()) {
+          const owner = await tx.endpoint.findUnique({
+            where: { namespace_name: { namespace: ep.namespace, name: ep.name } },
+            include: { node: true },
+          });
+          if (owner && owner.nodeId !== ctx.caller.nodeId) {
+            throw fieldError(
+              ["endpoints", i],
+              `endpoint ${ep.namespace}/${ep.name} belongs to node ${owner.node.name}`,
             );
-            out.push({ namespace: row.namespace, name: row.name, identity: row.identityNumber });
           }
-          const keep = new Set(input.endpoints.map((e) => `${e.namespace}/${e.name}`));
-          const stale = (await tx.endpoint.findMany({ where: { nodeId: ctx.caller.nodeId } })).filter(
-            (e) => !keep.has(`${e.namespace}/${e.name}`),
+          const row = await upsertEndpoint(
+            tx,
+            none,
+            { ...ep, node: ctx.caller.nodeName },
+            ctx.actor.name,
+            ctx.caller.nodeId,
           );
-          for (const e of stale) {
-            await tx.endpoint.delete({ where: { id: e.id } });
-            rec.record({
-              entityType: "Endpoint",
-              entityId: e.id,
-              entityName: `${e.namespace}/${e.name}`,
-              action: "delete",
-              before: e,
-              after: null,
-            });
-          }
-          return out;
-        },
-      );
-      return { revision, endpoints: value };
+          out.push({ namespace: row.namespace, name: row.name, identity: row.identityNumber });
+        }
+        const keep = new Set(input.endpoints.map((e) => `${e.namespace}/${e.name}`));
+        const stale = (
+          await tx.endpoint.findMany({
+            where: { nodeId: ctx.caller.nodeId },
+            select: { id: true, namespace: true, name: true },
+          })
+        ).filter((e) => !keep.has(`${e.namespace}/${e.name}`));
+        if (stale.length > 0) await tx.endpoint.deleteMany({ where: { id: { in: stale.map((e) => e.id) } } });
+        return out;
+      });
+      return { revision: null, inventoryGeneration: generation, endpoints: value };
     }),
 
   /**

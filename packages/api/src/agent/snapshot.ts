@@ -9,6 +9,7 @@ import type { Labels } from "../spec";
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
   const [
     rev,
+    inventory,
     nodes,
     endpoints,
     identities,
@@ -24,6 +25,7 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
   ] = await db.$transaction(
     [
       db.revision.findFirst({ orderBy: { number: "desc" }, select: { number: true } }),
+      db.inventoryGeneration.findUnique({ where: { id: 1 } }),
       db.node.findMany({ orderBy: { name: "asc" } }),
       db.endpoint.findMany({
         include: { node: { select: { name: true } } },
@@ -50,6 +52,7 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
   });
   return {
     revision: rev?.number ?? 0,
+    inventory: inventory?.value ?? 0,
     nodes: nodes
       .filter((n) => n.joinState !== "revoked")
       .map((n) => ({

@@ -80,6 +80,8 @@ export interface SnapshotService {
 
 export interface ClusterSnapshot {
   revision: number;
+  /** The inventory generation read with it (endpoints change without revisions); 0 if unknown. */
+  inventory?: number;
   nodes: SnapshotNode[];
   endpoints: SnapshotEndpoint[];
   identities: SnapshotIdentity[];

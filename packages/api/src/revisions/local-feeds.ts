@@ -5,6 +5,7 @@
 
 interface Announceable {
   announce(revision: number): void;
+  announceInventory(generation: number): void;
 }
 
 const localFeeds = new WeakMap<object, Set<Announceable>>();
@@ -23,4 +24,9 @@ export function bindFeed<F extends Announceable>(db: object, feed: F): F {
 /** A revision committed through `db` by this process, announced to its own feeds. */
 export function announceLocalRevision(db: object, revision: number): void {
   for (const feed of localFeeds.get(db) ?? []) feed.announce(revision);
+}
+
+/** An inventory generation committed through `db` by this process, likewise. */
+export function announceLocalInventory(db: object, generation: number): void {
+  for (const feed of localFeeds.get(db) ?? []) feed.announceInventory(generation);
 }
