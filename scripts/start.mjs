@@ -88,13 +88,20 @@ async function stop(why, exitCode) {
   stopping = true;
   if (why) log(why);
   await stopEverything();
+  if (exitCode === 0) log("stopped: nothing npm start started is left running");
   process.exit(exitCode);
 }
 
-/** One or two sentences: the part, the reason, and where the whole story is. Stops everything. */
+/** One or two sentences: the part, the reason, and where the whole story is. */
+function report(part, reason, logPath) {
+  const sentence = `${reason.trim().replace(/[.\s]+$/, "")}.`;
+  console.error(`meridian: ${part} failed: ${sentence}${logPath ? ` Full log: ${rel(logPath)}` : ""}`);
+}
+
+/** A failure npm start cannot go on from: said, then everything is stopped. */
 function fail(part, reason, logPath) {
   if (stopping) return new Promise(() => {});
-  console.error(`meridian: ${part} failed: ${reason}${logPath ? `. Full log: ${rel(logPath)}` : ""}`);
+  report(part, reason, logPath);
   return stop(null, 1);
 }
 
@@ -278,28 +285,26 @@ async function startDemoLab(info, admin, env) {
   const password = process.env.MERIDIAN_LAB_PASSWORD ?? admin.password;
   if (!password) {
     return log(
-      `demo lab not started: it signs in as ${email}, whose password is not known here (or set MERIDIAN_LAB_EMAIL and MERIDIAN_LAB_PASSWORD to another admin's)`,
+      `demo lab not started: it signs in as ${email}, whose password is not known here; once it is reset (see above), the next npm start builds the lab (or set MERIDIAN_LAB_EMAIL and MERIDIAN_LAB_PASSWORD to another admin's)`,
     );
   }
   if (!labPrefix.startsWith("mrdlab")) {
-    return fail("the demo lab", `MERIDIAN_LAB_PREFIX "${labPrefix}" must start with "mrdlab"`, null);
+    return report("the demo lab", `MERIDIAN_LAB_PREFIX "${labPrefix}" must start with "mrdlab"`, null);
   }
   labEnv = { ...env, MERIDIAN_LAB_EMAIL: email, MERIDIAN_LAB_PASSWORD: password };
   if (!(await lab.mayStart(labEnv)) || stopping) return;
   log("starting the demo lab: 2 nodes, labelled pods, agents joining this console");
   const ended = await lab.start(`http://127.0.0.1:${values.port}`, labEnv);
   if (stopping) return;
-  const labLog = rel(path.join(logsDir, "demo-lab.log"));
+  const labLog = path.join(logsDir, "demo-lab.log");
   if (ended.code !== 0) {
-    console.error(`meridian: the demo lab failed: ${lastSaid(ended.output)}. Full log: ${labLog}`);
+    report("the demo lab", lastSaid(ended.output), labLog);
     return;
   }
   log("demo lab up: see Nodes in the console; npm start removes it when it stops");
   const bgp = ended.output.stdout.split("\n").find((l) => l.startsWith("BGP demo"));
   if (bgp?.startsWith("BGP demo failed: ")) {
-    console.error(
-      `meridian: the BGP demo failed: ${bgp.slice("BGP demo failed: ".length)}; the lab is up without it. Full log: ${labLog}`,
-    );
+    report("the BGP demo", `${bgp.slice("BGP demo failed: ".length)}; the lab is up without it`, labLog);
   } else if (bgp) log(bgp);
 }
 

@@ -16,14 +16,22 @@ export function lastSaid(output, prefix) {
   return prefix && said.startsWith(`${prefix}: `) ? said.slice(prefix.length + 2) : said;
 }
 
-/** The first error a build reported ("Type error: …", "Module not found: …"), without turbo's prefixes. */
+/**
+ * The first error a build reported, with its file when the line before names one
+ * ("./app/page.tsx:3:1: Type error: Cannot find name 'foo'."), without turbo's prefixes.
+ */
 export function firstBuildError(output) {
   const all = lines(`${output.stdout}\n${output.stderr}`).map((l) =>
     l.replace(/^@meridian\/[\w-]+:[\w-]+:\s*/, ""),
   );
-  const turboNoise = /^(ERROR\s+run failed|Tasks:|Cached:|Time:|Failed:|command .* exited)/i;
-  const error = all.find((l) => /error|failed to compile|not found/i.test(l) && !turboNoise.test(l));
-  return error ?? all.filter((l) => !turboNoise.test(l)).pop() ?? "no output";
+  const turbo = /^(ERROR:? +(run failed|command finished)|Tasks:|Cached:|Time:|Failed:)/i;
+  const useful = all.filter((l) => !turbo.test(l));
+  const i = useful.findIndex((l) => /\b(Type error|[A-Za-z]*Error|error TS\d+|Module not found)\b:?/.test(l));
+  if (i >= 0) {
+    const where = /^\.{0,2}\/?[\w./@-]+:\d+(:\d+)?$/.test(useful[i - 1] ?? "") ? `${useful[i - 1]}: ` : "";
+    return `${where}${useful[i]}`;
+  }
+  return useful.find((l) => /failed|error/i.test(l)) ?? useful.pop() ?? "no output";
 }
 
 /** How a process ended, for "… exited (…)". */
