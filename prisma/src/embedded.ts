@@ -41,7 +41,7 @@ function alive(pid: number): boolean {
 export function runningEmbeddedDatabase(dataDir: string): { pid: number; url: string } | null {
   try {
     const info = JSON.parse(readFileSync(serverFile(dataDir), "utf8")) as { pid: number; url: string };
-    return info.pid !== process.pid && alive(info.pid) ? info : null;
+    return alive(info.pid) ? info : null;
   } catch {
     return null;
   }
