@@ -102,8 +102,8 @@ describe.skipIf(!hasDb)("npm start prints credentials that sign in to the databa
     rmSync(path.join(stateDir, "admin-credentials.json"));
     const run = start({ args: ["--no-lab"] });
     const [said] = await run.waitFor(CREDENTIALS, CONSOLE_UP_MS);
-    expect(said).toMatch(
-      /^meridian: admin@meridian\.local exists in this database \(127\.0\.0\.1:\d+\/postgres\), but its password is not known here: this state folder has no password for this database \(it was seeded elsewhere\)\. Set a new one with: npm run admin -- reset-password \(with the same MERIDIAN_START_STATE_DIR\)$/m,
+    expect(said).toBe(
+      `meridian: admin@meridian.local exists in this database (the embedded database in ${stateDir}/pglite), but its password is not known here: this state folder has no password for this database (it was seeded elsewhere). Set a new one with: npm run admin -- reset-password (with the same MERIDIAN_START_STATE_DIR)\n`,
     );
     // While npm start serves the embedded database, the command uses that server.
     const reset = spawnSync("npm", ["run", "--silent", "admin", "--", "reset-password"], {
@@ -112,7 +112,9 @@ describe.skipIf(!hasDb)("npm start prints credentials that sign in to the databa
       encoding: "utf8",
     });
     expect(reset.stderr).toBe("");
-    const password = reset.stdout.match(/^admin: new password for admin@meridian\.local in .*: (\S+)$/m)?.[1];
+    const password = reset.stdout.match(
+      /^admin: new password for admin@meridian\.local in the embedded database in \S+: (\S+)$/m,
+    )?.[1];
     expect(password).toBeTruthy();
     expect((await signIn("admin@meridian.local", password!)).user.role).toBe("admin");
     const saved = JSON.parse(readFileSync(path.join(stateDir, "admin-credentials.json"), "utf8"));

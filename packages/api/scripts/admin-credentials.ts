@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "@meridian/db";
-import { stateDir } from "@meridian/db/embedded";
+import { embeddedDataDir, runningEmbeddedDatabase, stateDir } from "@meridian/db/embedded";
 import { checkPassword } from "../src/seed";
 
 export interface SavedCredentials {
@@ -33,7 +33,16 @@ function legacyFile(file: string): string {
   return path.join(path.dirname(file), "admin-credentials.txt");
 }
 
+/** A path as short as it can be said: relative inside the current folder, absolute outside it. */
+export function shortPath(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith("..") ? r : p;
+}
+
+/** Where the database is, for people: the state folder's embedded one, or host:port/name. */
 export function databaseLabel(url: string): string {
+  if (runningEmbeddedDatabase(embeddedDataDir())?.url === url)
+    return `the embedded database in ${shortPath(embeddedDataDir())}`;
   const u = new URL(url);
   return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
 }

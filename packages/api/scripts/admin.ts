@@ -6,12 +6,11 @@
 // server; otherwise it opens the files itself for the moment it needs them.
 import { existsSync } from "node:fs";
 import net from "node:net";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { createPrismaClient } from "@meridian/db";
 import { embeddedDataDir, runningEmbeddedDatabase, startEmbeddedDatabase } from "@meridian/db/embedded";
 import { DEFAULT_ADMIN_EMAIL, resetPassword } from "../src/seed";
-import { credentialsFile, databaseIdentity, saveCredentials } from "./admin-credentials";
+import { credentialsFile, databaseIdentity, saveCredentials, shortPath } from "./admin-credentials";
 
 const USAGE = `usage: npm run admin -- reset-password [--email ${DEFAULT_ADMIN_EMAIL}]
   reset-password   set a new random password (and enable the account), print it and keep it
@@ -31,17 +30,15 @@ async function freePort(): Promise<number> {
 }
 
 /** The database's URL, and how to let it go again. */
-async function openDatabase(): Promise<{ url: string; where: string; close(): Promise<void> }> {
-  if (process.env.DATABASE_URL)
-    return { url: process.env.DATABASE_URL, where: "DATABASE_URL", close: async () => {} };
+async function openDatabase(): Promise<{ url: string; close(): Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, close: async () => {} };
   const dataDir = embeddedDataDir();
-  const where = `the embedded database in ${path.relative(process.cwd(), dataDir) || dataDir}`;
   const running = runningEmbeddedDatabase(dataDir);
-  if (running) return { url: running.url, where, close: async () => {} };
+  if (running) return { url: running.url, close: async () => {} };
   if (!existsSync(dataDir))
     throw new Error(`there is no embedded database in ${dataDir} yet: run npm start first`);
   const db = await startEmbeddedDatabase({ dataDir, port: await freePort() });
-  return { url: db.url, where, close: () => db.stop() };
+  return { url: db.url, close: () => db.stop() };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -63,11 +60,11 @@ async function main(argv: string[]): Promise<number> {
     const file = credentialsFile();
     saveCredentials(file, id, { email: r.email, password: r.password });
     console.log(
-      `admin: new password for ${r.email} in ${database.where} (${id.label}): ${r.password}${
+      `admin: new password for ${r.email} in ${id.label}: ${r.password}${
         r.wasDisabled ? " (the account was disabled; it is enabled again)" : ""
       }`,
     );
-    console.log(`admin: kept in ${path.relative(process.cwd(), file)}; the user's open sessions have ended`);
+    console.log(`admin: kept in ${shortPath(file)}; the user's open sessions have ended`);
     return 0;
   } finally {
     await db.$disconnect();

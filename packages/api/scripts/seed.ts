@@ -2,10 +2,15 @@
 // says how to sign in to it: the admin's password when it was created now or when this state
 // folder kept it for this database (admin-credentials.json, see admin-credentials.ts), or that it
 // is not known here and how to set a new one. --json prints that as one JSON line, for npm start.
-import path from "node:path";
 import { createPrismaClient, databaseUrlFromEnv } from "@meridian/db";
 import { seedDatabase } from "../src/seed";
-import { credentialsFile, databaseIdentity, knownPassword, saveCredentials } from "./admin-credentials";
+import {
+  credentialsFile,
+  databaseIdentity,
+  knownPassword,
+  saveCredentials,
+  shortPath,
+} from "./admin-credentials";
 
 export type SeedReport =
   | { status: "created" | "known"; email: string; password: string; database: string; file: string }
@@ -39,7 +44,7 @@ try {
   }
   if (json) console.log(JSON.stringify(report));
   else {
-    const where = path.relative(process.cwd(), file);
+    const where = shortPath(file);
     if (report.status === "unknown")
       console.log(
         `seed: ${email} exists in ${report.database}, but its password is not known: ${report.why}. Set a new one with: npm run admin -- reset-password`,
