@@ -67,7 +67,7 @@ const tsx = (script, ...args) => [process.execPath, "--import", "tsx", path.join
 let stopping = false;
 let database = null;
 let consolePart = null;
-const lab = demoLab({ root, stateDir, prefix: labPrefix, logFile: path.join(logsDir, "demo-lab.log"), log });
+const lab = demoLab({ root, stateDir, prefix: labPrefix, logFile: logFile("demo-lab"), log });
 let labEnv = baseEnv;
 
 /** Stops what this npm start started: the lab and the console first, the database last. */
@@ -115,20 +115,16 @@ async function setUp() {
   if (values["skip-setup"]) {
     return { datapath: datapathSupport(), unavailablePackages: [] };
   }
-  const report = path.join(logsDir, "setup-report.json");
-  rmSync(report, { force: true });
+  const reportFile = path.join(logsDir, "setup-report.json");
+  rmSync(reportFile, { force: true });
   const r = await runPart(
     "set-up",
-    [process.execPath, path.join(root, "scripts", "setup.mjs"), "--profile", "start", "--report", report],
-    {
-      cwd: root,
-      env: baseEnv,
-      logFile: logFile("setup"),
-      echo: true,
-    },
+    [process.execPath, path.join(root, "scripts", "setup.mjs"), "--profile", "start", "--report", reportFile],
+    // In the terminal's process group: Ctrl-C reaches apt-get and npm ci as it would without us.
+    { cwd: root, env: baseEnv, logFile: logFile("setup"), echo: true, foreground: true },
   );
-  if (r.code !== 0 || !existsSync(report)) return fail("set-up", lastSaid(r.output, "setup"), r.logFile);
-  return JSON.parse(readFileSync(report, "utf8"));
+  if (r.code !== 0 || !existsSync(reportFile)) return fail("set-up", lastSaid(r.output, "setup"), r.logFile);
+  return JSON.parse(readFileSync(reportFile, "utf8"));
 }
 
 async function openDatabase() {

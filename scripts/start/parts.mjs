@@ -5,6 +5,10 @@
 // end a part's whole tree: SIGTERM to the group, then SIGKILL to whatever is left after a grace
 // period. Each part's output goes to its own log file; its stdin is a pipe npm start holds, so a
 // part that watches it stops even when npm start is killed outright.
+//
+// The set-up is the exception (`foreground`): it stays in the terminal's group, so a Ctrl-C reaches
+// apt-get and npm ci as usual, and a stop sends it SIGINT and gives it longer, since killing
+// dpkg half-way leaves the machine's packages in a state that needs repair.
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 
@@ -16,6 +20,7 @@ export const running = new Set();
 /**
  * @typedef {object} Part
  * @property {string} name
+ * @property {boolean} foreground  in npm start's own process group (the set-up)
  * @property {string} logFile
  * @property {import("node:child_process").ChildProcess} child
  * @property {{ stdout: string, stderr: string }} output  the last TAIL_CHARS of each stream
@@ -25,7 +30,7 @@ export const running = new Set();
 /**
  * @param {string} name
  * @param {string[]} argv
- * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, echo?: boolean, onStdout?: (text: string) => void }} opts
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, echo?: boolean, foreground?: boolean, onStdout?: (text: string) => void }} opts
  * @returns {Part}
  */
 export function spawnPart(name, argv, opts) {
@@ -33,7 +38,7 @@ export function spawnPart(name, argv, opts) {
   const child = spawn(argv[0], argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,
-    detached: true,
+    detached: !opts.foreground,
     stdio: ["pipe", "pipe", "pipe"],
   });
   // Nothing is ever written to a part's stdin; its end is the signal that npm start is gone.
@@ -50,6 +55,7 @@ export function spawnPart(name, argv, opts) {
   /** @type {Part} */
   const part = {
     name,
+    foreground: opts.foreground === true,
     logFile: opts.logFile,
     child,
     output,
@@ -97,15 +103,20 @@ function killGroup(pid, signal) {
 export async function stopPart(part, { graceMs = 3_000 } = {}) {
   if (!part?.child.pid) return;
   const exitedNow = part.child.exitCode !== null || part.child.signalCode !== null;
-  if (!exitedNow) killGroup(part.child.pid, "SIGTERM");
+  const signal = (sig) => (part.foreground ? part.child.kill(sig) : killGroup(part.child.pid, sig));
+  if (!exitedNow) signal(part.foreground ? "SIGINT" : "SIGTERM");
   let timer;
-  await Promise.race([part.exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+  const grace = part.foreground ? Math.max(graceMs, 10_000) : graceMs;
+  await Promise.race([part.exited, new Promise((r) => (timer = setTimeout(r, grace)))]);
   clearTimeout(timer);
-  killGroup(part.child.pid, "SIGKILL");
+  if (!part.foreground || part.child.exitCode === null) signal("SIGKILL");
   await part.exited;
 }
 
-/** Last resort at exit: SIGKILL to every group still running. */
+/** Last resort at exit: SIGKILL to every part still running. */
 export function killAll() {
-  for (const part of running) if (part.child.pid) killGroup(part.child.pid, "SIGKILL");
+  for (const part of running) {
+    if (part.foreground) part.child.kill("SIGKILL");
+    else if (part.child.pid) killGroup(part.child.pid, "SIGKILL");
+  }
 }
