@@ -1,32 +1,77 @@
-// Brings up the demo lab for `npm start`: signs in as the seeded admin (credentials from
-// .meridian/admin-credentials.txt) and runs `lab up` with that session, so the lab's agents
-// join this control plane. Usage: tsx scripts/demo-lab.ts http://127.0.0.1:3000
-import { readFileSync } from "node:fs";
-import path from "node:path";
+// Brings up the demo lab for `npm start`: signs in to the console, runs `lab up` with that
+// session so the lab's agents join this control plane, then the BGP demo (FRR as the lab's ToR).
+//
+//   MERIDIAN_LAB_EMAIL=… MERIDIAN_LAB_PASSWORD=… tsx scripts/demo-lab.ts http://127.0.0.1:3000 [--prefix mrdlab-]
+//
+// npm start passes the admin's credentials for the database in use. Progress goes to stdout (npm
+// start keeps it in its log); a failure exits 1 with one line on stderr that says which step
+// failed and why, e.g. "the lab's sign-in as admin@meridian.local was refused: wrong email or password".
+import { parseArgs } from "node:util";
 import { createMeridianClient } from "@meridian/api/client";
+import { labUp } from "../e2e/lab/cli";
 
-const url = process.argv[2] ?? "http://127.0.0.1:3000";
-const root = path.resolve(import.meta.dirname, "..");
-const creds = readFileSync(path.join(root, ".meridian", "admin-credentials.txt"), "utf8");
-const email = creds.match(/^email: (.+)$/m)?.[1];
-const password = creds.match(/^password: (.+)$/m)?.[1];
-if (!email || !password) {
-  console.error("demo lab: .meridian/admin-credentials.txt has no email/password");
-  process.exit(1);
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { prefix: { type: "string", default: "mrdlab-" } },
+});
+const url = positionals[0] ?? "http://127.0.0.1:3000";
+const prefix = values.prefix;
+
+/** A failure whose message is already the sentence to show. */
+class LabStepError extends Error {}
+
+/** The innermost cause's code or message: "fetch failed" alone says nothing. */
+function rootCause(err: unknown): string {
+  let e = err as { cause?: unknown; code?: string; message?: string } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.code ? `${e.code}${e.message ? ` (${e.message})` : ""}` : (e?.message ?? String(err));
 }
-const client = createMeridianClient({ url });
-const { sessionToken } = await client.auth.login.mutate({ email, password });
-const { main } = await import("../e2e/lab/cli");
-process.exitCode = await main(["up", "--api", url, "--api-token", sessionToken]);
-if (process.exitCode === 0) {
+
+async function signIn(email: string, password: string): Promise<string> {
+  try {
+    const r = await createMeridianClient({ url }).auth.login.mutate({ email, password });
+    return r.sessionToken;
+  } catch (err) {
+    const code = (err as { data?: { code?: string } }).data?.code;
+    if (code === "UNAUTHORIZED" || code === "TOO_MANY_REQUESTS")
+      throw new LabStepError(`the lab's sign-in as ${email} was refused: ${(err as Error).message}`);
+    if (code) throw new LabStepError(`the lab's sign-in as ${email} failed: ${(err as Error).message}`);
+    throw new LabStepError(`the lab could not reach the console at ${url}: ${rootCause(err)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const email = process.env.MERIDIAN_LAB_EMAIL;
+  const password = process.env.MERIDIAN_LAB_PASSWORD;
+  if (!email || !password)
+    throw new LabStepError(
+      "the lab has no account to sign in with (MERIDIAN_LAB_EMAIL, MERIDIAN_LAB_PASSWORD)",
+    );
+  console.log(`signing in to ${url} as ${email}`);
+  const sessionToken = await signIn(email, password);
+  try {
+    await labUp({ prefix, controlPlane: { url, token: sessionToken } });
+  } catch (err) {
+    throw new LabStepError(`the lab could not be built: ${(err as Error).message}`);
+  }
   // BGP with FRR as the lab's ToR: a failure here leaves the lab up and says why.
   const { startDemoBgp } = await import("../e2e/lab/demo-bgp");
-  const { DEFAULT_PREFIX } = await import("../e2e/lab/builder");
   const { demoTopology } = await import("../e2e/lab/topology");
   const admin = createMeridianClient({ url, token: sessionToken });
   try {
-    console.log(await startDemoBgp({ prefix: DEFAULT_PREFIX, topology: demoTopology, client: admin }));
+    console.log(await startDemoBgp({ prefix, topology: demoTopology, client: admin }));
   } catch (err) {
-    console.log(`BGP demo not started: ${(err as Error).message}`);
+    console.log(`BGP demo failed: ${(err as Error).message}`);
   }
 }
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    // The whole story for the log, one sentence last for the screen.
+    if (!(err instanceof LabStepError)) console.log(err.stack);
+    const reason = err instanceof LabStepError ? err.message : `the demo lab failed: ${err.message}`;
+    console.error(reason.replace(/\s*\n\s*/g, " "));
+    process.exit(1);
+  },
+);

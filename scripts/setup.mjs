@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, stripVTControlCharacters } from "node:util";
 
 export const root = path.resolve(import.meta.dirname, "..");
 const stateDir = path.join(root, ".meridian");
@@ -123,10 +123,19 @@ function writeState(state) {
   writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
 }
 
+/** Runs a command; a failure names it with the last line it wrote to stderr, its own reason. */
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+  const r = spawnSync(cmd, args, { stdio: ["inherit", "inherit", "pipe"], cwd: root, ...opts });
+  if (r.stderr?.length) process.stderr.write(r.stderr);
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} failed with exit code ${r.status}`);
+    const said = stripVTControlCharacters(String(r.stderr ?? ""))
+      .trim()
+      .split("\n")
+      .pop()
+      ?.trim();
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${r.error ? r.error.message : `exit code ${r.status}`})${said ? `: ${said}` : ""}`,
+    );
   }
 }
 
@@ -186,9 +195,13 @@ export function setup({ profile = "start" } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { profile: { type: "string", default: "start" } } });
+  // --report FILE: what could not be set up, as JSON, for `npm start` (which runs this as a child).
+  const { values } = parseArgs({
+    options: { profile: { type: "string", default: "start" }, report: { type: "string" } },
+  });
   try {
-    setup({ profile: values.profile });
+    const report = setup({ profile: values.profile });
+    if (values.report) writeFileSync(values.report, `${JSON.stringify(report)}\n`);
   } catch (err) {
     console.error(`setup: ${err.message}`);
     process.exit(1);

@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-// `npm start`: set up what is missing, open the database (DATABASE_URL, or the embedded one
-// under .meridian/), apply migrations, seed an admin and examples, build and start the console
-// with its API on http://localhost:3000, and say which parts cannot run on this machine and why.
+// `npm start`: set up what is missing, open the database (DATABASE_URL, or the embedded one in the
+// state folder), apply migrations, seed an admin and examples, build and serve the console with
+// its API on http://localhost:3000, bring up the demo lab where the machine allows it, and say
+// which parts cannot run here and why. Ctrl-C (or SIGTERM) stops everything it started.
 //
-//   npm start            production build of the console
+//   npm start [-- --port 3000 --no-lab --skip-setup]
 //   npm run dev          next dev instead (hot reload)
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+//
+// State (embedded database, admin passwords per database, logs) lives in MERIDIAN_START_STATE_DIR,
+// default .meridian/. Each part's full output is in <state>/logs/<part>.log; a failure is said in
+// one line that names the part and the reason, with the path of that log.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { root, setup } from "./setup.mjs";
+import { datapathSupport, root } from "./setup.mjs";
+import { DEFAULT_LAB_PREFIX, demoLab } from "./start/demo-lab.mjs";
+import { killAll, running, runPart, spawnPart, stopPart } from "./start/parts.mjs";
+import { firstBuildError, howItEnded, lastSaid } from "./start/reasons.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -21,207 +28,296 @@ const { values } = parseArgs({
 });
 
 const EMBEDDED_PORT = Number(process.env.MERIDIAN_EMBEDDED_DB_PORT ?? 5488);
-const children = [];
+/** The same rule as stateDir() in prisma/src/embedded.ts, which the TypeScript parts use. */
+const stateDir = process.env.MERIDIAN_START_STATE_DIR
+  ? path.resolve(process.env.MERIDIAN_START_STATE_DIR)
+  : path.join(root, ".meridian");
+const logsDir = path.join(stateDir, "logs");
+const labPrefix = process.env.MERIDIAN_LAB_PREFIX ?? DEFAULT_LAB_PREFIX;
+/** Longest a stop may take before whatever is left is killed. */
+const STOP_DEADLINE_MS = 15_000;
+
+mkdirSync(logsDir, { recursive: true });
+/** A path as short as it can be said: relative inside the current folder, absolute outside it. */
+function rel(p) {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith("..") ? r : p;
+}
+/** Each run starts each part's log afresh. */
+function logFile(part) {
+  const file = path.join(logsDir, `${part}.log`);
+  rmSync(file, { force: true });
+  return file;
+}
 
 function log(msg) {
   console.log(`meridian: ${msg}`);
 }
 
-function fail(msg) {
-  console.error(`meridian: ${msg}`);
-  stopAll();
-  process.exit(1);
+// Every child gets the state folder, so the seed, the console and the lab agree on it.
+const baseEnv = {
+  ...process.env,
+  MERIDIAN_START_STATE_DIR: stateDir,
+  ...(process.env.MERIDIAN_SECRET_KEY || process.env.MERIDIAN_SECRET_KEY_FILE
+    ? {}
+    : { MERIDIAN_SECRET_KEY_FILE: path.join(stateDir, "secret.key") }),
+};
+const tsx = (script, ...args) => [process.execPath, "--import", "tsx", path.join(root, script), ...args];
+
+let stopping = false;
+let database = null;
+let consolePart = null;
+const lab = demoLab({ root, stateDir, prefix: labPrefix, logFile: logFile("demo-lab"), log });
+let labEnv = baseEnv;
+
+/** Stops what this npm start started: the lab and the console first, the database last. */
+async function stopEverything() {
+  const deadline = setTimeout(() => {
+    log("stopping took too long: killing what is left");
+    killAll();
+    process.exit(1);
+  }, STOP_DEADLINE_MS);
+  await Promise.all([lab.stop(labEnv), stopPart(consolePart)]);
+  await stopPart(database);
+  await Promise.all([...running].map((p) => stopPart(p)));
+  clearTimeout(deadline);
 }
 
-function stopAll() {
-  for (const c of children.reverse()) {
-    if (c.exitCode === null) c.kill("SIGTERM");
-  }
+async function stop(why, exitCode) {
+  if (stopping) return;
+  stopping = true;
+  if (why) log(why);
+  await stopEverything();
+  if (exitCode === 0) log("stopped: nothing npm start started is left running");
+  process.exit(exitCode);
 }
 
-for (const sig of ["SIGINT", "SIGTERM"]) {
+/** One or two sentences: the part, the reason, and where the whole story is. */
+function report(part, reason, logPath) {
+  const sentence = `${reason.trim().replace(/[.\s]+$/, "")}.`;
+  console.error(`meridian: ${part} failed: ${sentence}${logPath ? ` Full log: ${rel(logPath)}` : ""}`);
+}
+
+/** A failure npm start cannot go on from: said, then everything is stopped. */
+function fail(part, reason, logPath) {
+  if (stopping) return new Promise(() => {});
+  report(part, reason, logPath);
+  return stop(null, 1);
+}
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(sig, () => {
-    stopAll();
-    setTimeout(() => process.exit(0), 500);
+    void stop(`${sig === "SIGINT" ? "Ctrl-C" : sig}: stopping everything npm start started`, 0);
   });
 }
 
-function tsx(script, args, opts = {}) {
-  return spawn(
-    process.execPath,
-    [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args],
-    {
-      cwd: root,
-      ...opts,
-    },
+async function setUp() {
+  if (values["skip-setup"]) {
+    return { datapath: datapathSupport(), unavailablePackages: [] };
+  }
+  const reportFile = path.join(logsDir, "setup-report.json");
+  rmSync(reportFile, { force: true });
+  const r = await runPart(
+    "set-up",
+    [process.execPath, path.join(root, "scripts", "setup.mjs"), "--profile", "start", "--report", reportFile],
+    // In the terminal's process group: Ctrl-C reaches apt-get and npm ci as it would without us.
+    { cwd: root, env: baseEnv, logFile: logFile("setup"), echo: true, foreground: true },
   );
+  if (r.code !== 0 || !existsSync(reportFile)) return fail("set-up", lastSaid(r.output, "setup"), r.logFile);
+  return JSON.parse(readFileSync(reportFile, "utf8"));
 }
 
-function runTsx(script, args, env) {
-  const r = spawnSync(
-    process.execPath,
-    [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), script, ...args],
-    {
+async function openDatabase() {
+  const file = logFile("database");
+  if (process.env.DATABASE_URL) {
+    const r = await runPart("database", tsx("prisma/scripts/check-connection.ts"), {
       cwd: root,
-      env,
-      encoding: "utf8",
-    },
-  );
-  return r;
-}
-
-async function startEmbeddedDatabase() {
-  const dataDir = path.join(root, ".meridian", "pglite");
-  log(`no DATABASE_URL: using the embedded database in ${path.relative(process.cwd(), dataDir) || dataDir}`);
-  const child = tsx(
-    path.join(root, "prisma", "scripts", "embedded-db.ts"),
-    [dataDir, String(EMBEDDED_PORT)],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  return await new Promise((resolve, reject) => {
-    let out = "";
-    const onData = (d) => {
-      out += d;
-      const m = out.match(/embedded database ready at (\S+)/);
-      if (m) resolve(m[1]);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", (d) => {
-      out += d;
+      env: baseEnv,
+      logFile: file,
     });
-    child.on("exit", (code) => reject(new Error(`the embedded database exited (${code}): ${out.trim()}`)));
-    setTimeout(
-      () => reject(new Error(`the embedded database did not start within 90 s: ${out.trim()}`)),
-      90_000,
-    );
+    if (r.code !== 0) return fail("the database", lastSaid(r.output, "db"), file);
+    log(`using the database at ${new URL(process.env.DATABASE_URL).host}`);
+    return process.env.DATABASE_URL;
+  }
+  const dataDir = path.join(stateDir, "pglite");
+  log(`no DATABASE_URL: using the embedded database in ${rel(dataDir)}`);
+  let ready;
+  const url = new Promise((resolve) => {
+    ready = resolve;
   });
-}
-
-async function main() {
-  let info = { datapath: { ok: false, why: "set-up skipped" }, unavailablePackages: [] };
-  if (!values["skip-setup"]) {
-    try {
-      info = setup({ profile: "start" });
-    } catch (err) {
-      fail(`set-up failed: ${err.message}`);
-    }
-  }
-
-  let databaseUrl = process.env.DATABASE_URL;
-  if (databaseUrl) {
-    const r = runTsx(path.join(root, "prisma", "scripts", "check-connection.ts"), [], { ...process.env });
-    if (r.status !== 0) fail((r.stderr || r.stdout).trim().replace(/^db: /, ""));
-    log(`using the database at ${new URL(databaseUrl).host}`);
-  } else {
-    try {
-      databaseUrl = await startEmbeddedDatabase();
-    } catch (err) {
-      fail(err.message);
-    }
-  }
-  const env = { ...process.env, DATABASE_URL: databaseUrl };
-
-  const deploy = runTsx(path.join(root, "prisma", "scripts", "db.ts"), ["deploy"], env);
-  process.stdout.write(deploy.stdout);
-  if (deploy.status !== 0) fail(`migrations failed: ${deploy.stderr.trim()}`);
-
-  const seed = runTsx(path.join(root, "packages", "api", "scripts", "seed.ts"), [], env);
-  if (seed.status !== 0) fail(`seeding failed: ${seed.stderr.trim() || seed.stdout.trim()}`);
-  process.stdout.write(seed.stdout);
-
-  const web = path.join(root, "apps", "web");
-  if (!values.dev) {
-    log("building the console (skipped when nothing changed)");
-    const b = spawnSync(
-      "npx",
-      ["turbo", "run", "build", "--filter=@meridian/web", "--output-logs=errors-only"],
-      {
-        cwd: root,
-        stdio: "inherit",
-        env,
-      },
-    );
-    if (b.status !== 0) fail("the console did not build");
-  }
-  const next = spawn(
-    process.execPath,
-    [
-      path.join(root, "node_modules", "next", "dist", "bin", "next"),
-      values.dev ? "dev" : "start",
-      "-p",
-      values.port,
-    ],
+  database = spawnPart(
+    "embedded database",
+    tsx("prisma/scripts/embedded-db.ts", dataDir, String(EMBEDDED_PORT), "--stop-on-stdin-close"),
     {
-      cwd: web,
-      env: { ...env, NODE_ENV: values.dev ? "development" : "production" },
-      stdio: ["ignore", "pipe", "inherit"],
+      cwd: root,
+      env: baseEnv,
+      logFile: file,
+      onStdout: (out) => {
+        const m = out.match(/embedded database ready at (\S+)/);
+        if (m) ready(m[1]);
+      },
     },
   );
-  children.push(next);
-  next.on("exit", (code) => fail(`the console exited (${code})`));
-  let announced = false;
-  next.stdout.on("data", (d) => {
-    process.stdout.write(d);
-    if (!announced && /Ready|started server|Local:/i.test(String(d))) {
-      announced = true;
-      announce(values.port, info);
-      startDemoLab(values.port, info, env);
-    }
-  });
+  const part = database;
+  const timer = setTimeout(() => fail("the embedded database", "it did not open within 90 s", file), 90_000);
+  const ended = part.exited.then((e) =>
+    fail("the embedded database", `it stopped (${howItEnded(e)}): ${lastSaid(part.output)}`, file),
+  );
+  const opened = await Promise.race([url, ended]);
+  clearTimeout(timer);
+  return opened;
 }
 
-/** The demo lab (two nodes, labelled pods, agents joined to this console) where the machine allows it. */
-function startDemoLab(port, info, env) {
-  if (values["no-lab"]) return;
-  if (!info.datapath.ok) {
-    log(`demo lab not started: ${info.datapath.why}`);
-    return;
-  }
-  const status = spawnSync(process.execPath, [path.join(root, "e2e", "lab", "cli.mjs"), "status", "--json"], {
+async function migrate(env) {
+  const r = await runPart("migrations", tsx("prisma/scripts/db.ts", "deploy"), {
     cwd: root,
-    encoding: "utf8",
-  });
-  if (status.status === 0 && /"namespaces":\s*\[\s*"/.test(status.stdout)) {
-    log("demo lab already up (remove it with: npm run lab -- down)");
-    return;
-  }
-  log("starting the demo lab: 2 nodes, labelled pods, agents joining this console");
-  const lab = tsx(path.join(root, "scripts", "demo-lab.ts"), [`http://127.0.0.1:${port}`], {
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    logFile: logFile("migrations"),
   });
-  let out = "";
-  lab.stdout.on("data", (d) => {
-    out += d;
-  });
-  lab.stderr.on("data", (d) => {
-    out += d;
-  });
-  lab.on("exit", (code) => {
-    if (code === 0) {
-      log("demo lab up: see Nodes in the console; remove it with: npm run lab -- down");
-      const bgp = out.split("\n").find((l) => l.startsWith("BGP demo"));
-      if (bgp) log(bgp);
-    } else log(`demo lab failed (${code}): ${out.trim().split("\n").slice(-3).join(" | ")}`);
-  });
+  if (r.code !== 0) return fail("migrations", lastSaid(r.output, "db"), r.logFile);
+  log(lastSaid({ stdout: r.output.stdout, stderr: "" }, "db"));
 }
 
-function announce(port, info) {
-  const creds = path.join(root, ".meridian", "admin-credentials.txt");
+async function seed(env) {
+  const r = await runPart("seed", tsx("packages/api/scripts/seed.ts", "--json"), {
+    cwd: root,
+    env,
+    logFile: logFile("seed"),
+  });
+  if (r.code !== 0) return fail("seeding the database", lastSaid(r.output, "seed"), r.logFile);
+  return JSON.parse(r.output.stdout.trim().split("\n").pop());
+}
+
+async function buildConsole(env) {
+  log("building the console (skipped when nothing changed)");
+  const r = await runPart(
+    "console build",
+    [
+      path.join(root, "node_modules", ".bin", "turbo"),
+      "run",
+      "build",
+      "--filter=@meridian/web",
+      "--output-logs=errors-only",
+    ],
+    { cwd: root, env, logFile: logFile("console-build") },
+  );
+  if (r.code !== 0) return fail("the console's build", firstBuildError(r.output), r.logFile);
+}
+
+/** Serves the console; resolves once it answers. */
+async function serveConsole(env) {
+  const file = logFile("console");
+  const web = path.join(root, "apps", "web");
+  const argv = values.dev
+    ? [
+        process.execPath,
+        path.join(root, "node_modules", "next", "dist", "bin", "next"),
+        "dev",
+        "-p",
+        values.port,
+      ]
+    : [
+        process.execPath,
+        path.join(root, "scripts", "console-server.mjs"),
+        "--port",
+        values.port,
+        "--stop-on-stdin-close",
+      ];
+  let ready;
+  const isReady = new Promise((resolve) => {
+    ready = resolve;
+  });
+  consolePart = spawnPart("console", argv, {
+    cwd: web,
+    env: { ...env, NODE_ENV: values.dev ? "development" : "production" },
+    logFile: file,
+    onStdout: (out) => {
+      if (/console ready on port|Ready in|Local:/.test(out)) ready();
+    },
+  });
+  const part = consolePart;
+  let up = false;
+  part.exited.then((e) =>
+    fail(
+      "the console",
+      `${up ? "it stopped unexpectedly" : "it exited before it was ready"} (${howItEnded(e)}): ${lastSaid(part.output)}`,
+      file,
+    ),
+  );
+  await isReady;
+  up = true;
+}
+
+function announce(info, admin) {
+  const again = [
+    process.env.DATABASE_URL ? "DATABASE_URL" : null,
+    process.env.MERIDIAN_START_STATE_DIR ? "MERIDIAN_START_STATE_DIR" : null,
+  ].filter(Boolean);
+  const resetCommand = `npm run admin -- reset-password${again.length ? ` (with the same ${again.join(" and ")})` : ""}`;
   console.log("");
-  log(`console and API: http://localhost:${port}`);
-  if (existsSync(creds)) {
-    log(`admin sign-in: ${readFileSync(creds, "utf8").trim().split("\n").join("  ")}`);
-    log(`(kept in ${path.relative(process.cwd(), creds)})`);
+  log(`console and API: http://localhost:${values.port}`);
+  if (admin.status === "unknown") {
+    log(
+      `${admin.email} exists in this database (${admin.database}), but its password is not known here: ${admin.why}. Set a new one with: ${resetCommand}`,
+    );
+  } else {
+    log(
+      `sign in as ${admin.email} with password ${admin.password} (${admin.status === "created" ? "created now" : "this database's admin"}; kept per database in ${rel(admin.file)})`,
+    );
   }
   if (!info.datapath.ok) log(`agent datapath unavailable: ${info.datapath.why}`);
   if (info.unavailablePackages?.length) {
     log(`Debian packages not installed (${info.packagesReason}): ${info.unavailablePackages.join(" ")}`);
   }
-  log("stop with Ctrl-C");
+  log(`logs: ${rel(logsDir)}/`);
+  log("stop with Ctrl-C: it stops the console, the demo lab and the embedded database");
 }
 
-main().catch((err) => fail(err.stack ?? String(err)));
+/** The demo lab (two nodes, labelled pods, agents joined to this console) where the machine allows it. */
+async function startDemoLab(info, admin, env) {
+  if (values["no-lab"]) return;
+  if (!info.datapath.ok) return log(`demo lab not started: ${info.datapath.why}`);
+  const email = process.env.MERIDIAN_LAB_EMAIL ?? admin.email;
+  const password = process.env.MERIDIAN_LAB_PASSWORD ?? admin.password;
+  if (!password) {
+    return log(
+      `demo lab not started: it signs in as ${email}, whose password is not known here; once it is reset (see above), the next npm start builds the lab (or set MERIDIAN_LAB_EMAIL and MERIDIAN_LAB_PASSWORD to another admin's)`,
+    );
+  }
+  if (!labPrefix.startsWith("mrdlab")) {
+    return report("the demo lab", `MERIDIAN_LAB_PREFIX "${labPrefix}" must start with "mrdlab"`, null);
+  }
+  labEnv = { ...env, MERIDIAN_LAB_EMAIL: email, MERIDIAN_LAB_PASSWORD: password };
+  if (!(await lab.mayStart(labEnv)) || stopping) return;
+  log("starting the demo lab: 2 nodes, labelled pods, agents joining this console");
+  const ended = await lab.start(`http://127.0.0.1:${values.port}`, labEnv);
+  if (stopping) return;
+  const labLog = path.join(logsDir, "demo-lab.log");
+  if (ended.code !== 0) {
+    report("the demo lab", lastSaid(ended.output), labLog);
+    return;
+  }
+  log("demo lab up: see Nodes in the console; npm start removes it when it stops");
+  const bgp = ended.output.stdout.split("\n").find((l) => l.startsWith("BGP demo"));
+  if (bgp?.startsWith("BGP demo failed: ")) {
+    report("the BGP demo", `${bgp.slice("BGP demo failed: ".length)}; the lab is up without it`, labLog);
+  } else if (bgp) log(bgp);
+}
+
+async function main() {
+  const info = await setUp();
+  const databaseUrl = await openDatabase();
+  const env = { ...baseEnv, DATABASE_URL: databaseUrl };
+  await migrate(env);
+  const admin = await seed(env);
+  if (!values.dev) await buildConsole(env);
+  await serveConsole(env);
+  announce(info, admin);
+  await startDemoLab(info, admin, env);
+}
+
+main().catch((err) => {
+  const file = logFile("npm-start");
+  writeFileSync(file, `${err.stack ?? err}\n`);
+  return fail("npm start", err.message ?? String(err), file);
+});

@@ -405,11 +405,23 @@ async function waitForAgent(n: NodeInfo, timeoutMs = AGENT_START_MS, from = 0): 
     const logs = existsSync(n.logFile) ? readFileSync(n.logFile).subarray(from).toString("utf8") : "";
     if (logs.includes('"msg":"agent started"')) return;
     if (/"level":(50|60)|Error/.test(logs) && !logs.includes("agent started")) {
-      throw new Error(`agent on ${n.name} failed to start:\n${logs.slice(-2000)}`);
+      throw new Error(`the agent on ${n.name} failed to start: ${agentLogReason(logs)} (log: ${n.logFile})`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`agent on ${n.name} did not start within ${timeoutMs} ms (log: ${n.logFile})`);
+  throw new Error(`the agent on ${n.name} did not start within ${timeoutMs / 1000} s (log: ${n.logFile})`);
+}
+
+/** The agent's own words for why it stopped: the last error's message in its JSON log, or the last line. */
+function agentLogReason(logs: string): string {
+  const latestFirst = logs.trim().split("\n").reverse();
+  for (const line of latestFirst) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 50) return [entry.msg, entry.err?.message].filter(Boolean).join(": ");
+    } catch {}
+  }
+  return (latestFirst.find((l) => /Error/.test(l)) ?? latestFirst[0] ?? "").trim();
 }
 
 async function addPod(lab: Lab, pod: LabPod): Promise<PodInfo> {

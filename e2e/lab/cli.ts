@@ -49,7 +49,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case "up": {
-      const started = Date.now();
       // Ctrl-C while building: the builder's own failure path cannot run, so clean up here.
       const onSigint = () => {
         process.stderr.write("\ninterrupted: tearing the lab down\n");
@@ -60,26 +59,13 @@ export async function main(argv: string[]): Promise<number> {
         const { api, "api-token": apiToken } = parsed.values;
         if (api && !apiToken)
           throw new Error("--api needs --api-token (an admin API token to create join tokens)");
-        const controlPlane = api ? await controlPlaneFor(api, apiToken!) : undefined;
-        const lab = await buildLab(demoTopology, {
-          prefix,
-          detachAgents: true,
-          controlPlane,
-          log: (l) => process.stdout.write(`  ${l}\n`),
-        });
-        process.off("SIGINT", onSigint);
-        const d = describe(lab);
-        process.stdout.write(`\nlab up in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`);
-        printPods(d.pods);
-        const n1 = d.nodes[0]!;
-        process.stdout.write(
-          `\ntry:   ip netns exec ${n1.netns} node apps/node-agent/bin/meridian-agent.mjs endpoints --socket ${n1.socket}\n` +
-            `remove: npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}\n`,
-        );
+        await labUp({ prefix, controlPlane: api ? { url: api, token: apiToken! } : undefined });
         return 0;
       } catch (err) {
         process.stderr.write(`lab up failed: ${(err as Error).message}\n`);
         return err instanceof LabAlreadyUpError ? 3 : 1;
+      } finally {
+        process.off("SIGINT", onSigint);
       }
     }
     case "down": {
@@ -124,18 +110,58 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * `lab up`: builds the demo lab (agents detached, so they outlive this process), prints its pods
+ * and how to remove it. With a control plane, agents join it with join tokens created through
+ * `token` (an admin's). Throws an error that says what failed; a failed build is torn down.
+ */
+export async function labUp(opts: {
+  prefix: string;
+  controlPlane?: { url: string; token: string };
+}): Promise<ReturnType<typeof describe>> {
+  const started = Date.now();
+  const controlPlane = opts.controlPlane
+    ? await controlPlaneFor(opts.controlPlane.url, opts.controlPlane.token)
+    : undefined;
+  const lab = await buildLab(demoTopology, {
+    prefix: opts.prefix,
+    detachAgents: true,
+    controlPlane,
+    log: (l) => process.stdout.write(`  ${l}\n`),
+  });
+  const d = describe(lab);
+  process.stdout.write(`\nlab up in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`);
+  printPods(d.pods);
+  const n1 = d.nodes[0]!;
+  process.stdout.write(
+    `\ntry:   ip netns exec ${n1.netns} node apps/node-agent/bin/meridian-agent.mjs endpoints --socket ${n1.socket}\n` +
+      `remove: ${labDownCommand(opts.prefix)}\n`,
+  );
+  return d;
+}
+
+/** The command that removes the lab with this prefix. */
+export function labDownCommand(prefix: string): string {
+  return `npm run lab -- down${prefix === DEFAULT_PREFIX ? "" : ` --prefix ${prefix}`}`;
+}
+
 async function controlPlaneFor(url: string, token: string) {
   const { createMeridianClient } = await import("@meridian/api/client");
   const client = createMeridianClient({ url, token });
   return {
     url,
     joinToken: async (node: string) => {
-      // The lab builds this node anew, so its previous agent is gone: re-provision it as an admin
-      // would (revoke the old credential; a joined node cannot be taken over by a join token).
-      const known = (await client.nodes.list.query({ search: node })).items.find((n) => n.name === node);
-      if (known?.joinState === "joined") await client.nodes.revokeCredential.mutate({ id: known.id });
-      return (await client.joinTokens.create.mutate({ nodeName: node, description: "lab", ttlSeconds: 3600 }))
-        .secret;
+      try {
+        // The lab builds this node anew, so its previous agent is gone: re-provision it as an admin
+        // would (revoke the old credential; a joined node cannot be taken over by a join token).
+        const known = (await client.nodes.list.query({ search: node })).items.find((n) => n.name === node);
+        if (known?.joinState === "joined") await client.nodes.revokeCredential.mutate({ id: known.id });
+        return (
+          await client.joinTokens.create.mutate({ nodeName: node, description: "lab", ttlSeconds: 3600 })
+        ).secret;
+      } catch (err) {
+        throw new Error(`the console at ${url} refused a join token for ${node}: ${(err as Error).message}`);
+      }
     },
   };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedDatabase, startEmbeddedDatabase } from "../src/embedded";
+import { type EmbeddedDatabase, runningEmbeddedDatabase, startEmbeddedDatabase } from "../src/embedded";
 import { createPrismaClient } from "../src/index";
 import { deployMigrations, migrationStatus, readMigrations } from "../src/migrations";
 
@@ -34,4 +34,11 @@ describe("the embedded database (PGlite over TCP)", () => {
       await prisma.$disconnect();
     }
   }, 60_000);
+
+  it("is opened by one process at a time: a second open names the process that has it", async () => {
+    expect(runningEmbeddedDatabase(dir)).toEqual({ pid: process.pid, url: db.url });
+    await expect(startEmbeddedDatabase({ dataDir: dir, port: 1 })).rejects.toThrow(
+      `the embedded database in ${dir} is already open in process ${process.pid} (serving ${db.url}); stop that process first`,
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter, createCallerFactory, createContext, seedDatabase } from "./index";
+import { checkPassword, resetPassword } from "./seed";
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -36,5 +37,50 @@ describe("seedDatabase", () => {
     expect(await tdb.prisma.bgpPeer.count()).toBe(1);
     expect(await tdb.prisma.srv6LocatorPool.count()).toBe(1);
     expect(await tdb.prisma.srv6Vrf.count()).toBe(1);
+  });
+
+  it("checks a kept password against the account as it is now", async () => {
+    const email = "checked@meridian.local";
+    const { adminPassword } = await seedDatabase(tdb.prisma, { adminEmail: email, examples: false });
+    expect(await checkPassword(tdb.prisma, email, adminPassword!)).toBe("ok");
+    expect(await checkPassword(tdb.prisma, email, "something else")).toBe("wrong");
+    expect(await checkPassword(tdb.prisma, "nobody@meridian.local", adminPassword!)).toBe("no such user");
+    await tdb.prisma.user.update({ where: { email }, data: { disabled: true } });
+    expect(await checkPassword(tdb.prisma, email, adminPassword!)).toBe("disabled");
+  });
+
+  it("reset-password: a new password that signs in, the old one and every session refused, audited without the hash", async () => {
+    const email = "reset@meridian.local";
+    const { adminPassword: old } = await seedDatabase(tdb.prisma, { adminEmail: email, examples: false });
+    const caller = createCallerFactory(appRouter)(
+      await createContext({ db: tdb.prisma, headers: new Headers() }),
+    );
+    const { sessionToken } = await caller.auth.login({ email, password: old! });
+    await tdb.prisma.user.update({ where: { email }, data: { disabled: true } });
+
+    const r = await resetPassword(tdb.prisma, email);
+    expect(r).toEqual({ email, password: expect.any(String), wasDisabled: true });
+    expect((await caller.auth.login({ email, password: r.password })).user.email).toBe(email);
+    await expect(caller.auth.login({ email, password: old! })).rejects.toThrow("wrong email or password");
+    const sessions = await tdb.prisma.session.findMany({ where: { user: { email } } });
+    expect(sessions).toHaveLength(1); // only the sign-in with the new password
+    const withOldSession = createCallerFactory(appRouter)(
+      await createContext({
+        db: tdb.prisma,
+        headers: new Headers({ authorization: `Bearer ${sessionToken}` }),
+      }),
+    );
+    await expect(withOldSession.users.list({})).rejects.toThrow("sign in or send a valid API token");
+    const audit = await tdb.prisma.auditEntry.findFirst({
+      where: { entityName: email, action: "update" },
+      orderBy: { revisionNumber: "desc" },
+    });
+    expect(JSON.stringify(audit?.after)).not.toContain("scrypt");
+  });
+
+  it("reset-password for a missing user names the admins that exist", async () => {
+    await expect(resetPassword(tdb.prisma, "ghost@meridian.local")).rejects.toThrow(
+      /^no user ghost@meridian\.local in this database \(its admins: .*admin@meridian\.local/,
+    );
   });
 });

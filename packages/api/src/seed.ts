@@ -1,7 +1,7 @@
 // First-run data: an admin (with a random password, returned only when created) and a few
 // example objects so a fresh console has something to show. Safe to run on every start.
 import type { Db } from "@meridian/db";
-import { hashPassword, randomPassword } from "./auth/crypto";
+import { hashPassword, randomPassword, verifyPassword } from "./auth/crypto";
 import { commitChange } from "./revisions/commit";
 import {
   bgpInstanceSpecSchema,
@@ -45,6 +45,58 @@ export async function seedDatabase(
   }
   if (opts.examples !== false) await seedExamples(db);
   return { adminEmail, adminPassword };
+}
+
+/**
+ * Whether `password` signs `email` in, without signing in: `npm start` checks the password it
+ * kept for this database before printing it, since the account may have changed since.
+ */
+export async function checkPassword(
+  db: Db,
+  email: string,
+  password: string,
+): Promise<"ok" | "wrong" | "disabled" | "no such user"> {
+  const user = await db.user.findUnique({ where: { email } });
+  if (!user) return "no such user";
+  if (!(await verifyPassword(password, user.passwordHash))) return "wrong";
+  return user.disabled ? "disabled" : "ok";
+}
+
+/**
+ * `npm run admin -- reset-password`: a new random password for a user who cannot sign in
+ * (password lost, or account disabled). Their sessions end, as with a password change in the console.
+ */
+export async function resetPassword(
+  db: Db,
+  email: string,
+): Promise<{ email: string; password: string; wasDisabled: boolean }> {
+  const password = randomPassword();
+  const passwordHash = await hashPassword(password);
+  const actor: Actor = { kind: "system", id: null, name: "npm run admin" };
+  const { value } = await commitChange(db, actor, "reset a password", async (tx, rec) => {
+    const before = await tx.user.findUnique({ where: { email } });
+    if (!before) {
+      const admins = await tx.user.findMany({ where: { role: "admin" }, select: { email: true } });
+      throw new Error(
+        `no user ${email} in this database${admins.length ? ` (its admins: ${admins.map((a) => a.email).join(", ")})` : ""}`,
+      );
+    }
+    const after = await tx.user.update({
+      where: { id: before.id },
+      data: { passwordHash, disabled: false, version: { increment: 1 }, updatedBy: actor.name },
+    });
+    await tx.session.deleteMany({ where: { userId: before.id } });
+    rec.record({
+      entityType: "User",
+      entityId: after.id,
+      entityName: after.email,
+      action: "update",
+      before,
+      after,
+    });
+    return { email: after.email, password, wasDisabled: before.disabled };
+  });
+  return value;
 }
 
 /** Examples go in once, in one revision, and only into an empty model. */
