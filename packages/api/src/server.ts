@@ -6,6 +6,8 @@ import type { Db } from "@meridian/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { createOpenApiHttpHandler } from "trpc-to-openapi";
 import type { ChangeFeed } from "./agent/change-feed";
+import { stampClientAddress } from "./auth/client-address";
+import { retryAfterMeta } from "./auth/too-many-requests";
 import { createOpenApiDocument, OPENAPI_BASE } from "./openapi";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
@@ -30,9 +32,15 @@ export function createHttpHandler(opts: { db: Db; changeFeed?: ChangeFeed }): ht
     router: appRouter,
     basePath: `${TRPC_BASE}/`,
     createContext: ({ req }) => ctx(req),
+    responseMeta: retryAfterMeta,
   });
-  const rest = createOpenApiHttpHandler({ router: appRouter, createContext: ({ req }) => ctx(req) });
+  const rest = createOpenApiHttpHandler({
+    router: appRouter,
+    createContext: ({ req }) => ctx(req),
+    responseMeta: retryAfterMeta,
+  });
   return (req, res) => {
+    stampClientAddress(req);
     const url = req.url ?? "/";
     if (url === `${OPENAPI_BASE}/openapi.json`) {
       const host = req.headers.host ?? "localhost";
