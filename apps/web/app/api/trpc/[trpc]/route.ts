@@ -1,4 +1,5 @@
 import { appRouter, createContext } from "@meridian/api";
+import { retryAfterMeta } from "@meridian/api/auth/too-many-requests";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDb } from "@/server/db";
 
@@ -10,6 +11,7 @@ function handler(req: Request) {
     req,
     router: appRouter,
     createContext: () => createContext({ db: getDb(), headers: req.headers }),
+    responseMeta: retryAfterMeta,
   });
 }
 
