@@ -86,14 +86,13 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
     await db?.drop();
   });
 
+  /** The admin's browser still has a session: the overview renders rather than the sign-in page. */
   const stillSignedIn = async () => {
     const page = await ctx.newPage();
     await page.goto(app.url);
-    const signedIn = await page
-      .getByRole("heading", { name: "Overview" })
-      .waitFor({ timeout: 10_000 })
-      .then(() => true)
-      .catch(() => false);
+    const signedIn =
+      new URL(page.url()).pathname === "/" &&
+      (await page.getByRole("heading", { name: "Overview" }).count()) > 0;
     await page.close();
     return signedIn;
   };
@@ -165,7 +164,11 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
   // Needs the API's own Origin check on cookie-authenticated mutations (issue 11, the lead's part):
   // it fails on a branch without it, with one or more join tokens created.
   it("[needs the API Origin check] a page on another port cannot create a join token with the admin's cookie", async () => {
-    const before = (await admin.joinTokens.list.query({ includeUsed: true })).total;
+    const tokens = async () =>
+      (await admin.joinTokens.list.query({ includeUsed: true, limit: 500 })).items.map(
+        (t) => `${t.id} "${t.description}"`,
+      );
+    const before = await tokens();
     const page = await ctx.newPage();
     await page.goto(
       attackPage(
@@ -190,9 +193,7 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
     );
     await page.waitForLoadState("load");
     await page.close();
-    const after = await admin.joinTokens.list.query({ includeUsed: true });
-    expect(after.items.filter((t) => t.description === "stolen")).toEqual([]);
-    expect(after.total).toBe(before);
+    expect((await tokens()).filter((t) => !before.includes(t))).toEqual([]);
   });
 
   it("the console's own sign-out button still signs out", async () => {
