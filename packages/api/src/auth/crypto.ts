@@ -43,15 +43,15 @@ class HashingSlots {
   }
 }
 
-function envInt(name: string, fallback: number): number {
+function envInt(name: string, fallback: number, min: number): number {
   const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : fallback;
+  return process.env[name] !== undefined && Number.isInteger(v) && v >= min ? v : fallback;
 }
 
 /** Two at once suits the 2-core machines this runs on; raise it with the core count. */
 export const passwordHashing = new HashingSlots(
-  envInt("MERIDIAN_PASSWORD_HASH_CONCURRENCY", 2),
-  envInt("MERIDIAN_PASSWORD_HASH_QUEUE", 16),
+  envInt("MERIDIAN_PASSWORD_HASH_CONCURRENCY", 2, 1),
+  envInt("MERIDIAN_PASSWORD_HASH_QUEUE", 16, 0),
 );
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
