@@ -46,7 +46,8 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
     const seeded = await seedDatabase(db.prisma);
     adminEmail = seeded.adminEmail;
     adminPassword = seeded.adminPassword!;
-    app = await startConsole(db.url);
+    // A first lock that outlasts the browser's steps in the throttling tests (1 s by default).
+    app = await startConsole(db.url, { MERIDIAN_LOGIN_FIRST_LOCK_MS: "120000" });
     const login = await createMeridianClient({ url: app.url }).auth.login.mutate({
       email: adminEmail,
       password: adminPassword,
@@ -359,6 +360,48 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
       expect(await alertText("error=origin")).toMatch(/did not come from this console's page/);
       await context.close();
     });
+  });
+
+  describe("a sign-in flood", () => {
+    it("200 concurrent sign-ins through the console leave another user's API calls answered", async () => {
+      const { hashPassword } = await import("@meridian/api");
+      const passwordHash = await hashPassword("flood-password-123");
+      await db.prisma.user.createMany({
+        data: Array.from({ length: 200 }, (_, i) => ({ email: `flood-${i}@meridian.local`, passwordHash })),
+      });
+      const call = async () => {
+        const t = performance.now();
+        const r = await get("/api/v1/network-policies", { headers: bearer() });
+        await r.arrayBuffer();
+        expect(r.status).toBe(200);
+        return performance.now() - t;
+      };
+      const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+      const before: number[] = [];
+      for (let i = 0; i < 40; i++) before.push(await call());
+      let flooding = true;
+      const started = performance.now();
+      const flood = Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          get("/api/auth/login", {
+            method: "POST",
+            body: new URLSearchParams({ email: `flood-${i}@meridian.local`, password: "flood-password-123" }),
+          }).then((r) => (r.headers.get("location")?.includes("error=throttled") ? "throttled" : r.status)),
+        ),
+      ).finally(() => {
+        flooding = false;
+      });
+      const during: number[] = [];
+      while (flooding || during.length < 40) during.push(await call());
+      const outcomes = await flood;
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const signedIn = outcomes.filter((o) => o === 303).length;
+      const throttled = outcomes.filter((o) => o === "throttled").length;
+      console.log(
+        `through the console: another user's REST p50/p99 ${p(before, 0.5).toFixed(0)}/${p(before, 0.99).toFixed(0)} ms before, ${p(during, 0.5).toFixed(0)}/${p(during, 0.99).toFixed(0)} ms during 200 concurrent sign-ins (${during.length} calls, ${seconds} s); ${signedIn} signed in, ${throttled} told to wait`,
+      );
+      expect(signedIn + throttled).toBe(200);
+    }, 300_000);
   });
 
   // Last: these lock 127.0.0.1 out of signing in for the rest of the console's life.
