@@ -36,7 +36,8 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
   let closeBrowser: () => Promise<void>;
   let admin: MeridianClient;
   let adminToken: string;
-  let ctx: BrowserContext;
+  let adminEmail: string;
+  let adminPassword: string;
   let attacker: http.Server;
   let attackerUrl: string;
   const pages = new Map<string, string>();
@@ -75,8 +76,9 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
     });
     await new Promise<void>((resolve) => attacker.listen(0, "127.0.0.1", resolve));
     attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
+    adminEmail = seeded.adminEmail;
+    adminPassword = seeded.adminPassword!;
     ({ browser, close: closeBrowser } = await launchBrowser());
-    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
   }, 600_000);
 
   afterAll(async () => {
@@ -86,8 +88,12 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
     await db?.drop();
   });
 
-  /** The admin's browser still has a session: the overview renders rather than the sign-in page. */
-  const stillSignedIn = async () => {
+  /** A browser signed in as the admin, one per test, so one forged request that gets through
+   * (a sign-out) cannot hide what the next test looks for. */
+  const adminBrowser = () => signIn(browser, app.url, adminEmail, adminPassword);
+
+  /** That browser still has a session: the overview renders rather than the sign-in page. */
+  const stillSignedIn = async (ctx: BrowserContext) => {
     const page = await ctx.newPage();
     await page.goto(app.url);
     const signedIn =
@@ -98,12 +104,14 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
   };
 
   it("a page on another port cannot sign the console out", async () => {
+    const ctx = await adminBrowser();
     const page = await ctx.newPage();
     await page.goto(attackPage("sign-out", autoSubmit("/api/auth/logout", {})));
     await page.waitForURL(`${app.url}/api/auth/logout`);
     expect(await page.textContent("body")).toContain("sign-out refused");
     await page.close();
-    expect(await stillSignedIn()).toBe(true);
+    expect(await stillSignedIn(ctx)).toBe(true);
+    await ctx.close();
   });
 
   it("a page on another port cannot sign a browser in to the account it chooses", async () => {
@@ -142,6 +150,7 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
   });
 
   it("the console cannot be framed by another origin", async () => {
+    const ctx = await adminBrowser();
     const page = await ctx.newPage();
     const refused: string[] = [];
     page.on("console", (m) => {
@@ -169,6 +178,7 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
         (t) => `${t.id} "${t.description}"`,
       );
     const before = await tokens();
+    const ctx = await adminBrowser();
     const page = await ctx.newPage();
     await page.goto(
       attackPage(
@@ -192,16 +202,18 @@ describe("cross-origin writes (production build, real PostgreSQL, Debian Chromiu
       ),
     );
     await page.waitForLoadState("load");
-    await page.close();
+    await ctx.close();
     expect((await tokens()).filter((t) => !before.includes(t))).toEqual([]);
   });
 
   it("the console's own sign-out button still signs out", async () => {
+    const ctx = await adminBrowser();
     const page = await ctx.newPage();
     await page.goto(app.url);
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/login$/);
     await page.close();
-    expect(await stillSignedIn()).toBe(false);
+    expect(await stillSignedIn(ctx)).toBe(false);
+    await ctx.close();
   });
 });

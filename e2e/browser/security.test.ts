@@ -225,7 +225,8 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
       ];
       const found: string[] = [];
       for (const route of pages) {
-        await page.goto(`${app.url}${route}`);
+        const response = await page.goto(`${app.url}${route}`);
+        expect(response?.headers()["content-security-policy"], route).toContain("'strict-dynamic'");
         // The live indicator is a client component on an SSE subscription: it only says "Live"
         // once React has hydrated and the stream is open.
         await page
@@ -234,8 +235,13 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
           .catch((e) => found.push(`${route}: never came alive (${e.message.split("\n")[0]})`));
         found.push(...(await w.violations()).map((v) => `${route}: ${v}`));
       }
-      await page.goto(`${app.url}/noc`);
+      const noc = await page.goto(`${app.url}/noc`);
+      expect(noc?.headers()["content-security-policy"], "/noc").toContain("'strict-dynamic'");
       await page.getByTestId("noc-connection").getByText("Live").waitFor();
+      // The icon every page declares is there (browsers fetch it outside the page's network log).
+      const icon = await page.locator('link[rel="icon"]').getAttribute("href");
+      expect(icon).toBeTruthy();
+      expect((await get(icon!)).status).toBe(200);
       found.push(...(await w.violations()).map((v) => `/noc: ${v}`));
       expect([...found, ...w.problems]).toEqual([]);
     });
@@ -244,7 +250,8 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
       const context = await browser.newContext();
       const page = await context.newPage();
       const w = await watch(page);
-      await page.goto(`${app.url}/login`);
+      const response = await page.goto(`${app.url}/login`);
+      expect(response?.headers()["content-security-policy"]).toContain("'strict-dynamic'");
       await page.getByLabel("Email").fill(OPERATOR.email);
       await page.getByLabel("Password").fill(OPERATOR.password);
       await page.getByRole("button", { name: "Sign in" }).click();
@@ -376,7 +383,9 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
         expect(r.status).toBe(200);
         return performance.now() - t;
       };
-      const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+      const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.ceil(q * xs.length) - 1]!;
+      const figures = (xs: number[]) =>
+        [p(xs, 0.5), p(xs, 0.99), Math.max(...xs)].map((x) => x.toFixed(0)).join("/");
       const before: number[] = [];
       for (let i = 0; i < 40; i++) before.push(await call());
       let flooding = true;
@@ -398,9 +407,11 @@ describe("console security (production build, real PostgreSQL, Debian Chromium)"
       const signedIn = outcomes.filter((o) => o === 303).length;
       const throttled = outcomes.filter((o) => o === "throttled").length;
       console.log(
-        `through the console: another user's REST p50/p99 ${p(before, 0.5).toFixed(0)}/${p(before, 0.99).toFixed(0)} ms before, ${p(during, 0.5).toFixed(0)}/${p(during, 0.99).toFixed(0)} ms during 200 concurrent sign-ins (${during.length} calls, ${seconds} s); ${signedIn} signed in, ${throttled} told to wait`,
+        `through the console: another user's REST p50/p99/max ${figures(before)} ms before, ${figures(during)} ms during 200 concurrent sign-ins (${during.length} calls, ${seconds} s); ${signedIn} signed in, ${throttled} told to wait`,
       );
       expect(signedIn + throttled).toBe(200);
+      // Generous: with password hashing unbounded one of these calls took 36.6 s, bounded 0.3 s.
+      expect(Math.max(...during)).toBeLessThan(5_000);
     }, 300_000);
   });
 
