@@ -3,6 +3,7 @@
 import type { Db } from "@meridian/db";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { ChangeFeed } from "./agent/change-feed";
+import { retryAfterMeta } from "./auth/too-many-requests";
 import { limitFetchRequest, MAX_BATCH } from "./limits/http";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
@@ -20,6 +21,7 @@ export function createTrpcFetchHandler(opts: {
       req,
       router: appRouter,
       maxBatchSize: MAX_BATCH,
+      responseMeta: retryAfterMeta,
       createContext: () =>
         createContext({ db: opts.db(), changeFeed: opts.changeFeed?.(), headers: req.headers }),
     });

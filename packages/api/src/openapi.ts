@@ -2,6 +2,7 @@
 import type { Db } from "@meridian/db";
 import { createOpenApiFetchHandler, generateOpenApiDocument } from "trpc-to-openapi";
 import type { ChangeFeed } from "./agent/change-feed";
+import { retryAfterMeta } from "./auth/too-many-requests";
 import { limitFetchRequest } from "./limits/http";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
@@ -41,6 +42,7 @@ export function createOpenApiHandler(opts: { db: Db; changeFeed?: ChangeFeed }) 
       router: appRouter,
       req,
       createContext: () => createContext({ db: opts.db, changeFeed: opts.changeFeed, headers: req.headers }),
+      responseMeta: retryAfterMeta,
     });
   };
 }

@@ -6,6 +6,8 @@ import type { Db } from "@meridian/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { createOpenApiHttpHandler } from "trpc-to-openapi";
 import type { ChangeFeed } from "./agent/change-feed";
+import { stampClientAddress } from "./auth/client-address";
+import { retryAfterMeta } from "./auth/too-many-requests";
 import { MAX_BATCH, MAX_BODY_BYTES, requestHeadersProblem } from "./limits/http";
 import { createOpenApiDocument, OPENAPI_BASE } from "./openapi";
 import { appRouter } from "./root";
@@ -33,13 +35,16 @@ export function createHttpHandler(opts: { db: Db; changeFeed?: ChangeFeed }): ht
     maxBodySize: MAX_BODY_BYTES,
     maxBatchSize: MAX_BATCH,
     createContext: ({ req }) => ctx(req),
+    responseMeta: retryAfterMeta,
   });
   const rest = createOpenApiHttpHandler({
     router: appRouter,
     maxBodySize: MAX_BODY_BYTES,
     createContext: ({ req }) => ctx(req),
+    responseMeta: retryAfterMeta,
   });
   return (req, res) => {
+    stampClientAddress(req);
     const url = req.url ?? "/";
     // Responses may carry secrets (a new token) and are never for a cache or a sniffer.
     res.setHeader("cache-control", "no-store");

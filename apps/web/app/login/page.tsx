@@ -1,15 +1,19 @@
 import { redirect } from "next/navigation";
+import { loginErrorMessage } from "@/lib/login-messages";
 import { currentUser } from "@/server/caller";
+import { safeNext } from "@/server/safe-next";
 
 export const dynamic = "force-dynamic";
 
 export default async function LoginPage({
   searchParams,
 }: {
-  searchParams: Promise<{ error?: string; email?: string; next?: string }>;
+  searchParams: Promise<{ error?: string; email?: string; next?: string; wait?: string }>;
 }) {
   const params = await searchParams;
-  if ((await currentUser())?.user) redirect(params.next ?? "/");
+  const next = safeNext(params.next);
+  if ((await currentUser())?.user) redirect(next);
+  const error = loginErrorMessage(params.error, params.wait);
   return (
     <main className="login">
       <form className="card login-card" method="post" action="/api/auth/login" aria-labelledby="login-title">
@@ -20,9 +24,9 @@ export default async function LoginPage({
           Meridian
         </h1>
         <p className="muted">Sign in to the network console</p>
-        {params.error ? (
+        {error ? (
           <p className="form-error" role="alert">
-            {params.error}
+            {error}
           </p>
         ) : null}
         <label htmlFor="email">Email</label>
@@ -32,11 +36,11 @@ export default async function LoginPage({
           type="email"
           autoComplete="username"
           required
-          defaultValue={params.email ?? ""}
+          defaultValue={typeof params.email === "string" ? params.email.slice(0, 320) : ""}
         />
         <label htmlFor="password">Password</label>
         <input id="password" name="password" type="password" autoComplete="current-password" required />
-        <input type="hidden" name="next" value={params.next ?? "/"} />
+        <input type="hidden" name="next" value={next} />
         <button type="submit">Sign in</button>
       </form>
     </main>

@@ -1,15 +1,67 @@
 // Password and token hashing on node:crypto only, so the control plane has no native deps.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { TooManyRequestsError } from "./too-many-requests";
 
 // scrypt N=2^15 keeps a login around 50-100 ms: slow for guessing, fine for people.
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const KEYLEN = 32;
 
+/**
+ * At most `concurrency` scrypt computations at once, at most `queue` waiting: each one takes a
+ * core for ~50-100 ms, so a sign-in flood would otherwise fill libuv's thread pool and both cores
+ * and starve every other request. Beyond the queue the caller is told to come back (429) at once.
+ */
+class HashingSlots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(
+    public concurrency: number,
+    public queue: number,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.queue) {
+        throw new TooManyRequestsError(1000, "the server is busy checking passwords; try again in a moment");
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await work();
+    } finally {
+      // Hand the slot straight to the next waiter, so `running` never drops below what is in use.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  get stats() {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+}
+
+function envInt(name: string, fallback: number, min: number): number {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isInteger(v) && v >= min ? v : fallback;
+}
+
+/** Two at once suits the 2-core machines this runs on; raise it with the core count. */
+export const passwordHashing = new HashingSlots(
+  envInt("MERIDIAN_PASSWORD_HASH_CONCURRENCY", 2, 1),
+  envInt("MERIDIAN_PASSWORD_HASH_QUEUE", 16, 0),
+);
+
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: SCRYPT.maxmem }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
+  return passwordHashing.run(
+    () =>
+      new Promise((resolve, reject) =>
+        scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: SCRYPT.maxmem }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        ),
+      ),
   );
 }
 

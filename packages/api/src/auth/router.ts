@@ -5,7 +5,9 @@ import { z } from "zod";
 import { createTRPCRouter, publicProcedure } from "../trpc";
 import { roleSchema } from "../users/schemas";
 import { bearerOrCookie } from "./caller";
+import { CLIENT_ADDRESS_HEADER } from "./client-address";
 import { DUMMY_PASSWORD_HASH, hashSecret, newSecret, verifyPassword } from "./crypto";
+import { loginThrottle } from "./throttle";
 
 export const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -42,12 +44,23 @@ export const authRouter = createTRPCRouter({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const user = await ctx.db.user.findUnique({ where: { email: input.email } });
+      // Unknown emails are throttled like real ones, so the throttle does not reveal accounts.
+      const attempt = loginThrottle.admit(input.email, ctx.headers.get(CLIENT_ADDRESS_HEADER));
+      // A password that was never checked (hashing queue full, database down) was no guess.
+      const abandon = (err: unknown): never => {
+        attempt.abandoned();
+        throw err;
+      };
+      const user = await ctx.db.user.findUnique({ where: { email: input.email } }).catch(abandon);
       // Verify against a dummy hash when the user is missing, so timing does not reveal accounts.
-      const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+      const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH).catch(
+        abandon,
+      );
       if (!user || !ok || user.disabled) {
+        attempt.failed();
         throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong email or password" });
       }
+      attempt.succeeded();
       const { secret, hash } = newSecret("ses");
       const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
       await ctx.db.session.create({ data: { tokenHash: hash, userId: user.id, expiresAt } });
