@@ -1,0 +1,17 @@
+// Long CPU work on the request thread, in slices: a step-wise generator is advanced for at most
+// SLICE_MS at a time, then other requests get the event loop. One import parses and checks
+// thousands of values; without this, every other request would wait for all of it.
+
+const SLICE_MS = 10;
+
+export async function runInSlices<T>(steps: Generator<unknown, T>, sliceMs = SLICE_MS): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
