@@ -45,42 +45,39 @@ export function* readYamlDocuments(text: string): Generator<DocumentRead, ReadSt
   }
 
   const guard = new NestingGuard();
-  outer: for (const lexeme of new Lexer().lex(text)) {
-    if (guard.exceeded(lexeme)) {
-      stop = {
-        kind: "limit",
-        index: tokens,
-        field: "",
-        message: `nested deeper than ${MAX_YAML_DEPTH} levels (${at(guard.offset)})`,
-      };
-      break;
-    }
-    for (const token of parser.next(lexeme)) {
-      if (token.type === "document") {
-        const index = tokens++;
-        const shape = measure(token.value);
-        if (shape.depth > MAX_YAML_DEPTH || shape.aliases > MAX_YAML_ALIASES) {
-          stop = {
-            kind: "limit",
-            index,
-            field: "",
-            message:
-              shape.depth > MAX_YAML_DEPTH
-                ? `nested deeper than ${MAX_YAML_DEPTH} levels (${at(shape.deepAt)})`
-                : `more than ${MAX_YAML_ALIASES} YAML aliases (${at(shape.aliasAt)})`,
-          };
-          break outer;
-        }
-        if (token.value && ++nonEmpty > MAX_IMPORT_OBJECTS) {
-          stop = { kind: "documents", count: nonEmpty };
-          break outer;
-        }
+  // The parser's tokens, fed one lexeme at a time so that nesting is counted before it is built.
+  function* syntax(): Generator<CST.Token> {
+    for (const lexeme of new Lexer().lex(text)) {
+      if (guard.exceeded(lexeme)) {
+        const message = `nested deeper than ${MAX_YAML_DEPTH} levels (${at(guard.offset)})`;
+        stop = { kind: "limit", index: tokens, field: "", message };
+        return;
       }
-      yield* emit(composer.next(token));
+      yield* parser.next(lexeme);
     }
+    yield* parser.end();
+  }
+
+  for (const token of syntax()) {
+    if (token.type === "document") {
+      const index = tokens++;
+      const shape = measure(token.value);
+      if (shape.depth > MAX_YAML_DEPTH || shape.aliases > MAX_YAML_ALIASES) {
+        const message =
+          shape.depth > MAX_YAML_DEPTH
+            ? `nested deeper than ${MAX_YAML_DEPTH} levels (${at(shape.deepAt)})`
+            : `more than ${MAX_YAML_ALIASES} YAML aliases (${at(shape.aliasAt)})`;
+        stop = { kind: "limit", index, field: "", message };
+        break;
+      }
+      if (token.value && ++nonEmpty > MAX_IMPORT_OBJECTS) {
+        stop = { kind: "documents", count: nonEmpty };
+        break;
+      }
+    }
+    yield* emit(composer.next(token));
   }
   if (stop?.kind === "documents") return stop;
-  if (!stop) for (const token of parser.end()) yield* emit(composer.next(token));
   // The document before the one that stopped the reading is complete: report it too.
   yield* emit(composer.end());
   return stop;
