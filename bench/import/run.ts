@@ -96,6 +96,7 @@ const viewer = createMeridianClient({ url: api.url, token: viewerSecret });
 // latency counts from when it was due, so a stalled server cannot hide behind a slow reader.
 const samples: { due: number; ms: number }[] = [];
 let reading = true;
+let outstanding = 0;
 const reader = (async () => {
   const start = performance.now();
   const pending: Promise<void>[] = [];
@@ -103,11 +104,15 @@ const reader = (async () => {
     const due = start + k * READ_EVERY_MS;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    outstanding++;
     pending.push(
-      viewer.policies.list.query({ namespace: "read", limit: 20 }).then(
-        () => void samples.push({ due, ms: performance.now() - due }),
-        (err: Error) => console.error("reader:", err.message),
-      ),
+      viewer.policies.list
+        .query({ namespace: "read", limit: 20 })
+        .then(
+          () => void samples.push({ due, ms: performance.now() - due }),
+          (err: Error) => console.error("reader:", err.message),
+        )
+        .finally(() => outstanding--),
     );
   }
   await Promise.all(pending);
@@ -122,6 +127,8 @@ const windows: Record<string, { from: number; to: number; ms: number }[]> = {
   update: [],
 };
 async function timed(phase: string, call: () => Promise<unknown>) {
+  // The quiet window starts once the reads queued behind the last import have answered.
+  while (outstanding > 1) await new Promise((r) => setTimeout(r, 10));
   const calm = performance.now();
   await new Promise((r) => setTimeout(r, QUIET_MS));
   quiet.push({ from: calm, to: performance.now() });
