@@ -1,12 +1,15 @@
-// What an import will do, decided in memory from a few queries whatever its size: the existing
-// rows of each kind (one query per kind), the deletions behind stale versions (one per kind, only
-// when an exported object is gone), and what the cross-object checks read (once per import).
+// What an import will do, decided in memory from a query per batch of objects, never one per
+// object: the existing rows (one query per IMPORT_WRITE_BATCH objects of a kind), the deletions
+// behind stale versions (one per kind, only when an exported object is gone), and what the
+// cross-object checks read (once per import).
 import { VERSION_ANNOTATION } from "../cilium/annotations";
+import { IMPORT_WRITE_BATCH } from "../cilium/limits";
 import { canonicalJson } from "../compiler";
 import type { FieldProblem } from "../errors";
 import type { ResourceRow } from "../resources/define";
 import type { Tx } from "../revisions/commit";
 import { ImportChecks } from "./checks";
+import { pacer } from "./slices";
 import { originField, qualified, type ResourceDefAny, type ValidObject, yamlPath } from "./validate";
 
 /** Instances before the peers that name them; the rest in any order. */
@@ -53,7 +56,9 @@ export async function planImport(db: Tx, valid: ValidObject[]): Promise<Plan> {
 
   const decisions: Decision[] = [];
   const problems: FieldProblem[] = [];
+  const pace = pacer();
   for (const v of ordered) {
+    await pace();
     const before = existing.get(v) ?? null;
     const found = await checks.problems(v, before);
     if (found.length > 0) {
@@ -91,18 +96,26 @@ const rank = (kind: string) => {
   return i < 0 ? KIND_ORDER.length : i;
 };
 
-/** The rows these objects would replace, by namespace and name, in one query. */
+/**
+ * The rows these objects would replace, by namespace and name: one query per IMPORT_WRITE_BATCH
+ * objects, so that no single answer is large enough to hold the event loop while it is decoded.
+ */
 async function existingRows(
   db: Tx,
   def: ResourceDefAny,
   list: ValidObject[],
 ): Promise<Map<string, ResourceRow>> {
-  const names = [...new Set(list.map((v) => v.obj.name))];
-  const where = def.namespaced
-    ? { name: { in: names }, namespace: { in: [...new Set(list.map((v) => v.namespace))] } }
-    : { name: { in: names } };
-  const rows: ResourceRow[] = await def.delegate(db).findMany({ where });
-  return new Map(rows.map((r) => [keyOf(r.name, r.namespace ?? ""), r]));
+  const out = new Map<string, ResourceRow>();
+  for (let i = 0; i < list.length; i += IMPORT_WRITE_BATCH) {
+    const batch = list.slice(i, i + IMPORT_WRITE_BATCH);
+    const names = [...new Set(batch.map((v) => v.obj.name))];
+    const where = def.namespaced
+      ? { name: { in: names }, namespace: { in: [...new Set(batch.map((v) => v.namespace))] } }
+      : { name: { in: names } };
+    const rows: ResourceRow[] = await def.delegate(db).findMany({ where });
+    for (const r of rows) out.set(keyOf(r.name, r.namespace ?? ""), r);
+  }
+  return out;
 }
 
 /** The latest deletion of each of these objects (exported, then deleted here), in one query. */

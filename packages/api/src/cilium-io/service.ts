@@ -1,5 +1,5 @@
 // Cilium YAML in and out of the model. Parsing and mapping live in src/cilium (pure); this
-// module decides what an import does (plan.ts: a few queries whatever its size), writes it as
+// module decides what an import does (plan.ts: a query per batch of objects, not per object), writes it as
 // one revision in batches (write.ts), and reads objects back for export.
 
 import { TRPCError } from "@trpc/server";

@@ -15,3 +15,13 @@ export async function runInSlices<T>(steps: Generator<unknown, T>, sliceMs = SLI
     }
   }
 }
+
+/** For async loops with little I/O: `await pace()` lets other requests in every SLICE_MS. */
+export function pacer(sliceMs = SLICE_MS): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+}

@@ -23,4 +23,4 @@ export const MAX_YAML_DEPTH = 64;
 export const MAX_YAML_ALIASES = 100;
 
 /** Rows per INSERT or UPDATE when an import is written. */
-export const IMPORT_WRITE_BATCH = 250;
+export const IMPORT_WRITE_BATCH = 100;
