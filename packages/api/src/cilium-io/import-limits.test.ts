@@ -292,6 +292,15 @@ describe("a maximum-size import is one revision, written in batches, all or noth
     }
   });
 
+  it("a thousand broken documents are reported as the first hundred and a count", async () => {
+    const yaml = manyPolicies(MAX_IMPORT_OBJECTS, "broken").replaceAll('port: "80"', 'port: "eighty"');
+    const err = await errorOf(async () => (await h.as("operator")).cilium.import({ yaml }));
+    const keys = Object.keys(err.fieldErrors ?? {});
+    expect(keys).toHaveLength(101);
+    expect(keys[0]).toBe("yaml.document 0.spec.ingress[0].toPorts[0].ports[0].port");
+    expect(err.fieldErrors?.yaml).toEqual(["and 900 more problems"]);
+  });
+
   it("an invalid object at 900 is named by its document and nothing is written", async () => {
     const docs = manyPolicies(MAX_IMPORT_OBJECTS, "invalid").split("---\n");
     docs[900] = docs[900]!.replace('"web-900"', '"Web_900"');

@@ -96,6 +96,9 @@ export const ciliumRouter = createTRPCRouter({
     }),
 });
 
+/** A thousand broken documents need not come back as a thousand messages. */
+const MAX_REPORTED_PROBLEMS = 100;
+
 /**
  * The YAML read, mapped and checked with the API's own schemas, before any query: every problem
  * at once, named by document and field (`yaml.document 3.metadata.name`), or 413 when it holds
@@ -118,6 +121,13 @@ async function readImport(yaml: string): Promise<{ parsed: ImportResult; objects
     })),
     ...problems,
   ];
+  if (all.length > MAX_REPORTED_PROBLEMS) {
+    const more = all.length - MAX_REPORTED_PROBLEMS;
+    throw fieldErrors([
+      ...all.slice(0, MAX_REPORTED_PROBLEMS),
+      { path: ["yaml"], message: `and ${more} more problem${more === 1 ? "" : "s"}` },
+    ]);
+  }
   if (all.length > 0) throw fieldErrors(all);
   return { parsed, objects: valid };
 }
