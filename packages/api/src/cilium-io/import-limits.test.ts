@@ -136,10 +136,16 @@ describe("hostile YAML is refused quickly with a 400 that names the document", (
       message: /nested deeper than 64 levels/,
     },
     {
-      what: "2,000 nested block lists",
-      yaml: `${header}spec:\n${Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i)}- \n`).join("")}`,
+      what: "700 nested block lists",
+      yaml: `${header}spec:\n${Array.from({ length: 700 }, (_, i) => `${" ".repeat(i)}- \n`).join("")}`,
       field: "yaml.document 0",
       message: /nested deeper than 64 levels/,
+    },
+    {
+      what: "one 4.5 MB document, refused after its first 256 KiB",
+      yaml: `${header}spec:\n  endpointSelector: {}\n  egress:\n${'  - toCIDR: ["10.0.0.0/24"]\n'.repeat(150_000)}`,
+      field: "yaml.document 0",
+      message: /a document of more than 262,144 characters; split it \(line \d+\)/,
     },
     {
       what: "a NUL byte in the text",

@@ -301,6 +301,10 @@ export function* importCiliumYamlSteps(text: string): Generator<void, ImportResu
       break;
     }
     const read = step.value;
+    if (read === null) {
+      yield;
+      continue;
+    }
     if ("problem" in read) errors.push({ document: read.index, ...read.problem });
     else {
       const doc = readDocument(read.value, read.index, errors);

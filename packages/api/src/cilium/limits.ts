@@ -13,6 +13,13 @@ export const MAX_IMPORT_YAML_CHARS = 5_000_000;
  */
 export const MAX_IMPORT_OBJECTS = 1000;
 
+/**
+ * Characters in one document. The yaml package builds a document in one uninterruptible call,
+ * about 0.1-0.2 s for this much on a loaded 2-core machine; a Cilium object this big already
+ * holds thousands of rules (Meridian's own export of a policy is a few hundred characters).
+ */
+export const MAX_YAML_DOCUMENT_CHARS = 256 * 1024;
+
 /** Nesting of one document (Cilium objects need about twelve levels); the YAML composer recurses. */
 export const MAX_YAML_DEPTH = 64;
 

@@ -4,7 +4,7 @@
 // the document is built; the built values are then checked for what no Cilium object carries and
 // the database cannot store. A generator, so that the caller decides when to let other work run.
 import { Composer, type CST, type Document, Lexer, LineCounter, Parser } from "yaml";
-import { MAX_IMPORT_OBJECTS, MAX_YAML_ALIASES, MAX_YAML_DEPTH } from "./limits";
+import { MAX_IMPORT_OBJECTS, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MAX_YAML_DOCUMENT_CHARS } from "./limits";
 
 export type DocumentRead =
   | { index: number; value: unknown }
@@ -16,12 +16,15 @@ export type ReadStop =
   | { kind: "documents"; count: number }
   | null;
 
+/** Lexemes between pauses: parsing one large document is long work too. */
+const LEXEMES_PER_PAUSE = 512;
+
 /**
- * Yields every document's plain value (or what is wrong with it, naming the document); returns
- * why it stopped early, if it did. Reading stops at the first document over a limit, and after
- * MAX_IMPORT_OBJECTS non-empty documents.
+ * Yields every document's plain value (or what is wrong with it, naming the document), and null
+ * where the caller may pause; returns why it stopped early, if it did. Reading stops at the first
+ * document over a limit, and after MAX_IMPORT_OBJECTS non-empty documents.
  */
-export function* readYamlDocuments(text: string): Generator<DocumentRead, ReadStop> {
+export function* readYamlDocuments(text: string): Generator<DocumentRead | null, ReadStop> {
   const lines = new LineCounter();
   const parser = new Parser(lines.addNewLine);
   // Plain YAML 1.2 whatever the document's %YAML directive says: no `<<` merge keys, no
@@ -44,21 +47,29 @@ export function* readYamlDocuments(text: string): Generator<DocumentRead, ReadSt
     for (const doc of docs) yield plainValue(doc, emitted++);
   }
 
-  const guard = new NestingGuard();
-  // The parser's tokens, fed one lexeme at a time so that nesting is counted before it is built.
-  function* syntax(): Generator<CST.Token> {
+  const guard = new StreamGuard();
+  // The parser's tokens, fed one lexeme at a time so that nesting and size are counted before
+  // anything is built; null between every LEXEMES_PER_PAUSE lexemes.
+  function* syntax(): Generator<CST.Token | null> {
+    let lexemes = 0;
+    lines.addNewLine(0);
     for (const lexeme of new Lexer().lex(text)) {
-      if (guard.exceeded(lexeme)) {
-        const message = `nested deeper than ${MAX_YAML_DEPTH} levels (${at(guard.offset)})`;
-        stop = { kind: "limit", index: tokens, field: "", message };
+      const problem = guard.problem(lexeme);
+      if (problem) {
+        stop = { kind: "limit", index: tokens, field: "", message: `${problem} (${at(guard.offset)})` };
         return;
       }
       yield* parser.next(lexeme);
+      if (++lexemes % LEXEMES_PER_PAUSE === 0) yield null;
     }
     yield* parser.end();
   }
 
   for (const token of syntax()) {
+    if (token === null) {
+      yield null;
+      continue;
+    }
     if (token.type === "document") {
       const index = tokens++;
       const shape = measure(token.value);
@@ -99,28 +110,39 @@ function plainValue(doc: Document.Parsed, index: number): DocumentRead {
 }
 
 /**
- * Counts nesting on the lexer's tokens, before the parser builds anything: flow collections
+ * Watches the lexer's tokens, before the parser builds anything. Nesting: flow collections
  * (`[[[[…`) and compact block sequences on one line (`- - - -…`) nest without indentation, so
- * they are the only way to nest deeply in little text. Indented nesting is checked per document
- * by `measure`, since it costs its square in text.
+ * they are the only way to nest deeply in little text; indented nesting is checked per document
+ * by `measure`, since it costs its square in text. Size: the current document's characters.
  */
-class NestingGuard {
+class StreamGuard {
   private flow = 0;
   private compact = 0;
   private scalarNext = false;
+  private documentStart = 0;
   offset = 0;
 
-  exceeded(lexeme: string): boolean {
+  /** What is wrong so far, if anything. */
+  problem(lexeme: string): string | null {
     const scalar = this.scalarNext;
     this.scalarNext = lexeme === SCALAR;
+    const start = this.offset;
     if (!CONTROL.has(lexeme)) this.offset += lexeme.length;
-    if (scalar) return false; // a scalar's text, even "[", opens nothing
-    if (lexeme === "{" || lexeme === "[") this.flow++;
-    else if (lexeme === "}" || lexeme === "]") this.flow = Math.max(0, this.flow - 1);
-    else if (lexeme === "-" || lexeme === "?") this.compact++;
-    else if (lexeme === "\n" || lexeme === "\r\n") this.compact = 0;
-    else if (lexeme === DOCUMENT) this.flow = 0;
-    return this.flow + this.compact > MAX_YAML_DEPTH;
+    if (!scalar) {
+      // A scalar's text, even "[" or "---", opens nothing.
+      if (lexeme === "{" || lexeme === "[") this.flow++;
+      else if (lexeme === "}" || lexeme === "]") this.flow = Math.max(0, this.flow - 1);
+      else if (lexeme === "-" || lexeme === "?") this.compact++;
+      else if (lexeme === "\n" || lexeme === "\r\n") this.compact = 0;
+      else if (lexeme === DOCUMENT || lexeme === "---") {
+        this.flow = 0;
+        this.documentStart = start;
+      }
+    }
+    if (this.flow + this.compact > MAX_YAML_DEPTH) return `nested deeper than ${MAX_YAML_DEPTH} levels`;
+    if (this.offset - this.documentStart > MAX_YAML_DOCUMENT_CHARS)
+      return `a document of more than ${MAX_YAML_DOCUMENT_CHARS.toLocaleString("en")} characters; split it`;
+    return null;
   }
 }
 
