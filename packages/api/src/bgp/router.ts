@@ -4,19 +4,15 @@ import { decryptSecret, encryptSecret } from "../auth/secret-box";
 import { fieldError } from "../errors";
 import { defineResource } from "../resources/define";
 import {
-  type BgpInstanceSpec,
   bgpAdvertisementSpecSchema,
   bgpInstanceSpecSchema,
   bgpPeerPublicSpecSchema,
   bgpPeerSpecSchema,
-  type Labels,
-  peerAddressConflict,
-  peerAddressConflictMessage,
-  selectorMatches,
 } from "../spec";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { readLookingGlass } from "./looking-glass";
 import { lookingGlassInput, lookingGlassOutput } from "./looking-glass-schemas";
+import { loadPeerWorld, peerProblem } from "./peer-checks";
 
 function sameSecret(box: string, plaintext: string): boolean {
   try {
@@ -61,48 +57,14 @@ export const bgpPeersRouter = defineResource({
   },
   present: (row) => ({ ...(row.spec as object), hasPassword: Boolean(row.passwordCiphertext) }),
   validate: async (tx, spec, self) => {
-    const instance = await tx.bgpInstance.findUnique({ where: { name: spec.instance } });
-    if (!instance) throw fieldError(["spec", "instance"], `no BGP instance named ${spec.instance}`);
-    // A node's instances share one listener that tells sessions apart by peer address: the
-    // address may not appear twice in one instance, nor in two instances that select one node.
-    const peers = await tx.bgpPeer.findMany({ where: { enabled: true } });
-    const others = peers
-      .filter((p) => p.id !== self.id)
-      .map((p) => ({
-        name: p.name,
-        instance: p.instanceName,
-        address: (p.spec as { address: string }).address,
-      }));
-    if (!others.length) return;
-    const selectors = new Map(
-      (await tx.bgpInstance.findMany()).map((i) => [i.name, (i.spec as BgpInstanceSpec).nodeSelector]),
+    const world = await loadPeerWorld(tx);
+    const problem = peerProblem(
+      spec,
+      self.name,
+      world.peers.filter((p) => p.id !== self.id),
+      world,
     );
-    const nodes = await tx.node.findMany({ select: { name: true, labels: true }, orderBy: { name: "asc" } });
-    let sharedNode: string | undefined;
-    const sharesNode = (a: string, b: string) => {
-      const sa = selectors.get(a);
-      const sb = selectors.get(b);
-      if (!sa || !sb) return false;
-      sharedNode = nodes.find(
-        (n) => selectorMatches(sa, n.labels as Labels) && selectorMatches(sb, n.labels as Labels),
-      )?.name;
-      return sharedNode !== undefined;
-    };
-    const other = peerAddressConflict(
-      { name: self.name, instance: spec.instance, address: spec.address },
-      others,
-      sharesNode,
-    );
-    if (other) {
-      throw fieldError(
-        ["spec", "address"],
-        peerAddressConflictMessage(
-          spec.address,
-          other,
-          other.instance === spec.instance ? undefined : sharedNode,
-        ),
-      );
-    }
+    if (problem) throw fieldError(problem.path, problem.message);
   },
 });
 

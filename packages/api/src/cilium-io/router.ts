@@ -1,13 +1,17 @@
 // Cilium YAML import (operator) and export (viewer). Unsupported fields are reported by name,
 // never dropped silently; an import is one revision, or nothing when any document is broken or
 // any object changed since the export it came from (unless the caller asks to skip those).
+// Reading and checking the YAML run in slices (slices.ts), so other requests are served meanwhile.
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { exportCiliumYaml, importCiliumYaml } from "../cilium";
-import { fieldErrors } from "../errors";
+import { exportCiliumYaml, type ImportResult, importCiliumYamlSteps } from "../cilium";
+import { MAX_IMPORT_YAML_CHARS } from "../cilium/limits";
+import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
 import { commitChange, type Tx } from "../revisions/commit";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
-import { applyImport, collectForExport, EXPORTABLE_KINDS } from "./service";
+import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS } from "./service";
+import { runInSlices } from "./slices";
+import { type ValidObject, validateImported } from "./validate";
 
 const unsupported = z.array(z.object({ object: z.string(), field: z.string(), reason: z.string() }));
 
@@ -19,7 +23,7 @@ export const ciliumRouter = createTRPCRouter({
     })
     .input(
       z.object({
-        yaml: z.string().min(1, "paste at least one document").max(5_000_000),
+        yaml: z.string().min(1, "paste at least one document").max(MAX_IMPORT_YAML_CHARS),
         dryRun: z.boolean().default(false).describe("validate and check versions only; nothing is written"),
         skipConflicts: z
           .boolean()
@@ -50,43 +54,15 @@ export const ciliumRouter = createTRPCRouter({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const parsed = importCiliumYaml(input.yaml);
-      if (parsed.errors.length) {
-        throw fieldErrors(
-          parsed.errors.map((e) => ({
-            path: ["yaml", `document ${e.document}`, e.field],
-            message: e.message,
-          })),
-        );
-      }
-      if (parsed.objects.length === 0 && !input.dryRun)
+      const { parsed, objects } = await readImport(input.yaml);
+      if (objects.length === 0 && !input.dryRun)
         throw new TRPCError({ code: "BAD_REQUEST", message: "no Cilium objects found in the YAML" });
       if (input.dryRun) {
-        // The real import in a transaction that is always rolled back: the same validation and
-        // version checks, conflicts listed per object instead of failing the check.
-        const rollback = Symbol("dry run");
-        let objects: Awaited<ReturnType<typeof applyImport>> = [];
-        await ctx.db
-          .$transaction(
-            async (tx) => {
-              objects = await applyImport(tx, { record() {} }, parsed.objects, ctx.actor.name, {
-                skipConflicts: true,
-              });
-              throw rollback;
-            },
-            { maxWait: 15_000, timeout: 30_000 },
-          )
-          .catch((err: unknown) => {
-            if (err !== rollback) throw err;
-          });
+        const outcomes = await checkImport(ctx.db as unknown as Tx, objects);
         return {
           revision: null,
-          objects: objects.map((o) =>
-            o.action === "created"
-              ? { ...o, action: "would-apply" as const, id: null }
-              : o.action === "updated"
-                ? { ...o, action: "would-apply" as const }
-                : o,
+          objects: outcomes.map((o) =>
+            o.action === "created" || o.action === "updated" ? { ...o, action: "would-apply" as const } : o,
           ),
           unsupported: parsed.unsupported,
         };
@@ -94,9 +70,8 @@ export const ciliumRouter = createTRPCRouter({
       const { value, revision } = await commitChange(
         ctx.db,
         ctx.actor,
-        input.message ?? `import ${parsed.objects.length} Cilium object(s)`,
-        (tx, rec) =>
-          applyImport(tx, rec, parsed.objects, ctx.actor.name, { skipConflicts: input.skipConflicts }),
+        input.message ?? `import ${objects.length} Cilium object(s)`,
+        (tx, rec) => applyImport(tx, rec, objects, ctx.actor.name, { skipConflicts: input.skipConflicts }),
       );
       return { revision, objects: value, unsupported: parsed.unsupported };
     }),
@@ -127,3 +102,39 @@ export const ciliumRouter = createTRPCRouter({
       return exportCiliumYaml(objects);
     }),
 });
+
+/** A thousand broken documents need not come back as a thousand messages. */
+const MAX_REPORTED_PROBLEMS = 100;
+
+/**
+ * The YAML read, mapped and checked with the API's own schemas, before any query: every problem
+ * at once, named by document and field (`yaml.document 3.metadata.name`), or 413 when it holds
+ * more than one import may carry.
+ */
+async function readImport(yaml: string): Promise<{ parsed: ImportResult; objects: ValidObject[] }> {
+  const parsed = await runInSlices(importCiliumYamlSteps(yaml));
+  if (parsed.tooLarge) {
+    throw new TRPCError({
+      code: "PAYLOAD_TOO_LARGE",
+      message: parsed.tooLarge.message,
+      cause: new FieldValidationError([{ path: ["yaml"], message: parsed.tooLarge.message }]),
+    });
+  }
+  const { valid, problems } = await runInSlices(validateImported(parsed.objects));
+  const all: FieldProblem[] = [
+    ...parsed.errors.map((e) => ({
+      path: ["yaml", `document ${e.document}`, ...(e.field ? [e.field] : [])],
+      message: e.message,
+    })),
+    ...problems,
+  ];
+  if (all.length > MAX_REPORTED_PROBLEMS) {
+    const more = all.length - MAX_REPORTED_PROBLEMS;
+    throw fieldErrors([
+      ...all.slice(0, MAX_REPORTED_PROBLEMS),
+      { path: ["yaml"], message: `and ${more} more problem${more === 1 ? "" : "s"}` },
+    ]);
+  }
+  if (all.length > 0) throw fieldErrors(all);
+  return { parsed, objects: valid };
+}

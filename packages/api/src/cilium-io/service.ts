@@ -1,16 +1,15 @@
 // Cilium YAML in and out of the model. Parsing and mapping live in src/cilium (pure); this
-// module writes the imported objects as one revision and reads objects back for export.
+// module decides what an import does (plan.ts: a query per batch of objects, not per object), writes it as
+// one revision in batches (write.ts), and reads objects back for export.
 
 import { TRPCError } from "@trpc/server";
-import type { z } from "zod";
-import type { ExportableObject, ImportedObject } from "../cilium";
-import { VERSION_ANNOTATION } from "../cilium/annotations";
-import { canonicalJson } from "../compiler";
-import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
-import { type ResourceDef, type ResourceRow, resourceRegistry } from "../resources/define";
+import type { ExportableObject } from "../cilium";
+import { FieldValidationError, fieldErrors } from "../errors";
+import { type ResourceRow, resourceRegistry } from "../resources/define";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
-
-type ResourceDefAny = ResourceDef<z.ZodType, z.ZodType>;
+import { type Decision, type Plan, planImport } from "./plan";
+import type { ValidObject } from "./validate";
+import { writeDecisions } from "./write";
 
 export interface ImportOutcome {
   kind: string;
@@ -29,141 +28,58 @@ export interface ImportOutcome {
  * version: if someone changed or deleted it since, it is a conflict naming them. Conflicts fail the
  * whole import (every one of them listed) unless `skipConflicts`, which imports the rest and leaves
  * the conflicting objects as they are. YAML without a version creates or replaces as Cilium's does.
+ * Runs inside commitChange: all or nothing, one revision.
  */
 export async function applyImport(
   tx: Tx,
   rec: ChangeRecorder,
-  objects: ImportedObject[],
+  objects: ValidObject[],
   by: string,
   opts: { skipConflicts?: boolean } = {},
 ): Promise<ImportOutcome[]> {
-  const out: ImportOutcome[] = [];
-  const conflicts: FieldProblem[] = [];
-  // Instances before the peers that name them.
-  const order = ["BgpInstance", "BgpPeer", "BgpAdvertisement", "NetworkPolicy", "EgressGatewayPolicy"];
-  const sorted = [...objects.entries()].sort(([, a], [, b]) => order.indexOf(a.kind) - order.indexOf(b.kind));
-  for (const [index, obj] of sorted) {
-    const def = resourceRegistry.get(obj.kind);
-    if (!def) continue;
-    const namespace = def.namespaced ? (obj.namespace ?? "") : "";
-    const parsed = def.spec.safeParse(obj.spec);
-    if (!parsed.success) {
-      throw fieldErrors(
-        parsed.error.issues.map((i) => ({
-          path: ["objects", index, "spec", ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],
-          message: i.message,
-        })),
-      );
-    }
-    const spec = parsed.data as never;
-    const d = def.delegate(tx);
-    const before: ResourceRow | null = await d.findFirst({
-      where: { name: obj.name, ...(def.namespaced ? { namespace } : {}) },
-    });
-    try {
-      await def.validate?.(tx, spec, { id: before?.id ?? null, name: obj.name, namespace });
-    } catch (err) {
-      const issues = (err as { cause?: { issues?: { path: (string | number)[]; message: string }[] } }).cause
-        ?.issues;
-      if (issues)
-        throw fieldErrors(
-          issues.map((i) => ({
-            path: ["objects", index, ...i.path],
-            message: `${obj.kind} ${obj.name}: ${i.message}`,
-          })),
-        );
-      throw err;
-    }
-    const stored = def.toStored ? def.toStored(spec, before) : { spec };
-    const stale =
-      obj.version === undefined || (before && canonicalJson(before.spec) === canonicalJson(stored.spec))
-        ? null
-        : await staleness(tx, def, obj.version, before, obj.name, namespace);
-    if (stale) {
-      conflicts.push({ path: ["objects", `${obj.kind} ${qualified(obj.name, namespace)}`], message: stale });
-      out.push({ ...outcome(obj), action: "conflict", id: before?.id ?? null, conflict: stale });
-      continue;
-    }
-    const data = {
-      spec: stored.spec as object,
-      ...(stored.extra ?? {}),
-      ...(def.columns?.(spec) ?? {}),
-      updatedBy: by,
-    };
-    // jsonb does not keep key order, so compare canonical forms.
-    if (before && canonicalJson(before.spec) === canonicalJson(stored.spec)) {
-      out.push({
-        kind: obj.kind,
-        name: obj.name,
-        namespace: obj.namespace,
-        action: "unchanged",
-        id: before.id,
-      });
-      continue;
-    }
-    const after: ResourceRow = before
-      ? await d.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } })
-      : await d.create({ data: { ...data, name: obj.name, ...(def.namespaced ? { namespace } : {}) } });
-    rec.record({
-      entityType: obj.kind,
-      entityId: after.id,
-      entityName: after.name,
-      action: before ? "update" : "create",
-      before,
-      after,
-    });
-    out.push({
-      kind: obj.kind,
-      name: obj.name,
-      namespace: obj.namespace,
-      action: before ? "updated" : "created",
-      id: after.id,
-    });
-  }
+  const plan = refuseProblems(await planImport(tx, objects));
+  const conflicts = plan.decisions.filter((d) => d.action === "conflict");
   if (conflicts.length > 0 && !opts.skipConflicts) {
     throw new TRPCError({
       code: "CONFLICT",
       message: conflicts.map((c) => c.message).join("; "),
-      cause: new FieldValidationError(conflicts),
+      cause: new FieldValidationError(
+        conflicts.map((c) => ({ path: ["objects", conflictKey(c.v)], message: c.message })),
+      ),
     });
   }
-  return out;
+  const written = await writeDecisions(tx, plan.decisions, by, rec);
+  return plan.decisions.map((d) => outcome(d, written.get(d.v) ?? null));
 }
 
-const qualified = (name: string, namespace: string) => (namespace ? `${namespace}/${name}` : name);
-const outcome = (obj: ImportedObject) => ({ kind: obj.kind, name: obj.name, namespace: obj.namespace });
-
 /**
- * Why an import based on `version` would overwrite someone's change, or null when it would not:
- * the object moved to another version, or it was deleted after the export. An object that never
- * existed here (YAML exported from another Meridian) is simply created.
+ * What an import would do, without a transaction: the same reads, checks and version checks, with
+ * conflicts listed per object. Nothing is locked, so it cannot hold up anyone.
  */
-async function staleness(
-  tx: Tx,
-  def: ResourceDefAny,
-  version: number,
-  before: ResourceRow | null,
-  name: string,
-  namespace: string,
-): Promise<string | null> {
-  const what = `${def.label} ${qualified(name, namespace)}`;
-  if (before) {
-    if (before.version === version) return null;
-    return `${what} was changed by ${before.updatedBy} at ${before.updatedAt.toISOString()} (now version ${before.version}; your YAML was exported at version ${version}). Export it again and reapply your change, or remove the ${VERSION_ANNOTATION} annotation to overwrite it.`;
+export async function checkImport(db: Tx, objects: ValidObject[]): Promise<ImportOutcome[]> {
+  const plan = refuseProblems(await planImport(db, objects));
+  return plan.decisions.map((d) => outcome(d, null));
+}
+
+function refuseProblems(plan: Plan): Plan {
+  if (plan.problems.length > 0) throw fieldErrors(plan.problems);
+  return plan;
+}
+
+const conflictKey = (v: ValidObject) => `${v.obj.kind} ${v.namespace ? `${v.namespace}/` : ""}${v.obj.name}`;
+
+function outcome(d: Decision, after: ResourceRow | null): ImportOutcome {
+  const base = { kind: d.v.obj.kind, name: d.v.obj.name, namespace: d.v.obj.namespace };
+  switch (d.action) {
+    case "create":
+      return { ...base, action: "created", id: after?.id ?? null };
+    case "update":
+      return { ...base, action: "updated", id: d.before.id };
+    case "unchanged":
+      return { ...base, action: "unchanged", id: d.before.id };
+    case "conflict":
+      return { ...base, action: "conflict", id: d.before?.id ?? null, conflict: d.message };
   }
-  const deleted = await tx.auditEntry.findFirst({
-    where: {
-      entityType: def.entityType,
-      entityName: name,
-      action: "delete",
-      ...(def.namespaced ? { before: { path: ["namespace"], equals: namespace } } : {}),
-    },
-    orderBy: { revisionNumber: "desc" },
-    select: { revision: { select: { number: true, authorName: true, createdAt: true } } },
-  });
-  if (!deleted) return null;
-  const r = deleted.revision;
-  return `${what} was deleted by ${r.authorName} at ${r.createdAt.toISOString()} (revision ${r.number}) after your YAML was exported at version ${version}. Remove the ${VERSION_ANNOTATION} annotation to create it again.`;
 }
 
 export const EXPORTABLE_KINDS = [

@@ -22,11 +22,22 @@ export interface CiliumDoc {
   object: string;
 }
 
-export interface BgpImportOutput {
-  instances: { name: string; spec: JsonObject; doc: CiliumDoc }[];
-  peers: { name: string; spec: JsonObject; doc: CiliumDoc }[];
-  advertisements: { name: string; spec: JsonObject; doc: CiliumDoc }[];
+/** One object made from BGP documents; `at` is where its name and its spec are in `doc`. */
+export interface BgpImported {
+  name: string;
+  spec: JsonObject;
+  doc: CiliumDoc;
+  at: { name: string; spec: string };
 }
+
+export interface BgpImportOutput {
+  instances: BgpImported[];
+  peers: BgpImported[];
+  advertisements: BgpImported[];
+}
+
+/** A name as the YAML gave it; anything but text becomes "", which the name check refuses as missing. */
+const nameOf = (value: Json | undefined): string => (typeof value === "string" ? value : "");
 
 const FAMILY_MAP: Record<string, string> = {
   "ipv4/unicast": "ipv4-unicast",
@@ -133,11 +144,12 @@ function importClusterConfig(
     const instance = r.pick(inst, path, ["name", "localASN", "peers"], {
       localPort: "a local port other than 179 is not supported",
     });
-    const instanceName = String(instance.name);
+    const instanceName = nameOf(instance.name);
     out.instances.push({
       name: instanceName,
       spec: { nodeSelector: (spec.nodeSelector as Json) ?? {}, localASN: instance.localASN as Json },
       doc,
+      at: { name: `${path}.name`, spec: path },
     });
     asArray(instance.peers).forEach((p, j) => {
       if (!isObject(p)) return;
@@ -145,7 +157,7 @@ function importClusterConfig(
       const peer = r.pick(p, peerPath, ["name", "peerAddress", "peerASN", "peerConfigRef"], {
         autoDiscovery: "peer auto-discovery is not supported; give peerAddress",
       });
-      const peerName = String(peer.name);
+      const peerName = nameOf(peer.name);
       const configName = isObject(peer.peerConfigRef) ? String(peer.peerConfigRef.name) : undefined;
       const config = configName ? peerConfigs.get(configName) : undefined;
       if (configName && !config) {
@@ -165,6 +177,7 @@ function importClusterConfig(
           ...(labels ? { labels } : {}),
         },
         doc,
+        at: { name: `${peerPath}.name`, spec: peerPath },
       });
       peerAdSelectors.set(peerName, config?.adSelectors ?? []);
     });
@@ -237,7 +250,7 @@ function importAdvertisement(
       }
     }
     result.peers = peersFor(doc.labels);
-    out.advertisements.push({ name, spec: result, doc });
+    out.advertisements.push({ name, spec: result, doc, at: { name: "metadata.name", spec: path } });
   });
 }
 

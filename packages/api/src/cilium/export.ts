@@ -18,7 +18,7 @@ import type { ImportedObject, UnsupportedField } from "./types";
 /** What can be exported: the import's object shape, without the import's bookkeeping. */
 export type ExportableObject = ImportedObject extends infer O
   ? O extends ImportedObject
-    ? Omit<O, "source">
+    ? Omit<O, "source" | "origin">
     : never
   : never;
 

@@ -27,6 +27,7 @@ describe("importCiliumYaml: Cilium documentation examples", () => {
           endpointSelector: { matchLabels: { role: "backend" } },
           ingress: [{ fromEndpoints: [{ matchLabels: { role: "frontend" } }] }],
         },
+        origin: { document: 0, name: "metadata.name", namespace: "metadata.namespace", spec: "spec" },
       },
     ]);
   });

@@ -1,6 +1,7 @@
 // importCiliumYaml: multi-document Cilium YAML → validated Meridian specs, plus a list of every
-// field left behind and every document that could not be read.
-import { parseAllDocuments } from "yaml";
+// field left behind and every document that could not be read. Three passes: read the documents
+// (readYaml.ts, with its limits), map them to Meridian objects and count those, then check each
+// object's spec; each pass yields between units of work so a caller can let other work run.
 import type { z } from "zod";
 import {
   bgpAdvertisementSpecSchema,
@@ -11,15 +12,18 @@ import {
   networkPolicySpecSchema,
 } from "../spec";
 import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, VERSION_ANNOTATION } from "./annotations";
-import { type BgpImportOutput, type CiliumDoc, importBgpDocs } from "./bgpImport";
+import { type BgpImported, type CiliumDoc, importBgpDocs } from "./bgpImport";
 import { importEgressSpec } from "./egressImport";
+import { MAX_IMPORT_OBJECTS } from "./limits";
 import { importPolicySpec } from "./policyImport";
+import { readYamlDocuments } from "./readYaml";
 import {
   CILIUM_KINDS,
   type CiliumKind,
   type ImportError,
   type ImportedObject,
   type ImportResult,
+  type MeridianKind,
 } from "./types";
 import { isObject, type Json, type JsonObject, Reporter } from "./walk";
 
@@ -50,6 +54,14 @@ function readDocument(raw: unknown, index: number, errors: ImportError[]): DocWi
   const metadata = isObject(raw.metadata) ? raw.metadata : {};
   if (typeof metadata.name !== "string" || metadata.name.length === 0) {
     errors.push({ document: index, field: "metadata.name", message: "metadata.name is required" });
+    return undefined;
+  }
+  if (
+    metadata.namespace !== undefined &&
+    metadata.namespace !== null &&
+    typeof metadata.namespace !== "string"
+  ) {
+    errors.push({ document: index, field: "metadata.namespace", message: "metadata.namespace must be text" });
     return undefined;
   }
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
@@ -110,25 +122,28 @@ function ignoredMetadata(
   return notes;
 }
 
-function validate<S extends z.ZodType>(
-  schema: S,
-  value: JsonObject,
-  doc: CiliumDoc,
-  prefix: string,
-  errors: ImportError[],
-): z.output<S> | undefined {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    const field = formatFieldPath(issue.path);
-    errors.push({
-      document: doc.index,
-      field: field ? `${prefix}.${field}` : prefix,
-      message: issue.message,
-    });
-  }
-  return undefined;
+/** A mapped object whose spec is not checked yet. */
+interface Candidate {
+  kind: MeridianKind;
+  name: string;
+  namespace: string | null;
+  input: JsonObject;
+  doc: CiliumDoc;
+  /** Path of the spec inside the document, for errors. */
+  specPath: string;
+  nameField: string;
+  namespaceField?: string;
+  source: CiliumKind;
+  version: { version?: number };
 }
+
+const SPEC_SCHEMAS: Record<MeridianKind, z.ZodType> = {
+  NetworkPolicy: networkPolicySpecSchema,
+  EgressGatewayPolicy: egressGatewayPolicySpecSchema,
+  BgpInstance: bgpInstanceSpecSchema,
+  BgpPeer: bgpPeerSpecSchema,
+  BgpAdvertisement: bgpAdvertisementSpecSchema,
+};
 
 /**
  * The `meridian.io/version` a document carries, for the one object made from it. A document that
@@ -149,7 +164,7 @@ function versionOf(doc: CiliumDoc, objects: number, r?: Reporter): { version?: n
   return { version: Number(raw) };
 }
 
-function importNetworkPolicy(doc: DocWithExtras, r: Reporter, errors: ImportError[]): ImportedObject[] {
+function policyCandidates(doc: DocWithExtras, r: Reporter, errors: ImportError[]): Candidate[] {
   const clusterwide = doc.kind === "CiliumClusterwideNetworkPolicy";
   const namespace = clusterwide ? null : (doc.namespace ?? "default");
   if (clusterwide && doc.namespace)
@@ -163,138 +178,182 @@ function importNetworkPolicy(doc: DocWithExtras, r: Reporter, errors: ImportErro
   }
   if (specs.length === 0)
     errors.push({ document: doc.index, field: "spec", message: "the policy has no spec" });
-  const out: ImportedObject[] = [];
-  for (const [i, { spec, path }] of specs.entries()) {
+  const version = versionOf(doc, specs.length, r);
+  return specs.map(({ spec, path }, i) => {
     const input = importPolicySpec(spec, path, r);
     if (doc.annotations[ENABLED_ANNOTATION] === "false") input.enabled = false;
-    const parsed = validate(networkPolicySpecSchema, input, doc, path, errors);
-    const name = specs.length === 1 ? doc.name : `${doc.name}-${i}`;
-    if (parsed)
-      out.push({
-        kind: "NetworkPolicy",
-        name,
-        namespace,
-        spec: parsed,
-        source: doc.kind as CiliumKind,
-        ...versionOf(doc, specs.length, r),
-      });
-  }
-  return out;
+    return {
+      kind: "NetworkPolicy",
+      name: specs.length === 1 ? doc.name : `${doc.name}-${i}`,
+      namespace,
+      input,
+      doc,
+      specPath: path,
+      nameField: "metadata.name",
+      ...(namespace && doc.namespace ? { namespaceField: "metadata.namespace" } : {}),
+      source: doc.kind as CiliumKind,
+      version,
+    };
+  });
 }
 
-function importEgress(doc: CiliumDoc, r: Reporter, errors: ImportError[]): ImportedObject[] {
-  const parsed = validate(
-    egressGatewayPolicySpecSchema,
-    importEgressSpec(doc.spec, doc.annotations, "spec", r),
+function egressCandidate(doc: CiliumDoc, r: Reporter): Candidate {
+  return {
+    kind: "EgressGatewayPolicy",
+    name: doc.name,
+    namespace: null,
+    input: importEgressSpec(doc.spec, doc.annotations, "spec", r),
     doc,
-    "spec",
-    errors,
-  );
-  return parsed
-    ? [
-        {
-          kind: "EgressGatewayPolicy",
-          name: doc.name,
-          namespace: null,
-          spec: parsed,
-          source: "CiliumEgressGatewayPolicy",
-          ...versionOf(doc, 1),
-        },
-      ]
-    : [];
+    specPath: "spec",
+    nameField: "metadata.name",
+    source: "CiliumEgressGatewayPolicy",
+    version: versionOf(doc, 1),
+  };
 }
 
-function collectBgp(
-  bgp: BgpImportOutput,
-  docs: CiliumDoc[],
-  reporters: Map<CiliumDoc, Reporter>,
-  errors: ImportError[],
-): ImportedObject[] {
-  const out: ImportedObject[] = [];
+function bgpCandidates(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): Candidate[] {
+  const bgp = importBgpDocs(
+    docs.filter((d) => d.kind.startsWith("CiliumBGP")),
+    reporters,
+  );
   // A document's version belongs to the one object made from it: the instance of a cluster config
   // with one instance, the peer named like its peer config (as Meridian exports them), an
   // advertisement document with one advertisement.
   const madeFrom = (doc: CiliumDoc, list: { doc: CiliumDoc }[]) => list.filter((x) => x.doc === doc).length;
   const peerConfigOf = (name: string) =>
     docs.find((d) => d.kind === "CiliumBGPPeerConfig" && d.name === name);
-  for (const inst of bgp.instances) {
-    const spec = validate(
-      bgpInstanceSpecSchema,
-      inst.spec,
-      inst.doc,
-      `spec.bgpInstances[${inst.name}]`,
-      errors,
-    );
-    if (spec)
-      out.push({
-        kind: "BgpInstance",
-        name: inst.name,
-        namespace: null,
-        spec,
-        source: "CiliumBGPClusterConfig",
-        ...versionOf(inst.doc, madeFrom(inst.doc, bgp.instances), reporters.get(inst.doc)),
-      });
-  }
-  for (const peer of bgp.peers) {
-    const spec = validate(bgpPeerSpecSchema, peer.spec, peer.doc, `peers[${peer.name}]`, errors);
-    const config = peerConfigOf(peer.name);
-    if (spec)
-      out.push({
-        kind: "BgpPeer",
-        name: peer.name,
-        namespace: null,
-        spec,
-        source: "CiliumBGPClusterConfig",
-        ...(config ? versionOf(config, 1) : {}),
-      });
-  }
-  for (const ad of bgp.advertisements) {
-    const spec = validate(bgpAdvertisementSpecSchema, ad.spec, ad.doc, "spec.advertisements", errors);
-    if (spec)
-      out.push({
-        kind: "BgpAdvertisement",
-        name: ad.name,
-        namespace: null,
-        spec,
-        source: "CiliumBGPAdvertisement",
-        ...versionOf(ad.doc, madeFrom(ad.doc, bgp.advertisements), reporters.get(ad.doc)),
-      });
-  }
-  return out;
+  const candidate = (kind: MeridianKind, x: BgpImported, version: { version?: number }): Candidate => ({
+    kind,
+    name: x.name,
+    namespace: null,
+    input: x.spec,
+    doc: x.doc,
+    specPath: x.at.spec,
+    nameField: x.at.name,
+    source: x.doc.kind as CiliumKind,
+    version,
+  });
+  return [
+    ...bgp.instances.map((inst) =>
+      candidate(
+        "BgpInstance",
+        inst,
+        versionOf(inst.doc, madeFrom(inst.doc, bgp.instances), reporters.get(inst.doc)),
+      ),
+    ),
+    ...bgp.peers.map((peer) => {
+      const config = peerConfigOf(peer.name);
+      return candidate("BgpPeer", peer, config ? versionOf(config, 1) : {});
+    }),
+    ...bgp.advertisements.map((ad) =>
+      candidate(
+        "BgpAdvertisement",
+        ad,
+        versionOf(ad.doc, madeFrom(ad.doc, bgp.advertisements), reporters.get(ad.doc)),
+      ),
+    ),
+  ];
 }
 
-export function importCiliumYaml(text: string): ImportResult {
+function checked(c: Candidate, errors: ImportError[]): ImportedObject | undefined {
+  const result = SPEC_SCHEMAS[c.kind].safeParse(c.input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const field = formatFieldPath(issue.path);
+      errors.push({
+        document: c.doc.index,
+        field: field ? `${c.specPath}.${field}` : c.specPath,
+        message: issue.message,
+      });
+    }
+    return undefined;
+  }
+  return {
+    kind: c.kind,
+    name: c.name,
+    namespace: c.namespace,
+    spec: result.data,
+    source: c.source,
+    ...c.version,
+    origin: {
+      document: c.doc.index,
+      name: c.nameField,
+      ...(c.namespaceField ? { namespace: c.namespaceField } : {}),
+      spec: c.specPath,
+    },
+  } as ImportedObject;
+}
+
+/**
+ * The import as a generator that yields between documents and between objects, returning the
+ * result: `importCiliumYaml` runs it straight through, a server in slices (cilium-io).
+ */
+export function* importCiliumYamlSteps(text: string): Generator<void, ImportResult> {
   const errors: ImportError[] = [];
   const docs: DocWithExtras[] = [];
-  parseAllDocuments(text).forEach((yamlDoc, index) => {
-    if (yamlDoc.errors.length > 0) {
-      errors.push({ document: index, field: "", message: `YAML error: ${yamlDoc.errors[0]!.message}` });
-      return;
+  const reading = readYamlDocuments(text);
+  for (let step = reading.next(); ; step = reading.next()) {
+    if (step.done) {
+      const stop = step.value;
+      if (stop?.kind === "documents")
+        return tooLarge(`more than ${MAX_IMPORT_OBJECTS.toLocaleString("en")} documents`, stop.count);
+      if (stop) errors.push({ document: stop.index, field: stop.field, message: stop.message });
+      break;
     }
-    const doc = readDocument(yamlDoc.toJS(), index, errors);
-    if (doc) docs.push(doc);
-  });
+    const read = step.value;
+    if (read === null) {
+      yield;
+      continue;
+    }
+    if ("problem" in read) errors.push({ document: read.index, ...read.problem });
+    else {
+      const doc = readDocument(read.value, read.index, errors);
+      if (doc) docs.push(doc);
+    }
+    yield;
+  }
   const reporters = new Map(docs.map((d) => [d as CiliumDoc, new Reporter(d.object)]));
   for (const doc of docs) for (const note of doc.notes) reporters.get(doc)!.report(note.field, note.reason);
-  const objects: ImportedObject[] = [];
+  const candidates: Candidate[] = [];
   for (const doc of docs) {
     const r = reporters.get(doc)!;
     if (doc.kind === "CiliumNetworkPolicy" || doc.kind === "CiliumClusterwideNetworkPolicy") {
-      objects.push(...importNetworkPolicy(doc, r, errors));
+      candidates.push(...policyCandidates(doc, r, errors));
     } else if (doc.kind === "CiliumEgressGatewayPolicy") {
-      objects.push(...importEgress(doc, r, errors));
+      candidates.push(egressCandidate(doc, r));
     }
   }
-  objects.push(
-    ...collectBgp(
-      importBgpDocs(
-        docs.filter((d) => d.kind.startsWith("CiliumBGP")),
-        reporters,
-      ),
-      docs,
-      reporters,
-      errors,
-    ),
-  );
+  candidates.push(...bgpCandidates(docs, reporters));
+  // Counted before any spec is checked: checking is most of the work.
+  if (candidates.length > MAX_IMPORT_OBJECTS)
+    return tooLarge(`${candidates.length.toLocaleString("en")} objects`, candidates.length);
+  const objects: ImportedObject[] = [];
+  for (const c of candidates) {
+    const obj = checked(c, errors);
+    if (obj) objects.push(obj);
+    yield;
+  }
   return { objects, unsupported: [...reporters.values()].flatMap((r) => r.unsupported), errors };
+}
+
+function tooLarge(what: string, count: number): ImportResult {
+  const limit = MAX_IMPORT_OBJECTS;
+  return {
+    objects: [],
+    unsupported: [],
+    errors: [],
+    tooLarge: {
+      count,
+      limit,
+      message: `the YAML holds ${what}; one import carries at most ${limit.toLocaleString("en")} objects: split it into several imports`,
+    },
+  };
+}
+
+export function importCiliumYaml(text: string): ImportResult {
+  const steps = importCiliumYamlSteps(text);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }

@@ -1,4 +1,4 @@
 // Cilium YAML import and export.
 export { type ExportableObject, type ExportResult, exportCiliumYaml } from "./export";
-export { importCiliumYaml } from "./import";
+export { importCiliumYaml, importCiliumYamlSteps } from "./import";
 export * from "./types";

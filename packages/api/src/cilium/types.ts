@@ -18,11 +18,21 @@ export const CILIUM_KINDS = [
 ] as const;
 export type CiliumKind = (typeof CILIUM_KINDS)[number];
 
+/** Where in the YAML an imported object came from, so that an error can point there. */
+export interface ObjectOrigin {
+  /** Zero-based position of the document in the multi-document YAML. */
+  document: number;
+  /** Paths inside that document, e.g. `metadata.name`, `spec.bgpInstances[0].peers[1].name`. */
+  name: string;
+  namespace?: string;
+  spec: string;
+}
+
 /**
  * One Meridian object produced by an import, ready for the matching API create call. `version` is
  * the `meridian.io/version` annotation of a Meridian export: the version the object had then.
  */
-export type ImportedObject = { version?: number } & (
+export type ImportedObject = { version?: number; origin: ObjectOrigin } & (
   | {
       kind: "NetworkPolicy";
       name: string;
@@ -75,4 +85,6 @@ export interface ImportResult {
   objects: ImportedObject[];
   unsupported: UnsupportedField[];
   errors: ImportError[];
+  /** Set when the YAML holds more than an import may carry; nothing else is then reported. */
+  tooLarge?: { count: number; limit: number; message: string };
 }

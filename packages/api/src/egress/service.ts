@@ -1,20 +1,34 @@
 // Checks an egress gateway policy against the node inventory: every egress IP must be
 // sourceable by the gateway nodes it names (one of their addresses, or in one of their subnets).
-import { fieldErrors } from "../errors";
+// Reading the nodes and checking against them are apart, so an import of many policies reads once.
+import { type FieldProblem, fieldErrors } from "../errors";
 import type { Tx } from "../revisions/commit";
-import { type EgressGatewayPolicySpec, egressIpProblems, type Labels } from "../spec";
+import {
+  type EgressGatewayPolicySpec,
+  egressIpProblems,
+  type GatewayNodeCandidate,
+  type Labels,
+} from "../spec";
 
-export async function validateEgressPolicy(tx: Tx, spec: EgressGatewayPolicySpec): Promise<void> {
+export async function loadGatewayNodes(tx: Tx): Promise<GatewayNodeCandidate[]> {
   const nodes = await tx.node.findMany({ select: { name: true, labels: true, addresses: true } });
-  const problems = egressIpProblems(
-    spec,
-    nodes.map((n) => ({ name: n.name, labels: (n.labels ?? {}) as Labels, addresses: n.addresses })),
-  );
-  if (problems.length) {
-    throw fieldErrors(problems.map((p) => ({ path: ["spec", ...parseField(p.field)], message: p.message })));
-  }
+  return nodes.map((n) => ({ name: n.name, labels: (n.labels ?? {}) as Labels, addresses: n.addresses }));
 }
 
+export function egressPolicyProblems(
+  spec: EgressGatewayPolicySpec,
+  nodes: GatewayNodeCandidate[],
+): FieldProblem[] {
+  return egressIpProblems(spec, nodes).map((p) => ({
+    path: ["spec", ...parseField(p.field)],
+    message: p.message,
+  }));
+}
+
+export async function validateEgressPolicy(tx: Tx, spec: EgressGatewayPolicySpec): Promise<void> {
+  const problems = egressPolicyProblems(spec, await loadGatewayNodes(tx));
+  if (problems.length) throw fieldErrors(problems);
+}
 /** `gateways[0].egressIP` → ["gateways", 0, "egressIP"] */
 export function parseField(field: string): (string | number)[] {
   return field

@@ -99,7 +99,7 @@ export function resourceOutput<S extends z.ZodType, O extends z.ZodType>(def: Re
   });
 }
 
-const nameSchema = z
+export const nameSchema = z
   .string()
   .min(1, "required")
   .max(253, "at most 253 characters")
@@ -107,7 +107,7 @@ const nameSchema = z
     /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
     "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
   );
-const namespaceSchema = z
+export const namespaceSchema = z
   .string()
   .max(63)
   .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "a Kubernetes namespace name, or empty for cluster-wide");
