@@ -6,7 +6,7 @@ import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
 import type { ChangeFeed } from "./agent/change-feed";
 import { resolveCaller } from "./auth/caller";
-import { fieldErrors } from "./errors";
+import { FieldValidationError, fieldErrors } from "./errors";
 import {
   databaseErrorToTrpc,
   INTERNAL_PREFIX,
@@ -130,7 +130,8 @@ const safeErrors = t.middleware(async ({ ctx, type, path, next }) => {
   const result = await next();
   if (result.ok) return result;
   const error = result.error;
-  const issues = zodIssuesOf(error.cause);
+  // A schema's own issues echo the value; ours (FieldValidationError) were written to be shown.
+  const issues = error.cause instanceof FieldValidationError ? null : zodIssuesOf(error.cause);
   if (issues) throw shortFieldErrors(error.code, issues);
   if (error.code === "INTERNAL_SERVER_ERROR") {
     const known = databaseErrorToTrpc(error.cause);

@@ -8,7 +8,7 @@ import { excerpt } from "./raw-input";
 
 /** Longest message or path segment an error carries back. */
 const MAX_MESSAGE = 500;
-const MAX_SEGMENT = 64;
+const MAX_SEGMENT = 200;
 
 export function shortMessage(message: string): string {
   return excerpt(message, MAX_MESSAGE);

@@ -81,7 +81,11 @@ function describeControl(text: string): string {
 }
 
 export interface RawInputOptions {
-  /** Dotted paths (array indexes left out, e.g. `yaml`, `objects.spec.text`) that may be longer. */
+  /**
+   * Dotted paths (array indexes left out, e.g. `yaml`) of documents: they may be longer, and
+   * their own parser checks their characters, naming the document and field (the Cilium import
+   * refuses control characters inside the YAML with the document and field they are in).
+   */
   longText?: Record<string, number>;
 }
 
@@ -120,12 +124,15 @@ export function rawInputProblems(input: unknown, opts: RawInputOptions = {}): Fi
     }
     if (value === null || value === undefined || typeof value === "boolean") continue;
     if (typeof value === "string") {
-      const max = opts.longText?.[shapePath(path)] ?? L.maxStringLength;
+      const document = opts.longText?.[shapePath(path)];
+      const max = document ?? L.maxStringLength;
       if (value.length > max) {
         add(
           path,
           `is ${value.length.toLocaleString("en")} characters long; at most ${max.toLocaleString("en")}`,
         );
+      } else if (document !== undefined) {
+        // A document's own parser checks its characters and names where they are.
       } else if (CONTROL.test(value)) {
         add(path, describeControl(value));
       } else if (!wellFormed(value)) {
