@@ -1,13 +1,9 @@
 // The console's long lists, one page at a time, as plain rows: the list pages render the first
 // page with the page, and the virtual grid asks for the others (app/(console)/list-actions.ts)
 // as they scroll into view. Everything a row shows is worked out here, on the server.
-import { endpointLabels, policySelectsEndpoint } from "@meridian/api/compiler/selection";
-import type { SnapshotPolicy } from "@meridian/api/compiler/snapshot";
-import { normalizeLabels } from "@meridian/api/spec/labels";
 import { bgpSessions, duration } from "@/lib/bgp-status";
 import { type NodeHealth, nodeHealth } from "@/lib/node-health";
 import { serverCaller } from "./caller";
-import { getDb } from "./db";
 
 /** Rows fetched per request; the grid draws only those in view. */
 export const LIST_PAGE = 100;
@@ -43,44 +39,25 @@ export async function endpointRows(
   limit: number,
 ): Promise<ListPage<EndpointRow>> {
   const api = await serverCaller();
+  // "Selected by" comes from the API, by the compiler's own selection rule.
   const list = await api.endpoints.list({
     search: f.q || undefined,
     namespace: f.namespace || undefined,
     node: f.node || undefined,
     limit,
     offset,
+    selectedBy: true,
   });
-  // Which policies select each endpoint: the compiler's own selection rule, over the namespaces
-  // on this page only.
-  const namespaces = [...new Set(list.items.map((e) => e.namespace))];
-  const stored = await getDb().networkPolicy.findMany({
-    where: { OR: [{ namespace: "" }, { namespace: { in: namespaces } }] },
-    select: { id: true, name: true, namespace: true, enabled: true, version: true, spec: true },
-  });
-  const policies = stored.map((p) => ({ ...p, namespace: p.namespace === "" ? null : p.namespace }));
-  const rows = list.items.map((e) => {
-    const snapEp = {
-      id: e.id,
-      node: e.node,
-      namespace: e.namespace,
-      name: e.name,
-      labels: e.labels,
-      identity: e.identityNumber,
-    };
-    const labels = normalizeLabels(endpointLabels(snapEp));
-    return {
-      id: e.id,
-      namespace: e.namespace,
-      name: e.name,
-      node: e.node,
-      ips: [e.ipv4, e.ipv6].filter(Boolean).join(", "),
-      identity: e.identityNumber,
-      labels: Object.entries(e.labels),
-      selectedBy: policies
-        .filter((p) => policySelectsEndpoint(p as unknown as SnapshotPolicy, snapEp, labels))
-        .map((p) => ({ id: p.id, name: `${p.namespace ? `${p.namespace}/` : ""}${p.name}` })),
-    };
-  });
+  const rows = list.items.map((e) => ({
+    id: e.id,
+    namespace: e.namespace,
+    name: e.name,
+    node: e.node,
+    ips: [e.ipv4, e.ipv6].filter(Boolean).join(", "),
+    identity: e.identityNumber,
+    labels: Object.entries(e.labels),
+    selectedBy: e.selectedBy ?? [],
+  }));
   return { total: list.total, rows };
 }
 

@@ -69,4 +69,45 @@ describe("endpoints and identities", () => {
     const nope = await errorOf(() => op.endpoints.upsert({ node: "n9", namespace: "prod", name: "x" }));
     expect(nope.fieldErrors, nope.message).toEqual({ node: ["no node named n9"] });
   });
+
+  it("lists the policies that select each endpoint, by the compiler's rule, when asked", async () => {
+    const op = await h.as("operator");
+    await op.endpoints.upsert({
+      node: "n1",
+      namespace: "sel",
+      name: "api-0",
+      labels: { app: "api" },
+      ipv4: "10.1.0.40",
+    });
+    await op.endpoints.upsert({
+      node: "n1",
+      namespace: "sel",
+      name: "db-0",
+      labels: { app: "db" },
+      ipv4: "10.1.0.41",
+    });
+    await op.policies.create({
+      namespace: "sel",
+      name: "api-in",
+      spec: { endpointSelector: { matchLabels: { app: "api" } } },
+    });
+    // Same labels, other namespace: a namespaced policy stays in its own.
+    await op.policies.create({
+      namespace: "other",
+      name: "api-elsewhere",
+      spec: { endpointSelector: { matchLabels: { app: "api" } } },
+    });
+    await op.policies.create({ name: "everyone", spec: { endpointSelector: {} } });
+    await op.policies.create({
+      namespace: "sel",
+      name: "off",
+      enabled: false,
+      spec: { endpointSelector: {} },
+    });
+    const viewer = await h.as("viewer");
+    const list = await viewer.endpoints.list({ namespace: "sel", selectedBy: true });
+    const by = Object.fromEntries(list.items.map((e) => [e.name, (e.selectedBy ?? []).map((p) => p.name)]));
+    expect(by).toEqual({ "api-0": ["everyone", "sel/api-in"], "db-0": ["everyone"] });
+    expect((await viewer.endpoints.list({ namespace: "sel" })).items[0]?.selectedBy).toBeUndefined();
+  });
 });

@@ -2,11 +2,12 @@
 // own endpoints through the agent channel; operators can register endpoints by hand.
 import { z } from "zod";
 import { conflict, notFound } from "../errors";
+import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
 import { endpointSpecSchema } from "../spec";
 import { INT32_MAX, MAX_TEXT, offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
-import { endpointInclude, endpointOutputOf, upsertEndpoint } from "./service";
+import { endpointInclude, endpointOutputOf, upsertEndpoint, withSelectingPolicies } from "./service";
 
 export const endpointOutput = z.object({
   id: z.string(),
@@ -41,9 +42,21 @@ export const endpointsRouter = createTRPCRouter({
         search: searchSchema.optional(),
         limit: queryInt(1, 1000).default(100),
         offset: offsetSchema,
+        selectedBy: queryBoolean()
+          .optional()
+          .describe("also list the policies that select each endpoint (the compiler's own rule)"),
       }),
     )
-    .output(z.object({ items: z.array(endpointOutput), total: z.number().int() }))
+    .output(
+      z.object({
+        items: z.array(
+          endpointOutput.extend({
+            selectedBy: z.array(z.object({ id: z.string(), name: z.string() })).optional(),
+          }),
+        ),
+        total: z.number().int(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const where = {
         ...(input.node ? { node: { name: input.node } } : {}),
@@ -61,7 +74,9 @@ export const endpointsRouter = createTRPCRouter({
         }),
         ctx.db.endpoint.count({ where }),
       ]);
-      return { items: rows.map(endpointOutputOf), total };
+      const items = rows.map(endpointOutputOf);
+      if (!input.selectedBy) return { items, total };
+      return { items: await withSelectingPolicies(ctx.db, items), total };
     }),
 
   get: viewerProcedure

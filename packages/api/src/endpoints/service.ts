@@ -1,7 +1,10 @@
 // Endpoint writes shared by the operator API and the agent's inventory reports.
+import type { Db } from "@meridian/db";
+import { endpointLabels, policyKey, policySelectsEndpoint } from "../compiler/selection";
+import type { SnapshotEndpoint, SnapshotPolicy } from "../compiler/snapshot";
 import { fieldError } from "../errors";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
-import type { EndpointSpec, Labels } from "../spec";
+import { type EndpointSpec, type Labels, normalizeLabels } from "../spec";
 import { allocateIdentity, identityLabels } from "./identities";
 
 export const endpointInclude = { node: { select: { name: true } } } as const;
@@ -80,4 +83,46 @@ export async function upsertEndpoint(
     after,
   });
   return after;
+}
+
+/**
+ * Each endpoint with the policies that select it, by the compiler's own rule, reading only the
+ * policies of the endpoints' namespaces (and the cluster-wide ones).
+ */
+export async function withSelectingPolicies<
+  E extends {
+    id: string;
+    node: string;
+    namespace: string;
+    name: string;
+    labels: Labels;
+    identityNumber: number;
+  },
+>(db: Db, endpoints: E[]): Promise<(E & { selectedBy: { id: string; name: string }[] })[]> {
+  const namespaces = [...new Set(endpoints.map((e) => e.namespace))];
+  const stored = await db.networkPolicy.findMany({
+    where: { OR: [{ namespace: "" }, { namespace: { in: namespaces } }] },
+    select: { id: true, name: true, namespace: true, enabled: true, version: true, spec: true },
+    orderBy: [{ namespace: "asc" }, { name: "asc" }],
+  });
+  const policies = stored.map(
+    (p) => ({ ...p, namespace: p.namespace === "" ? null : p.namespace }) as SnapshotPolicy,
+  );
+  return endpoints.map((e) => {
+    const ep: SnapshotEndpoint = {
+      id: e.id,
+      node: e.node,
+      namespace: e.namespace,
+      name: e.name,
+      labels: e.labels,
+      identity: e.identityNumber,
+    };
+    const labels = normalizeLabels(endpointLabels(ep));
+    return {
+      ...e,
+      selectedBy: policies
+        .filter((p) => policySelectsEndpoint(p, ep, labels))
+        .map((p) => ({ id: p.id, name: policyKey(p) })),
+    };
+  });
 }

@@ -176,6 +176,19 @@ describe("what-if", () => {
     expect(allowed).toMatchObject({ verdict: "allow", policy: expect.stringContaining("db-ingress") });
     const denied = await ask(22);
     expect(denied.verdict).toBe("deny");
+    // Endpoints are named as people know them, never by id.
+    expect(denied.reason).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+    expect(Object.values(denied.names).sort()).toEqual(["wi/db", "wi/web"]);
+    expect(denied.checks.map((c) => denied.names[c.endpoint])).toEqual(["wi/web", "wi/db"]);
+    const badIp = await errorOf(() =>
+      op.policies.whatIf({
+        source: { namespace: "wi", name: "web" },
+        destination: { ip: "10.77.0" },
+        port: 1,
+        protocol: "TCP",
+      }),
+    );
+    expect(badIp.fieldErrors?.["destination.ip"]?.[0]).toContain("is not a valid IP address");
 
     const missing = await errorOf(() =>
       op.policies.whatIf({

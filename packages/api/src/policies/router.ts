@@ -2,11 +2,17 @@
 // (CiliumClusterwideNetworkPolicy). `whatIf` answers with the same compiler the datapath's
 // state comes from, so the console's verdict is the enforced one.
 import { z } from "zod";
-import { latestSnapshot } from "../agent/desired-state";
+import { loadSnapshot } from "../agent/snapshot";
 import { whatIf } from "../compiler";
 import { fieldError } from "../errors";
 import { defineResource } from "../resources/define";
-import { networkPolicySpecSchema, protocolSchema } from "../spec";
+import {
+  dnsNameSchema,
+  ipAddressSchema,
+  networkPolicySpecSchema,
+  normalizeDnsName,
+  protocolSchema,
+} from "../spec";
 import { createTRPCRouter, mergeRouters, viewerProcedure } from "../trpc";
 
 const policiesCrud = defineResource({
@@ -31,45 +37,66 @@ const check = z.object({
   policy: z.string().optional(),
 });
 
+const endpointRef = z.strictObject({
+  namespace: z.string().min(1, "write namespace/name").max(63),
+  name: z.string().min(1, "write namespace/name").max(253),
+});
+
 const whatIfRouter = createTRPCRouter({
+  /**
+   * The datapath's verdict for one flow, from the same compiler the nodes' state comes from, over
+   * a fresh snapshot. Reasons name endpoints as people know them (namespace/name); `names` maps the
+   * ids in `checks` to those names.
+   */
   whatIf: viewerProcedure
     .input(
       z.object({
-        source: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+        source: endpointRef,
         // Strict: a destination is exactly one of these, never an endpoint and an IP at once.
         destination: z.union([
-          z.strictObject({
-            endpoint: z.strictObject({
-              namespace: z.string().min(1).max(63),
-              name: z.string().min(1).max(253),
-            }),
-          }),
-          z.strictObject({ ip: z.string().min(1).max(64) }),
-          z.strictObject({ fqdn: z.string().min(1).max(254) }),
+          z.strictObject({ endpoint: endpointRef }),
+          z.strictObject({ ip: ipAddressSchema }),
+          z.strictObject({ fqdn: dnsNameSchema }),
         ]),
-        port: z.number().int().min(0).max(65535),
+        port: z.number().int().min(0, "port must be 0..65535").max(65535, "port must be 0..65535"),
         protocol: protocolSchema,
       }),
     )
     .output(
-      check
-        .omit({ direction: true, endpoint: true, remoteIdentity: true })
-        .extend({ revision: z.number().int(), checks: z.array(check) }),
+      check.omit({ direction: true, endpoint: true, remoteIdentity: true }).extend({
+        revision: z.number().int(),
+        checks: z.array(check),
+        names: z.record(z.string(), z.string()),
+      }),
     )
     .query(async ({ ctx, input }) => {
-      const byName = async (field: string, ref: { namespace: string; name: string }) => {
-        const ep = await ctx.db.endpoint.findUnique({ where: { namespace_name: ref }, select: { id: true } });
-        if (!ep) throw fieldError([field], `no endpoint ${ref.namespace}/${ref.name}`);
+      // Read fresh rather than from the feed-driven cache: a what-if right after a write must see it.
+      const snapshot = await loadSnapshot(ctx.db);
+      const byName = (field: (string | number)[], ref: { namespace: string; name: string }) => {
+        const ep = snapshot.endpoints.find((e) => e.namespace === ref.namespace && e.name === ref.name);
+        if (!ep) throw fieldError(field, `no endpoint ${ref.namespace}/${ref.name}`);
         return ep.id;
       };
-      const source = await byName("source", input.source);
+      const source = byName(["source"], input.source);
       const d = input.destination;
       const destination =
-        "endpoint" in d ? { endpoint: await byName("destination.endpoint", d.endpoint) } : d;
-      // Read fresh rather than from the feed-driven cache: a what-if right after a write must see it.
-      const snapshot = await latestSnapshot(ctx.db);
+        "endpoint" in d
+          ? { endpoint: byName(["destination", "endpoint"], d.endpoint) }
+          : "fqdn" in d
+            ? { fqdn: normalizeDnsName(d.fqdn) }
+            : d;
       const result = whatIf(snapshot, { source, destination, port: input.port, protocol: input.protocol });
-      return { ...result, revision: snapshot.revision };
+      const names = new Map(snapshot.endpoints.map((e) => [e.id, `${e.namespace}/${e.name}`]));
+      const used = [...new Set(result.checks.map((c) => c.endpoint))];
+      // The compiler names endpoints by id; people know them as namespace/name.
+      const words = (text: string) => used.reduce((t, id) => t.replaceAll(id, names.get(id) ?? id), text);
+      return {
+        ...result,
+        reason: words(result.reason),
+        checks: result.checks.map((c) => ({ ...c, reason: words(c.reason) })),
+        revision: snapshot.revision,
+        names: Object.fromEntries(used.map((id) => [id, names.get(id) ?? id])),
+      };
     }),
 });
 

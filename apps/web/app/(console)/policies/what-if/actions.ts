@@ -1,11 +1,11 @@
 "use server";
-// What-if runs the desired-state compiler on the server over a snapshot of the model: the same
-// code that computes what each node's datapath enforces. The API has no what-if procedure, so
-// the console calls the compiler here, after the same sign-in check as every page.
-import { loadSnapshot } from "@meridian/api";
-import { type WhatIfResult, whatIf } from "@meridian/api/compiler/index";
-import { currentUser } from "@/server/caller";
-import { getDb } from "@/server/db";
+// What-if is the API's policies.whatIf: the same compiler the nodes' state comes from, with the
+// API's validation and roles. This action only turns the form into its input and its field
+// errors back into the form's fields.
+import type { AppRouter } from "@meridian/api";
+import type { inferRouterOutputs } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
+import { serverCaller } from "@/server/caller";
 
 export interface WhatIfForm {
   source: string;
@@ -15,61 +15,54 @@ export interface WhatIfForm {
   protocol: "TCP" | "UDP" | "SCTP" | "ICMP" | "ICMPv6";
 }
 
+type WhatIfOutput = inferRouterOutputs<AppRouter>["policies"]["whatIf"];
+
 export type WhatIfAnswer =
-  | { ok: true; result: WhatIfResult; revision: number; names: Record<string, string> }
+  | { ok: true; result: WhatIfOutput; revision: number; names: Record<string, string> }
   | { ok: false; error: string; field?: "source" | "destination" | "port" };
 
+/** `namespace/name` as the API's endpoint reference, or null. */
+function endpointRef(text: string): { namespace: string; name: string } | null {
+  const [namespace, name, ...rest] = text.trim().split("/");
+  return namespace && name && rest.length === 0 ? { namespace, name } : null;
+}
+
+function fieldOf(key: string): "source" | "destination" | "port" | undefined {
+  const top = key.split(".")[0];
+  return top === "source" || top === "destination" || top === "port" ? top : undefined;
+}
+
 export async function askWhatIf(form: WhatIfForm): Promise<WhatIfAnswer> {
-  const me = await currentUser();
-  if (!me?.user) return { ok: false, error: "sign in first" };
-  if (!Number.isInteger(form.port) || form.port < 0 || form.port > 65535)
-    return { ok: false, error: "port must be 0..65535", field: "port" };
-  const snapshot = await loadSnapshot(getDb());
-  const byName = (text: string) =>
-    snapshot.endpoints.find((e) => `${e.namespace}/${e.name}` === text.trim() || e.id === text.trim());
-  const source = byName(form.source);
+  const source = endpointRef(form.source);
   if (!source)
     return { ok: false, error: `no endpoint "${form.source}" (write namespace/name)`, field: "source" };
-  let destination: { endpoint: string } | { ip: string } | { fqdn: string };
+  let destination: { endpoint: { namespace: string; name: string } } | { ip: string } | { fqdn: string };
   if (form.destKind === "endpoint") {
-    const d = byName(form.destination);
-    if (!d)
+    const ref = endpointRef(form.destination);
+    if (!ref)
       return {
         ok: false,
         error: `no endpoint "${form.destination}" (write namespace/name)`,
         field: "destination",
       };
-    destination = { endpoint: d.id };
-  } else if (form.destKind === "ip") {
-    if (!/^[0-9a-fA-F:.]+$/.test(form.destination.trim()))
-      return { ok: false, error: `"${form.destination}" is not an IP address`, field: "destination" };
-    destination = { ip: form.destination.trim() };
-  } else {
-    if (!form.destination.trim()) return { ok: false, error: "give a DNS name", field: "destination" };
-    destination = { fqdn: form.destination.trim().replace(/\.$/, "").toLowerCase() };
-  }
+    destination = { endpoint: ref };
+  } else if (form.destKind === "ip") destination = { ip: form.destination.trim() };
+  else destination = { fqdn: form.destination.trim() };
   try {
-    const result = whatIf(snapshot, {
-      source: source.id,
+    const api = await serverCaller();
+    const result = await api.policies.whatIf({
+      source,
       destination,
       port: form.port,
       protocol: form.protocol,
     });
-    const names = Object.fromEntries(snapshot.endpoints.map((e) => [e.id, `${e.namespace}/${e.name}`]));
-    const used = new Set(result.checks.map((c) => c.endpoint));
-    // The compiler names endpoints by id; people know them as namespace/name.
-    const words = (text: string) => [...used].reduce((t, id) => t.replaceAll(id, names[id] ?? id), text);
-    return {
-      ok: true,
-      result: {
-        ...result,
-        reason: words(result.reason),
-        checks: result.checks.map((c) => ({ ...c, reason: words(c.reason) })),
-      },
-      revision: snapshot.revision,
-      names: Object.fromEntries(Object.entries(names).filter(([id]) => used.has(id))),
-    };
+    return { ok: true, result, revision: result.revision, names: result.names };
   } catch (err) {
+    if (err instanceof TRPCError && err.code === "UNAUTHORIZED") return { ok: false, error: "sign in first" };
+    const fields = (err as { cause?: { issues?: { path: (string | number)[]; message: string }[] } }).cause
+      ?.issues;
+    const first = fields?.[0];
+    if (first) return { ok: false, error: first.message, field: fieldOf(first.path.map(String).join(".")) };
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
 }
