@@ -5,6 +5,7 @@ export { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } 
 export { loadSnapshot } from "./agent/snapshot";
 export { hashPassword, verifyPassword } from "./auth/crypto";
 export { SESSION_TTL_MS } from "./auth/router";
+export { EXPORTABLE_KINDS } from "./cilium-io/service";
 export { createMeridianClient, type MeridianClient } from "./client";
 export { createTrpcFetchHandler } from "./fetch-handler";
 export { MAX_BATCH, MAX_BODY_BYTES } from "./limits/http";

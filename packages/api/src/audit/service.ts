@@ -2,7 +2,7 @@
 // audit entry at or before that revision. Diff and restore are built on that one rule.
 import type { Db } from "@meridian/db";
 import { TRPCError } from "@trpc/server";
-import { resourceRegistry } from "../resources/define";
+import { resourceOrder, resourceRegistry } from "../resources/define";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
 import { diffJson, redact } from "./diff";
 
@@ -81,26 +81,15 @@ export async function diffRevisions(db: Db, from: number, to: number): Promise<E
   return out.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
 }
 
-// Parents before children, so references resolve while restoring (deletes run in reverse).
-const RESTORE_ORDER = [
-  "Srv6LocatorPool",
-  "Srv6Vrf",
-  "Srv6Policy",
-  "BgpInstance",
-  "BgpPeer",
-  "BgpAdvertisement",
-  "Service",
-  "NetworkPolicy",
-  "EgressGatewayPolicy",
-];
-
 /**
  * Puts every intent object changed after `target` back the way it was at `target`, as one new
  * change in the caller's transaction. Inventory (nodes, endpoints) and people are not rolled
  * back: they describe the world, not intent.
  */
 export async function restoreRevision(tx: Tx, rec: ChangeRecorder, target: number, by: string) {
-  const restorable = new Set(RESTORE_ORDER.filter((t) => resourceRegistry.has(t)));
+  // Parents before children, so references resolve while restoring (deletes run in reverse).
+  const order = resourceOrder();
+  const restorable = new Set(order);
   const latest = await tx.revision.findFirst({ orderBy: { number: "desc" }, select: { number: true } });
   if (!latest || target > latest.number || target < 0) {
     throw new TRPCError({ code: "NOT_FOUND", message: `revision ${target} does not exist` });
@@ -108,7 +97,7 @@ export async function restoreRevision(tx: Tx, rec: ChangeRecorder, target: numbe
   const keys = await touchedBetween(tx, target, latest.number, restorable);
   if (keys.length === 0) return 0;
   const states = await statesAt(tx, keys, [target]);
-  const rank = (t: string) => RESTORE_ORDER.indexOf(t);
+  const rank = (t: string) => order.indexOf(t);
   const ordered = [...keys].sort((a, b) => rank(a.entityType) - rank(b.entityType));
   let changed = 0;
 

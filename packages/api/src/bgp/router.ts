@@ -25,6 +25,7 @@ function sameSecret(box: string, plaintext: string): boolean {
 
 export const bgpInstancesRouter = defineResource({
   entityType: "BgpInstance",
+  cilium: true,
   label: "BGP instance",
   path: "bgp/instances",
   tag: "bgp",
@@ -35,6 +36,8 @@ export const bgpInstancesRouter = defineResource({
 
 export const bgpPeersRouter = defineResource({
   entityType: "BgpPeer",
+  dependsOn: ["BgpInstance"],
+  cilium: true,
   label: "BGP peer",
   path: "bgp/peers",
   tag: "bgp",
@@ -70,6 +73,9 @@ export const bgpPeersRouter = defineResource({
 
 export const bgpAdvertisementsRouter = defineResource({
   entityType: "BgpAdvertisement",
+  // VRF routes name SRv6 VRFs; peers are chosen by name or selector.
+  dependsOn: ["BgpPeer", "Srv6Vrf"],
+  cilium: true,
   label: "BGP advertisement",
   path: "bgp/advertisements",
   tag: "bgp",

@@ -185,7 +185,8 @@ describe("hostile YAML is refused quickly with a 400 that names the document", (
     expect(Object.keys(err.fieldErrors ?? {})).toEqual([field]);
     expect(err.fieldErrors?.[field]?.[0]).toMatch(message);
     expect(err.message.length).toBeLessThan(500);
-    expect(err.ms).toBeLessThan(2000);
+    // Loose, for a shared machine: the old code took tens of seconds or never answered.
+    expect(err.ms).toBeLessThan(8000);
     expect(await revisions()).toBe(before);
   });
 
@@ -208,9 +209,11 @@ describe(`at most ${MAX_IMPORT_OBJECTS} objects per import, counted before any q
         "the YAML holds more than 1,000 documents; one import carries at most 1,000 objects: split it into several imports",
       );
       expect(err.fieldErrors).toEqual({ yaml: [err.message] });
-      // Reading stops after the thousand-and-first document; the old import took ~30 s here.
+      // Reading stops after the thousand-and-first document; the old import took ~30 s here
+      // (and ended in a 500). The bound is loose on purpose: the figure (about a second on an idle
+      // 2-core machine) is printed for README, not asserted tightly on a machine that is shared.
       console.log(`10,000 policies refused in ${err.ms.toFixed(0)} ms (dry run: ${dryRun})`);
-      expect(err.ms).toBeLessThan(3000);
+      expect(err.ms).toBeLessThan(10_000);
     }
     const res = await rest("/cilium/import", { yaml, dryRun: true });
     expect(res.status).toBe(413);

@@ -6,14 +6,11 @@ import { VERSION_ANNOTATION } from "../cilium/annotations";
 import { IMPORT_WRITE_BATCH } from "../cilium/limits";
 import { canonicalJson } from "../compiler";
 import type { FieldProblem } from "../errors";
-import type { ResourceRow } from "../resources/define";
+import { type ResourceRow, resourceOrder } from "../resources/define";
 import type { Tx } from "../revisions/commit";
 import { ImportChecks } from "./checks";
 import { pacer } from "./slices";
 import { originField, qualified, type ResourceDefAny, type ValidObject, yamlPath } from "./validate";
-
-/** Instances before the peers that name them; the rest in any order. */
-const KIND_ORDER = ["BgpInstance", "BgpPeer", "BgpAdvertisement", "NetworkPolicy", "EgressGatewayPolicy"];
 
 export type Decision =
   | { action: "create"; v: ValidObject; data: Record<string, unknown> }
@@ -91,9 +88,10 @@ export async function planImport(db: Tx, valid: ValidObject[]): Promise<Plan> {
   return { decisions, problems };
 }
 
+/** Instances before the peers that name them (the registry's one order, resources/define.ts). */
 const rank = (kind: string) => {
-  const i = KIND_ORDER.indexOf(kind);
-  return i < 0 ? KIND_ORDER.length : i;
+  const i = resourceOrder().indexOf(kind);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
 };
 
 /**

@@ -4,6 +4,7 @@ import { validateEgressPolicy } from "./service";
 
 export const egressPoliciesRouter = defineResource({
   entityType: "EgressGatewayPolicy",
+  cilium: true,
   label: "egress gateway policy",
   path: "egress-gateway-policies",
   tag: "egress",

@@ -17,6 +17,7 @@ import { createTRPCRouter, mergeRouters, viewerProcedure } from "../trpc";
 
 const policiesCrud = defineResource({
   entityType: "NetworkPolicy",
+  cilium: true,
   label: "network policy",
   path: "network-policies",
   tag: "policies",

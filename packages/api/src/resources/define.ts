@@ -73,6 +73,10 @@ export interface ResourceDef<S extends z.ZodType, O extends z.ZodType = S> {
   outputSpec?: O;
   /** Names a unique-constraint violation after the field a person has to change. */
   uniqueField?: (spec: z.output<S>) => { path: (string | number)[]; message: string } | null;
+  /** Kinds an object of this kind may name (a peer its instance): written first, removed last. */
+  dependsOn?: string[];
+  /** Imported from and exported to Cilium YAML. */
+  cilium?: boolean;
 }
 
 interface CreateInput<T> {
@@ -114,6 +118,33 @@ export const namespaceSchema = z
 
 /** Every defined resource by entity type, so revisions can be restored generically. */
 export const resourceRegistry = new Map<string, ResourceDef<z.ZodType, z.ZodType>>();
+
+/**
+ * Every resource kind, each after the kinds it depends on (then by name): the one order in which
+ * restores and imports write (and, reversed, delete). Computed from `dependsOn`.
+ */
+export function resourceOrder(): string[] {
+  const out: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (kind: string, path: string[]) => {
+    if (state.get(kind) === "done") return;
+    if (state.get(kind) === "visiting")
+      throw new Error(`resource kinds depend on each other: ${[...path, kind].join(" → ")}`);
+    state.set(kind, "visiting");
+    for (const dep of [...(resourceRegistry.get(kind)?.dependsOn ?? [])].sort()) visit(dep, [...path, kind]);
+    state.set(kind, "done");
+    out.push(kind);
+  };
+  for (const kind of [...resourceRegistry.keys()].sort()) visit(kind, []);
+  return out;
+}
+
+/** A comparator that sorts kinds (or anything with a kind) into `resourceOrder()`. */
+export function byResourceOrder<T>(kindOf: (item: T) => string): (a: T, b: T) => number {
+  const rank = new Map(resourceOrder().map((k, i) => [k, i]));
+  const r = (k: string) => rank.get(k) ?? Number.MAX_SAFE_INTEGER;
+  return (a, b) => r(kindOf(a)) - r(kindOf(b));
+}
 
 export function defineResource<S extends z.ZodType, O extends z.ZodType = S>(def: ResourceDef<S, O>) {
   resourceRegistry.set(def.entityType, def as unknown as ResourceDef<z.ZodType, z.ZodType>);

@@ -16,6 +16,7 @@ export const srv6LocatorPoolsRouter = defineResource({
 
 export const srv6VrfsRouter = defineResource({
   entityType: "Srv6Vrf",
+  dependsOn: ["Srv6LocatorPool"],
   label: "SRv6 VRF",
   path: "srv6/vrfs",
   tag: "srv6",
@@ -29,6 +30,7 @@ export const srv6VrfsRouter = defineResource({
 
 export const srv6PoliciesRouter = defineResource({
   entityType: "Srv6Policy",
+  dependsOn: ["Srv6Vrf"],
   label: "SRv6 policy",
   path: "srv6/policies",
   tag: "srv6",

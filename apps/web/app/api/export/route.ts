@@ -1,18 +1,17 @@
 // Cilium YAML download (viewer and up), through the API's cilium.export.
-import { appRouter, createContext } from "@meridian/api";
+import { appRouter, createContext, EXPORTABLE_KINDS } from "@meridian/api";
 import { TRPCError } from "@trpc/server";
 import { getDb } from "@/server/db";
 
 export const dynamic = "force-dynamic";
 
-const KINDS = ["NetworkPolicy", "EgressGatewayPolicy", "BgpInstance", "BgpPeer", "BgpAdvertisement"] as const;
-type Kind = (typeof KINDS)[number];
+type Kind = (typeof EXPORTABLE_KINDS)[number];
 
 export async function GET(req: Request) {
   const url = new URL(req.url);
   const kinds = url.searchParams
     .getAll("kind")
-    .filter((k): k is Kind => (KINDS as readonly string[]).includes(k));
+    .filter((k): k is Kind => (EXPORTABLE_KINDS as readonly string[]).includes(k));
   const caller = appRouter.createCaller(await createContext({ db: getDb(), headers: req.headers }));
   try {
     const r = await caller.cilium.export({ kinds: kinds.length ? kinds : undefined });
