@@ -9,6 +9,12 @@ interface Announceable {
 }
 
 const localFeeds = new WeakMap<object, Set<Announceable>>();
+let enabled = true;
+
+/** For the latency benchmark's baseline only (bench/latency): announcements off, as before. */
+export function setLocalAnnouncements(on: boolean): void {
+  enabled = on;
+}
 
 /** Says that subscribers on `feed` read the database through `db`. */
 export function bindFeed<F extends Announceable>(db: object, feed: F): F {
@@ -23,10 +29,12 @@ export function bindFeed<F extends Announceable>(db: object, feed: F): F {
 
 /** A revision committed through `db` by this process, announced to its own feeds. */
 export function announceLocalRevision(db: object, revision: number): void {
+  if (!enabled) return;
   for (const feed of localFeeds.get(db) ?? []) feed.announce(revision);
 }
 
 /** An inventory generation committed through `db` by this process, likewise. */
 export function announceLocalInventory(db: object, generation: number): void {
+  if (!enabled) return;
   for (const feed of localFeeds.get(db) ?? []) feed.announceInventory(generation);
 }
