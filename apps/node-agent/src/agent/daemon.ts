@@ -5,6 +5,8 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import pino, { type Logger } from "pino";
+import { CniCode, CniError } from "../cni/spec.js";
+import { type AgentConfig, ConfigError } from "../config.js";
 import {
   BgpController,
   type BgpControllerOptions,
@@ -13,17 +15,19 @@ import {
   nativeTransport,
   recordGracefulStop,
   takeGracefulStop,
-} from "../bgp/index.js";
-import { CniCode, CniError } from "../cni/spec.js";
-import { type AgentConfig, ConfigError } from "../config.js";
+} from "../features/bgp/index.js";
+import {
+  type AgentEndpoint,
+  type Datapath,
+  type FlowEvent,
+  UnenforcedDatapath,
+} from "../features/policy/datapath.js";
+import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../features/routing/node-routes.js";
 import { Ipam } from "../ipam/allocator.js";
 import { setSysctls } from "../routing/exec.js";
-import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../routing/node-routes.js";
 import { AgentMetrics } from "../status/metrics.js";
 import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
-
 import type { SyncTarget } from "../sync/loop.js";
-import { type AgentEndpoint, type Datapath, type FlowEvent, UnenforcedDatapath } from "./datapath-port.js";
 import { EndpointManager } from "./endpoints.js";
 import { createHandler } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";

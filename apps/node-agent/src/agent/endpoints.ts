@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { CniRequest } from "../agent/protocol.js";
 import { CniCode, CniError, type CniResult } from "../cni/spec.js";
+import type { AgentEndpoint, Datapath } from "../features/policy/datapath.js";
 import { allocationKey, type Ipam, IpamExhaustedError } from "../ipam/allocator.js";
 import { CommandError } from "../routing/exec.js";
 import {
@@ -20,7 +21,6 @@ import {
   plumbPod,
 } from "../routing/pod-network.js";
 import type { AgentMetrics } from "../status/metrics.js";
-import type { AgentEndpoint, Datapath } from "./datapath-port.js";
 
 interface PersistedEndpoints {
   version: 1;

@@ -3,10 +3,10 @@
 // validated; a malformed request gets a 4xx naming the problem and never reaches the
 // kernel or crashes the agent.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { BgpController } from "../bgp/controller.js";
 import { CniCode, CniError, describeZodError } from "../cni/spec.js";
+import type { BgpController } from "../features/bgp/controller.js";
+import type { AgentEndpoint, Datapath, FlowEvent } from "../features/policy/datapath.js";
 import type { AgentMetrics } from "../status/metrics.js";
-import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath-port.js";
 import type { EndpointManager } from "./endpoints.js";
 import { type AgentStatusView, cniGcRequestSchema, cniRequestSchema, type EndpointView } from "./protocol.js";
 

@@ -3,13 +3,13 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import pino from "pino";
 import { Agent } from "../agent/daemon.js";
-import { type Datapath, UnenforcedDatapath } from "../agent/datapath-port.js";
-import { EbpfDatapath, ebpfUnsupportedReason } from "../agent/ebpf-datapath.js";
 import { AgentUnreachableError, callAgent, streamAgent } from "../agent/local-client.js";
 import { type AgentStatusView, DEFAULT_AGENT_SOCKET, type EndpointView } from "../agent/protocol.js";
-import { formatPeers, formatRoutes, type LookingGlassRoute } from "../bgp/index.js";
-import type { BgpStatus } from "../bgp/status.js";
 import { type AgentConfig, ConfigError, loadConfig } from "../config.js";
+import { formatPeers, formatRoutes, type LookingGlassRoute } from "../features/bgp/index.js";
+import type { BgpStatus } from "../features/bgp/status.js";
+import { type Datapath, UnenforcedDatapath } from "../features/policy/datapath.js";
+import { EbpfDatapath, ebpfUnsupportedReason } from "../features/policy/ebpf-datapath.js";
 import { ControlPlaneRejectedError } from "../sync/channel.js";
 import { SyncLoop } from "../sync/loop.js";
 import { table } from "./table.js";

@@ -1,7 +1,7 @@
 // The agent's Prometheus metrics. One registry per agent instance (not the global one) so
 // several agents can live in one test process.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { DatapathCounter } from "../agent/datapath-port.js";
+import type { DatapathCounter } from "../features/policy/datapath.js";
 
 /** Pod-side attach points as policy directions; uplink points keep their own name. */
 const POINT_DIRECTION: Record<string, string> = { from_pod: "egress", to_pod: "ingress" };

@@ -8,9 +8,9 @@
 import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
 import type { LookingGlassPeer } from "@meridian/api/bgp/looking-glass-schemas";
 import type { Logger } from "pino";
-import type { AgentEndpoint, FlowEvent } from "../agent/datapath-port.js";
+import { BgpRouteReporter } from "../features/bgp/route-reports.js";
+import type { AgentEndpoint, FlowEvent } from "../features/policy/datapath.js";
 import { FlowAggregator } from "../status/flow-summary.js";
-import { BgpRouteReporter } from "./bgp-routes.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,

@@ -11,14 +11,14 @@ import type {
   PeerStatus,
   RouteView,
   SpeakerConfig,
-} from "../../src/index.js";
+} from "../src/index.js";
 
 // Network-namespace lab for interop tests: a namespace for us and one for the daemon, joined by a
 // veth pair, addresses only inside the namespaces. Everything created is recorded so cleanup can
 // remove it even when a test fails halfway.
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const pkgDir = path.resolve(here, "../..");
+export const pkgDir = path.resolve(here, "..");
 
 export function sh(
   cmd: string,

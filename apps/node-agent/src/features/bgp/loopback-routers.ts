@@ -1,17 +1,6 @@
 // Test support for the controller tests that need no root: our own speaker plays the routers on
-// loopback addresses (127.79.n.x), and a poll helper waits for what the controller shows.
+// loopback addresses (127.79.n.x).
 import { BgpSpeaker, type Family } from "@meridian/bgp";
-
-/** Polls `fn` every 25 ms until it returns something truthy. */
-export async function until<T>(fn: () => T, what: string, ms = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * A router listening on `address` (a free port) that waits for the node at `node` (AS 65001) to

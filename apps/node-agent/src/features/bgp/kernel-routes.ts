@@ -13,7 +13,7 @@ import {
   canonicalPrefix,
   type Family,
 } from "@meridian/bgp";
-import { type IpRoute, ipBatchEach, ipJson, type RunOptions } from "../routing/exec.js";
+import { type IpRoute, ipBatchEach, ipJson, type RunOptions } from "../../routing/exec.js";
 
 /** "bgp" in /etc/iproute2/rt_protos. */
 export const BGP_ROUTE_PROTO = 186;

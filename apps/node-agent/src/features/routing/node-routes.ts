@@ -3,8 +3,8 @@
 // ever touches routes the agent installed, and the diff is computed against the kernel,
 // not against what we think we did last time.
 import { isIPv4 } from "node:net";
-import { parseCidr } from "../ipam/cidr.js";
-import { type IpRoute, ip, ipJson, type RunOptions } from "./exec.js";
+import { parseCidr } from "../../ipam/cidr.js";
+import { type IpRoute, ip, ipJson, type RunOptions } from "../../routing/exec.js";
 
 export const PEER_ROUTE_PROTO = "77";
 

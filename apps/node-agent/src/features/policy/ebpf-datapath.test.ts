@@ -1,13 +1,13 @@
 // The agent's eBPF datapath against the real kernel: endpoints, ipcache and policy written from a
 // desired state, only differences applied, adopted by a new instance, removed on DEL. The
 // host-side veth lives in a namespace this test creates. Needs root, BTF and bpffs.
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Datapath as Loaded } from "../datapath/index.js";
-import type { NodeDesiredState } from "../sync/channel.js";
-import type { AgentEndpoint } from "./datapath-port.js";
+import { Datapath as Loaded } from "../../datapath/index.js";
+import type { NodeDesiredState } from "../../sync/channel.js";
+import { Scratch } from "../../testing/netns.js";
+import type { AgentEndpoint } from "./datapath.js";
 import {
   desiredEndpointFor,
   EbpfDatapath,
@@ -17,8 +17,9 @@ import {
   rulesOf,
 } from "./ebpf-datapath.js";
 
-const ns = `mrdtebpf${process.pid}`;
-const nsPath = `/run/netns/${ns}`;
+// The node namespace holding the endpoint's host veth; made in beforeAll, so a skipped suite makes nothing.
+let scratch: Scratch | undefined;
+let nsPath = "";
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-agent`;
 const unsupported = ebpfUnsupportedReason(pinDir);
 
@@ -118,30 +119,16 @@ describe.skipIf(unsupported !== null)("the eBPF datapath in the kernel", () => {
   let dp: EbpfDatapath | undefined;
 
   beforeAll(() => {
-    execFileSync("ip", ["netns", "add", ns]);
-    execFileSync("ip", [
-      "-n",
-      ns,
-      "link",
-      "add",
-      ep.hostIfname,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "mrdtest0pod",
-    ]);
-    execFileSync("ip", ["-n", ns, "link", "set", ep.hostIfname, "up"]);
+    scratch = new Scratch("ebpf");
+    const node = scratch.netns("node");
+    nsPath = node.path;
+    scratch.veth(node, ep.hostIfname, "mrdtest0pod");
   });
 
   afterAll(async () => {
     await dp?.close().catch(() => undefined);
     Loaded.destroy(pinDir);
-    try {
-      execFileSync("ip", ["netns", "del", ns]);
-    } catch {
-      // already gone
-    }
+    await scratch?.cleanup();
   });
 
   it("attaches to the host veth with the endpoint at init identity until the control plane names it", async () => {

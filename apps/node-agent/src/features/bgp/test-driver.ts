@@ -1,6 +1,6 @@
 // Test support: runs one BgpController inside a network namespace (Node cannot enter one itself).
 // Options come as JSON in argv[2]; commands arrive as JSON lines on stdin and each gets one JSON
-// line back, the protocol of packages/bgp/tests/interop/driver.ts so its Driver class can talk to us.
+// line back, the protocol of packages/bgp/testing/driver.ts so its Driver class can talk to us.
 import readline from "node:readline";
 import type { BgpImportPolicy } from "@meridian/api/spec/bgp";
 import { formatPeers, formatRoutes } from "./cli.js";

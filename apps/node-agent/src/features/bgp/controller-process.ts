@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, type Lab } from "../../../../packages/bgp/tests/interop/lab.js";
+import { Driver, type Lab } from "@meridian/bgp/testing";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -26,7 +26,7 @@ export async function startControllerIn(lab: Lab, opts: ControllerProcessOptions
       path.join(here, "test-driver.ts"),
       JSON.stringify(opts),
     ],
-    { cwd: path.resolve(here, "../.."), stdio: ["pipe", "pipe", "pipe"] },
+    { cwd: path.resolve(here, "../../.."), stdio: ["pipe", "pipe", "pipe"] },
   );
   const d = new Driver(child);
   child.stderr!.on("data", (b: Buffer) => {

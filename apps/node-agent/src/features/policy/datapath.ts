@@ -2,7 +2,7 @@
 // separately). CNI ADD awaits onEndpointAdded before it returns, so once the real datapath
 // is plugged in a pod's first packet already meets its policy.
 import { EventEmitter } from "node:events";
-import type { NodeDesiredState } from "../sync/channel.js";
+import type { NodeDesiredState } from "../../sync/channel.js";
 
 export interface AgentEndpoint {
   /** `${containerId}/${ifname}` */

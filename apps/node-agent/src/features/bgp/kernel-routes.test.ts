@@ -8,9 +8,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpPeerState } from "@meridian/api/compiler/types";
 import type { BestPathChange } from "@meridian/bgp";
+import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
-import { Scratch } from "../testing/netns.js";
+import { Scratch } from "../../testing/netns.js";
+import { waitFor } from "../../testing/wait.js";
 import type { LookingGlassRoute } from "./controller.js";
 import {
   type ControllerProcessOptions,
@@ -23,7 +24,7 @@ import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../native/build/Release/meridian_native.node"),
+  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
 );
 const root = process.getuid?.() === 0;
 const canRun = root && fs.existsSync("/usr/lib/frr/bgpd") && nativeBuilt;
@@ -149,12 +150,12 @@ router bgp ${AS}
 
   it("without installRoutes the routes reach the looking glass and nothing reaches the kernel", async () => {
     await apply(false);
-    await until(
+    await waitFor(
+      "FRR's four prefixes accepted",
       async () => {
         const s = await status();
         return s.prefixes["ipv4-unicast"]?.accepted === 3 && s.prefixes["ipv6-unicast"]?.accepted === 1;
       },
-      "FRR's four prefixes accepted",
       30_000,
     );
     expect([...bgpRoutes().keys()]).toEqual([]);
@@ -165,10 +166,10 @@ router bgp ${AS}
 
   it("with installRoutes FRR's prefixes go in via FRR's address, and traffic follows them", async () => {
     await apply(true);
-    const routes = await until(() => {
+    const routes = await waitFor("FRR's prefixes in the kernel", () => {
       const r = bgpRoutes();
       return ["172.20.1.0/24", "172.20.2.0/24", "fd20:1::/64"].every((p) => r.has(p)) ? r : undefined;
-    }, "FRR's prefixes in the kernel");
+    });
     expect(routes.get("172.20.1.0/24")).toMatchObject({ gateway: lab.v4(2), metric: BGP_ROUTE_METRIC });
     // FRR announces one of its global addresses on the link (.2, .4 or .6) for IPv6.
     expect(routes.get("fd20:1::/64")).toMatchObject({ metric: BGP_ROUTE_METRIC });
@@ -176,10 +177,10 @@ router bgp ${AS}
     expect(routeGet("172.20.1.1")).toContain(`via ${lab.v4(2)}`);
     expect(ping("172.20.1.1")).toBe(true);
     expect(ping("fd20:1::1")).toBe(true);
-    const s = await until(async () => {
+    const s = await waitFor("four routes installed in status", async () => {
       const x = await status();
       return x.routesInstalled === 4 ? x : undefined;
-    }, "four routes installed in status");
+    });
     expect(s.problems).toEqual([]);
     // Our own PodCIDR is never routed towards a peer, whatever it sends.
     expect(routes.has("10.244.7.0/24")).toBe(false);
@@ -202,27 +203,27 @@ router bgp ${AS}
 
   it("a withdrawal in FRR removes the route; the others stay", async () => {
     configure("address-family ipv4 unicast", "no network 172.20.2.0/24");
-    await until(() => !bgpRoutes().has("172.20.2.0/24"), "withdrawn prefix gone from the kernel");
+    await waitFor("withdrawn prefix gone from the kernel", () => !bgpRoutes().has("172.20.2.0/24"));
     expect(bgpRoutes().has("172.20.1.0/24")).toBe(true);
     expect(ping("172.20.1.1")).toBe(true);
-    await until(async () => (await status()).routesInstalled === 3, "three routes installed in status");
+    await waitFor("three routes installed in status", async () => (await status()).routesInstalled === 3);
   });
 
   it("the session going down removes every route it brought; the control plane's stays", async () => {
     configure(`neighbor ${lab.v4(1)} shutdown`);
-    await until(() => bgpRoutes().size === 0, "BGP routes gone after the session went down");
+    await waitFor("BGP routes gone after the session went down", () => bgpRoutes().size === 0);
     expect(routeGet("172.20.1.1")).toBe("");
     expect(routeGet("10.244.9.5")).toContain(`via ${lab.v4(4)}`);
     expect((await status()).routesInstalled).toBe(0);
     configure(`no neighbor ${lab.v4(1)} shutdown`);
-    await until(() => bgpRoutes().has("172.20.1.0/24"), "routes back with the session", 30_000);
+    await waitFor("routes back with the session", () => bgpRoutes().has("172.20.1.0/24"), 30_000);
   });
 
   it("while FRR restarts gracefully its routes stay in the kernel, then are refreshed", async () => {
-    await until(async () => (await status()).negotiated?.gracefulRestart, "graceful restart negotiated");
+    await waitFor("graceful restart negotiated", async () => (await status()).negotiated?.gracefulRestart);
     const pid = Number(fs.readFileSync(path.join(lab.dir, "bgpd.pid"), "utf8").trim());
     process.kill(pid, "SIGKILL"); // no NOTIFICATION: the helper keeps its routes, stale
-    await until(async () => (await status()).state !== "Established", "session down on our side");
+    await waitFor("session down on our side", async () => (await status()).state !== "Established");
     const received = await us!.call<LookingGlassRoute[]>("received", { peer: "tor-a" });
     expect(received.find((r) => r.prefix === "172.20.1.0/24")).toMatchObject({
       stale: true,
@@ -243,22 +244,22 @@ router bgp ${AS}
       "-P",
       "0",
     ]);
-    await until(
+    await waitFor(
+      "routes fresh after FRR's End-of-RIB",
       async () => {
         const r = await us!.call<LookingGlassRoute[]>("received", { peer: "tor-a" });
         return r.length > 0 && r.every((x) => !x.stale);
       },
-      "routes fresh after FRR's End-of-RIB",
       60_000,
     );
     // FRR came back with its startup config: 172.20.2.0/24 is announced again.
-    await until(() => bgpRoutes().has("172.20.2.0/24"), "re-announced prefix installed");
+    await waitFor("re-announced prefix installed", () => bgpRoutes().has("172.20.2.0/24"));
     expect(bgpRoutes().has("172.20.1.0/24")).toBe(true);
   });
 
   it("a graceful stop leaves the routes; the next agent adopts them and removes what nobody re-announces", async () => {
     await us!.call("stop", { graceful: true });
-    await until(() => us!.child.exitCode !== null, "controller process exits", 10_000);
+    await waitFor("controller process exits", () => us!.child.exitCode !== null, 10_000);
     expect(bgpRoutes().has("172.20.1.0/24")).toBe(true);
     expect(ping("172.20.1.1")).toBe(true);
     // A leftover of ours that FRR no longer announces, and another daemon's BGP route (metric 20).
@@ -291,9 +292,9 @@ router bgp ${AS}
     us = await startController({ restarting: true });
     await apply(true);
     expect(bgpRoutes().has("172.20.1.0/24")).toBe(true); // still forwarding before the session is up
-    await until(
-      () => !bgpRoutes().has("172.20.99.0/24"),
+    await waitFor(
       "unannounced leftover removed after End-of-RIB",
+      () => !bgpRoutes().has("172.20.99.0/24"),
       30_000,
     );
     const routes = bgpRoutes();
@@ -305,16 +306,16 @@ router bgp ${AS}
       "fd20:1::/64",
     ]);
     expect(routes.get("172.20.98.0/24")?.metric).toBe(20);
-    const s = await until(async () => {
+    const s = await waitFor("adopted routes owned by the peer again", async () => {
       const x = await us!.call<BgpStatus>("status");
       return x.peers[0]!.routesInstalled === 4 && !x.adoptedKernelRoutes ? x : undefined;
-    }, "adopted routes owned by the peer again");
+    });
     expect(s.problems).toEqual([]);
   });
 
   it("a non-graceful stop removes every route it installed and nothing else", async () => {
     await us!.call("stop", { graceful: false });
-    await until(() => us!.child.exitCode !== null, "controller process exits", 10_000);
+    await waitFor("controller process exits", () => us!.child.exitCode !== null, 10_000);
     expect([...bgpRoutes().keys()]).toEqual(["172.20.98.0/24"]);
     expect(routeGet("10.244.9.5")).toContain(`via ${lab.v4(4)}`);
   });
@@ -338,11 +339,7 @@ describe.skipIf(!root)("the installer against a scratch namespace's kernel", () 
   let ns: { name: string; path: string };
   beforeAll(() => {
     ns = scratch.netns("node");
-    sh("ip", ["-n", ns.name, "link", "add", "up0", "type", "veth", "peer", "name", "up0p"]);
-    sh("ip", ["-n", ns.name, "addr", "add", "10.98.0.1/24", "dev", "up0"]);
-    sh("ip", ["-n", ns.name, "addr", "add", "fd98::1/64", "dev", "up0", "nodad"]);
-    sh("ip", ["-n", ns.name, "link", "set", "up0", "up"]);
-    sh("ip", ["-n", ns.name, "link", "set", "up0p", "up"]);
+    scratch.veth(ns, "up0", "up0p", ["10.98.0.1/24", "fd98::1/64"]);
   });
   afterAll(() => scratch.cleanup());
 
@@ -431,8 +428,8 @@ describe.skipIf(!root)("the installer against a scratch namespace's kernel", () 
       /^1 route not installed in the kernel, e\.g\. 100\.71\.0\.0\/16 via 10\.97\.0\.2: .*gateway/i,
     );
     sh("ip", ["-n", ns.name, "addr", "add", "10.97.0.1/24", "dev", "up0"]);
-    await until(() => routes().includes("100.71.0.0/16 via 10.97.0.2"), "route installed on retry", 10_000);
-    await until(() => k.problemsFor("10.98.0.2").length === 0, "problem gone");
+    await waitFor("route installed on retry", () => routes().includes("100.71.0.0/16 via 10.97.0.2"), 10_000);
+    await waitFor("problem gone", () => k.problemsFor("10.98.0.2").length === 0);
     await k.clear();
   });
 

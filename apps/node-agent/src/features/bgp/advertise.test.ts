@@ -4,8 +4,9 @@
 import type { BgpPeerState, BgpRouteState, NodeDesiredState } from "@meridian/api/compiler/types";
 import { type BgpSpeaker, SrBehavior } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../testing/wait.js";
 import { BgpController } from "./controller.js";
-import { passiveRouter, until } from "./loopback-routers.js";
+import { passiveRouter } from "./loopback-routers.js";
 import { type DesiredBgp, planBgp, sessionResets } from "./plan.js";
 
 const n = 10 + (process.pid % 200);
@@ -139,13 +140,11 @@ describe("BgpController advertisements", () => {
   });
 
   it("sends each peer its own communities for the same prefix, and LOCAL_PREF to the iBGP peer", async () => {
-    const vipA = await until(
-      () => a.receivedRoutes(us, "ipv4-unicast").find((r) => r.prefix === "10.96.0.10/32"),
-      "VIP at tor-a",
+    const vipA = await waitFor("VIP at tor-a", () =>
+      a.receivedRoutes(us, "ipv4-unicast").find((r) => r.prefix === "10.96.0.10/32"),
     );
-    const vipB = await until(
-      () => b.receivedRoutes(us, "ipv4-unicast").find((r) => r.prefix === "10.96.0.10/32"),
-      "VIP at tor-b",
+    const vipB = await waitFor("VIP at tor-b", () =>
+      b.receivedRoutes(us, "ipv4-unicast").find((r) => r.prefix === "10.96.0.10/32"),
     );
     expect(vipA).toMatchObject({ communities: ["65001:200"], asPath: [65001], nextHops: [us] });
     expect(vipB).toMatchObject({ communities: ["65001:250"], asPath: [], localPref: 100 });
@@ -161,7 +160,7 @@ describe("BgpController advertisements", () => {
   });
 
   it("sends a VRF route as VPNv4 with its RD, route target and transposed End.DT4 SID", async () => {
-    const vpn = await until(() => b.receivedRoutes(us, "ipv4-vpn")[0], "VPN route at tor-b");
+    const vpn = await waitFor("VPN route at tor-b", () => b.receivedRoutes(us, "ipv4-vpn")[0]);
     expect(vpn).toMatchObject({
       prefix: "10.244.7.5/32",
       rd: "65001:7",
@@ -193,9 +192,9 @@ describe("BgpController advertisements", () => {
         },
       },
     });
-    const got = await until(
-      () => controller.vpnRoutes({ routeTargets: ["65001:20"] })[0],
+    const got = await waitFor(
       "VPN route from tor-b",
+      () => controller.vpnRoutes({ routeTargets: ["65001:20"] })[0],
     );
     expect(got).toMatchObject({
       peer: "tor-b",

@@ -7,12 +7,13 @@ import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import type { BgpSpeaker } from "@meridian/bgp";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BgpRouteReporter } from "../sync/bgp-routes.js";
-import { createTrpcChannel } from "../sync/trpc-channel.js";
+import { createTrpcChannel } from "../../sync/trpc-channel.js";
+import { waitFor } from "../../testing/wait.js";
 import { BgpController } from "./controller.js";
 import { lookingGlassSnapshot } from "./looking-glass.js";
-import { passiveRouter, until } from "./loopback-routers.js";
+import { passiveRouter } from "./loopback-routers.js";
 import type { DesiredBgp } from "./plan.js";
+import { BgpRouteReporter } from "./route-reports.js";
 
 const hasDb = Boolean(process.env.DATABASE_URL);
 const n = 10 + (process.pid % 200);
@@ -108,9 +109,8 @@ describe("BGP looking glass report", () => {
       communities: ["65010:7", "no-export"],
       largeCommunities: ["65010:1:2"],
     });
-    const rx = await until(
-      () => table("tor-a", "received")?.routes.find((r) => r.prefix === "10.50.0.0/16"),
-      "10.50.0.0/16 from tor-a in a report",
+    const rx = await waitFor("10.50.0.0/16 from tor-a in a report", () =>
+      table("tor-a", "received")?.routes.find((r) => r.prefix === "10.50.0.0/16"),
     );
     expect(rx).toMatchObject({
       nextHops: [torA],
@@ -122,10 +122,10 @@ describe("BGP looking glass report", () => {
       largeCommunities: ["65010:1:2"],
       stale: false,
     });
-    const tx = await until(() => {
+    const tx = await waitFor("both advertised routes to tor-a in a report", () => {
       const t = table("tor-a", "advertised");
       return t && t.routes.length === 2 ? t : undefined;
-    }, "both advertised routes to tor-a in a report");
+    });
     expect(tx.total).toBe(2);
     // In address order (10.96… before 10.244…), each with the advertisement that sends it.
     expect(tx.routes.map((r) => [r.prefix, r.reason, r.communities, r.asPath])).toEqual([
@@ -133,10 +133,10 @@ describe("BGP looking glass report", () => {
       ["10.244.7.0/24", "pod-cidrs", ["65001:100"], [65001]],
     ]);
     // The iBGP peer gets LOCAL_PREF and no prepended AS; every report lists both peers.
-    const txB = await until(() => {
+    const txB = await waitFor("tor-b's advertised route in a report", () => {
       const t = table("tor-b", "advertised");
       return t && t.routes.length === 1 ? t : undefined;
-    }, "tor-b's advertised route in a report");
+    });
     expect(txB.routes[0]).toMatchObject({
       prefix: "10.244.7.0/24",
       asPath: [],
@@ -147,10 +147,10 @@ describe("BGP looking glass report", () => {
   });
 
   it("reports a withdrawal from one peer with that peer alone", async () => {
-    await until(() => table("tor-a", "received")?.total === 1, "tor-a's route reported");
+    await waitFor("tor-a's route reported", () => table("tor-a", "received")?.total === 1);
     const before = sent.length;
     a.withdraw({ prefix: "10.50.0.0/16" });
-    await until(() => table("tor-a", "received")?.total === 0, "the withdrawal in a report");
+    await waitFor("the withdrawal in a report", () => table("tor-a", "received")?.total === 0);
     const after = sent.slice(before);
     expect(after.flatMap((r) => r.peers.map((p) => p.peer))).not.toContain("tor-b");
     expect(table("tor-a", "received")?.routes).toEqual([]);
@@ -159,9 +159,9 @@ describe("BGP looking glass report", () => {
   it("cuts a big table to its first routes by prefix and keeps the total", async () => {
     for (const p of ["10.10.0.0/16", "10.2.0.0/16", "10.2.0.0/24", "192.0.2.0/24", "9.0.0.0/8"])
       a.originate({ prefix: p });
-    await until(
-      () => controller.receivedRoutes("tor-a", "ipv4-unicast").length === 5,
+    await waitFor(
       "five routes from tor-a",
+      () => controller.receivedRoutes("tor-a", "ipv4-unicast").length === 5,
     );
     const snap = lookingGlassSnapshot(controller, 3);
     const rx = snap

@@ -1,7 +1,6 @@
 // Issue 5 for the eBPF datapath: a failed apply keeps the last good state in the kernel and
 // names the object it failed on. A malformed state is refused before any write; a kernel write
 // that fails midway (the endpoints map full) is undone. Needs root, BTF and bpffs.
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DatapathMaps,
@@ -10,13 +9,14 @@ import {
   Datapath as Loaded,
   mapEntries,
   writeBatch,
-} from "../datapath/index.js";
-import type { NodeDesiredState } from "../sync/channel.js";
-import type { AgentEndpoint } from "./datapath-port.js";
+} from "../../datapath/index.js";
+import type { NodeDesiredState } from "../../sync/channel.js";
+import { Scratch } from "../../testing/netns.js";
+import type { AgentEndpoint } from "./datapath.js";
 import { EbpfDatapath, ebpfUnsupportedReason, validateDesiredState } from "./ebpf-datapath.js";
 
-const ns = `mrdtrb${process.pid}`;
-const nsPath = `/run/netns/${ns}`;
+// The node namespace holding the endpoint's host veth; made in beforeAll, so a skipped suite makes nothing.
+let scratch: Scratch | undefined;
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-rollback`;
 const unsupported = ebpfUnsupportedReason(pinDir);
 
@@ -123,10 +123,10 @@ describe.skipIf(unsupported !== null)("a failed apply keeps the last good state 
   };
 
   beforeAll(async () => {
-    execFileSync("ip", ["netns", "add", ns]);
-    execFileSync("ip", ["-n", ns, "link", "add", ep.hostIfname, "type", "veth", "peer", "name", "mrdtrbpod"]);
-    execFileSync("ip", ["-n", ns, "link", "set", ep.hostIfname, "up"]);
-    dp = EbpfDatapath.open({ pinDir, netnsPath: nsPath });
+    scratch = new Scratch("rb");
+    const node = scratch.netns("node");
+    scratch.veth(node, ep.hostIfname, "mrdtrbpod");
+    dp = EbpfDatapath.open({ pinDir, netnsPath: node.path });
     maps = DatapathMaps.openPinned(pinDir);
     await dp.onEndpointAdded(ep);
     await dp.applyDesiredState(state(1));
@@ -140,11 +140,7 @@ describe.skipIf(unsupported !== null)("a failed apply keeps the last good state 
     } catch {
       // never created
     }
-    try {
-      execFileSync("ip", ["netns", "del", ns]);
-    } catch {
-      // already gone
-    }
+    await scratch?.cleanup();
   });
 
   it("refuses a state with one malformed entry as a whole: the maps hold exactly what they held", async () => {

@@ -9,7 +9,7 @@ import {
   type PeerConfig,
   type SpeakerConfig,
   type Transport,
-} from "../../src/index.js";
+} from "../src/index.js";
 
 const cfg = JSON.parse(process.argv[2]!) as { speaker: SpeakerConfig; peers: PeerConfig[]; native?: boolean };
 if (cfg.native) cfg.speaker.transport = await nativeTransport();
@@ -19,7 +19,7 @@ if (process.env.BENCH_BEST_PATH) speaker.on("best-path", () => {});
 
 /** TCP-MD5 and TTL through @meridian/native, the way the node agent wires it. */
 async function nativeTransport(): Promise<Transport> {
-  const native = await import("../../../../native/index.js");
+  const native = await import("../../../native/index.js");
   const IPPROTO_IP = 0;
   const IP_TTL = 2;
   return {

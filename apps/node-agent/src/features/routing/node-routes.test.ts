@@ -1,6 +1,6 @@
 // Peer routing against a real kernel routing table (in a scratch namespace). Needs root.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Scratch, sh } from "../testing/netns.js";
+import { Scratch, sh } from "../../testing/netns.js";
 import { desiredPeerRoutes, reconcilePeerRoutes } from "./node-routes.js";
 
 const scratch = new Scratch("routes");
@@ -9,11 +9,7 @@ let ns: { name: string; path: string };
 beforeAll(() => {
   ns = scratch.netns("node");
   // An uplink on the fabric subnet so next hops are on-link (a veth pair, both ends here).
-  sh("ip", ["-n", ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
-  sh("ip", ["-n", ns.name, "addr", "add", "10.99.0.1/24", "dev", "eth0"]);
-  sh("ip", ["-n", ns.name, "addr", "add", "fd99::1/64", "dev", "eth0", "nodad"]);
-  sh("ip", ["-n", ns.name, "link", "set", "eth0", "up"]);
-  sh("ip", ["-n", ns.name, "link", "set", "eth0p", "up"]);
+  scratch.veth(ns, "eth0", "eth0p", ["10.99.0.1/24", "fd99::1/64"]);
 });
 afterAll(() => scratch.cleanup());
 

@@ -1,6 +1,6 @@
 // Text for `meridian-agent bgp peers` and `bgp routes received|advertised <peer> [family]`: pure
 // functions from the controller's JSON to what an operator reads (or the same JSON with --json).
-import { table } from "../cli/table.js";
+import { table } from "../../cli/table.js";
 import type { LookingGlassRoute } from "./controller.js";
 import type { BgpPeerReport, BgpStatus } from "./status.js";
 

@@ -5,9 +5,9 @@
 import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { BgpSpeaker } from "@meridian/bgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../testing/wait.js";
 import { formatPeers } from "./cli.js";
 import { BgpController } from "./controller.js";
-import { until } from "./loopback-routers.js";
 import type { DesiredBgp } from "./plan.js";
 
 const n = 10 + (process.pid % 200);
@@ -97,8 +97,8 @@ afterAll(async () => {
 
 describe("two BGP instances on one node", () => {
   it("brings both sessions up through one listener, each with its instance's ASN", async () => {
-    await until(() => peerRow("tor-a")?.state === "Established", "fabric session");
-    await until(() => peerRow("rs-a")?.state === "Established", "upstream session");
+    await waitFor("fabric session", () => peerRow("tor-a")?.state === "Established");
+    await waitFor("upstream session", () => peerRow("rs-a")?.state === "Established");
     const st = controller.status();
     expect(st.instances.map((i) => [i.name, i.localASN, i.running])).toEqual([
       ["fabric", 65001, true],
@@ -109,8 +109,8 @@ describe("two BGP instances on one node", () => {
       ["upstream", "rs-a", 65200],
     ]);
     // The routers see the ASN of the instance they peer with.
-    await until(() => tor.peerStatus(us)?.state === "Established", "ToR side Established");
-    await until(() => rs.peerStatus(us)?.state === "Established", "RS side Established");
+    await waitFor("ToR side Established", () => tor.peerStatus(us)?.state === "Established");
+    await waitFor("RS side Established", () => rs.peerStatus(us)?.state === "Established");
     const text = formatPeers(st);
     expect(text).toContain("BGP instance fabric  local AS 65001");
     expect(text).toContain("BGP instance upstream  local AS 65100");
@@ -119,17 +119,17 @@ describe("two BGP instances on one node", () => {
   });
 
   it("keeps routes per instance: each router gets its instance's advertisements only", async () => {
-    const atTor = await until(() => tor.receivedRoutes(us, "ipv4-unicast")[0], "PodCIDR at the ToR");
+    const atTor = await waitFor("PodCIDR at the ToR", () => tor.receivedRoutes(us, "ipv4-unicast")[0]);
     expect(atTor).toMatchObject({ prefix: "10.244.7.0/24", asPath: [65001], communities: ["65001:100"] });
-    const atRs = await until(() => rs.receivedRoutes(us, "ipv4-unicast")[0], "VIP at the route server");
+    const atRs = await waitFor("VIP at the route server", () => rs.receivedRoutes(us, "ipv4-unicast")[0]);
     expect(atRs).toMatchObject({ prefix: "192.0.2.10/32", asPath: [65100], communities: ["65100:200"] });
     await new Promise((r) => setTimeout(r, 300));
     expect(tor.receivedRoutes(us, "ipv4-unicast")).toHaveLength(1);
     expect(rs.receivedRoutes(us, "ipv4-unicast")).toHaveLength(1);
     // The looking glass, by peer name or instance/peer.
-    await until(() => controller.receivedRoutes("rs-a").length === 1, "RS route in the upstream instance");
+    await waitFor("RS route in the upstream instance", () => controller.receivedRoutes("rs-a").length === 1);
     expect(controller.receivedRoutes("upstream/rs-a").map((r) => r.prefix)).toEqual(["198.51.100.0/24"]);
-    await until(() => controller.receivedRoutes("fabric/tor-a").length === 1, "ToR route in fabric");
+    await waitFor("ToR route in fabric", () => controller.receivedRoutes("fabric/tor-a").length === 1);
     expect(controller.receivedRoutes("tor-a").map((r) => r.prefix)).toEqual(["172.16.0.0/12"]);
     expect(controller.advertisedRoutes("upstream/rs-a").map((r) => r.prefix)).toEqual(["192.0.2.10/32"]);
     expect(() => controller.receivedRoutes("fabric/rs-a")).toThrow(/no BGP peer/);
@@ -139,15 +139,15 @@ describe("two BGP instances on one node", () => {
     const before = peerRow("tor-a")!;
     const torFlaps = tor.peerStatus(us)!.flaps;
     await apply([fabric()]);
-    await until(() => rs.peerStatus(us)?.state !== "Established", "upstream session gone at the RS");
+    await waitFor("upstream session gone at the RS", () => rs.peerStatus(us)?.state !== "Established");
     expect(controller.status().instances.map((i) => i.name)).toEqual(["fabric"]);
     await apply([fabric(), upstream()]);
-    await until(() => peerRow("rs-a")?.state === "Established", "upstream back");
+    await waitFor("upstream back", () => peerRow("rs-a")?.state === "Established");
     // A new ASN re-creates the upstream speaker only (the RS is told 65100, so it refuses 65101).
     await apply([fabric(), upstream(65101)]);
-    await until(() => peerRow("rs-a")?.state !== "Established", "upstream reset for its new ASN");
+    await waitFor("upstream reset for its new ASN", () => peerRow("rs-a")?.state !== "Established");
     await apply([fabric(), upstream()]);
-    await until(() => peerRow("rs-a")?.state === "Established", "upstream back again");
+    await waitFor("upstream back again", () => peerRow("rs-a")?.state === "Established");
     const after = peerRow("tor-a")!;
     expect(after.state).toBe("Established");
     expect(after.flaps).toBe(before.flaps);

@@ -7,8 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
+import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
+import { waitFor } from "../../testing/wait.js";
 import type { LookingGlassRoute } from "./controller.js";
 import {
   type ControllerProcessOptions,
@@ -19,7 +20,7 @@ import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../native/build/Release/meridian_native.node"),
+  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
 );
 const canRun =
   process.getuid?.() === 0 &&
@@ -187,7 +188,7 @@ router bgp ${FRR_AS}
       "--api-hosts",
       "127.0.0.1:50051",
     ]);
-    await until(() => gobgp(["global"]).includes(String(GOBGP_AS)), "gobgpd API");
+    await waitFor("gobgpd API", () => gobgp(["global"]).includes(String(GOBGP_AS)));
     gobgp(["global", "rib", "add", "-a", "ipv4", "198.51.100.0/24"]);
     us = await startController();
   }, 60_000);
@@ -196,10 +197,10 @@ router bgp ${FRR_AS}
 
   it("both instances Established through one listener, each with its own ASN and routes", async () => {
     await apply([fabric(), upstream()]);
-    await until(async () => (await row("tor-a"))?.state === "Established", "fabric session", 30_000);
-    await until(
-      async () => (await row("rs-a"))?.state === "Established" && gobgpUp(),
+    await waitFor("fabric session", async () => (await row("tor-a"))?.state === "Established", 30_000);
+    await waitFor(
       "upstream session",
+      async () => (await row("rs-a"))?.state === "Established" && gobgpUp(),
       30_000,
     );
     const st = await status();
@@ -208,22 +209,21 @@ router bgp ${FRR_AS}
       ["upstream", 65100],
     ]);
     // FRR's RIB: the fabric's routes with AS 65001, not the upstream's VIP.
-    await until(() => frrPath("10.244.10.0/24"), "PodCIDR in FRR");
+    await waitFor("PodCIDR in FRR", () => frrPath("10.244.10.0/24"));
     expect(frrPath("10.244.10.0/24")?.aspath?.string).toBe("65001");
     // GoBGP's: the upstream's VIP and its own route, not the fabric's.
-    await until(() => gobgpPrefixes().includes("192.0.2.10/32"), "VIP in GoBGP");
+    await waitFor("VIP in GoBGP", () => gobgpPrefixes().includes("192.0.2.10/32"));
     expect(gobgpPrefixes()).toEqual(["192.0.2.10/32", "198.51.100.0/24"]);
     expect(frrPath("192.0.2.10/32")).toBeUndefined();
     // Received routes stay in their instance.
-    const fromFrr = await until(
-      async () => (await us!.call<LookingGlassRoute[]>("received", { peer: "tor-a" })).map((r) => r.prefix),
-      "FRR's route in fabric",
+    const fromFrr = await waitFor("FRR's route in fabric", async () =>
+      (await us!.call<LookingGlassRoute[]>("received", { peer: "tor-a" })).map((r) => r.prefix),
     );
     expect(fromFrr).toEqual(["172.16.10.0/24"]);
-    const fromGo = await until(async () => {
+    const fromGo = await waitFor("GoBGP's route in upstream", async () => {
       const r = await us!.call<LookingGlassRoute[]>("received", { peer: "upstream/rs-a" });
       return r.length ? r.map((x) => x.prefix) : undefined;
-    }, "GoBGP's route in upstream");
+    });
     expect(fromGo).toEqual(["198.51.100.0/24"]);
     const text = await us!.call<string>("peers-text");
     expect(text).toMatch(/fabric\s+tor-a\s+10\.99\.10\.2\s+65010\s+Established/);
@@ -233,10 +233,10 @@ router bgp ${FRR_AS}
   it("removing and re-adding the upstream instance leaves FRR's session untouched", async () => {
     const before = frrNeighbor();
     await apply([fabric()]);
-    await until(() => !gobgpUp(), "GoBGP session down");
+    await waitFor("GoBGP session down", () => !gobgpUp());
     await apply([fabric(), upstream()]);
-    await until(() => gobgpUp(), "GoBGP session back", 30_000);
-    await until(() => gobgpPrefixes().includes("192.0.2.10/32"), "VIP back in GoBGP");
+    await waitFor("GoBGP session back", () => gobgpUp(), 30_000);
+    await waitFor("VIP back in GoBGP", () => gobgpPrefixes().includes("192.0.2.10/32"));
     const after = frrNeighbor();
     expect(after.bgpState).toBe("Established");
     expect(after.connectionsEstablished).toBe(before.connectionsEstablished);
@@ -244,18 +244,21 @@ router bgp ${FRR_AS}
   });
 
   it("after a graceful restart, waits for End-of-RIB (or the deferral timer) before FRR gets our routes back", async () => {
-    await until(() => frrPath("10.96.0.11/32") && !frrPath("10.96.0.11/32")!.stale, "VIP fresh in FRR");
+    await waitFor("VIP fresh in FRR", () => frrPath("10.96.0.11/32") && !frrPath("10.96.0.11/32")!.stale);
     await us!.call("stop", { graceful: true });
-    await until(() => us!.child.exitCode !== null, "controller exits", 10_000);
-    await until(() => frrPath("10.244.10.0/24")?.stale === true, "FRR keeps our PodCIDR as stale");
+    await waitFor("controller exits", () => us!.child.exitCode !== null, 10_000);
+    await waitFor("FRR keeps our PodCIDR as stale", () => frrPath("10.244.10.0/24")?.stale === true);
     const dropped = frrNeighbor().connectionsDropped;
     us = await startController({ restarting: true, selectionDeferralSeconds: 8 });
     // The fabric also has a second ToR that never answers: its End-of-RIB cannot come, so only
     // the deferral timer ends the wait. 10.96.0.11 is no longer advertised.
     await apply([fabric(["10.96.0.10/32"], [peer("tor-b", lab.v4(6), FRR_AS, 1179, [])]), upstream(false)]);
     const t0 = Date.now();
-    await until(() => frrNeighbor().bgpState === "Established", "FRR session back", 30_000);
-    await until(async () => (await row("tor-a"))?.prefixes["ipv4-unicast"]?.received === 1, "FRR's route in");
+    await waitFor("FRR session back", () => frrNeighbor().bgpState === "Established", 30_000);
+    await waitFor(
+      "FRR's route in",
+      async () => (await row("tor-a"))?.prefixes["ipv4-unicast"]?.received === 1,
+    );
     const st = await status();
     const fab = st.instances.find((i) => i.name === "fabric")!;
     // FRR's End-of-RIB is in; the silent ToR's is not.
@@ -269,25 +272,28 @@ router bgp ${FRR_AS}
     expect(frrNeighbor().gracefulRestartInfo?.ipv4Unicast?.endOfRibStatus?.endOfRibRecv).toBe(false);
     // The upstream instance has no graceful-restart peer to wait for: its selection runs at once,
     // not at the fabric's timer, and GoBGP gets the VIP whenever it dials in.
-    const up = await until(
+    const up = await waitFor(
+      "upstream selection done",
       async () => {
         const gr = (await status()).instances.find((i) => i.name === "upstream")!.gracefulRestart;
         return gr?.deferring === false ? gr : undefined;
       },
-      "upstream selection done",
       30_000,
     );
     expect(up.completed?.reason).toBe("end-of-rib");
-    await until(() => gobgpPrefixes().includes("192.0.2.10/32"), "VIP in GoBGP");
+    await waitFor("VIP in GoBGP", () => gobgpPrefixes().includes("192.0.2.10/32"));
     // The deferral timer ends the wait: selection, our routes, then our End-of-RIB.
-    await until(
-      () => frrNeighbor().gracefulRestartInfo?.ipv4Unicast?.endOfRibStatus?.endOfRibRecv === true,
+    await waitFor(
       "our End-of-RIB at FRR",
+      () => frrNeighbor().gracefulRestartInfo?.ipv4Unicast?.endOfRibStatus?.endOfRibRecv === true,
       20_000,
     );
     expect(Date.now() - t0).toBeGreaterThan(2_000);
-    await until(() => frrPath("10.244.10.0/24") && !frrPath("10.244.10.0/24")!.stale, "PodCIDR fresh in FRR");
-    await until(() => !frrPath("10.96.0.11/32"), "withdrawn VIP purged at our End-of-RIB");
+    await waitFor(
+      "PodCIDR fresh in FRR",
+      () => frrPath("10.244.10.0/24") && !frrPath("10.244.10.0/24")!.stale,
+    );
+    await waitFor("withdrawn VIP purged at our End-of-RIB", () => !frrPath("10.96.0.11/32"));
     expect((await status()).instances.find((i) => i.name === "fabric")!.gracefulRestart).toMatchObject({
       deferring: false,
       completed: { reason: "timer" },

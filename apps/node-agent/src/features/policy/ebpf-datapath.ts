@@ -35,9 +35,9 @@ import {
   subscribeFlowEvents,
   VERDICT,
   writeBatch,
-} from "../datapath/index.js";
-import type { NodeDesiredState } from "../sync/channel.js";
-import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath-port.js";
+} from "../../datapath/index.js";
+import type { NodeDesiredState } from "../../sync/channel.js";
+import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath.js";
 
 type DesiredEndpoint = NodeDesiredState["endpoints"][number];
 

@@ -7,17 +7,18 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
+import { Lab, sh, startFrr } from "@meridian/bgp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
-import { AGENT_BIN } from "../cni/invoke.js";
-import { type AgentProcess, Scratch } from "../testing/netns.js";
+import { AGENT_BIN } from "../../cni/invoke.js";
+import { type AgentProcess, Scratch } from "../../testing/netns.js";
+import { waitFor } from "../../testing/wait.js";
 import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const canRun =
   process.getuid?.() === 0 &&
   fs.existsSync("/usr/lib/frr/bgpd") &&
-  fs.existsSync(path.resolve(here, "../../../../native/build/Release/meridian_native.node"));
+  fs.existsSync(path.resolve(here, "../../../../../native/build/Release/meridian_native.node"));
 
 const lab = new Lab("agentd", 8);
 const scratch = new Scratch("bgpd");
@@ -155,16 +156,16 @@ router bgp ${AS}
   });
 
   it("advertises the PodCIDR to FRR and shows the session Established in `bgp peers`", async () => {
-    const pods = await until(() => frrPath(POD_CIDR), "PodCIDR in FRR", 30_000).catch((err: Error) => {
+    const pods = await waitFor("PodCIDR in FRR", () => frrPath(POD_CIDR), 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\nagent output:\n${agent!.logs().slice(-3000)}`);
     });
     expect(pods.community?.string).toBe("65001:100");
-    const peers = await until(
+    const peers = await waitFor(
+      "Established in `meridian-agent bgp peers --json`",
       async () => {
         const s = JSON.parse(await cli(["bgp", "peers", "--json"])) as BgpStatus;
         return s.peers[0]?.state === "Established" ? s : undefined;
       },
-      "Established in `meridian-agent bgp peers --json`",
       30_000,
     );
     expect(peers).toMatchObject({ instances: [{ name: "dc", localASN: AS }], running: true });
@@ -188,7 +189,7 @@ router bgp ${AS}
   it("stops gracefully on SIGTERM: FRR keeps our route (stale) and the restart marker is left", async () => {
     await agent!.stop("SIGTERM");
     expect(fs.existsSync(path.join(agent!.stateDir, "bgp-graceful-stop.json"))).toBe(true);
-    const stale = await until(() => frrPath(POD_CIDR)?.stale, "our PodCIDR stale in FRR", 20_000);
+    const stale = await waitFor("our PodCIDR stale in FRR", () => frrPath(POD_CIDR)?.stale, 20_000);
     expect(stale).toBe(true);
   }, 60_000);
 });

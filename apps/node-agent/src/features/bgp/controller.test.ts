@@ -5,8 +5,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
+import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Driver, Lab, sh, startFrr, until } from "../../../../packages/bgp/tests/interop/lab.js";
+import { waitFor } from "../../testing/wait.js";
 import type { LookingGlassRoute } from "./controller.js";
 import {
   type ControllerProcessOptions,
@@ -18,7 +19,7 @@ import type { BgpStatus } from "./status.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../native/build/Release/meridian_native.node"),
+  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
 );
 const canRun = process.getuid?.() === 0 && fs.existsSync("/usr/lib/frr/bgpd") && nativeBuilt;
 
@@ -121,9 +122,9 @@ function frrNeighbor(): { bgpState: string; connectionsEstablished: number; conn
 }
 
 const established = (what: string) =>
-  until(
-    async () => (await status()).state === "Established" && frrNeighbor().bgpState === "Established",
+  waitFor(
     what,
+    async () => (await status()).state === "Established" && frrNeighbor().bgpState === "Established",
     30_000,
   );
 
@@ -163,26 +164,26 @@ router bgp ${AS}
   it("advertises PodCIDRs and Service VIPs with their communities and local preference", async () => {
     await apply();
     await established("session Established on both sides");
-    const pods = await until(() => frrPath("10.244.7.0/24"), "PodCIDR in FRR");
+    const pods = await waitFor("PodCIDR in FRR", () => frrPath("10.244.7.0/24"));
     expect(pods).toMatchObject({
       locPrf: 150,
       community: { string: "65001:100" },
       largeCommunity: { string: "65001:1:1" },
     });
     expect(pods.nexthops?.[0]?.ip).toBe(lab.v4(1));
-    const vip = await until(() => frrPath("10.96.0.11/32"), "VIP in FRR");
+    const vip = await waitFor("VIP in FRR", () => frrPath("10.96.0.11/32"));
     expect(vip).toMatchObject({ locPrf: 200, community: { string: "65001:200" } });
     // The IPv6 PodCIDR rides the IPv4 session with our IPv6 address as next hop, not a mapped one.
-    const v6 = await until(() => frrPath("fd00:244:7::/64"), "IPv6 PodCIDR in FRR");
+    const v6 = await waitFor("IPv6 PodCIDR in FRR", () => frrPath("fd00:244:7::/64"));
     expect(v6.nexthops?.[0]?.ip).toBe(lab.v6(1));
   });
 
   it("reports Established with per-family counts and keeps only what import policy accepts", async () => {
     // FRR sends 172.16.10.0/24 and 192.0.2.0/24; the import policy accepts only the first.
-    const st = await until(async () => {
+    const st = await waitFor("both FRR routes received", async () => {
       const s = await status();
       return s.prefixes["ipv4-unicast"]?.received === 2 ? s : undefined;
-    }, "both FRR routes received");
+    });
     expect(st.prefixes["ipv4-unicast"]).toEqual({ received: 2, accepted: 1, advertised: 3 });
     expect(st.prefixes["ipv6-unicast"]).toEqual({ received: 0, accepted: 0, advertised: 1 });
     expect(st.negotiated).toMatchObject({ holdTimeSeconds: 9, gracefulRestart: true, routeRefresh: true });
@@ -206,10 +207,10 @@ router bgp ${AS}
     const ours = await status();
     await apply(); // the same state: nothing to do
     await apply({ vips: ["10.96.0.10/32", "10.96.0.11/32", "10.96.0.12/32"], vipCommunity: "65001:201" });
-    await until(() => frrPath("10.96.0.12/32"), "new VIP in FRR");
-    await until(
-      () => frrPath("10.96.0.10/32")?.community?.string === "65001:201",
+    await waitFor("new VIP in FRR", () => frrPath("10.96.0.12/32"));
+    await waitFor(
       "VIP community updated in FRR",
+      () => frrPath("10.96.0.10/32")?.community?.string === "65001:201",
     );
     const after = frrNeighbor();
     expect(after.bgpState).toBe("Established");
@@ -222,17 +223,17 @@ router bgp ${AS}
 
   it("withdraws a removed VIP and routes a plug-in source takes back", async () => {
     await apply({ vips: ["10.96.0.10/32", "10.96.0.12/32"], vipCommunity: "65001:201" });
-    await until(() => !frrPath("10.96.0.11/32"), "removed VIP withdrawn from FRR");
+    await waitFor("removed VIP withdrawn from FRR", () => !frrPath("10.96.0.11/32"));
     expect(frrPath("10.96.0.12/32")).toBeDefined();
     // The mechanism egress-gateway and SRv6 will use: routes by source, replaced as a whole.
     await us!.call("set-routes", {
       source: "egress-gateway",
       routes: [{ prefix: "192.168.50.7/32", communities: ["65001:300"], origin: "egress policy web" }],
     });
-    const egress = await until(() => frrPath("192.168.50.7/32"), "egress IP in FRR");
+    const egress = await waitFor("egress IP in FRR", () => frrPath("192.168.50.7/32"));
     expect(egress.community?.string).toBe("65001:300");
     await us!.call("set-routes", { source: "egress-gateway", routes: [] });
-    await until(() => !frrPath("192.168.50.7/32"), "egress IP withdrawn from FRR");
+    await waitFor("egress IP withdrawn from FRR", () => !frrPath("192.168.50.7/32"));
     expect(frrNeighbor().connectionsDropped).toBe(0);
   });
 
@@ -245,7 +246,7 @@ router bgp ${AS}
       vipCommunity: "65001:201",
       password: "s3cret-1",
     });
-    await until(() => frrNeighbor().connectionsDropped > dropped, "FRR sees the session drop");
+    await waitFor("FRR sees the session drop", () => frrNeighbor().connectionsDropped > dropped);
     await established("session back with TCP-MD5");
     const md5 = await status();
     expect(md5.configured.md5).toBe(true);
@@ -256,17 +257,17 @@ router bgp ${AS}
       password: "s3cret-1",
       holdTime: 15,
     });
-    const st = await until(
+    const st = await waitFor(
+      "session back with hold time 15",
       async () => {
         const s = await status();
         return s.state === "Established" && s.negotiated?.holdTimeSeconds === 15 ? s : undefined;
       },
-      "session back with hold time 15",
       30_000,
     );
     expect(st.flaps).toBeGreaterThan(md5.flaps);
     // The routes come back with the session.
-    await until(() => frrPath("10.96.0.12/32"), "VIP back in FRR");
+    await waitFor("VIP back in FRR", () => frrPath("10.96.0.12/32"));
   });
 
   it("fetches the key once per password version; a new version brings the new key and one reset", async () => {
@@ -280,7 +281,7 @@ router bgp ${AS}
     configure([`router bgp ${AS}`, `neighbor ${lab.v4(1)} password s3cret-2`]);
     await apply({ ...intent, password: "s3cret-2", passwordVersion: "v2" });
     expect(await us!.call<string[]>("fetches")).toEqual(["ref-tor-a"]);
-    await until(() => frrNeighbor().connectionsDropped > dropped, "FRR sees the session drop");
+    await waitFor("FRR sees the session drop", () => frrNeighbor().connectionsDropped > dropped);
     await established("session back with the new key");
     expect((await status()).flaps).toBeGreaterThan(flaps);
     // Back to the first key under a third version, for the tests that follow.
@@ -297,12 +298,12 @@ router bgp ${AS}
       holdTime: 15,
     };
     await apply({ ...wrong, localASN: 65002 });
-    const st = await until(
+    const st = await waitFor(
+      "NOTIFICATION from FRR",
       async () => {
         const s = await status();
         return s.lastError?.direction === "received" ? s : undefined;
       },
-      "NOTIFICATION from FRR",
       30_000,
     );
     expect(st.lastError?.words).toMatch(/^received: OPEN Message Error \/ Bad Peer AS/);
@@ -324,25 +325,25 @@ router bgp ${AS}
       password: "s3cret-1",
       holdTime: 15,
     };
-    await until(
-      () => frrPath("10.244.7.0/24") && !frrPath("10.244.7.0/24")!.stale,
+    await waitFor(
       "PodCIDR fresh before restart",
+      () => frrPath("10.244.7.0/24") && !frrPath("10.244.7.0/24")!.stale,
     );
     await us!.call("stop", { graceful: true });
-    await until(() => us!.child.exitCode !== null, "controller process exits", 10_000);
+    await waitFor("controller process exits", () => us!.child.exitCode !== null, 10_000);
     // No NOTIFICATION went out, so FRR (helper) keeps our routes, marked stale, instead of dropping them.
-    await until(() => frrPath("10.244.7.0/24")?.stale === true, "FRR marks our PodCIDR stale");
+    await waitFor("FRR marks our PodCIDR stale", () => frrPath("10.244.7.0/24")?.stale === true);
     expect(frrPath("10.96.0.12/32")?.stale).toBe(true);
     us = await startController({ restarting: true });
     // The new agent no longer advertises 10.96.0.12: after our End-of-RIB FRR must purge it.
     await apply({ ...intent, vips: ["10.96.0.10/32"] });
     await established("session back after restart");
-    await until(
-      () => frrPath("10.244.7.0/24") && !frrPath("10.244.7.0/24")!.stale,
+    await waitFor(
       "PodCIDR fresh again",
+      () => frrPath("10.244.7.0/24") && !frrPath("10.244.7.0/24")!.stale,
       30_000,
     );
     expect(frrPath("10.244.7.0/24")).toMatchObject({ locPrf: 150, community: { string: "65001:100" } });
-    await until(() => !frrPath("10.96.0.12/32"), "stale VIP purged after End-of-RIB");
+    await waitFor("stale VIP purged after End-of-RIB", () => !frrPath("10.96.0.12/32"));
   });
 });
