@@ -1,5 +1,6 @@
-// Text for `meridian-agent bgp peers` and `bgp routes received|advertised <peer> [family]`: pure
-// functions from the controller's JSON to what an operator reads (or the same JSON with --json).
+// `meridian-agent bgp peers` and `bgp routes received|advertised <peer> [family]`: the command, and
+// pure functions from the controller's JSON to what an operator reads (or the same JSON with --json).
+import { type FeatureCli, UsageError } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
 import type { LookingGlassRoute } from "./controller.js";
 import type { BgpPeerReport, BgpStatus } from "./status.js";
@@ -110,3 +111,35 @@ export function formatRoutes(routes: LookingGlassRoute[], opts: { json?: boolean
   ].filter(Boolean);
   return `${out}\n${routes.length} route${routes.length === 1 ? "" : "s"}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }
+
+export const bgpCli: FeatureCli = {
+  commands: [
+    {
+      name: "bgp",
+      usage: [
+        "  bgp peers           BGP sessions: state, uptime, prefixes, last error",
+        "  bgp routes received|advertised <peer> [family]",
+        "                      the looking glass for a peer (address or name); family e.g. ipv4-unicast",
+      ].join("\n"),
+      async run({ positionals, json, get, out }) {
+        const [sub, kind, peer, family] = positionals;
+        if (sub === "peers") {
+          const st = (await get("/v1/bgp/peers")) as BgpStatus;
+          out(formatPeers(st, { json }).replace(/\n$/, ""));
+          return 0;
+        }
+        if (sub === "routes" && (kind === "received" || kind === "advertised") && peer) {
+          const q = family ? `?family=${encodeURIComponent(family)}` : "";
+          const routes = (await get(
+            `/v1/bgp/routes/${kind}/${encodeURIComponent(peer)}${q}`,
+          )) as LookingGlassRoute[];
+          out(formatRoutes(routes, { json }).replace(/\n$/, ""));
+          return 0;
+        }
+        throw new UsageError(
+          "usage: meridian-agent bgp peers [--json] | bgp routes received|advertised <peer> [family] [--json]",
+        );
+      },
+    },
+  ],
+};

@@ -1,7 +1,7 @@
 // The bgp component as the console reads it (apps/web/src/lib/bgp-status.ts): `detail.peers`
 // keyed by peer address, `state`, `uptimeSeconds`, summed prefix counts, `lastError` in words.
 import { describe, expect, it } from "vitest";
-import { type BgpStatus, bgpComponentStatus } from "./status.js";
+import { type BgpStatus, bgpComponentStatus, bgpComponentStatusSchema } from "./status.js";
 
 const status: BgpStatus = {
   instances: [{ name: "dc", localASN: 65001, routerID: "10.0.0.1", running: true, problems: [] }],
@@ -57,5 +57,12 @@ describe("bgpComponentStatus", () => {
       running: true,
     });
     expect(peers["10.0.0.2"]).toMatchObject({ instance: "dc" });
+  });
+
+  it("matches the bgp component's schema, last error and per-family counts included", () => {
+    const c = bgpComponentStatus(status);
+    expect(bgpComponentStatusSchema.parse(c)).toEqual(c);
+    const unknownKey = { ...c, detail: { ...c.detail, surprise: 1 } };
+    expect(() => bgpComponentStatusSchema.parse(unknownKey)).toThrow(/surprise/);
   });
 });

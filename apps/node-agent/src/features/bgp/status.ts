@@ -1,7 +1,10 @@
 // Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The API has no
 // BGP-specific field: the report carries it as the "bgp" component's `detail`
-// (componentStatusSchema in packages/api/src/agent/schemas.ts: detail is a free JSON record).
+// (componentStatusSchema in packages/api/src/agent/schemas.ts: detail is a free JSON record);
+// bgpComponentStatusSchema below is its shape.
 import type { Family, PeerStatus, RestartStatus } from "@meridian/bgp";
+import { z } from "zod";
+import { componentStatusSchema } from "../feature.js";
 import { type BgpPlan, fromSpeakerFamily } from "./plan.js";
 
 export interface FamilyPrefixes {
@@ -195,13 +198,93 @@ export function buildStatus(input: {
   };
 }
 
+const count = z.number().int().min(0);
+const familyPrefixesSchema = z.strictObject({ received: count, accepted: count, advertised: count });
+
+/** One peer in the `bgp` component's detail, keyed by its address (what the console reads). */
+const bgpPeerDetailSchema = z.strictObject({
+  name: z.string(),
+  instance: z.string(),
+  address: z.string(),
+  peerASN: z.number().int(),
+  state: z.string(),
+  uptimeSeconds: z.number().min(0),
+  flaps: count,
+  prefixes: z.record(z.string(), familyPrefixesSchema),
+  negotiated: z
+    .strictObject({
+      families: z.array(z.string()),
+      holdTimeSeconds: z.number().int(),
+      keepaliveSeconds: z.number().int(),
+      fourOctetAsn: z.boolean(),
+      routeRefresh: z.boolean(),
+      gracefulRestart: z.boolean(),
+      extendedNextHop: z.array(z.string()),
+      peerRouterID: z.string(),
+      localAddress: z.string(),
+    })
+    .optional(),
+  configured: z.strictObject({
+    holdTimeSeconds: z.number().int().optional(),
+    families: z.array(z.string()),
+    md5: z.boolean(),
+    ebgpMultihop: z.number().int().optional(),
+    gracefulRestart: z.boolean(),
+  }),
+  installRoutes: z.boolean(),
+  routesInstalled: count,
+  problems: z.array(z.string()),
+  prefixesReceived: count,
+  prefixesAccepted: count,
+  prefixesAdvertised: count,
+  /** The last error in words ("received: OPEN Message Error / Bad Peer AS"). */
+  lastError: z.string().optional(),
+  lastErrorDetail: z
+    .strictObject({
+      words: z.string(),
+      direction: z.enum(["sent", "received", "local"]),
+      code: z.number().int().optional(),
+      subcode: z.number().int().optional(),
+      at: z.string(),
+    })
+    .optional(),
+});
+
+const bgpInstanceSchema = z.strictObject({
+  name: z.string(),
+  localASN: z.number().int().optional(),
+  routerID: z.string().optional(),
+  running: z.boolean(),
+  gracefulRestart: z
+    .strictObject({
+      deferring: z.boolean(),
+      since: z.string(),
+      waiting: z.array(z.strictObject({ family: z.string(), peers: z.array(z.string()) })),
+      completed: z
+        .strictObject({ at: z.string(), reason: z.enum(["end-of-rib", "timer", "stopped"]) })
+        .optional(),
+    })
+    .optional(),
+  problems: z.array(z.string()),
+});
+
+/** The `bgp` component: ok when every peer is Established, degraded with problems, error after a failed apply. */
+export const bgpComponentStatusSchema = componentStatusSchema(
+  "bgp",
+  z.strictObject({
+    instances: z.array(bgpInstanceSchema),
+    running: z.boolean(),
+    peers: z.record(z.string(), bgpPeerDetailSchema),
+    problems: z.array(z.string()),
+    lastError: z.string().optional(),
+    adoptedKernelRoutes: count.optional(),
+  }),
+);
+export type BgpComponentStatus = z.infer<typeof bgpComponentStatusSchema>;
+type BgpComponentDetail = NonNullable<BgpComponentStatus["detail"]>;
+
 /** The status as the agent's component report: `{ component: "bgp", state, message, detail }`. */
-export function bgpComponentStatus(status: BgpStatus): {
-  component: "bgp";
-  state: "ok" | "degraded" | "error" | "unknown";
-  message: string;
-  detail: Record<string, unknown>;
-} {
+export function bgpComponentStatus(status: BgpStatus): BgpComponentStatus & { detail: BgpComponentDetail } {
   const up = status.peers.filter((p) => p.state === "Established").length;
   const total = status.peers.length;
   let state: "ok" | "degraded" | "error" = "ok";
@@ -224,7 +307,7 @@ export function bgpComponentStatus(status: BgpStatus): {
  * over families) and `lastError` in words, plus the whole per-peer report (the structured last
  * error as `lastErrorDetail`).
  */
-export function consoleDetail(status: BgpStatus): Record<string, unknown> {
+export function consoleDetail(status: BgpStatus): BgpComponentDetail {
   const { peers, ...rest } = status;
   const sum = (p: BgpPeerReport, k: keyof FamilyPrefixes) =>
     Object.values(p.prefixes).reduce((n, f) => n + f[k], 0);

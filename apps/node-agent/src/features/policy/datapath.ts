@@ -1,24 +1,10 @@
-// The seam between endpoint lifecycle and the eBPF datapath (src/datapath/, built
-// separately). CNI ADD awaits onEndpointAdded before it returns, so once the real datapath
-// is plugged in a pod's first packet already meets its policy.
+// What the policy subsystem drives: the eBPF datapath (ebpf-datapath.ts) or, where the machine
+// cannot run it, a stand-in that enforces nothing and says so. CNI ADD awaits onEndpointAdded
+// before it returns, so with the real datapath a pod's first packet already meets its policy.
 import { EventEmitter } from "node:events";
+import type { AgentEndpoint } from "../../agent/endpoints.js";
+import type { IpcacheClaim, IpcacheOwner, SyncDiff } from "../../datapath/index.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
-
-export interface AgentEndpoint {
-  /** `${containerId}/${ifname}` */
-  id: string;
-  containerId: string;
-  ifname: string;
-  netns: string;
-  hostIfname: string;
-  hostMac: string;
-  mac: string;
-  addresses: string[];
-  namespace?: string;
-  podName?: string;
-  labels: Record<string, string>;
-  createdAt: string;
-}
 
 export interface FlowEvent {
   time: string;
@@ -48,7 +34,7 @@ export interface DatapathCounter {
   bytes: bigint;
 }
 
-export interface Datapath {
+export interface PolicyDatapath {
   /** Shown by `meridian-agent status`. */
   readonly name: string;
   /** False when nothing polices traffic: status says so loudly. */
@@ -58,18 +44,24 @@ export interface Datapath {
   /** Must succeed for an endpoint it never saw (DEL is idempotent). */
   onEndpointRemoved(ep: AgentEndpoint): Promise<void>;
   /**
-   * The node's desired state from the control plane (identities, ipcache, per-endpoint
-   * policy…). Diff-based and idempotent; throwing rejects the state and keeps the last one.
+   * The node's desired state from the control plane: endpoint identities, the control plane's
+   * ipcache claims, per-endpoint policy. Diff-based and idempotent; throwing rejects the state
+   * and keeps the last one in force.
    */
-  applyDesiredState?(state: NodeDesiredState): Promise<void>;
+  applyDesiredState(state: NodeDesiredState): Promise<void>;
+  /**
+   * Replaces one owner's ipcache claims (not the control plane's: those come with its desired
+   * state); the kernel holds every owner's union (datapath/ipcache-owners.ts). All or nothing.
+   */
+  claimIpcache(owner: Exclude<IpcacheOwner, "control-plane">, claims: IpcacheClaim[]): Promise<SyncDiff>;
   /** The policy the datapath holds for an endpoint, for `meridian-agent policy`. */
   policyFor(ep: AgentEndpoint): Promise<unknown>;
   /** Flow events, for `meridian-agent flows --follow`. */
   readonly flows: EventEmitter<{ flow: [FlowEvent] }>;
   /** The last flow events, for `meridian-agent flows` without --follow. */
-  recentFlows?(): FlowEvent[];
+  recentFlows(): FlowEvent[];
   /** Packet counters per attach point and reason, for /metrics. */
-  counters?(): DatapathCounter[];
+  counters(): DatapathCounter[];
   close(): Promise<void>;
 }
 
@@ -78,7 +70,7 @@ export interface Datapath {
  * of the agent behaves normally, but it programs nothing and enforces nothing — traffic
  * between pods is plainly routed. The name says so wherever it is shown.
  */
-export class UnenforcedDatapath implements Datapath {
+export class UnenforcedDatapath implements PolicyDatapath {
   readonly name: string;
   readonly enforcing = false;
   readonly flows = new EventEmitter<{ flow: [FlowEvent] }>();
@@ -95,8 +87,18 @@ export class UnenforcedDatapath implements Datapath {
   async onEndpointRemoved(ep: AgentEndpoint): Promise<void> {
     this.endpoints.delete(ep.id);
   }
+  async applyDesiredState(): Promise<void> {}
+  async claimIpcache(): Promise<SyncDiff> {
+    return { written: 0, removed: 0 };
+  }
   async policyFor(): Promise<unknown> {
     return { enforced: false, note: `${this.reason}; no policy is enforced on this node` };
+  }
+  recentFlows(): FlowEvent[] {
+    return [];
+  }
+  counters(): DatapathCounter[] {
+    return [];
   }
   async close(): Promise<void> {}
 }

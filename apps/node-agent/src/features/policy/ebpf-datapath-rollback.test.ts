@@ -2,18 +2,19 @@
 // names the object it failed on. A malformed state is refused before any write; a kernel write
 // that fails midway (the endpoints map full) is undone. Needs root, BTF and bpffs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AgentEndpoint } from "../../agent/endpoints.js";
 import {
   DatapathMaps,
   endpointInfo,
   endpointKey,
-  Datapath as Loaded,
   mapEntries,
+  PinnedDatapath,
   writeBatch,
 } from "../../datapath/index.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
 import { Scratch } from "../../testing/netns.js";
-import type { AgentEndpoint } from "./datapath.js";
-import { EbpfDatapath, ebpfUnsupportedReason, validateDesiredState } from "./ebpf-datapath.js";
+import { EbpfDatapath, ebpfUnsupportedReason } from "./ebpf-datapath.js";
+import { validateDesiredState } from "./translate.js";
 
 // The node namespace holding the endpoint's host veth; made in beforeAll, so a skipped suite makes nothing.
 let scratch: Scratch | undefined;
@@ -136,7 +137,7 @@ describe.skipIf(unsupported !== null)("a failed apply keeps the last good state 
     maps?.close();
     await dp?.close().catch(() => undefined);
     try {
-      Loaded.destroy(pinDir);
+      PinnedDatapath.destroy(pinDir);
     } catch {
       // never created
     }

@@ -4,18 +4,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Datapath as Loaded } from "../../datapath/index.js";
-import type { NodeDesiredState } from "../../sync/channel.js";
+import type { AgentEndpoint } from "../../agent/endpoints.js";
+import { PinnedDatapath } from "../../datapath/index.js";
+import { type NodeDesiredState, ReservedIdentity } from "../../sync/channel.js";
 import { Scratch } from "../../testing/netns.js";
-import type { AgentEndpoint } from "./datapath.js";
-import {
-  desiredEndpointFor,
-  EbpfDatapath,
-  ebpfUnsupportedReason,
-  INIT_IDENTITY,
-  ruleNumber,
-  rulesOf,
-} from "./ebpf-datapath.js";
+import { EbpfDatapath, ebpfUnsupportedReason } from "./ebpf-datapath.js";
+import { desiredEndpointFor, ruleNumber, rulesOf } from "./translate.js";
 
 // The node namespace holding the endpoint's host veth; made in beforeAll, so a skipped suite makes nothing.
 let scratch: Scratch | undefined;
@@ -127,7 +121,7 @@ describe.skipIf(unsupported !== null)("the eBPF datapath in the kernel", () => {
 
   afterAll(async () => {
     await dp?.close().catch(() => undefined);
-    Loaded.destroy(pinDir);
+    PinnedDatapath.destroy(pinDir);
     await scratch?.cleanup();
   });
 
@@ -136,7 +130,7 @@ describe.skipIf(unsupported !== null)("the eBPF datapath in the kernel", () => {
     await dp.onEndpointAdded(ep);
     const k = (await dp.policyFor(ep)) as { attached: string[]; endpoint: { identity: number } };
     expect(k.attached).toEqual(["from_pod", "to_pod"]);
-    expect(k.endpoint.identity).toBe(INIT_IDENTITY);
+    expect(k.endpoint.identity).toBe(ReservedIdentity.init);
   });
 
   it("writes endpoint, ipcache and policy from the desired state; the same state again changes nothing", async () => {

@@ -1,57 +1,67 @@
-// The real datapath behind the agent's `Datapath` seam: loads (or adopts) the eBPF programs and
-// pinned maps under one pin directory per node, attaches from_pod/to_pod to every endpoint's
-// host veth with tcx, and turns the control plane's desired state into map entries, applying
-// only the difference. Programs and maps stay when the agent stops: traffic keeps its verdicts.
+// The real datapath behind the policy subsystem: loads (or adopts) the eBPF programs and pinned
+// maps under one pin directory per node, attaches from_pod/to_pod to every endpoint's host veth
+// with tcx, and turns the control plane's desired state into map entries, applying only the
+// difference. The ipcache holds the union of its owners' claims (datapath/ipcache-owners.ts).
+// Programs and maps stay when the agent stops: traffic keeps its verdicts.
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { objectPath } from "@meridian/bpf";
 import { ifNameToIndex, isBpffs, type RingBuffer, runInNetns } from "@meridian/native";
 import type { Logger } from "pino";
+import type { AgentEndpoint } from "../../agent/endpoints.js";
 import {
   type AttachPoint,
   type CounterRow,
   compilePolicy,
-  type DatapathMaps,
   DEFAULT_PIN_DIR,
   DIRECTION,
-  deleteBatch,
   type Endpoint,
   EP_FLAGS,
   encodePolicyKey,
   encodePolicyValue,
   endpointInfo,
-  endpointKey,
-  ipcacheKey,
+  type IpcacheClaim,
+  IpcacheClaims,
+  type IpcacheOwner,
   type FlowEvent as KernelFlowEvent,
-  Datapath as Loaded,
   mapEntries,
+  PinnedDatapath,
   POLICY_PREFIX,
   type PolicyMapEntry,
   type PolicyRule,
-  type Protocol,
-  parseAddr,
-  parseCidr,
+  type SyncDiff,
   subscribeFlowEvents,
   VERDICT,
-  writeBatch,
+  withRollback,
 } from "../../datapath/index.js";
-import type { NodeDesiredState } from "../../sync/channel.js";
-import type { AgentEndpoint, Datapath, FlowEvent } from "./datapath.js";
+import { type NodeDesiredState, ReservedIdentity } from "../../sync/channel.js";
+import type { FlowEvent, PolicyDatapath } from "./datapath.js";
+import {
+  type EndpointPlan,
+  type PolicyPlan,
+  reconcileEndpoints,
+  reconcileIpcache,
+  reconcilePolicy,
+} from "./reconcile.js";
+import {
+  type DesiredEndpoint,
+  desiredEndpointFor,
+  endpointKeyOf,
+  endpointLabel,
+  flagsOf,
+  named,
+  PROTOCOL_NAMES,
+  ruleNumber,
+  rulesOf,
+  validateDesiredState,
+  validateIpcacheEntry,
+} from "./translate.js";
 
-type DesiredEndpoint = NodeDesiredState["endpoints"][number];
-
-/** Identity of an endpoint the control plane has not named yet (Cilium's reserved:init). */
-export const INIT_IDENTITY = 5;
 const POD_POINTS: AttachPoint[] = ["from_pod", "to_pod"];
-const PROTOCOL_NAMES: Record<number, Protocol> = {
-  1: "icmp",
-  6: "tcp",
-  17: "udp",
-  58: "icmpv6",
-  132: "sctp",
-};
 const FLOW_HISTORY = 1000;
+/** The maps a desired state writes; a failure anywhere restores all three. */
+const DESIRED_STATE_MAPS = ["mdp_ipcache", "mdp_policy", "mdp_endpoints"] as const;
 
 /** Why this machine cannot run the eBPF datapath, or null when it can. */
 export function ebpfUnsupportedReason(pinDir: string = DEFAULT_PIN_DIR): string | null {
@@ -62,57 +72,6 @@ export function ebpfUnsupportedReason(pinDir: string = DEFAULT_PIN_DIR): string 
   const missing = POD_POINTS.map((p) => objectPath(p)).find((f) => !existsSync(f));
   if (missing) return `BPF object ${missing} is not built (npm run build -w @meridian/bpf)`;
   return null;
-}
-
-/** A stable non-zero u32 for a rule id string (FNV-1a), so the map can name the rule that decided. */
-export function ruleNumber(ruleId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < ruleId.length; i++) {
-    h ^= ruleId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h === 0 ? 1 : h;
-}
-
-/** The desired state's entries for one endpoint as the policy compiler's rules. */
-export function rulesOf(d: DesiredEndpoint): PolicyRule[] {
-  return d.entries.map((e) => {
-    const allPorts = e.portLow === 0 && e.portHigh === 65535;
-    return {
-      direction: e.direction,
-      identity: e.remoteIdentity,
-      protocol: e.protocol === 0 ? "any" : (PROTOCOL_NAMES[e.protocol] ?? "any"),
-      ...(allPorts ? {} : { port: e.portLow, endPort: e.portHigh }),
-      verdict: e.verdict,
-      ruleId: ruleNumber(e.ruleId),
-    };
-  });
-}
-
-export function flagsOf(d: DesiredEndpoint): number {
-  return (
-    (d.policyEnforced.ingress ? EP_FLAGS.POLICY_INGRESS : 0) |
-    (d.policyEnforced.egress ? EP_FLAGS.POLICY_EGRESS : 0)
-  );
-}
-
-/** The control plane's entry for a local endpoint: by address first, then namespace/name. */
-export function desiredEndpointFor(
-  state: NodeDesiredState | undefined,
-  ep: AgentEndpoint,
-): DesiredEndpoint | undefined {
-  if (!state) return undefined;
-  return (
-    state.endpoints.find(
-      (d) =>
-        (d.ipv4 !== undefined && ep.addresses.includes(d.ipv4)) ||
-        (d.ipv6 !== undefined && ep.addresses.includes(d.ipv6)),
-    ) ?? state.endpoints.find((d) => d.namespace === (ep.namespace ?? "default") && d.name === ep.podName)
-  );
-}
-
-function hostPrefix(prefix: string): string {
-  return prefix.includes("/") ? prefix : `${prefix}/${prefix.includes(":") ? 128 : 32}`;
 }
 
 export interface ApplySummary {
@@ -133,12 +92,14 @@ export interface EbpfDatapathOptions {
   netnsPath?: string;
 }
 
-export class EbpfDatapath implements Datapath {
+export class EbpfDatapath implements PolicyDatapath {
   readonly name: string;
   readonly enforcing = true;
   readonly flows = new EventEmitter<{ flow: [FlowEvent] }>();
   private readonly endpoints = new Map<string, { ep: AgentEndpoint; ifindex: number }>();
   private state?: NodeDesiredState;
+  /** Every owner's ipcache claims as the kernel holds them (their union) since the last sync. */
+  private claims = IpcacheClaims.none;
   private readonly ruleNames = new Map<number, string>();
   private readonly history: FlowEvent[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -150,7 +111,7 @@ export class EbpfDatapath implements Datapath {
   lastRevalidation?: { checked: number; revoked: number; restored: number };
 
   private constructor(
-    private readonly dp: Loaded,
+    private readonly dp: PinnedDatapath,
     private readonly log: Logger | undefined,
     conntrackIdleMs: number,
     private readonly netnsPath?: string,
@@ -169,7 +130,7 @@ export class EbpfDatapath implements Datapath {
 
   /** Load the programs, creating the pins or adopting those a previous agent left. */
   static open(opts: EbpfDatapathOptions = {}): EbpfDatapath {
-    const dp = Loaded.load({ pinDir: opts.pinDir ?? DEFAULT_PIN_DIR });
+    const dp = PinnedDatapath.load({ pinDir: opts.pinDir ?? DEFAULT_PIN_DIR });
     return new EbpfDatapath(dp, opts.log, opts.conntrackIdleMs ?? 600_000, opts.netnsPath);
   }
 
@@ -229,7 +190,8 @@ export class EbpfDatapath implements Datapath {
 
   /**
    * Make the maps exactly what `state` says for the endpoints this agent manages: endpoint
-   * entries, ipcache and every endpoint's policy. Only differences are written.
+   * entries, the control plane's ipcache claims and every endpoint's policy. Only differences are
+   * written.
    *
    * All or nothing: every entry is validated and encoded before the first kernel write, so a
    * malformed state is refused as a whole with an error naming the object (`endpoint shop/db-1:
@@ -240,82 +202,22 @@ export class EbpfDatapath implements Datapath {
     return this.serial(() => {
       validateDesiredState(state);
       const maps = this.dp.maps;
-      const current = new Map(
-        mapEntries(maps.maps.mdp_endpoints).map(([k, v]) => [k.toString("hex"), Buffer.from(v)]),
+      const endpoints = this.planEndpoints(state);
+      const policy = this.planPolicy(state);
+      const claims = this.claims.withClaims("control-plane", state.ipcache);
+      // Nothing written yet. From here on a failure restores the three maps.
+      const summary: ApplySummary = withRollback(
+        maps,
+        DESIRED_STATE_MAPS,
+        () => ({
+          ipcache: reconcileIpcache(maps, claims),
+          // Policy before endpoints: an endpoint whose flags turn enforcement on finds its allows there.
+          policy: reconcilePolicy(maps, policy),
+          endpoints: reconcileEndpoints(maps, endpoints),
+        }),
+        this.log,
       );
-      // ip → (key, entry, endpoint label), everything encoded up front.
-      const wantEndpoints = new Map<string, { ip: string; key: Buffer; value: Buffer; label: string }>();
-      const wantPolicy = new Map<number, { label: string; entries: PolicyMapEntry[] }>();
-      const keepPolicy = new Set<number>();
-      for (const { ep, ifindex } of this.endpoints.values()) {
-        const d = desiredEndpointFor(state, ep);
-        const label = d ? endpointLabel(d) : `endpoint ${ep.namespace ?? "default"}/${ep.podName ?? ep.id}`;
-        for (const ip of ep.addresses) {
-          const key = named(`${label} (${ip})`, () => endpointKeyOf(ip));
-          const hex = key.toString("hex");
-          const haveBuf = current.get(hex);
-          const have = haveBuf ? decodeEndpoint(haveBuf) : null;
-          // Not yet known to the control plane: keep what it has (adopted) or start at init.
-          const entry =
-            d || have?.ifindex !== ifindex ? this.endpointEntry(ip, ifindex, d) : (have as Endpoint);
-          wantEndpoints.set(hex, { ip, key, value: encodeEndpoint(entry), label });
-        }
-        if (d) {
-          const entries = named(label, () => {
-            const compiled = compilePolicy(ifindex, rulesOf(d));
-            for (const e of compiled) {
-              encodePolicyKey(e);
-              encodePolicyValue(e);
-            }
-            return compiled;
-          });
-          wantPolicy.set(ifindex, { label, entries });
-        } else keepPolicy.add(ifindex);
-      }
-      const wantIpcache = new Map(state.ipcache.map((e) => [hostPrefix(e.prefix), e.identity]));
-
-      // Nothing written yet. From here on a failure restores these three maps.
-      const before = snapshot(maps);
-      const summary: ApplySummary = {
-        endpoints: { written: 0, removed: 0 },
-        ipcache: { written: 0, removed: 0 },
-        policy: { added: 0, updated: 0, removed: 0 },
-      };
-      try {
-        summary.ipcache = named(`ipcache (${wantIpcache.size} entries)`, () => maps.syncIpcache(wantIpcache));
-        // Policy before endpoints: an endpoint whose flags turn enforcement on finds its allows there.
-        const present = new Set(maps.policyEntries().map((e) => e.epId));
-        for (const epId of new Set([...present, ...wantPolicy.keys()])) {
-          if (keepPolicy.has(epId)) continue;
-          const want = wantPolicy.get(epId);
-          const diff = named(`${want?.label ?? `stale endpoint #${epId}`}: policy`, () =>
-            maps.setPolicyEntries(epId, want?.entries ?? []),
-          );
-          summary.policy.added += diff.added;
-          summary.policy.updated += diff.updated;
-          summary.policy.removed += diff.removed;
-        }
-        // New and changed endpoint entries first, then the ones no longer wanted.
-        for (const [hex, w] of wantEndpoints) {
-          if (current.get(hex)?.equals(w.value)) continue;
-          named(`${w.label} (${w.ip})`, () => maps.maps.mdp_endpoints.update(w.key, w.value));
-          summary.endpoints.written++;
-        }
-        for (const hex of current.keys()) {
-          if (wantEndpoints.has(hex)) continue;
-          named(`stale endpoint entry ${hex}`, () => maps.maps.mdp_endpoints.delete(Buffer.from(hex, "hex")));
-          summary.endpoints.removed++;
-        }
-      } catch (err) {
-        let outcome = "the maps were restored to the last good state";
-        try {
-          restore(maps, before);
-        } catch (undoErr) {
-          outcome = `restoring the last good state failed too: ${(undoErr as Error).message}`;
-          this.log?.error({ err: undoErr }, "datapath rollback failed");
-        }
-        throw new Error(`${(err as Error).message}; ${outcome}`, { cause: err });
-      }
+      this.claims = claims;
       this.state = state;
       for (const d of state.endpoints) this.rememberRules([], d);
       this.lastApply = summary;
@@ -323,25 +225,105 @@ export class EbpfDatapath implements Datapath {
         summary.endpoints.written +
         summary.endpoints.removed +
         summary.ipcache.written +
-        summary.ipcache.removed;
-      const policyChanged = summary.policy.added + summary.policy.updated + summary.policy.removed;
-      if (changed + policyChanged > 0) {
-        // A narrower policy must also stop the flows it no longer allows, not only new ones:
-        // their conntrack entries go, so their next packet meets the policy.
-        let conntrack: { checked: number; revoked: number; restored: number } | undefined;
-        try {
-          conntrack = maps.revalidateConntrack();
-          this.lastRevalidation = conntrack;
-        } catch (err) {
-          this.log?.warn({ err }, "conntrack revalidation failed; established flows keep their verdict");
-        }
+        summary.ipcache.removed +
+        summary.policy.added +
+        summary.policy.updated +
+        summary.policy.removed;
+      if (changed > 0) {
+        const conntrack = this.revalidateConntrack();
         this.log?.info({ revision: state.revision, ...summary, conntrack }, "datapath reconciled");
       }
     });
   }
 
+  /**
+   * Replaces `owner`'s ipcache claims; the control plane's and every other owner's stay. The kernel
+   * map becomes the new union; a failed write leaves the previous union in force.
+   */
+  claimIpcache(owner: Exclude<IpcacheOwner, "control-plane">, entries: IpcacheClaim[]): Promise<SyncDiff> {
+    return this.serial(() => {
+      if ((owner as IpcacheOwner) === "control-plane")
+        throw new Error("the control plane's ipcache entries come with its desired state");
+      for (const e of entries) validateIpcacheEntry(e);
+      const maps = this.dp.maps;
+      const claims = this.claims.withClaims(owner, entries);
+      const diff = withRollback(maps, ["mdp_ipcache"], () => reconcileIpcache(maps, claims), this.log);
+      this.claims = claims;
+      if (diff.written + diff.removed > 0) {
+        const conntrack = this.revalidateConntrack();
+        this.log?.info({ owner, ipcache: diff, conntrack }, "ipcache claims synced");
+      }
+      return diff;
+    });
+  }
+
+  /** The endpoint map as the managed endpoints and `state` want it, every entry encoded. */
+  private planEndpoints(state: NodeDesiredState): EndpointPlan {
+    const current = new Map(
+      mapEntries(this.dp.maps.maps.mdp_endpoints).map(([k, v]) => [k.toString("hex"), Buffer.from(v)]),
+    );
+    const want: EndpointPlan["want"] = new Map();
+    for (const { ep, ifindex } of this.endpoints.values()) {
+      const d = desiredEndpointFor(state, ep);
+      const label = d ? endpointLabel(d) : `endpoint ${ep.namespace ?? "default"}/${ep.podName ?? ep.id}`;
+      for (const ip of ep.addresses) {
+        const key = named(`${label} (${ip})`, () => endpointKeyOf(ip));
+        const hex = key.toString("hex");
+        const haveBuf = current.get(hex);
+        const have = haveBuf ? decodeEndpoint(haveBuf) : null;
+        // Not yet known to the control plane: keep what it has (adopted) or start at init.
+        const entry =
+          d || have?.ifindex !== ifindex ? this.endpointEntry(ip, ifindex, d) : (have as Endpoint);
+        want.set(hex, { ip, key, value: encodeEndpoint(entry), label });
+      }
+    }
+    return { current, want };
+  }
+
+  /** Each managed endpoint's compiled policy; endpoints the control plane has not named keep theirs. */
+  private planPolicy(state: NodeDesiredState): PolicyPlan {
+    const plan: PolicyPlan = { want: new Map(), keep: new Set() };
+    for (const { ep, ifindex } of this.endpoints.values()) {
+      const d = desiredEndpointFor(state, ep);
+      if (!d) {
+        plan.keep.add(ifindex);
+        continue;
+      }
+      const label = endpointLabel(d);
+      const entries = named(label, () => {
+        const compiled = compilePolicy(ifindex, rulesOf(d));
+        for (const e of compiled) {
+          encodePolicyKey(e);
+          encodePolicyValue(e);
+        }
+        return compiled;
+      });
+      plan.want.set(ifindex, { label, entries });
+    }
+    return plan;
+  }
+
+  /**
+   * A narrower policy (or a changed identity) must also stop the flows it no longer allows, not
+   * only new ones: established flows are re-judged against the maps now in force.
+   */
+  private revalidateConntrack(): { checked: number; revoked: number; restored: number } | undefined {
+    try {
+      this.lastRevalidation = this.dp.maps.revalidateConntrack();
+      return this.lastRevalidation;
+    } catch (err) {
+      this.log?.warn({ err }, "conntrack revalidation failed; established flows keep their verdict");
+      return undefined;
+    }
+  }
+
   private endpointEntry(_ip: string, ifindex: number, d: DesiredEndpoint | undefined): Endpoint {
-    return { epId: ifindex, ifindex, identity: d?.identity ?? INIT_IDENTITY, flags: d ? flagsOf(d) : 0 };
+    return {
+      epId: ifindex,
+      ifindex,
+      identity: d?.identity ?? ReservedIdentity.init,
+      flags: d ? flagsOf(d) : 0,
+    };
   }
 
   private rememberRules(rules: PolicyRule[], d: DesiredEndpoint): PolicyRule[] {
@@ -430,73 +412,6 @@ export class EbpfDatapath implements Datapath {
   }
 }
 
-const U32_MAX = 0xffffffff;
-const MAPS_UNDONE = ["mdp_ipcache", "mdp_policy", "mdp_endpoints"] as const;
-type Snapshot = Record<(typeof MAPS_UNDONE)[number], Map<string, Buffer>>;
-
-function endpointLabel(d: DesiredEndpoint): string {
-  return `endpoint ${d.namespace}/${d.name}`;
-}
-
-/** Run `fn`, prefixing any error with the object it was working on. */
-function named<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function checkU32(what: string, n: unknown): void {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > U32_MAX)
-    throw new RangeError(`${what} ${String(n)} out of range`);
-}
-
-function checkPort(n: unknown): void {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535)
-    throw new RangeError(`port ${String(n)} out of range`);
-}
-
-/**
- * Everything in the state must encode before anything is written: addresses, prefixes,
- * identities, protocols and ports. Throws naming the first object that does not.
- */
-export function validateDesiredState(state: NodeDesiredState): void {
-  for (const d of state.endpoints) {
-    const label = endpointLabel(d);
-    named(label, () => {
-      checkU32("identity", d.identity);
-      for (const ip of [d.ipv4, d.ipv6]) if (ip !== undefined) endpointKeyOf(ip);
-    });
-    for (const e of d.entries) {
-      named(`${label}: policy rule ${JSON.stringify(e.ruleId)}`, () => {
-        if (e.direction !== "ingress" && e.direction !== "egress")
-          throw new RangeError(`unknown direction ${JSON.stringify(e.direction)}`);
-        if (e.verdict !== "allow" && e.verdict !== "deny")
-          throw new RangeError(`unknown verdict ${JSON.stringify(e.verdict)}`);
-        if (e.protocol !== 0 && PROTOCOL_NAMES[e.protocol] === undefined)
-          throw new RangeError(`unknown protocol ${String(e.protocol)}`);
-        checkU32("remote identity", e.remoteIdentity);
-        checkPort(e.portLow);
-        checkPort(e.portHigh);
-        if (e.portLow > e.portHigh) throw new RangeError(`empty port range ${e.portLow}-${e.portHigh}`);
-      });
-    }
-  }
-  for (const e of state.ipcache) {
-    named(`ipcache entry ${JSON.stringify(e.prefix)}`, () => {
-      const c = parseCidr(hostPrefix(e.prefix));
-      ipcacheKey.encode({ prefixlen: 32 + c.prefix, family: c.family, addr: c.bytes });
-      checkU32("identity", e.identity);
-    });
-  }
-}
-
-function endpointKeyOf(ip: string): Buffer {
-  const a = parseAddr(ip);
-  return endpointKey.encode({ addr: a.bytes, family: a.family });
-}
-
 function encodeEndpoint(ep: Endpoint): Buffer {
   return endpointInfo.encode({ ep_id: ep.epId, identity: ep.identity, ifindex: ep.ifindex, flags: ep.flags });
 }
@@ -504,32 +419,6 @@ function encodeEndpoint(ep: Endpoint): Buffer {
 function decodeEndpoint(v: Buffer): Endpoint {
   const d = endpointInfo.decode(v);
   return { epId: d.ep_id, identity: d.identity, ifindex: d.ifindex, flags: d.flags };
-}
-
-function snapshot(maps: DatapathMaps): Snapshot {
-  const out = {} as Snapshot;
-  for (const n of MAPS_UNDONE)
-    out[n] = new Map(mapEntries(maps.maps[n]).map(([k, v]) => [k.toString("hex"), Buffer.from(v)]));
-  return out;
-}
-
-/** Put the maps back to `before`: delete what was added first (frees room), then rewrite the rest. */
-function restore(maps: DatapathMaps, before: Snapshot): void {
-  for (const n of MAPS_UNDONE) {
-    const map = maps.maps[n];
-    const was = before[n];
-    const now = new Map(mapEntries(map).map(([k, v]) => [k.toString("hex"), v]));
-    deleteBatch(
-      map,
-      [...now.keys()].filter((id) => !was.has(id)).map((id) => Buffer.from(id, "hex")),
-    );
-    const back = [...was].filter(([id, v]) => !now.get(id)?.equals(v));
-    writeBatch(
-      map,
-      back.map(([id]) => Buffer.from(id, "hex")),
-      back.map(([, v]) => v),
-    );
-  }
 }
 
 function sameEndpoint(a: Endpoint | null, b: Endpoint): boolean {
