@@ -12,9 +12,9 @@ import { objectPath } from "@meridian/bpf";
 import { buildPacket } from "@meridian/bpf/packet";
 import { type BpfProgram, isBpffs, openObject } from "@meridian/native";
 import {
-  PinnedDatapath,
   EP_FLAGS,
   openFlowEvents,
+  PinnedDatapath,
   type PolicyMapEntry,
   VERDICT,
 } from "@meridian/node-agent/datapath/index";

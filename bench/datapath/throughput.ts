@@ -2,7 +2,7 @@
 // with to_pod/from_pod tcx-attached ÷ the same path with no programs. Rounds alternate
 // (none, programs, none, …) so load from other processes hits both sides alike.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { PinnedDatapath, EP_FLAGS } from "@meridian/node-agent/datapath/index";
+import { EP_FLAGS, PinnedDatapath } from "@meridian/node-agent/datapath/index";
 
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { stdio: "pipe" }).toString();
 

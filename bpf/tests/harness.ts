@@ -7,10 +7,10 @@ import { assertBuilt } from "@meridian/bpf";
 import { isBpffs, type TestRunResult } from "@meridian/native";
 import {
   type AttachPoint,
-  PinnedDatapath,
   drainFlowEvents,
   type FlowEvent,
   openFlowEvents,
+  PinnedDatapath,
 } from "@meridian/node-agent/datapath/index";
 
 export const TC_ACT_OK = 0;

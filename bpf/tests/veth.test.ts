@@ -5,7 +5,7 @@
 // and again: every sequence number must arrive and TCP must retransmit nothing.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { openPinnedLink } from "@meridian/native";
-import { PinnedDatapath, EP_FLAGS, POINT, REASON } from "@meridian/node-agent/datapath/index";
+import { EP_FLAGS, PinnedDatapath, POINT, REASON } from "@meridian/node-agent/datapath/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPinDir, requireBpf } from "./harness";
 
