@@ -6,7 +6,7 @@
 //   npx tsx bench/bgp/run.ts 100000 1000000
 import fs from "node:fs";
 import path from "node:path";
-import { type Driver, Lab, sh, until } from "../../packages/bgp/tests/interop/lab.js";
+import { type Driver, Lab, sh, until } from "@meridian/bgp/testing";
 
 const sizes = process.argv
   .slice(2)

@@ -12,9 +12,9 @@ import { objectPath } from "@meridian/bpf";
 import { buildPacket } from "@meridian/bpf/packet";
 import { type BpfProgram, isBpffs, openObject } from "@meridian/native";
 import {
-  Datapath,
   EP_FLAGS,
   openFlowEvents,
+  PinnedDatapath,
   type PolicyMapEntry,
   VERDICT,
 } from "@meridian/node-agent/datapath/index";
@@ -31,7 +31,7 @@ if (process.getuid?.() !== 0) throw new Error("the datapath benchmark needs root
 if (!isBpffs("/sys/fs/bpf")) throw new Error("/sys/fs/bpf is not bpffs: mount -t bpf bpf /sys/fs/bpf");
 
 const pinDir = `/sys/fs/bpf/meridian-bench-${process.pid}`;
-const dp = Datapath.load({ pinDir });
+const dp = PinnedDatapath.load({ pinDir });
 const rb = openFlowEvents(dp.maps.maps.mdp_events);
 const passObj = openObject(objectPath("passthrough"));
 const passthrough = passObj.program("passthrough");
@@ -180,7 +180,7 @@ try {
   rb.close();
   passthrough.close();
   dp.close();
-  Datapath.destroy(pinDir);
+  PinnedDatapath.destroy(pinDir);
 }
 
 if (process.argv.includes("--throughput")) {

@@ -2,7 +2,7 @@
 // with to_pod/from_pod tcx-attached ÷ the same path with no programs. Rounds alternate
 // (none, programs, none, …) so load from other processes hits both sides alike.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { Datapath, EP_FLAGS } from "@meridian/node-agent/datapath/index";
+import { EP_FLAGS, PinnedDatapath } from "@meridian/node-agent/datapath/index";
 
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { stdio: "pipe" }).toString();
 
@@ -21,7 +21,7 @@ export async function measureThroughput(pinDir: string, rounds = 3, seconds = 3)
   const A = `mdpb-${process.pid}-a`;
   const B = `mdpb-${process.pid}-b`;
   let server: ChildProcess | undefined;
-  const dp = Datapath.load({ pinDir });
+  const dp = PinnedDatapath.load({ pinDir });
   try {
     sh("ip", "netns", "add", A);
     sh("ip", "netns", "add", B);
@@ -63,7 +63,7 @@ export async function measureThroughput(pinDir: string, rounds = 3, seconds = 3)
   } finally {
     server?.kill("SIGKILL");
     dp.close();
-    Datapath.destroy(pinDir);
+    PinnedDatapath.destroy(pinDir);
     for (const ns of [A, B]) {
       try {
         sh("ip", "netns", "del", ns);

@@ -7,10 +7,10 @@ import { assertBuilt } from "@meridian/bpf";
 import { isBpffs, type TestRunResult } from "@meridian/native";
 import {
   type AttachPoint,
-  Datapath,
   drainFlowEvents,
   type FlowEvent,
   openFlowEvents,
+  PinnedDatapath,
 } from "@meridian/node-agent/datapath/index";
 
 export const TC_ACT_OK = 0;
@@ -37,7 +37,7 @@ export function freshPinDir(tag: string): string {
 }
 
 export interface Harness {
-  dp: Datapath;
+  dp: PinnedDatapath;
   pinDir: string;
   run(point: AttachPoint, packet: Buffer): TestRunResult;
   events(): FlowEvent[];
@@ -49,13 +49,13 @@ export interface Harness {
 export function openHarness(tag: string): Harness {
   requireBpf();
   const pinDir = freshPinDir(tag);
-  const dp = Datapath.load({ pinDir });
+  const dp = PinnedDatapath.load({ pinDir });
   let rb: ReturnType<typeof openFlowEvents>;
   try {
     rb = openFlowEvents(dp.maps.maps.mdp_events);
   } catch (err) {
     dp.close();
-    Datapath.destroy(pinDir);
+    PinnedDatapath.destroy(pinDir);
     throw err;
   }
   return {
@@ -78,7 +78,7 @@ export function openHarness(tag: string): Harness {
     close() {
       rb.close();
       dp.close();
-      Datapath.destroy(pinDir);
+      PinnedDatapath.destroy(pinDir);
     },
   };
 }

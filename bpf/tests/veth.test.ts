@@ -5,7 +5,7 @@
 // and again: every sequence number must arrive and TCP must retransmit nothing.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { openPinnedLink } from "@meridian/native";
-import { Datapath, EP_FLAGS, POINT, REASON } from "@meridian/node-agent/datapath/index";
+import { EP_FLAGS, PinnedDatapath, POINT, REASON } from "@meridian/node-agent/datapath/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPinDir, requireBpf } from "./harness";
 
@@ -18,8 +18,8 @@ const B_IP6 = "fd20:200::2";
 const pinDir = freshPinDir("veth");
 const target = { ifindex: 0, netnsPath: `/run/netns/${NS_A}`, name: "va" };
 
-let dp: Datapath | undefined;
-let v2: Datapath | undefined;
+let dp: PinnedDatapath | undefined;
+let v2: PinnedDatapath | undefined;
 let server: ChildProcess | undefined;
 
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { stdio: "pipe" }).toString();
@@ -108,7 +108,7 @@ beforeAll(async () => {
   }
   target.ifindex = Number(inNs(NS_A, "cat", "/sys/class/net/va/ifindex").trim());
 
-  dp = Datapath.load({ pinDir });
+  dp = PinnedDatapath.load({ pinDir });
   for (const ip of [B_IP, B_IP6])
     dp.maps.setEndpoint(ip, {
       epId: 1,
@@ -145,7 +145,7 @@ afterAll(() => {
   server?.kill("SIGKILL");
   v2?.close();
   dp?.close();
-  Datapath.destroy(pinDir);
+  PinnedDatapath.destroy(pinDir);
   for (const ns of [NS_A, NS_B]) {
     try {
       sh("ip", "netns", "del", ns);
@@ -183,7 +183,7 @@ describe("live program replacement", () => {
   it("replacing the programs 40 times under a TCP stream loses nothing and retransmits nothing", async () => {
     if (!dp) throw new Error("no datapath");
     // A second load of the same objects: new program instances over the same pinned maps.
-    v2 = Datapath.load({ pinDir });
+    v2 = PinnedDatapath.load({ pinDir });
     const before = { a: retransSegs(NS_A), b: retransSegs(NS_B) };
     const COUNT = 50_000;
 
@@ -262,7 +262,7 @@ describe("agent restart", () => {
     v2 = undefined;
 
     // "Restart": everything is reopened from the pins alone.
-    dp = Datapath.load({ pinDir });
+    dp = PinnedDatapath.load({ pinDir });
     expect(dp.maps.maps.mdp_policy.info().id).toBe(mapId);
     expect(dp.maps.policyEntries(1)).toHaveLength(3);
     dp.attach("to_pod", target).close(); // adopts: updates the existing link in place

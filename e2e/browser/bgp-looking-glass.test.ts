@@ -129,7 +129,7 @@ describe("BGP looking glass (production build, real PostgreSQL, Debian Chromium)
                 uptimeSeconds: 300,
                 prefixesReceived: 1501,
                 prefixesAdvertised: 2,
-                // The rest of what the agent's consoleDetail sends (apps/node-agent/src/bgp/status.ts).
+                // The rest of what the agent's consoleDetail sends (apps/node-agent/src/features/bgp/status.ts).
                 flaps: 3,
                 lastError: "received: Cease / Administrative Reset",
                 lastErrorDetail: {

@@ -1,64 +1,48 @@
-// The meridian-agent daemon: wires IPAM, endpoints, node routing, the datapath seam, the
-// local listeners and (when configured) the control-plane sync together.
+// The meridian-agent daemon: IPAM and endpoints (CNI), the local listeners, and a loop over the
+// registered subsystems (src/features/registry.ts: policy datapath, BGP, routing), which it starts,
+// hands every desired state, asks for their status and closes. The sync loop drives it when the
+// agent has a control plane.
 import { chmod, mkdir, unlink } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import pino, { type Logger } from "pino";
-import {
-  BgpController,
-  type BgpControllerOptions,
-  bgpComponentStatus,
-  lookingGlassSnapshot,
-  nativeTransport,
-  recordGracefulStop,
-  takeGracefulStop,
-} from "../bgp/index.js";
+import { z } from "zod";
 import { CniCode, CniError } from "../cni/spec.js";
 import { type AgentConfig, ConfigError } from "../config.js";
+import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../features/feature.js";
+import { createFeatures, type FeatureOptions } from "../features/registry.js";
 import { Ipam } from "../ipam/allocator.js";
 import { setSysctls } from "../routing/exec.js";
-import { desiredPeerRoutes, type PeerNode, reconcilePeerRoutes } from "../routing/node-routes.js";
 import { AgentMetrics } from "../status/metrics.js";
-import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
-
+import { type ComponentStatus, type NodeDesiredState, ReservedIdentity } from "../sync/channel.js";
 import type { SyncTarget } from "../sync/loop.js";
-import { type AgentEndpoint, type Datapath, type FlowEvent, UnenforcedDatapath } from "./datapath-port.js";
-import { EndpointManager } from "./endpoints.js";
-import { createHandler } from "./local-api.js";
+import { type AgentEndpoint, type EndpointHooks, EndpointManager } from "./endpoints.js";
+import { coreRoutes, createHandler, type LocalRoute } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
 
 type LocalEndpointState = NodeDesiredState["endpoints"][number];
-/** The API's reserved "init" identity (packages/api/src/compiler/identity.ts). */
-const INIT_IDENTITY = 5;
 
-export interface AgentOptions {
-  /** The eBPF datapath; without one the agent runs with {@link UnenforcedDatapath}. */
-  datapath?: Datapath;
+/** The agent's own component: the endpoints it plumbed and its PodCIDRs. */
+export const cniStatusSchema = componentStatusSchema(
+  "cni",
+  z.strictObject({ podCIDRs: z.array(z.string()) }),
+);
+
+export interface AgentOptions extends FeatureOptions {
   logger?: Logger;
-  /**
-   * BGP controller options for tests (e.g. a listen port); by default the controller uses the
-   * native transport (TCP-MD5, TTL) and listens on :179 once an instance selects this node.
-   */
-  bgp?: Partial<BgpControllerOptions> | false;
 }
 
 export class Agent implements SyncTarget {
   readonly metrics = new AgentMetrics();
   readonly log: Logger;
-  readonly datapath: Datapath;
+  /** The subsystems, in registry order: applied, reported and closed in it. */
+  readonly features: readonly AgentFeature[];
   endpoints!: EndpointManager;
-  /** The node's BGP speaker, driven by `state.bgp`; created in start(). */
-  bgp?: BgpController;
-  /** Set by the sync loop: the API's `agent.bgpPassword` query. */
-  bgpPassword?: (ref: string) => Promise<string | undefined>;
   private ipam!: Ipam;
   private unixServer?: http.Server;
   private tcpServer?: http.Server;
   private readonly startedAt = Date.now();
-  private peers: PeerNode[];
-  private peerRoutes: { dst: string; via: string }[] = [];
-  private lastError?: string;
   /** Set by the sync loop. */
   controlPlane: AgentStatusView["controlPlane"];
   httpPort?: number;
@@ -70,20 +54,23 @@ export class Agent implements SyncTarget {
   private appliedListeners = new Set<() => void>();
   /** Set by the sync loop: sends the endpoint inventory to the control plane now. */
   private endpointReporter?: () => Promise<void>;
-  private bgpRouteListeners: (() => void)[] = [];
-  /** BGP has applied a desired state: before that an empty looking glass would mean nothing. */
-  private bgpApplied = false;
 
   constructor(
     readonly config: AgentConfig,
-    private readonly opts: AgentOptions = {},
+    opts: AgentOptions = {},
   ) {
     this.log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
-    this.datapath = opts.datapath ?? new UnenforcedDatapath();
-    const dp = this.datapath;
-    if (dp.counters) this.metrics.watchDatapath(() => dp.counters?.() ?? []);
-    this.peers = config.peers;
     this.controlPlane = config.api ? { mode: "disconnected", api: config.api } : { mode: "standalone" };
+    const ctx: FeatureContext = {
+      config,
+      log: this.log,
+      metrics: this.metrics,
+      // Routes are served only once start() has made the endpoint manager.
+      endpoint: (ref) => this.endpoints?.find(ref),
+      desiredState: () => this.desired?.state,
+    };
+    this.features = createFeatures(ctx, opts);
+    for (const f of this.features) for (const m of f.metrics) this.metrics.registry.registerMetric(m);
   }
 
   async start(): Promise<void> {
@@ -97,22 +84,21 @@ export class Agent implements SyncTarget {
         "no PodCIDR for this node: pass --pod-cidr (repeatable), set podCIDRs in --config, or give the node PodCIDRs in the control plane",
       );
     }
-    if (!this.datapath.enforcing)
-      this.log.warn({ datapath: this.datapath.name }, "policy is NOT enforced on this node");
     await mkdir(config.stateDir, { recursive: true });
     // A node routes between its pods and other nodes.
     await setSysctls({ "net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1" });
     this.ipam = await Ipam.open(config.podCIDRs, config.stateDir);
     this.endpoints = new EndpointManager(
       this.ipam,
-      this.datapath,
+      this.endpointHooks(),
       config.stateDir,
       this.log,
       this.metrics,
       config.mtu,
     );
+    for (const f of this.features) await f.start();
+    // Endpoints the last agent plumbed are handed to the subsystems again: they adopt, not rebuild.
     await this.endpoints.load();
-    if (this.opts.bgp !== false) await this.startBgp(this.opts.bgp ?? {});
     // With a control plane, a pod's first packet must meet its policy: ADD waits for it.
     if (config.api) this.endpoints.admission = (ep) => this.admitEndpoint(ep);
     this.endpoints.onChange(() => {
@@ -120,8 +106,6 @@ export class Agent implements SyncTarget {
     });
     // Pods whose network namespace vanished without a DEL (e.g. while this agent was down).
     this.endpoints.startCollecting(config.endpointGcIntervalMs);
-    // A bad peer route must not keep pods from being plumbed: it is reported, not fatal.
-    await this.applyPeers(this.peers).catch(() => undefined);
     await this.listenUnix();
     if (config.httpAddress) await this.listenTcp(config.httpAddress);
     this.started = true;
@@ -140,26 +124,32 @@ export class Agent implements SyncTarget {
     );
   }
 
-  /** Reconciles routes to other nodes' PodCIDRs; keeps the last good set on failure. */
-  async applyPeers(peers: PeerNode[]): Promise<void> {
-    try {
-      const desired = desiredPeerRoutes(peers.filter((p) => p.name !== this.config.nodeName));
-      const changes = await reconcilePeerRoutes(desired);
-      this.peers = peers;
-      this.peerRoutes = desired;
-      this.metrics.peerRoutes.set(desired.length);
-      if (this.lastError?.startsWith("peer routes")) this.lastError = undefined;
-      if (changes.added.length || changes.removed.length) this.log.info(changes, "peer routes reconciled");
-    } catch (err) {
-      this.metrics.applyErrors.inc({ component: "routing" });
-      this.lastError = `peer routes: ${(err as Error).message}`;
-      this.log.error({ err }, "applying peer routes failed; keeping the previous routes");
-      throw err;
-    }
+  /** Every subsystem's endpoint hooks, in registry order; a failure is counted against its subsystem. */
+  private endpointHooks(): EndpointHooks {
+    const run = async (hook: "onEndpointAdded" | "onEndpointRemoved", ep: AgentEndpoint) => {
+      for (const f of this.features) {
+        if (!f[hook]) continue;
+        try {
+          await f[hook](ep);
+        } catch (err) {
+          this.metrics.applyErrors.inc({ component: f.component });
+          throw err;
+        }
+      }
+    };
+    return {
+      onEndpointAdded: (ep) => run("onEndpointAdded", ep),
+      onEndpointRemoved: (ep) => run("onEndpointRemoved", ep),
+    };
   }
 
   // --- SyncTarget: what the control-plane loop drives -------------------------------------
 
+  /**
+   * Hands the state to every subsystem in registry order. One that refuses a state it cannot
+   * apply (the policy datapath) stops the loop and the state is rejected (the sync loop keeps the
+   * previous one); the others keep their last good state and report the error.
+   */
   async applyDesiredState(state: NodeDesiredState, revision: number): Promise<void> {
     if (!this.started) {
       this.desired = { state, revision };
@@ -175,19 +165,20 @@ export class Agent implements SyncTarget {
         "PodCIDRs differ from the control plane's; keeping the running ones",
       );
     }
-    try {
-      await this.datapath.applyDesiredState?.(state);
-    } catch (err) {
-      this.metrics.applyErrors.inc({ component: "datapath" });
-      this.lastError = `revision ${revision}: ${(err as Error).message}`;
-      throw err;
+    const previous = this.desired?.state;
+    for (const f of this.features) {
+      try {
+        await f.apply(state, previous);
+      } catch (err) {
+        this.metrics.applyErrors.inc({ component: f.component });
+        if (f.refusesStateOnFailure) throw err;
+        this.log.error(
+          { err, component: f.component, revision },
+          "apply failed; keeping the last good state",
+        );
+      }
     }
-    await this.applyBgp(state);
-    // Routes to other nodes' PodCIDRs follow the control plane; the configured peers are the
-    // fallback for states that do not carry them (standalone, or an older control plane).
-    if (state.peers) await this.applyPeers(state.peers).catch(() => undefined);
     this.desired = { state, revision };
-    if (!this.lastError?.startsWith("peer routes")) this.lastError = undefined;
     this.metrics.lastAppliedRevision.set(revision);
     this.controlPlane = { ...this.controlPlane, lastRevision: revision };
     for (const l of [...this.appliedListeners]) l();
@@ -210,7 +201,7 @@ export class Agent implements SyncTarget {
         d.namespace === ns &&
         d.name === ep.podName &&
         d.identity !== 0 &&
-        d.identity !== INIT_IDENTITY &&
+        d.identity !== ReservedIdentity.init &&
         (d.ipv4 === undefined || ep.addresses.includes(d.ipv4)) &&
         (d.ipv6 === undefined || ep.addresses.includes(d.ipv6)),
     );
@@ -256,59 +247,6 @@ export class Agent implements SyncTarget {
     }
   }
 
-  private async startBgp(opts: Partial<BgpControllerOptions>): Promise<void> {
-    let transport = opts.transport;
-    if (!transport) {
-      try {
-        transport = await nativeTransport();
-      } catch (err) {
-        // Sessions still work; TCP-MD5 and multihop TTL do not.
-        this.log.warn(
-          { err: (err as Error).message },
-          "native addon unavailable: BGP runs without TCP-MD5/TTL",
-        );
-      }
-    }
-    const restarting = await takeGracefulStop(this.config.stateDir);
-    if (restarting) this.log.info("BGP: graceful restart after a graceful stop (peers keep our routes)");
-    this.bgp = new BgpController({
-      ...opts,
-      ...(transport ? { transport } : {}),
-      restarting,
-      resolvePassword: opts.resolvePassword ?? (async (ref) => this.bgpPassword?.(ref)),
-    });
-    this.bgp.onRoutesChanged(() => {
-      for (const l of this.bgpRouteListeners) l();
-    });
-  }
-
-  /** BGP follows the desired state; a failed apply keeps the last good sessions and shows in status. */
-  private async applyBgp(state: NodeDesiredState): Promise<void> {
-    if (!this.bgp) return;
-    try {
-      await this.bgp.apply(state.bgp ?? { instances: [] }, {
-        nodeAddresses: state.node.addresses,
-        ...(state.srv6 ? { srv6: state.srv6 } : {}),
-      });
-    } catch (err) {
-      this.metrics.applyErrors.inc({ component: "bgp" });
-      this.log.error({ err }, "applying BGP failed; keeping the last good BGP state");
-    }
-    if (!this.bgpApplied) {
-      this.bgpApplied = true;
-      for (const l of this.bgpRouteListeners) l();
-    }
-  }
-
-  /** Each peer's received and advertised routes, bounded per table, for the control plane. */
-  bgpLookingGlass() {
-    return this.bgp && this.bgpApplied ? lookingGlassSnapshot(this.bgp) : undefined;
-  }
-
-  onBgpRoutesChanged(listener: () => void): void {
-    this.bgpRouteListeners.push(listener);
-  }
-
   /** Resolves once a desired state (from disk or the control plane) is known. */
   waitForDesiredState(): Promise<void> {
     if (this.desired) return Promise.resolve();
@@ -324,28 +262,15 @@ export class Agent implements SyncTarget {
     };
   }
 
+  /** Every subsystem's component, then the agent's own (`cni`). */
   components(): ComponentStatus[] {
-    return [
-      this.lastError?.startsWith("revision")
-        ? { component: "datapath", state: "error" as const, message: this.lastError }
-        : {
-            component: "datapath",
-            state: this.datapath.enforcing ? ("ok" as const) : ("degraded" as const),
-            message: this.datapath.name,
-          },
-      {
-        component: "cni",
-        state: "ok",
-        message: `${this.started ? this.endpoints.list().length : 0} endpoints`,
-        detail: { podCIDRs: this.config.podCIDRs },
-      },
-      {
-        component: "routing",
-        state: this.lastError?.startsWith("peer routes") ? "error" : "ok",
-        message: `${this.peerRoutes.length} routes to other nodes' PodCIDRs`,
-      },
-      ...(this.bgp ? [bgpComponentStatus(this.bgp.status())] : []),
-    ];
+    const cni: z.infer<typeof cniStatusSchema> = {
+      component: "cni",
+      state: "ok",
+      message: `${this.started ? this.endpoints.list().length : 0} endpoints`,
+      detail: { podCIDRs: this.config.podCIDRs },
+    };
+    return [...this.features.flatMap((f) => f.status() ?? []), cni];
   }
 
   endpointList(): AgentEndpoint[] {
@@ -356,45 +281,23 @@ export class Agent implements SyncTarget {
     this.endpointListeners.push(listener);
   }
 
-  onFlow(listener: (flow: FlowEvent) => void): void {
-    this.datapath.flows.on("flow", listener);
-  }
-
-  /** The control plane's view of an endpoint (its compiled policy), if it has one. */
-  desiredFor(ep: AgentEndpoint): unknown {
-    const state = this.desired?.state;
-    if (!state) return undefined;
-    return state.endpoints.find(
-      (d) =>
-        (d.namespace === (ep.namespace ?? "default") && d.name === ep.podName) ||
-        (d.ipv4 !== undefined && ep.addresses.includes(d.ipv4)) ||
-        (d.ipv6 !== undefined && ep.addresses.includes(d.ipv6)),
-    );
-  }
-
+  /** The core's fields, each subsystem's (datapath, peer routes), and the first subsystem error. */
   status(): AgentStatusView {
+    const lastError = this.features.map((f) => f.lastError()).find((e) => e !== undefined);
     return {
       nodeName: this.config.nodeName,
       podCIDRs: this.config.podCIDRs,
-      datapath: { name: this.datapath.name, enforcing: this.datapath.enforcing },
+      ...Object.assign({}, ...this.features.map((f) => f.statusView())),
       controlPlane: this.controlPlane,
       endpoints: this.endpoints.list().length,
-      peerRoutes: this.peerRoutes,
       ipam: this.ipam.capacity().map((c) => ({ pool: c.pool, used: c.used, usable: c.usable.toString() })),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      ...(this.lastError ? { lastError: this.lastError } : {}),
-    };
+      ...(lastError ? { lastError } : {}),
+    } as AgentStatusView;
   }
 
   async close(): Promise<void> {
     this.endpoints?.stopCollecting();
-    // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
-    // BGP stops gracefully: peers keep our routes until the next agent's End-of-RIB.
-    if (this.bgp) {
-      const running = this.bgp.status().running;
-      await this.bgp.stop({ graceful: true }).catch((err) => this.log.warn({ err }, "BGP stop failed"));
-      if (running) await recordGracefulStop(this.config.stateDir).catch(() => undefined);
-    }
     await Promise.all(
       [this.unixServer, this.tcpServer].map(
         (s) =>
@@ -406,19 +309,22 @@ export class Agent implements SyncTarget {
       ),
     );
     await unlink(this.config.socketPath).catch(() => undefined);
-    await this.datapath.close();
+    // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
+    for (const f of [...this.features].reverse()) {
+      await f.close().catch((err) => this.log.warn({ err, component: f.component }, "closing failed"));
+    }
   }
 
-  private surface() {
-    return {
-      endpoints: this.endpoints,
-      datapath: this.datapath,
-      metrics: this.metrics,
-      status: () => this.status(),
-      desiredFor: (ep: AgentEndpoint) => this.desiredFor(ep),
-      bgp: this.bgp,
-      unhealthyReason: () => null,
-    };
+  private routes(): LocalRoute[] {
+    return [
+      ...coreRoutes({
+        endpoints: this.endpoints,
+        metrics: this.metrics,
+        status: () => this.status(),
+        unhealthyReason: () => null,
+      }),
+      ...this.features.flatMap((f) => f.routes),
+    ];
   }
 
   private async listenUnix(): Promise<void> {
@@ -428,7 +334,7 @@ export class Agent implements SyncTarget {
       throw new ConfigError(`another agent is already serving ${socket}; stop it first`);
     }
     await unlink(socket).catch(() => undefined);
-    const server = http.createServer(createHandler(this.surface(), true));
+    const server = http.createServer(createHandler(this.routes(), true));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(socket, () => resolve());
@@ -441,7 +347,7 @@ export class Agent implements SyncTarget {
   private async listenTcp(address: string): Promise<void> {
     const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
     if (!m) throw new ConfigError(`httpAddress "${address}" is not host:port`);
-    const server = http.createServer(createHandler(this.surface(), false));
+    const server = http.createServer(createHandler(this.routes(), false));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(Number(m[2]), m[1] || undefined, () => resolve());

@@ -20,7 +20,34 @@ import {
   plumbPod,
 } from "../routing/pod-network.js";
 import type { AgentMetrics } from "../status/metrics.js";
-import type { AgentEndpoint, Datapath } from "./datapath-port.js";
+
+/** One pod interface the agent plumbed (CNI ADD), as kept in `endpoints.json`. */
+export interface AgentEndpoint {
+  /** `${containerId}/${ifname}` */
+  id: string;
+  containerId: string;
+  ifname: string;
+  netns: string;
+  hostIfname: string;
+  hostMac: string;
+  mac: string;
+  addresses: string[];
+  namespace?: string;
+  podName?: string;
+  labels: Record<string, string>;
+  createdAt: string;
+}
+
+/**
+ * What the subsystems do when an endpoint comes and goes (the daemon runs every subsystem's
+ * hooks): ADD awaits `onEndpointAdded`, so a pod's first packet already meets its policy.
+ */
+export interface EndpointHooks {
+  /** Must be idempotent: a repeated ADD or an agent restart calls it again for the same endpoint. */
+  onEndpointAdded(ep: AgentEndpoint): Promise<void>;
+  /** Must succeed for an endpoint it never saw (DEL is idempotent). */
+  onEndpointRemoved(ep: AgentEndpoint): Promise<void>;
+}
 
 interface PersistedEndpoints {
   version: 1;
@@ -42,7 +69,7 @@ export class EndpointManager {
 
   constructor(
     private readonly ipam: Ipam,
-    private readonly datapath: Datapath,
+    private readonly hooks: EndpointHooks,
     stateDir: string,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
@@ -63,9 +90,8 @@ export class EndpointManager {
     }
     for (const ep of this.endpoints.values()) {
       try {
-        await this.datapath.onEndpointAdded(ep);
+        await this.hooks.onEndpointAdded(ep);
       } catch (err) {
-        this.metrics.applyErrors.inc({ component: "datapath" });
         this.log.error({ err, endpoint: ep.id }, "datapath did not adopt endpoint on start");
       }
     }
@@ -127,7 +153,7 @@ export class EndpointManager {
       // kernel still has it, otherwise rebuild it with the same addresses below.
       const problems = await inspectPod(this.plumbing(existing));
       if (problems.length === 0) {
-        await this.datapath.onEndpointAdded(existing);
+        await this.hooks.onEndpointAdded(existing);
         return this.result(existing, req.cniVersion);
       }
       this.log.warn({ endpoint: key, problems }, "repeated ADD found the endpoint broken; rebuilding");
@@ -184,10 +210,9 @@ export class EndpointManager {
       createdAt: new Date().toISOString(),
     };
     try {
-      await this.datapath.onEndpointAdded(ep);
+      await this.hooks.onEndpointAdded(ep);
     } catch (err) {
       await rollback();
-      this.metrics.applyErrors.inc({ component: "datapath" });
       throw new CniError(
         CniCode.Internal,
         `the datapath did not apply endpoint ${key}: ${(err as Error).message}`,
@@ -220,10 +245,9 @@ export class EndpointManager {
     const ep = this.endpoints.get(key);
     if (ep) {
       try {
-        await this.datapath.onEndpointRemoved(ep);
+        await this.hooks.onEndpointRemoved(ep);
       } catch (err) {
         // DEL must make progress: a stuck DEL leaks the address forever.
-        this.metrics.applyErrors.inc({ component: "datapath" });
         this.log.error({ err, endpoint: key }, "datapath failed to remove endpoint; removing it anyway");
       }
     }

@@ -39,14 +39,18 @@ export interface EndpointView {
   datapath: "applied" | "failed";
 }
 
+/** GET /v1/status: the core's fields and each subsystem's (AgentFeature.statusView). */
 export interface AgentStatusView {
   nodeName: string;
   podCIDRs: string[];
+  /** From the policy subsystem. */
   datapath: { name: string; enforcing: boolean };
   controlPlane: { mode: "standalone" | "connected" | "disconnected"; api?: string; lastRevision?: number };
   endpoints: number;
+  /** From the routing subsystem. */
   peerRoutes: { dst: string; via: string }[];
   ipam: { pool: string; used: number; usable: string }[];
   uptimeSeconds: number;
+  /** The first subsystem whose last apply failed, in its words (`revision 7: …`, `peer routes: …`). */
   lastError?: string;
 }

@@ -7,21 +7,21 @@ import { isBpffs } from "@meridian/native";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drainFlowEvents, type FlowEvent, openFlowEvents, subscribeFlowEvents } from "./events";
 import { EP_FLAGS, POINT, REASON } from "./layout";
-import { Datapath } from "./loader";
+import { PinnedDatapath } from "./loader";
 import { DatapathMaps, MAP_NAMES } from "./maps";
 import type { PolicyRule } from "./policy";
 
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-agent`;
-let dp: Datapath;
+let dp: PinnedDatapath;
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("datapath tests need root (CAP_BPF)");
   if (!isBpffs("/sys/fs/bpf")) execFileSync("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-  dp = Datapath.load({ pinDir });
+  dp = PinnedDatapath.load({ pinDir });
 });
 afterAll(() => {
   dp?.close();
-  Datapath.destroy(pinDir);
+  PinnedDatapath.destroy(pinDir);
 });
 
 const RULES: PolicyRule[] = [
@@ -38,7 +38,7 @@ const RULES: PolicyRule[] = [
   { direction: "egress", identity: 0, protocol: "udp", port: 53, verdict: "allow", ruleId: 3 },
 ];
 
-describe("Datapath", () => {
+describe("PinnedDatapath", () => {
   it("pins every map under its own pin dir", () => {
     expect(
       readdirSync(pinDir)
@@ -254,14 +254,14 @@ describe("Datapath", () => {
 
   it("a failed load leaves no pin dir behind", () => {
     const dir = `${pinDir}-broken`;
-    expect(() => Datapath.load({ pinDir: dir, objectFor: () => "/nonexistent.o" })).toThrow(
+    expect(() => PinnedDatapath.load({ pinDir: dir, objectFor: () => "/nonexistent.o" })).toThrow(
       /ENOENT|No such file/,
     );
     expect(existsSync(dir)).toBe(false);
   });
 
   it("refuses a pin dir that is not on bpffs", () => {
-    expect(() => Datapath.load({ pinDir: "/tmp/not-bpffs/meridian" })).toThrow(/not a bpffs/);
+    expect(() => PinnedDatapath.load({ pinDir: "/tmp/not-bpffs/meridian" })).toThrow(/not a bpffs/);
     expect(existsSync("/tmp/not-bpffs")).toBe(false);
   });
 });

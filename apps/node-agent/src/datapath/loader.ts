@@ -29,7 +29,7 @@ export const HOOK: Record<AttachPoint, TcxDirection> = {
   to_net: "egress",
 };
 
-export interface DatapathOptions {
+export interface PinnedDatapathOptions {
   /** Pin directory on a bpffs; default /sys/fs/bpf/meridian. */
   pinDir?: string;
   /** Override where an attach point's object comes from (tests, upgrades). */
@@ -44,7 +44,12 @@ export interface AttachTarget {
   name?: string;
 }
 
-export class Datapath {
+/**
+ * The datapath's programs and maps as they are pinned under one directory (one per node): what
+ * `load` created or adopted, and the tcx links it attaches. The agent's policy subsystem drives it
+ * through `EbpfDatapath`; the BPF tests and the benchmark use it directly.
+ */
+export class PinnedDatapath {
   private constructor(
     readonly pinDir: string,
     readonly programs: Record<AttachPoint, BpfProgram>,
@@ -55,7 +60,7 @@ export class Datapath {
    * Load all four objects. The first creates and pins the maps, the others (and a
    * later agent) reuse them. Program handles keep their own fds; objects are closed.
    */
-  static load(opts: DatapathOptions = {}): Datapath {
+  static load(opts: PinnedDatapathOptions = {}): PinnedDatapath {
     const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
     const parent = path.dirname(pinDir);
     if (!isBpffs(parent) && !isBpffs(pinDir)) {
@@ -82,7 +87,7 @@ export class Datapath {
       if (fresh) rmSync(pinDir, { recursive: true, force: true });
       throw err;
     }
-    return new Datapath(pinDir, programs, new DatapathMaps(maps));
+    return new PinnedDatapath(pinDir, programs, new DatapathMaps(maps));
   }
 
   private linkPin(point: AttachPoint, t: AttachTarget): string {

@@ -9,7 +9,8 @@
 import { DIRECTION, IDENTITY, POLICY_PREFIX, policyEntry, policyKey, VERDICT } from "./layout";
 
 export type Protocol = "tcp" | "udp" | "sctp" | "icmp" | "icmpv6" | "any";
-const PROTO_NUM: Record<Exclude<Protocol, "any">, number> = {
+/** IANA protocol numbers of the protocols a rule can name. */
+export const PROTOCOL_NUMBERS: Record<Exclude<Protocol, "any">, number> = {
   tcp: 6,
   udp: 17,
   sctp: 132,
@@ -72,14 +73,14 @@ function expand(epId: number, r: PolicyRule): PolicyMapEntry[] {
   const proto = r.protocol ?? "any";
   if (r.port === undefined) {
     if (proto === "any") return [{ ...base, protocol: 0, port: 0, prefixlen: POLICY_PREFIX.L3 }];
-    return [{ ...base, protocol: PROTO_NUM[proto], port: 0, prefixlen: POLICY_PREFIX.PROTO }];
+    return [{ ...base, protocol: PROTOCOL_NUMBERS[proto], port: 0, prefixlen: POLICY_PREFIX.PROTO }];
   }
   const protos = proto === "any" ? PORTED : [proto];
   const ranges = portRangeToPrefixes(r.port, r.endPort ?? r.port);
   return protos.flatMap((p) =>
     ranges.map((b) => ({
       ...base,
-      protocol: PROTO_NUM[p],
+      protocol: PROTOCOL_NUMBERS[p],
       port: b.port,
       prefixlen: POLICY_PREFIX.PROTO + b.bits,
     })),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { FlowEvent } from "../agent/datapath-port.js";
+import type { FlowEvent } from "../features/policy/datapath.js";
 import { FlowAggregator, MAX_SUMMARIES } from "./flow-summary.js";
 
 const flow = (over: Partial<FlowEvent> = {}): FlowEvent => ({

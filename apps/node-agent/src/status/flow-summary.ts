@@ -1,7 +1,7 @@
 // Flow events folded into summaries for the control plane (`agent.reportFlows`): one row per
 // (source, destination, protocol, port, verdict, reason) and interval, so a busy node sends a
 // bounded report instead of every event. Best effort: a report that fails is dropped, not retried.
-import type { FlowEvent } from "../agent/datapath-port.js";
+import type { FlowEvent } from "../features/policy/datapath.js";
 
 export interface FlowSummary {
   at: Date;

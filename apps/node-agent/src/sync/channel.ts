@@ -6,6 +6,8 @@ import type { DesiredStateEvent } from "@meridian/api/agent/events";
 import type { ReportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
 
+/** The identity numbers the control plane reserves (reserved:init, reserved:world, …): defined once, there. */
+export { ReservedIdentity } from "@meridian/api/compiler/identity";
 export type { NodeDesiredState };
 
 import type { FlowSummary } from "../status/flow-summary.js";

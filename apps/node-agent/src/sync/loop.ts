@@ -1,16 +1,15 @@
 // The control-plane channel's lifecycle: join once (credential kept on disk), follow the
 // desired state (resuming from the last revision applied), apply it through the agent,
-// acknowledge every revision, heartbeat, and report endpoints. The datapath never waits
+// acknowledge every revision, heartbeat, report endpoints, and start each subsystem's own
+// reports (flow summaries, the BGP looking glass: AgentFeature.connect). The datapath never waits
 // for the control plane: while it is away the agent keeps its last state and this loop
 // reconnects with capped, jittered backoff.
 // The event semantics (how a delta applies, when there is a gap) are the API's own pure
 // module, so agent and server cannot disagree about them.
 import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
-import type { LookingGlassPeer } from "@meridian/api/bgp/looking-glass-schemas";
 import type { Logger } from "pino";
-import type { AgentEndpoint, FlowEvent } from "../agent/datapath-port.js";
-import { FlowAggregator } from "../status/flow-summary.js";
-import { BgpRouteReporter } from "./bgp-routes.js";
+import type { AgentEndpoint } from "../agent/endpoints.js";
+import type { AgentFeature, FeatureUplink } from "../features/feature.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,
@@ -41,24 +40,16 @@ export interface SyncTarget {
   components(): ComponentStatus[];
   endpointList(): AgentEndpoint[];
   onEndpointsChanged(listener: () => void): void;
-  /** Flow events from the datapath, summarised to the control plane when it takes them. */
-  onFlow?(listener: (flow: FlowEvent) => void): void;
   /** Receives a function that sends the endpoint inventory now (CNI ADD registers pods with it). */
-  setEndpointReporter?(report: () => Promise<void>): void;
-  /** The BGP looking glass now (bounded per table); undefined until BGP has applied a state. */
-  bgpLookingGlass?(): LookingGlassPeer[] | undefined;
-  /** Called whenever some BGP peer's routes may have changed. */
-  onBgpRoutesChanged?(listener: () => void): void;
+  setEndpointReporter(report: () => Promise<void>): void;
+  /** The agent's subsystems: each may keep reports of its own going (flows, the BGP looking glass). */
+  readonly features: readonly Pick<AgentFeature, "component" | "connect">[];
 }
 
 export interface SyncOptions {
   channel?: (credential: () => string | undefined) => ControlPlaneChannel;
   heartbeatMs?: number;
-  /** How often flow summaries are sent (default 10 s). */
-  flowReportMs?: number;
   backoff?: { initialMs: number; maxMs: number };
-  /** At most one BGP looking-glass report round this often (default 5 s). */
-  bgpReportMs?: number;
   /**
    * How often component status is checked between desired states (default 5 s); it is reported
    * only when it changed, e.g. a BGP session came up or went down with a reason.
@@ -81,7 +72,8 @@ export class SyncLoop {
   private applyChain: Promise<unknown> = Promise.resolve();
   /** Endpoint reports go out one at a time, so an older inventory never lands after a newer one. */
   private reportChain: Promise<unknown> = Promise.resolve();
-  private bgpRoutes?: BgpRouteReporter;
+  /** The subsystems' own reports, started with the loop. */
+  private uplinks: FeatureUplink[] = [];
   /** The components as last reported, without counters that tick on their own (uptime). */
   private reportedStatus?: string;
 
@@ -144,7 +136,7 @@ export class SyncLoop {
       this.endpointsDirty = true;
       this.later(200, () => this.flushEndpoints());
     });
-    this.agent.setEndpointReporter?.(() => {
+    this.agent.setEndpointReporter(() => {
       this.endpointsDirty = true;
       return this.flushEndpoints(true);
     });
@@ -159,8 +151,11 @@ export class SyncLoop {
       this.later(this.opts.heartbeatMs ?? 15_000, beat);
     };
     this.later(this.opts.heartbeatMs ?? 15_000, beat);
-    this.startFlowReports();
-    this.startBgpRouteReports();
+    const session = { channel: this.channel, log: this.agent.log };
+    for (const f of this.agent.features) {
+      const uplink = f.connect?.(session);
+      if (uplink) this.uplinks.push(uplink);
+    }
     this.startStatusChecks();
   }
 
@@ -175,51 +170,10 @@ export class SyncLoop {
     this.later(every, tick);
   }
 
-  private startBgpRouteReports(): void {
-    const send = this.channel.reportBgpRoutes?.bind(this.channel);
-    const { agent } = this;
-    if (!send || !agent.bgpLookingGlass || !agent.onBgpRoutesChanged) return;
-    const reporter = new BgpRouteReporter({
-      snapshot: () => agent.bgpLookingGlass?.(),
-      send,
-      log: agent.log,
-      ...(this.opts.bgpReportMs !== undefined ? { minIntervalMs: this.opts.bgpReportMs } : {}),
-    });
-    this.bgpRoutes = reporter;
-    agent.onBgpRoutesChanged(() => reporter.changed());
-    reporter.resync();
-  }
-
-  private startFlowReports(): void {
-    const send = this.channel.reportFlows?.bind(this.channel);
-    if (!send || !this.agent.onFlow) return;
-    const flows = new FlowAggregator();
-    this.agent.onFlow((f) => flows.add(f));
-    const every = this.opts.flowReportMs ?? 10_000;
-    const tick = () => {
-      if (this.stopped) return;
-      const overflow = flows.overflow;
-      const rows = flows.drain();
-      if (overflow)
-        this.agent.log.warn({ overflow }, "flow summaries over the per-report limit were dropped");
-      if (rows.length)
-        send(rows).catch((err) =>
-          this.agent.log.debug({ err, rows: rows.length }, "flow report failed; dropped"),
-        );
-      this.later(every, tick);
-    };
-    this.later(every, tick);
-  }
-
-  /** A BGP peer's MD5 key from the control plane; undefined when the channel has no such call. */
-  async bgpPassword(ref: string): Promise<string | undefined> {
-    return this.channel.bgpPassword?.(ref);
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    this.bgpRoutes?.stop();
+    for (const u of this.uplinks.splice(0)) u.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.applyChain.catch(() => undefined);
@@ -242,8 +196,7 @@ export class SyncLoop {
         if (!connected && err)
           this.agent.log.warn({ err: err.message }, "control plane unreachable; keeping the last state");
         if (connected && this.endpointsDirty) void this.flushEndpoints();
-        // Whatever the control plane holds of our looking glass, it gets all of it again.
-        if (connected) this.bgpRoutes?.resync();
+        if (connected) for (const u of this.uplinks) u.connected?.();
       },
       onError: (err) => {
         this.agent.setSyncConnected(false, this.applied?.revision);

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callAgent } from "../agent/local-client.js";
 import type { AgentStatusView } from "../agent/protocol.js";
 import { invokeCni } from "../cni/invoke.js";
-import { type AgentProcess, Scratch, waitFor } from "../testing/netns.js";
+import { type AgentProcess, Scratch } from "../testing/netns.js";
+import { waitFor } from "../testing/wait.js";
 
 const hasDb = Boolean(process.env.MERIDIAN_TEST_SERVER_URL ?? process.env.DATABASE_URL);
 

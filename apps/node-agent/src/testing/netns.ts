@@ -1,10 +1,11 @@
-// Test support: real network namespaces and a real agent process inside one. Everything a
+// Test support: real network namespaces, veth pairs and a real agent process inside one. Everything a
 // test creates is tracked here so afterAll can remove it even when the test failed.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AGENT_BIN } from "../cni/invoke.js";
+import { waitFor } from "./wait.js";
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -15,27 +16,6 @@ export function listNetns(prefix: string): string[] {
     .split("\n")
     .map((l) => l.split(" ")[0] ?? "")
     .filter((n) => n.startsWith(prefix));
-}
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`,
-  );
 }
 
 export interface AgentProcess {
@@ -62,6 +42,18 @@ export class Scratch {
     sh("ip", ["netns", "add", full]);
     sh("ip", ["-n", full, "link", "set", "lo", "up"]);
     return { name: full, path: `/var/run/netns/${full}` };
+  }
+
+  /**
+   * A veth pair with both ends in `ns`, both up: the host side of a pod, or an uplink whose far
+   * end nobody answers on. `addresses` (CIDRs) go on `name`, IPv6 without duplicate detection.
+   */
+  veth(ns: { name: string }, name: string, peer: string, addresses: string[] = []): void {
+    sh("ip", ["-n", ns.name, "link", "add", name, "type", "veth", "peer", "name", peer]);
+    for (const a of addresses)
+      sh("ip", ["-n", ns.name, "addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
+    sh("ip", ["-n", ns.name, "link", "set", name, "up"]);
+    sh("ip", ["-n", ns.name, "link", "set", peer, "up"]);
   }
 
   async startAgent(nodeNetns: string, args: string[], stateName = "state"): Promise<AgentProcess> {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Driver, Lab, sh, until } from "./lab.js";
+import { type Driver, Lab, sh, until } from "../../testing/index.js";
 import {
   mainPeer,
   startUs,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RouteView, serviceSid } from "../../src/index.js";
-import { type Driver, Lab, sh, startFrr, until } from "./lab.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../testing/index.js";
 import { mainPeer, startUs, untilEstablished } from "./steps.js";
 
 // FRR 8.4 as the PE of an operator's SRv6 L3VPN: a VRF (a network namespace: `zebra -n`) with a

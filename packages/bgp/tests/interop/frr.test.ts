@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { untransposeSid } from "../../src/index.js";
-import { type Driver, Lab, sh, startFrr, until } from "./lab.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../testing/index.js";
 import {
   mainPeer,
   SRV6,

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ipv6ToString, untransposeSid } from "../../src/index.js";
-import { type Driver, Lab, sh, until } from "./lab.js";
+import { type Driver, Lab, sh, until } from "../../testing/index.js";
 import {
   mainPeer,
   SRV6,

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PeerConfig } from "../../src/index.js";
-import { type Driver, Lab, pkgDir, sh, startFrr, until } from "./lab.js";
+import { type Driver, Lab, pkgDir, sh, startFrr, until } from "../../testing/index.js";
 
 // TCP-MD5 (RFC 2385) against FRR, with the key installed through @meridian/native: before the SYN on
 // our active connections, and on the listening socket for the peer's connections.

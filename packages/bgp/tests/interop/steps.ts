@@ -1,5 +1,5 @@
 import type { Family, PeerConfig, PeerStatus, RouteView } from "../../src/index.js";
-import { type Driver, type Lab, until } from "./lab.js";
+import { type Driver, type Lab, until } from "../../testing/index.js";
 
 // Steps the FRR, GoBGP and BIRD interop tests share. In every lab we are AS 65001 at .1 and the
 // daemon's main session is at .2; .3 → .4 is a second session where the daemon expects AS 65999,

@@ -1,0 +1,32 @@
+// The agent's subsystems, in the order the daemon applies a desired state to them: the one list to
+// change when a feature is added. Each lives in src/features/<name>/ and implements AgentFeature
+// (feature.ts); its command-line part (FeatureCli) is listed beside it, since the CLI runs in a
+// process of its own that asks the daemon over the socket.
+//
+// The policy datapath comes first: it refuses a state it cannot enforce, and then nothing after it
+// applies that state. A subsystem that needs another's service gets it here, by name — e.g. the
+// DNS proxy will claim ipcache entries through `policy.claimIpcache("dns-proxy", …)`.
+import type { FeatureCli } from "../cli/command.js";
+import { type BgpControllerOptions, BgpFeature, bgpCli } from "./bgp/index.js";
+import type { AgentFeature, FeatureContext } from "./feature.js";
+import { type PolicyDatapath, PolicyFeature, policyCli, UnenforcedDatapath } from "./policy/index.js";
+import { RoutingFeature, routingCli } from "./routing/index.js";
+
+export interface FeatureOptions {
+  /** The policy datapath (eBPF, or the unenforced stand-in); default: unenforced. */
+  datapath?: PolicyDatapath;
+  /** BGP controller options for tests (a listen port); false: no BGP subsystem. */
+  bgp?: Partial<BgpControllerOptions> | false;
+}
+
+export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): AgentFeature[] {
+  const policy = new PolicyFeature(ctx, opts.datapath ?? new UnenforcedDatapath());
+  return [
+    policy,
+    ...(opts.bgp === false ? [] : [new BgpFeature(ctx, opts.bgp ?? {})]),
+    new RoutingFeature(ctx),
+  ];
+}
+
+/** The subsystems' commands and `status` rows, in the same order. */
+export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, bgpCli, routingCli];
