@@ -2,8 +2,11 @@
 // HTTP (SSE) to one API process; an operator changes a policy that every node's state
 // depends on, and we time until each agent has received the new revision and acknowledged
 // it (heartbeat with appliedRevision). The single-agent run in the same script is the baseline.
+// With BENCH_CHURN=R, each size runs again while agents report R pod starts and stops per second
+// (inventory, not intent: no revision, only the reporting node's state changes), and the p99 is
+// compared with the run without churn.
 //
-//   DATABASE_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/sync/run.ts [N...]
+//   DATABASE_URL=postgresql://postgres@127.0.0.1:5439/postgres [BENCH_CHURN=50] npx tsx bench/sync/run.ts [N...]
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
@@ -17,6 +20,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 const SIZES = sizes.length ? sizes : [200, 1000];
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 5);
+const CHURN = Number(process.env.BENCH_CHURN ?? 0);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
@@ -37,9 +41,12 @@ interface Trial {
   n: number;
   received: number[];
   acked: number[];
+  /** Pod starts and stops reported during the trial, and how many of those reports failed. */
+  churned: number;
+  churnFailed: number;
 }
 
-async function trial(n: number): Promise<Trial> {
+async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
   const tdb = await createTestDatabase();
   const db = tdb.prisma;
   // Inventory straight into the database: the benchmark is about propagation, not joining.
@@ -120,6 +127,33 @@ async function trial(n: number): Promise<Trial> {
     while (ready < Math.min(n, start + WAVE)) await new Promise((r) => setTimeout(r, 20));
   }
 
+  // Pod churn: node i reports its pod plus a churn pod that comes and goes (labels no policy
+  // selects, addresses inside its own PodCIDR), at the given rate across the cluster.
+  let churned = 0;
+  let churnFailed = 0;
+  const churnTimer =
+    churnPerSecond > 0
+      ? setInterval(() => {
+          const i = Math.floor(Math.random() * n);
+          const agent = createMeridianClient({ url: api.url, token: creds[i]!.secret });
+          const base = `10.${100 + (i >> 8)}.${i & 255}`;
+          const withChurn = churned % 2 === 0;
+          churned++;
+          agent.agent.reportEndpoints
+            .mutate({
+              endpoints: [
+                { namespace: "bench", name: `pod-${i}`, labels: { app: "bench" }, ipv4: `${base}.10` },
+                ...(withChurn
+                  ? [{ namespace: "bench", name: `churn-${i}`, labels: { app: "churn" }, ipv4: `${base}.20` }]
+                  : []),
+              ],
+            })
+            .catch(() => {
+              churnFailed++;
+            });
+        }, 1000 / churnPerSecond)
+      : undefined;
+
   const allReceived: number[] = [];
   const allAcked: number[] = [];
   let version = policy.version;
@@ -148,11 +182,18 @@ async function trial(n: number): Promise<Trial> {
     if (missing) console.error(`change ${k}: ${missing} of ${n} agents did not acknowledge within 60 s`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  if (churnTimer) clearInterval(churnTimer);
   for (const s of subs) s.unsubscribe();
   api.child.kill("SIGTERM");
   await once(api.child, "exit");
   await tdb.drop();
-  return { n, received: allReceived.sort((a, b) => a - b), acked: allAcked.sort((a, b) => a - b) };
+  return {
+    n,
+    received: allReceived.sort((a, b) => a - b),
+    acked: allAcked.sort((a, b) => a - b),
+    churned,
+    churnFailed,
+  };
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
@@ -171,5 +212,14 @@ for (const n of SIZES) {
       `acknowledged p50 ${fmt(p50)} p99 ${fmt(p99)} max ${fmt(t.acked.at(-1) ?? Number.NaN)}; ` +
       `p99 ÷ baseline ${(p99 / base).toFixed(1)}×; aim p99 ≤ 1000 ms: ${p99 <= 1000 ? "met" : "not met"}`,
   );
+  if (CHURN > 0) {
+    const c = await trial(n, CHURN);
+    const cp99 = percentile(c.acked, 99);
+    console.log(
+      `${n} agents with ${CHURN} pod starts/stops per second (${c.churned} reported, ${c.churnFailed} failed): ` +
+        `received p99 ${fmt(percentile(c.received, 99))}; acknowledged p50 ${fmt(percentile(c.acked, 50))} p99 ${fmt(cp99)}; ` +
+        `p99 with churn ÷ without ${(cp99 / p99).toFixed(2)}`,
+    );
+  }
 }
 process.exit(0);
