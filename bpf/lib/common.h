@@ -11,6 +11,7 @@
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800

@@ -4,7 +4,10 @@
  *
  *   int finish(skb, point, ret, f, ctx)
  *     ret < 0: a drop; counts -ret for this point, emits a dropped event, TC_ACT_SHOT.
- *     ret >= 0: forwarded; counts REASON_FORWARDED, emits a forwarded event when
+ *     ret == TC_ACT_REDIRECT: a feature's hook handed the packet on (bpf_redirect*);
+ *     counts REASON_REDIRECTED, emits a redirected event when ctx->notify is set, and
+ *     returns TC_ACT_REDIRECT so the redirect takes effect.
+ *     otherwise: forwarded; counts REASON_FORWARDED, emits a forwarded event when
  *     ctx->notify is set (a new flow's policy verdict), TC_ACT_OK.
  */
 #ifndef MERIDIAN_EXIT_H
@@ -54,7 +57,9 @@ static __always_inline void emit(struct __sk_buff *skb, __u32 point, __u32 reaso
 	e->bytes = skb->len;
 	e->ifindex = skb->ifindex;
 	e->reason = reason;
-	e->verdict = reason == REASON_FORWARDED ? EV_FORWARDED : EV_DROPPED;
+	e->verdict = reason == REASON_FORWARDED	   ? EV_FORWARDED
+		     : reason == REASON_REDIRECTED ? EV_REDIRECTED
+						   : EV_DROPPED;
 	e->point = point;
 	e->family = f->family;
 	e->protocol = f->protocol;
@@ -77,6 +82,12 @@ static __always_inline int finish(struct __sk_buff *skb, __u32 point, int ret, c
 		count(reason, point, skb->len);
 		emit(skb, point, reason, f, v);
 		return TC_ACT_SHOT;
+	}
+	if (ret == TC_ACT_REDIRECT) {
+		count(REASON_REDIRECTED, point, skb->len);
+		if (v->notify)
+			emit(skb, point, REASON_REDIRECTED, f, v);
+		return TC_ACT_REDIRECT;
 	}
 	count(REASON_FORWARDED, point, skb->len);
 	if (v->notify)

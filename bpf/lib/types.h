@@ -36,9 +36,8 @@
 /* Endpoint flags. */
 #define EP_F_POLICY_INGRESS (1 << 0) /* default-deny ingress: some policy selects it */
 #define EP_F_POLICY_EGRESS (1 << 1)  /* default-deny egress */
-#define EP_F_DNS_REDIRECT (1 << 2)   /* reserved: send DNS to the agent's proxy */
-#define EP_F_EGRESS_GW (1 << 3)      /* reserved: consult egress gateway policy */
-#define EP_F_SRV6 (1 << 4)           /* reserved: consult SRv6 VRF map */
+/* Bits 2-4 are kept for the DNS redirect, egress gateway and SRv6 features, which declare them
+ * in their own headers (lib/<feature>.h) when they land. */
 
 /* Policy verdicts. */
 #define VERDICT_ALLOW 1
@@ -47,6 +46,7 @@
 /* Event verdicts. */
 #define EV_FORWARDED 1
 #define EV_DROPPED 2
+#define EV_REDIRECTED 3 /* a feature's hook handed the packet on (bpf_redirect*) */
 
 /*
  * Drop reasons. Programs carry them as negative ints to one exit that counts them
@@ -64,6 +64,7 @@
 #define DROP_INVALID_TCP 9      /* TCP data offset < 5 */
 #define DROP_INVALID_SOURCE 10  /* a pod sent from an address that is not its own */
 #define REASON_MAX 64
+#define REASON_REDIRECTED 62    /* a hook redirected the packet: counted apart, not a drop */
 #define COUNTER_EVENTS_LOST 63  /* ring buffer full: events dropped (not packets) */
 
 #define COUNTERS_MAX (REASON_MAX * POINT_MAX)
@@ -182,71 +183,6 @@ struct flow_event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 pad2;
-};
-
-/* ---- Reserved for later features: declared and pinned now so upgrades keep them. ---- */
-
-/* DNS redirect: one config slot; 0 = proxy off. */
-struct dns_config {
-	__u32 proxy_port; /* host byte order */
-	__u32 flags;
-};
-
-/* egress gateway policy: LPM over (source endpoint, destination prefix). prefixlen = 64 + IP prefix. */
-struct egress_gw_key {
-	__u32 prefixlen;
-	__u32 ep_id;
-	__u8 family;
-	__u8 pad[3];
-	__u8 daddr[16];
-};
-
-struct egress_gw_info {
-	__u8 gateway[16];   /* node that SNATs, reached through the fabric */
-	__u8 egress_ip[16]; /* source address the world sees */
-	__u8 family;
-	__u8 pad[3];
-	__u32 flags;
-};
-
-/* SNAT (egress gateway node, uplink egress): original tuple -> translated source. */
-struct snat_entry {
-	__u8 to_addr[16];
-	__be16 to_port;
-	__u16 pad;
-	__u32 flags;
-	__u64 last_seen_ns;
-};
-
-/* SRv6 VRF: LPM over (source endpoint, destination prefix). prefixlen = 64 + IP prefix. */
-struct srv6_vrf_key {
-	__u32 prefixlen;
-	__u32 ep_id;
-	__u8 family;
-	__u8 pad[3];
-	__u8 daddr[16];
-};
-
-/* SRv6 policy: LPM over (VRF, destination prefix). prefixlen = 64 + IP prefix. */
-struct srv6_policy_key {
-	__u32 prefixlen;
-	__u32 vrf_id;
-	__u8 family;
-	__u8 pad[3];
-	__u8 daddr[16];
-};
-
-struct srv6_sid {
-	__u8 addr[16];
-};
-
-#define SRV6_END_DT4 1
-#define SRV6_END_DT6 2
-#define SRV6_END_DT46 3
-
-struct srv6_sid_info {
-	__u32 vrf_id;
-	__u32 behavior; /* SRV6_END_* */
 };
 
 #endif

@@ -2,6 +2,9 @@
 import { type BpfMap, openRingBuffer, type RingBuffer } from "@meridian/native";
 import { EVENT_VERDICT, flowEvent, formatAddr, POINT_NAMES, REASON_NAMES } from "./layout";
 
+/** What the datapath did with a flow; "redirected": a feature's hook handed it on. */
+export type FlowVerdict = "forwarded" | "dropped" | "redirected";
+
 export interface FlowEvent {
   tsNs: bigint;
   epId: number;
@@ -10,7 +13,7 @@ export interface FlowEvent {
   ruleId: number;
   bytes: number;
   ifindex: number;
-  verdict: "forwarded" | "dropped";
+  verdict: FlowVerdict;
   reason: string;
   reasonCode: number;
   point: string;
@@ -32,7 +35,12 @@ export function decodeFlowEvent(buf: Buffer): FlowEvent {
     ruleId: e.rule_id,
     bytes: e.bytes,
     ifindex: e.ifindex,
-    verdict: e.verdict === EVENT_VERDICT.DROPPED ? "dropped" : "forwarded",
+    verdict:
+      e.verdict === EVENT_VERDICT.DROPPED
+        ? "dropped"
+        : e.verdict === EVENT_VERDICT.REDIRECTED
+          ? "redirected"
+          : "forwarded",
     reason: REASON_NAMES[e.reason] ?? `reason_${e.reason}`,
     reasonCode: e.reason,
     point: POINT_NAMES[e.point] ?? `point_${e.point}`,

@@ -127,14 +127,12 @@ export const DIRECTION = { INGRESS: 0, EGRESS: 1 } as const;
 export const EP_FLAGS = {
   POLICY_INGRESS: 1 << 0,
   POLICY_EGRESS: 1 << 1,
-  DNS_REDIRECT: 1 << 2,
-  EGRESS_GW: 1 << 3,
-  SRV6: 1 << 4,
+  // Bits 2-4 are kept for DNS redirect, egress gateway and SRv6 (bpf/lib/types.h).
 } as const;
 export const VERDICT = { ALLOW: 1, DENY: 2 } as const;
 /** ct_entry.flags: a flow a policy change no longer allows (and whether an explicit deny said so). */
 export const CT_FLAGS = { REVOKED: 1, DENIED: 2 } as const;
-export const EVENT_VERDICT = { FORWARDED: 1, DROPPED: 2 } as const;
+export const EVENT_VERDICT = { FORWARDED: 1, DROPPED: 2, REDIRECTED: 3 } as const;
 export const REASON = {
   FORWARDED: 0,
   POLICY_DEFAULT: 1,
@@ -147,6 +145,7 @@ export const REASON = {
   EXTHDR_LIMIT: 8,
   INVALID_TCP: 9,
   INVALID_SOURCE: 10,
+  REDIRECTED: 62,
   EVENTS_LOST: 63,
 } as const;
 export const REASON_MAX = 64;
@@ -228,46 +227,6 @@ export const flowEvent = defineStruct("flow_event", {
   pad2: "u32",
 });
 
-// Reserved for DNS redirect, egress gateway and SRv6 (see bpf/README.md "Hooks").
-export const dnsConfig = defineStruct("dns_config", { proxy_port: "u32", flags: "u32" });
-export const egressGwKey = defineStruct("egress_gw_key", {
-  prefixlen: "u32",
-  ep_id: "u32",
-  family: "u8",
-  pad: { bytes: 3 },
-  daddr: { bytes: 16 },
-});
-export const egressGwInfo = defineStruct("egress_gw_info", {
-  gateway: { bytes: 16 },
-  egress_ip: { bytes: 16 },
-  family: "u8",
-  pad: { bytes: 3 },
-  flags: "u32",
-});
-export const snatEntry = defineStruct("snat_entry", {
-  to_addr: { bytes: 16 },
-  to_port: "be16",
-  pad: "u16",
-  flags: "u32",
-  last_seen_ns: "u64",
-});
-export const srv6VrfKey = defineStruct("srv6_vrf_key", {
-  prefixlen: "u32",
-  ep_id: "u32",
-  family: "u8",
-  pad: { bytes: 3 },
-  daddr: { bytes: 16 },
-});
-export const srv6PolicyKey = defineStruct("srv6_policy_key", {
-  prefixlen: "u32",
-  vrf_id: "u32",
-  family: "u8",
-  pad: { bytes: 3 },
-  daddr: { bytes: 16 },
-});
-export const srv6Sid = defineStruct("srv6_sid", { addr: { bytes: 16 } });
-export const srv6SidInfo = defineStruct("srv6_sid_info", { vrf_id: "u32", behavior: "u32" });
-
 /** Every layout, for the BTF check. */
 export const allLayouts: StructLayout<Fields>[] = [
   endpointKey,
@@ -280,14 +239,6 @@ export const allLayouts: StructLayout<Fields>[] = [
   ctEntry,
   counter,
   flowEvent,
-  dnsConfig,
-  egressGwKey,
-  egressGwInfo,
-  snatEntry,
-  srv6VrfKey,
-  srv6PolicyKey,
-  srv6Sid,
-  srv6SidInfo,
 ] as unknown as StructLayout<Fields>[];
 
 // ---- addresses ----

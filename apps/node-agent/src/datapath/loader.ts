@@ -11,6 +11,7 @@ import {
   isBpffs,
   openObject,
   openPinnedLink,
+  openPinnedMap,
   runInNetns,
   type TcxDirection,
 } from "@meridian/native";
@@ -50,6 +51,9 @@ export interface AttachTarget {
  * through `EbpfDatapath`; the BPF tests and the benchmark use it directly.
  */
 export class PinnedDatapath {
+  /** What this load had to change in the pin directory to adopt it (stale or reshaped maps). */
+  migrations: string[] = [];
+
   private constructor(
     readonly pinDir: string,
     readonly programs: Record<AttachPoint, BpfProgram>,
@@ -68,6 +72,25 @@ export class PinnedDatapath {
     }
     const fresh = !existsSync(pinDir);
     mkdirSync(path.join(pinDir, "links"), { recursive: true });
+    const migrations = fresh ? [] : removeStalePins(pinDir);
+    try {
+      const dp = PinnedDatapath.loadObjects(pinDir, fresh, opts);
+      dp.migrations = migrations;
+      return dp;
+    } catch (err) {
+      if (fresh) throw err;
+      // A pinned map of another layout (an upgrade changed a map) makes libbpf refuse the load:
+      // find which, start those afresh, and load again.
+      const reshaped = reshapedPins(pinDir, opts);
+      if (reshaped.length === 0) throw err;
+      for (const r of reshaped) rmSync(path.join(pinDir, r.name), { force: true });
+      const dp = PinnedDatapath.loadObjects(pinDir, fresh, opts);
+      dp.migrations = [...migrations, ...reshaped.map((r) => r.note)];
+      return dp;
+    }
+  }
+
+  private static loadObjects(pinDir: string, fresh: boolean, opts: PinnedDatapathOptions): PinnedDatapath {
     const programs = {} as Record<AttachPoint, BpfProgram>;
     const maps = {} as Record<MapName, ReturnType<ReturnType<typeof openObject>["map"]>>;
     try {
@@ -182,4 +205,59 @@ export class PinnedDatapath {
     }
     rmSync(pinDir, { recursive: true, force: true });
   }
+}
+
+// ---- upgrades: pins of another version ---------------------------------------------------------
+
+/** Maps under `pinDir` that no program declares any more (a removed feature's): unpinned. */
+function removeStalePins(pinDir: string): string[] {
+  const known = new Set<string>(MAP_NAMES);
+  const notes: string[] = [];
+  for (const name of readdirSync(pinDir)) {
+    if (!name.startsWith("mdp_") || known.has(name)) continue;
+    rmSync(path.join(pinDir, name), { force: true });
+    notes.push(`${name}: no program uses it any more; unpinned`);
+  }
+  return notes;
+}
+
+/**
+ * Pinned maps whose type, key, value or size differ from what today's objects declare, found by
+ * loading one object into a scratch pin directory and comparing. Their state starts afresh:
+ * endpoints, ipcache and policy are written again from the desired state, counters restart, and
+ * conntrack entries are re-created as flows are seen (policy judges them as new).
+ */
+function reshapedPins(pinDir: string, opts: PinnedDatapathOptions): { name: string; note: string }[] {
+  // No dot in the name: bpffs refuses those.
+  const probeDir = `${pinDir}-probe-${process.pid}`;
+  rmSync(probeDir, { recursive: true, force: true });
+  mkdirSync(probeDir, { recursive: true });
+  const out: { name: string; note: string }[] = [];
+  try {
+    const obj = openObject(opts.objectFor?.("from_pod") ?? objectPath("from_pod"), { pinDir: probeDir });
+    try {
+      for (const name of MAP_NAMES) {
+        const pin = path.join(pinDir, name);
+        if (!existsSync(pin)) continue;
+        const want = obj.map(name).info();
+        const pinned = openPinnedMap(pin);
+        const have = pinned.info();
+        pinned.close();
+        const differs = (["type", "keySize", "valueSize", "maxEntries", "flags"] as const).filter(
+          (k) => have[k] !== want[k],
+        );
+        if (differs.length > 0) {
+          out.push({
+            name,
+            note: `${name}: pinned with another layout (${differs.map((k) => `${k} ${have[k]} → ${want[k]}`).join(", ")}); started afresh`,
+          });
+        }
+      }
+    } finally {
+      obj.close();
+    }
+  } finally {
+    rmSync(probeDir, { recursive: true, force: true });
+  }
+  return out;
 }

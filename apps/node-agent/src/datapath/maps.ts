@@ -45,12 +45,6 @@ export const MAP_NAMES = [
   "mdp_ct",
   "mdp_counters",
   "mdp_events",
-  "mdp_dns_cfg",
-  "mdp_egress_gw",
-  "mdp_snat",
-  "mdp_srv6_vrf",
-  "mdp_srv6_pol",
-  "mdp_srv6_sid",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 

@@ -9,7 +9,7 @@ export interface FlowSummary {
   destination: string;
   protocol: string;
   port?: number;
-  verdict: "forwarded" | "dropped";
+  verdict: "forwarded" | "dropped" | "redirected";
   reason?: string;
   packets: number;
   bytes: number;

@@ -80,7 +80,7 @@ export const flowSummarySchema = z.object({
   destination: z.string().max(300),
   protocol: z.string().max(16),
   port: z.number().int().min(0).max(65535).optional(),
-  verdict: z.enum(["forwarded", "dropped"]),
+  verdict: z.enum(["forwarded", "dropped", "redirected"]),
   reason: z.string().max(200).optional(),
   packets: z.number().int().min(0).max(MAX_COUNTER),
   bytes: z.number().int().min(0).max(MAX_COUNTER),

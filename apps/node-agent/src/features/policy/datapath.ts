@@ -13,7 +13,7 @@ export interface FlowEvent {
   proto: string;
   sport?: number;
   dport?: number;
-  verdict: "forwarded" | "dropped";
+  verdict: "forwarded" | "dropped" | "redirected";
   reason?: string;
   endpoint?: string;
   /** Policy direction of the endpoint that saw it: egress (from the pod) or ingress (to it). */

@@ -131,6 +131,8 @@ export class EbpfDatapath implements PolicyDatapath {
   /** Load the programs, creating the pins or adopting those a previous agent left. */
   static open(opts: EbpfDatapathOptions = {}): EbpfDatapath {
     const dp = PinnedDatapath.load({ pinDir: opts.pinDir ?? DEFAULT_PIN_DIR });
+    // An upgrade may have met pins of another version: say what it changed.
+    for (const note of dp.migrations) opts.log?.warn({ pinDir: dp.pinDir }, `datapath upgrade: ${note}`);
     return new EbpfDatapath(dp, opts.log, opts.conntrackIdleMs ?? 600_000, opts.netnsPath);
   }
 
