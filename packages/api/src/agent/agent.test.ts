@@ -1,33 +1,25 @@
 // The agent channel over real HTTP: join, snapshot, updates fanned out through LISTEN/NOTIFY
 // across two API instances on one database, resume after a dropped connection, own-node rule.
-import { createPrismaClient } from "@meridian/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeridianClient } from "../client";
-import { type RunningServer, startServer } from "../server";
+import type { RunningServer } from "../server";
 import { createHarness, errorOf, type Harness } from "../test/harness";
-import { ChangeFeed } from "./change-feed";
+import { type Replicas, startReplicas } from "../test/replicas";
 import { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "./events";
 
 let h: Harness;
+let replicas: Replicas;
 let serverA: RunningServer;
 let serverB: RunningServer;
-let feedB: ChangeFeed;
-let dbB: ReturnType<typeof createPrismaClient>;
 
 beforeAll(async () => {
   h = await createHarness();
-  // Two API "replicas": separate connection pools and LISTEN connections, one database.
-  serverA = await startServer({ db: h.db, changeFeed: h.feed });
-  dbB = createPrismaClient(h.tdb.url, { max: 3 });
-  feedB = new ChangeFeed(h.tdb.url, 600_000); // NOTIFY only: no polling safety net here
-  serverB = await startServer({ db: dbB, changeFeed: feedB });
+  replicas = await startReplicas(h);
+  ({ a: serverA, b: serverB } = replicas);
 });
 afterAll(async () => {
-  await serverA?.close();
-  await serverB?.close();
-  await feedB?.stop();
-  await dbB?.$disconnect();
-  await h.close();
+  await replicas?.close();
+  await h?.close();
 });
 
 let nextHost = 10;

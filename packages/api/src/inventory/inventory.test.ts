@@ -2,31 +2,24 @@
 // revision and no audit row; the node whose state it changes gets a delta (same revision, new
 // content), and a node whose state it does not change hears nothing — also on a second API
 // replica, which learns of the change by NOTIFY alone.
-import { createPrismaClient } from "@meridian/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChangeFeed } from "../agent/change-feed";
 import { createMeridianClient } from "../client";
-import { type RunningServer, startServer } from "../server";
+import type { RunningServer } from "../server";
 import { createHarness, type Harness } from "../test/harness";
+import { type Replicas, startReplicas } from "../test/replicas";
 
 let h: Harness;
+let replicas: Replicas;
 let serverA: RunningServer;
 let serverB: RunningServer;
-let feedB: ChangeFeed;
-let dbB: ReturnType<typeof createPrismaClient>;
 
 beforeAll(async () => {
   h = await createHarness();
-  serverA = await startServer({ db: h.db, changeFeed: h.feed });
-  dbB = createPrismaClient(h.tdb.url, { max: 3 });
-  feedB = new ChangeFeed(h.tdb.url, 600_000); // NOTIFY only
-  serverB = await startServer({ db: dbB, changeFeed: feedB });
+  replicas = await startReplicas(h);
+  ({ a: serverA, b: serverB } = replicas);
 });
 afterAll(async () => {
-  await serverA?.close();
-  await serverB?.close();
-  await feedB?.stop();
-  await dbB?.$disconnect();
+  await replicas?.close();
   await h?.close();
 });
 

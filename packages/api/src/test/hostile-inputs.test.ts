@@ -621,51 +621,25 @@ function fitsQueryString(value: Json, leaf: Leaf | undefined): boolean {
   return typeof value === "string" && !/[\uD800-\uDFFF]/.test(value);
 }
 
-async function footprint() {
-  const [
-    revisions,
-    audit,
-    policies,
-    egress,
-    peers,
-    nodes,
-    endpoints,
-    users,
-    tokens,
-    joinTokens,
-    dns,
-    flows,
-    status,
-  ] = await Promise.all([
-    h.db.revision.count(),
-    h.db.auditEntry.count(),
-    h.db.networkPolicy.count(),
-    h.db.egressGatewayPolicy.count(),
-    h.db.bgpPeer.count(),
-    h.db.node.count(),
-    h.db.endpoint.count(),
-    h.db.user.count(),
-    h.db.apiToken.count(),
-    h.db.joinToken.count(),
-    h.db.dnsEvent.count(),
-    h.db.flowSummary.count(),
-    h.db.nodeComponentStatus.count(),
-  ]);
-  return {
-    revisions,
-    audit,
-    policies,
-    egress,
-    peers,
-    nodes,
-    endpoints,
-    users,
-    tokens,
-    joinTokens,
-    dns,
-    flows,
-    status,
+/** Row counts of everything a write could leave behind: objects, revisions, audit, reports. */
+async function footprint(): Promise<Record<string, number>> {
+  const counts = {
+    revisions: h.db.revision.count(),
+    audit: h.db.auditEntry.count(),
+    policies: h.db.networkPolicy.count(),
+    egress: h.db.egressGatewayPolicy.count(),
+    peers: h.db.bgpPeer.count(),
+    nodes: h.db.node.count(),
+    endpoints: h.db.endpoint.count(),
+    users: h.db.user.count(),
+    tokens: h.db.apiToken.count(),
+    joinTokens: h.db.joinToken.count(),
+    dns: h.db.dnsEvent.count(),
+    flows: h.db.flowSummary.count(),
+    status: h.db.nodeComponentStatus.count(),
   };
+  const values = await Promise.all(Object.values(counts));
+  return Object.fromEntries(Object.keys(counts).map((k, i) => [k, values[i]!]));
 }
 
 /** A field error names the field: some key lies on the hostile value's path (or under it). */
