@@ -16,14 +16,21 @@ const caches = new WeakMap<Db, Cache>();
  * The newest snapshot at least as new as every revision and inventory generation this process
  * has heard of.
  */
-export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<ClusterSnapshot> {
+export async function latestSnapshot(
+  db: Db,
+  feed?: ChangeFeed,
+  // What "new enough" means is fixed when the caller asks: a load that starts after that has it.
+  // Read afresh on every retry, a stream of pod starts (one generation each 20 ms) would have every
+  // subscriber chase a snapshot that is never new enough.
+  want?: { revision: number; inventory: number },
+): Promise<ClusterSnapshot> {
   let cache = caches.get(db);
   if (!cache) {
     cache = { current: null, loading: null };
     caches.set(db, cache);
   }
-  const wanted = feed?.latest ?? Number.POSITIVE_INFINITY;
-  const wantedInventory = feed?.latestInventory ?? 0;
+  const wanted = want?.revision ?? feed?.latest ?? Number.POSITIVE_INFINITY;
+  const wantedInventory = want?.inventory ?? feed?.latestInventory ?? 0;
   const fresh = (s: ClusterSnapshot) => s.revision >= wanted && (s.inventory ?? 0) >= wantedInventory;
   if (cache.current && fresh(cache.current)) return cache.current;
   if (!cache.loading) {
@@ -45,7 +52,8 @@ export async function latestSnapshot(db: Db, feed?: ChangeFeed): Promise<Cluster
   }
   const snap = (await cache.loading) as ClusterSnapshot;
   // A load that started before the revision we want finished too early: load again.
-  if (Number.isFinite(wanted) && !fresh(snap)) return latestSnapshot(db, feed);
+  if (Number.isFinite(wanted) && !fresh(snap))
+    return latestSnapshot(db, feed, { revision: wanted, inventory: wantedInventory });
   return snap;
 }
 

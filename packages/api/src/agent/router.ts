@@ -7,8 +7,10 @@ import { hashSecret, newSecret } from "../auth/crypto";
 import { decryptSecret } from "../auth/secret-box";
 import { storeBgpRoutes } from "../bgp/looking-glass";
 import { UnknownNodeError } from "../compiler/compile";
+import type { ClusterSnapshot } from "../compiler/snapshot";
 import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
+import { type InventoryDeps, inventoryChangeAffects, inventoryDeps } from "../inventory/affects";
 import { commitInventory } from "../inventory/commit";
 import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
@@ -43,6 +45,10 @@ function assertOwnNode(own: string, claimed: string | undefined) {
 
 // How often a quiet subscription re-checks the feed even without a notification.
 const RECHECK_MS = 30_000;
+// How long an inventory-only wake-up waits for more pod starts before compiling.
+const INVENTORY_COALESCE_MS = 50;
+// How long a subscriber waits before reading the model again after a failed read.
+const SNAPSHOT_RETRY_MS = 500;
 
 export const agentRouter = createTRPCRouter({
   join: publicProcedure
@@ -137,6 +143,9 @@ export const agentRouter = createTRPCRouter({
     const resumeFrom = input?.lastEventId !== undefined ? Number(input.lastEventId) : input?.lastRevision;
     let sentRevision = resumeFrom ?? -1;
     let sentInventory = -1;
+    // The snapshot this node's state was last compiled from, and what of the inventory it read.
+    let compiledFrom: ClusterSnapshot | null = null;
+    let deps: InventoryDeps | null = null;
     let sentHash = input?.lastContentHash ?? null;
     // What this agent holds, section by section; null until we have sent it a full state.
     let held: ReturnType<typeof sectionFingerprints> | null = null;
@@ -152,8 +161,30 @@ export const agentRouter = createTRPCRouter({
         );
         if (signal?.aborted) return;
         if (!changed) continue;
+        // Inventory only (pods starting and stopping): let a burst settle into one round.
+        if (feed.latest <= sentRevision) await new Promise((r) => setTimeout(r, INVENTORY_COALESCE_MS));
       }
-      const snapshot = await latestSnapshot(ctx.db, feed);
+      let snapshot: ClusterSnapshot;
+      try {
+        snapshot = await latestSnapshot(ctx.db, feed);
+      } catch {
+        // The database is busy or away for a moment: keep the stream, try again shortly (the
+        // agent keeps what it has meanwhile). Ending it would send every agent to reconnect at once.
+        await new Promise((r) => setTimeout(r, SNAPSHOT_RETRY_MS));
+        continue;
+      }
+      // The same intent and an inventory change this node's state provably does not depend on:
+      // nothing to compile, nothing to send (inventory/affects.ts).
+      if (
+        compiledFrom &&
+        deps &&
+        snapshot.revision === compiledFrom.revision &&
+        !inventoryChangeAffects(compiledFrom, snapshot, nodeName, deps)
+      ) {
+        compiledFrom = snapshot;
+        sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
+        continue;
+      }
       // Every subscriber wakes on the same snapshot: take turns with I/O (heartbeats, SSE writes)
       // between nodes' compiles instead of compiling all of them in one turn of the event loop.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -167,6 +198,8 @@ export const agentRouter = createTRPCRouter({
         }
         throw err;
       }
+      compiledFrom = snapshot;
+      deps = inventoryDeps(state);
       const revision = snapshot.revision;
       const { contentHash } = state;
       let event: DesiredStateEvent | null = null;

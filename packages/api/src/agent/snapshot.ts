@@ -42,7 +42,9 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
       db.srv6Vrf.findMany({ orderBy: { name: "asc" } }),
       db.srv6Policy.findMany({ orderBy: { name: "asc" } }),
     ],
-    { isolationLevel: "RepeatableRead" },
+    // Under load (pod churn fills the pool) a connection can take a while: wait for one rather
+    // than fail every subscriber's stream after the default 2 s.
+    { isolationLevel: "RepeatableRead", maxWait: 15_000, timeout: 30_000 },
   );
   const obj = <S>(r: { id: string; name: string; version: number; spec: unknown }) => ({
     id: r.id,

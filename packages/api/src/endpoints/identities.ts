@@ -19,10 +19,19 @@ export function labelsKey(labels: Labels): string {
 
 export async function allocateIdentity(tx: Tx, labels: Labels): Promise<number> {
   const key = labelsKey(labels);
-  // ON CONFLICT makes concurrent allocation of the same label set return the same number.
-  const rows = await tx.$queryRaw<{ number: number }[]>`
+  // Read first: almost every pod's label set has its number already, and a plain read takes no
+  // lock (ON CONFLICT DO UPDATE would lock the row until commit, and every report of a pod with
+  // those labels would queue behind it).
+  const known = await tx.$queryRaw<{ number: number }[]>`
+    SELECT "number" FROM "Identity" WHERE "labelsKey" = ${key}`;
+  if (known[0]) return known[0].number;
+  // New: concurrent allocations of one label set get one number (the loser reads the winner's).
+  const made = await tx.$queryRaw<{ number: number }[]>`
     INSERT INTO "Identity" ("labelsKey", "labels") VALUES (${key}, ${JSON.stringify(labels)}::jsonb)
-    ON CONFLICT ("labelsKey") DO UPDATE SET "labelsKey" = EXCLUDED."labelsKey"
+    ON CONFLICT ("labelsKey") DO NOTHING
     RETURNING "number"`;
-  return rows[0]!.number;
+  if (made[0]) return made[0].number;
+  const raced = await tx.$queryRaw<{ number: number }[]>`
+    SELECT "number" FROM "Identity" WHERE "labelsKey" = ${key}`;
+  return raced[0]!.number;
 }
