@@ -286,7 +286,7 @@ specs:
     expect(result.objects.map((o) => o.name)).toEqual(["multi-0", "multi-1"]);
   });
 
-  it("reports CIDR groups and FQDN rules in ingress by path", () => {
+  it("reports CIDR groups (cidrGroupRef) in ingress by path", () => {
     const result = importCiliumYaml(`
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -312,6 +312,69 @@ spec:
     expect(result.objects[0]).toMatchObject({
       spec: { ingress: [{ fromCIDRSet: [{ cidr: "192.0.2.0/24" }] }] },
     });
+  });
+
+  // Issue 19, bug 6: dropping the ingress DNS report passed every import test, none of which had
+  // a DNS rule outside egress. A DNS rule is enforced only in egress allow rules: anywhere else it
+  // is removed, and the operator must be told, or the imported policy allows more than it seems.
+  it("reports toFQDNs and DNS rules outside egress allow rules, and keeps the ports without them", () => {
+    const result = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: dns-in, namespace: default }
+spec:
+  endpointSelector: {}
+  ingress:
+  - fromEndpoints: [{ matchLabels: { app: client } }]
+    toPorts:
+    - ports: [{ port: "53", protocol: UDP }]
+      rules:
+        dns: [{ matchPattern: "*" }]
+  - toFQDNs: [{ matchName: api.example.com }]
+  egressDeny:
+  - toEndpoints: [{}]
+    toPorts:
+    - ports: [{ port: "53", protocol: ANY }]
+      rules:
+        dns: [{ matchName: evil.example.com }]
+  egress:
+  - toEndpoints: [{ matchLabels: { k8s-app: kube-dns } }]
+    toPorts:
+    - ports: [{ port: "53", protocol: ANY }]
+      rules:
+        dns: [{ matchPattern: "*.example.com" }]
+`);
+    expect(result.errors).toEqual([]);
+    expect(result.unsupported).toEqual([
+      {
+        object: "CiliumNetworkPolicy/default/dns-in",
+        field: "spec.ingress[0].toPorts[0].rules.dns",
+        reason: "DNS rules are only allowed in egress allow rules",
+      },
+      {
+        object: "CiliumNetworkPolicy/default/dns-in",
+        field: "spec.ingress[1].toFQDNs",
+        reason: "toFQDNs is only allowed in egress allow rules",
+      },
+      {
+        object: "CiliumNetworkPolicy/default/dns-in",
+        field: "spec.ingress[1]",
+        reason: expect.stringContaining("imported as an empty rule, which allows nothing"),
+      },
+      {
+        object: "CiliumNetworkPolicy/default/dns-in",
+        field: "spec.egressDeny[0].toPorts[0].rules.dns",
+        reason: "DNS rules are only allowed in egress allow rules",
+      },
+    ]);
+    const spec = result.objects[0]!.spec as Record<string, { toPorts?: unknown[] }[]>;
+    expect(spec.ingress![0]!.toPorts).toEqual([{ ports: [{ port: "53", protocol: "UDP" }] }]);
+    expect(spec.ingress![1]).toEqual({});
+    expect(spec.egressDeny![0]!.toPorts).toEqual([{ ports: [{ port: "53", protocol: "ANY" }] }]);
+    // In egress the DNS rule is kept: it is what the DNS proxy enforces.
+    expect(spec.egress![0]!.toPorts).toEqual([
+      { ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*.example.com" }] } },
+    ]);
   });
 
   it("imports several egress gateways (egressGateways) in order", () => {
