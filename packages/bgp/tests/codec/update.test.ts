@@ -287,6 +287,60 @@ describe("RFC 7606 error handling", () => {
     expect(m.errors?.[0]?.subcode).toBe(4);
   });
 
+  // Issue 19, bug 3: a check of the Optional bit alone passed every codec, RIB and raw-peer test.
+  // RFC 4271 §5 fixes both the Optional and the Transitive bit of each attribute; RFC 7606 §3(c)
+  // makes a conflict in either a malformed attribute, handled with that attribute's action (§7,
+  // RFC 8092 §6 for LARGE_COMMUNITY, RFC 8669 §6 for the Prefix-SID). Written out from the RFCs,
+  // not from the codec's own table.
+  const RFC_FLAGS: [name: string, type: number, flags: number, action: string][] = [
+    ["ORIGIN", 1, 0x40, "treat-as-withdraw"],
+    ["AS_PATH", 2, 0x40, "treat-as-withdraw"],
+    ["NEXT_HOP", 3, 0x40, "treat-as-withdraw"],
+    ["MULTI_EXIT_DISC", 4, 0x80, "treat-as-withdraw"],
+    ["LOCAL_PREF", 5, 0x40, "treat-as-withdraw"],
+    ["ATOMIC_AGGREGATE", 6, 0x40, "attribute-discard"],
+    ["AGGREGATOR", 7, 0xc0, "attribute-discard"],
+    ["COMMUNITIES", 8, 0xc0, "treat-as-withdraw"],
+    ["ORIGINATOR_ID", 9, 0x80, "treat-as-withdraw"],
+    ["CLUSTER_LIST", 10, 0x80, "treat-as-withdraw"],
+    ["MP_REACH_NLRI", 14, 0x80, "session-reset"],
+    ["MP_UNREACH_NLRI", 15, 0x80, "session-reset"],
+    ["EXTENDED_COMMUNITIES", 16, 0xc0, "treat-as-withdraw"],
+    ["AS4_PATH", 17, 0xc0, "attribute-discard"],
+    ["AS4_AGGREGATOR", 18, 0xc0, "attribute-discard"],
+    ["LARGE_COMMUNITY", 32, 0xc0, "treat-as-withdraw"],
+    ["BGP Prefix-SID", 40, 0xc0, "treat-as-withdraw"],
+  ];
+  for (const [name, type, flags, action] of RFC_FLAGS) {
+    for (const [bit, wrong] of [
+      ["Transitive", flags ^ 0x40],
+      ["Optional", flags ^ 0x80],
+    ] as const) {
+      it(`${name} with its ${bit} bit wrong (0x${wrong.toString(16)}) is an Attribute Flags Error, ${action}`, () => {
+        // The value is never read: a flags error is found before the attribute is decoded.
+        const bad = Buffer.from([wrong, type, 4, 0, 0, 0, 0]);
+        const attrs = Buffer.concat(type <= 3 ? [bad] : [origin, asPath, nh, bad]);
+        if (action === "session-reset") {
+          expect(() => outcome(attrs)).toThrow(new RegExp(`^${name} has flags 0x${wrong.toString(16)}`));
+          try {
+            outcome(attrs);
+          } catch (e) {
+            expect(e).toMatchObject({ action, code: 3, subcode: 4 });
+          }
+          return;
+        }
+        const m = outcome(attrs);
+        expect(m.errors?.[0]).toMatchObject({
+          action,
+          code: 3,
+          subcode: 4,
+          message: `${name} has flags 0x${wrong.toString(16)}, expected 0x${flags.toString(16)}`,
+        });
+        expect(m.treatAsWithdraw).toBe(action === "treat-as-withdraw" ? true : undefined);
+      });
+    }
+  }
+
   it("a repeated attribute keeps the first", () => {
     const m = outcome(Buffer.concat([origin, asPath, nh, hex("40010102")]));
     expect(m.attributes.origin).toBe(0);
