@@ -121,6 +121,25 @@ describe("network policies", () => {
     expect((await op.policies.get({ id: p.id })).description).toBe("admin was here");
   });
 
+  // Issue 19, bug 2: without the version check in the generic delete (resources/define.ts) every
+  // API test passed; only updates were tested for conflicts. A delete based on a version someone
+  // has since changed must not remove their change.
+  it("a delete based on a stale version is a CONFLICT, and the policy stays with the newer change", async () => {
+    const op = await h.as("operator");
+    const admin = await h.as("admin");
+    const viewer = await h.as("viewer");
+    const p = await op.policies.create({ namespace: "c", name: "stale-delete", spec });
+    const byAdmin = await admin.policies.update({ id: p.id, version: p.version, enabled: false });
+    const err = await errorOf(() => op.policies.delete({ id: p.id, version: p.version }));
+    expect(err.code).toBe("CONFLICT");
+    expect(err.message).toContain("changed by admin@test.local (token admin token)");
+    const still = await viewer.policies.get({ id: p.id });
+    expect(still).toMatchObject({ version: byAdmin.version, enabled: false });
+    // The current version deletes it.
+    await op.policies.delete({ id: p.id, version: byAdmin.version });
+    expect((await errorOf(() => viewer.policies.get({ id: p.id }))).code).toBe("NOT_FOUND");
+  });
+
   it("a viewer cannot write, and an unauthenticated caller cannot read", async () => {
     const viewer = await h.as("viewer");
     expect((await errorOf(() => viewer.policies.create({ namespace: "x", name: "y", spec }))).code).toBe(
