@@ -367,7 +367,7 @@ spec:
         reason: "DNS rules are only allowed in egress allow rules",
       },
     ]);
-    const spec = result.objects[0]!.spec as Record<string, { toPorts?: unknown[] }[]>;
+    const spec = result.objects[0]!.spec as unknown as Record<string, { toPorts?: unknown[] }[]>;
     expect(spec.ingress![0]!.toPorts).toEqual([{ ports: [{ port: "53", protocol: "UDP" }] }]);
     expect(spec.ingress![1]).toEqual({});
     expect(spec.egressDeny![0]!.toPorts).toEqual([{ ports: [{ port: "53", protocol: "ANY" }] }]);
