@@ -1,6 +1,6 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { BgpSpeaker, decode, encode, frameLength, type Message } from "../../src/index.js";
+import { BgpSpeaker, decode, encode, type Family, frameLength, type Message } from "../../src/index.js";
 import { until } from "./helpers.js";
 
 // A hand-driven peer on a raw socket: lets tests send exactly the bytes a broken router would.
@@ -20,23 +20,28 @@ const third = `127.78.${n}.3`;
 let sock2: net.Socket | undefined;
 afterEach(() => sock2?.destroy());
 
-async function rawPeer(holdTime = 30): Promise<{ received: Message[]; socket: net.Socket }> {
+async function rawPeer(
+  holdTime = 30,
+  families: Family[] = ["ipv4-unicast"],
+): Promise<{ received: Message[]; socket: net.Socket }> {
   speaker = new BgpSpeaker({ asn: 65001, routerId: "1.1.1.1", listen: { port: 0, host: ours } });
   await speaker.start();
   speaker.addPeer({
     address: theirs,
     asn: 65002,
     passive: true,
+    families,
     importPolicy: "accept-all",
     exportPolicy: "accept-all",
   });
-  return connectRaw(theirs, 65002, holdTime);
+  return connectRaw(theirs, 65002, holdTime, families);
 }
 
 async function connectRaw(
   from: string,
   asn: number,
   holdTime = 30,
+  families: Family[] = ["ipv4-unicast"],
 ): Promise<{ received: Message[]; socket: net.Socket }> {
   const received: Message[] = [];
   const socket = net.connect({ host: ours, port: speaker!.listenPort!, localAddress: from });
@@ -59,7 +64,7 @@ async function connectRaw(
       myAs: asn,
       holdTime,
       bgpId: from === theirs ? "2.2.2.2" : "3.3.3.3",
-      capabilities: { as4: asn, multiprotocol: ["ipv4-unicast"], routeRefresh: true },
+      capabilities: { as4: asn, multiprotocol: families, routeRefresh: true },
     }),
   );
   socket.write(encode({ type: "keepalive" }));
@@ -96,6 +101,46 @@ describe("malformed input from a peer", () => {
     bad[at + 3] = 7;
     socket.write(bad);
     await until(() => speaker!.receivedRoutes(theirs, "ipv4-unicast").length === 0, "treat-as-withdraw");
+    expect(speaker!.peerStatus(theirs)!.state).toBe("Established");
+  });
+
+  // Issue 19, bug 4: treat-as-withdraw applied to the IPv4 NLRI field only passed every test, as
+  // nothing sent a malformed attribute with MP_REACH routes. RFC 7606 §2: all the UPDATE's NLRI,
+  // in MP_REACH_NLRI too, are handled as withdrawn.
+  it("an UPDATE with an invalid ORIGIN withdraws its MP_REACH (IPv6) routes too, and learns none", async () => {
+    const { socket } = await rawPeer(30, ["ipv4-unicast", "ipv6-unicast"]);
+    const v6 = (prefixes: string[], origin: number) =>
+      encode({
+        type: "update",
+        withdrawn: [],
+        attributes: {
+          origin,
+          asPath: [{ type: 2, asns: [65002] }],
+          mpReach: {
+            family: "ipv6-unicast",
+            nextHops: ["fd00::2"],
+            nlri: prefixes.map((prefix) => ({ prefix })),
+          },
+        },
+        nlri: [],
+      });
+    const received6 = () => speaker!.receivedRoutes(theirs, "ipv6-unicast").map((r) => r.prefix);
+    socket.write(v6(["2001:db8:1::/48"], 0));
+    await until(() => received6().length === 1, "IPv6 route learned");
+    // The same route again with ORIGIN 7 (malformed), and a prefix never seen before.
+    socket.write(v6(["2001:db8:1::/48", "2001:db8:2::/48"], 7));
+    await until(() => received6().length === 0, "treat-as-withdraw of the MP_REACH route");
+    // Barrier: a good IPv4 route sent after the bad UPDATE has arrived, so the bad one is handled.
+    socket.write(
+      encode({
+        type: "update",
+        withdrawn: [],
+        attributes: { origin: 0, asPath: [{ type: 2, asns: [65002] }], nextHop: theirs },
+        nlri: [{ prefix: "10.8.0.0/16" }],
+      }),
+    );
+    await until(() => speaker!.receivedRoutes(theirs, "ipv4-unicast").length === 1, "IPv4 barrier route");
+    expect(received6()).toEqual([]);
     expect(speaker!.peerStatus(theirs)!.state).toBe("Established");
   });
 
