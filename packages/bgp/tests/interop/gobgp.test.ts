@@ -57,6 +57,7 @@ ${local ? `  [neighbors.transport.config]\n    local-address = "${local}"\n` : "
 ${neighbor(lab.v4(1), 65001, ["ipv4-unicast", "ipv6-unicast", "l3vpn-ipv4-unicast"])}
 ${neighbor(lab.v4(3), 65999, ["ipv4-unicast"], lab.v4(4))}
 ${neighbor(lab.v6(1), 65001, ["ipv6-unicast"], lab.v6(2))}
+${neighbor(lab.v4(5), 65001, ["ipv4-unicast"], lab.v4(6)).replace("hold-time = 9", "hold-time = 3").replace("keepalive-interval = 3", "keepalive-interval = 1")}
 `,
   );
   lab.spawnDaemon("gobgpd", [
@@ -81,6 +82,17 @@ ${neighbor(lab.v6(1), 65001, ["ipv6-unicast"], lab.v6(2))}
       holdTime: 9,
       connectRetry: 2,
     },
+    // A session with the smallest hold time, .5 → .6: it must outlive several of them.
+    {
+      address: lab.v4(6),
+      asn: goAs,
+      localAddress: lab.v4(5),
+      families: ["ipv4-unicast"],
+      importPolicy: "accept-all",
+      exportPolicy: "accept-all",
+      holdTime: 3,
+      connectRetry: 2,
+    },
   ]);
 }, 60_000);
 
@@ -99,6 +111,24 @@ describe("GoBGP interop", () => {
       "ipv4-vpn",
     ]);
   });
+
+  // Issue 19, bug 1: a hold timer not restarted in Established flapped every session once per
+  // hold time, and no interop test lasted that long.
+  it("a session with a 3 s hold time stays up past three hold times, on both sides", async () => {
+    await untilEstablished(us, lab.v4(6));
+    expect((await us.peer(lab.v4(6))).negotiated).toMatchObject({ holdTime: 3, keepalive: 1 });
+    await new Promise((r) => setTimeout(r, 9_500));
+    const ours = await us.peer(lab.v4(6));
+    expect(ours).toMatchObject({ state: "Established", flaps: 0 });
+    expect(ours.uptimeSeconds).toBeGreaterThanOrEqual(9);
+    // GoBGP counts a session's drops in `flops` (left out of its JSON while 0).
+    const theirs = gobgpJson<{ state: { session_state: number | string; flops?: number } }>([
+      "neighbor",
+      lab.v4(5),
+    ]);
+    expect(String(theirs.state.session_state)).toMatch(/^(6|established)$/i);
+    expect(theirs.state.flops ?? 0).toBe(0);
+  }, 30_000);
 
   it("learns GoBGP's IPv4 and IPv6 routes", async () => {
     gobgp(["global", "rib", "add", "-a", "ipv4", "172.16.20.0/24", "community", "65020:5"]);

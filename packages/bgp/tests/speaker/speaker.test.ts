@@ -39,6 +39,27 @@ describe("two speakers over loopback", () => {
     expect(p.b.peerStatus(p.aAddr)!.negotiated).toMatchObject({ holdTime: 12, keepalive: 4 });
   });
 
+  // Issue 19, bug 1: with the hold timer not restarted by messages in Established, every session
+  // flapped once per hold time and every test stayed green, none being longer than a hold time.
+  it("a session with a 3 s hold time stays up past three hold times on KEEPALIVEs alone", async () => {
+    p = await pair({}, {}, { holdTime: 3 }, { holdTime: 3 });
+    await until(() => established(p!.a, p!.bAddr) && established(p!.b, p!.aAddr), "Established");
+    expect(p.a.peerStatus(p.bAddr)!.negotiated).toMatchObject({ holdTime: 3, keepalive: 1 });
+    await new Promise((r) => setTimeout(r, 9_500));
+    for (const [s, peer] of [
+      [p.a, p.bAddr],
+      [p.b, p.aAddr],
+    ] as const) {
+      const st = s.peerStatus(peer)!;
+      expect(st, `${s.config.routerId}'s session to ${peer}`).toMatchObject({
+        state: "Established",
+        flaps: 0,
+        lastError: undefined,
+      });
+      expect(st.uptimeSeconds).toBeGreaterThanOrEqual(9);
+    }
+  }, 20_000);
+
   it("carries IPv4 and IPv6 routes with attributes, and withdrawals, both ways", async () => {
     p = await pair(
       {},
