@@ -8,20 +8,18 @@ import net from "node:net";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
-import { CniCode, CniError } from "../cni/spec.js";
 import { type AgentConfig, ConfigError } from "../config.js";
 import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../features/feature.js";
 import { createFeatures, type FeatureOptions } from "../features/registry.js";
 import { Ipam } from "../ipam/allocator.js";
 import { setSysctls } from "../routing/exec.js";
 import { AgentMetrics } from "../status/metrics.js";
-import { type ComponentStatus, type NodeDesiredState, ReservedIdentity } from "../sync/channel.js";
+import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
 import type { SyncTarget } from "../sync/loop.js";
+import { EndpointAdmission } from "./admission.js";
 import { type AgentEndpoint, type EndpointHooks, EndpointManager } from "./endpoints.js";
 import { coreRoutes, createHandler, type LocalRoute } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
-
-type LocalEndpointState = NodeDesiredState["endpoints"][number];
 
 /** The agent's own component: the endpoints it plumbed and its PodCIDRs. */
 export const cniStatusSchema = componentStatusSchema(
@@ -50,10 +48,8 @@ export class Agent implements SyncTarget {
   private desired?: { state: NodeDesiredState; revision: number };
   private desiredWaiters: (() => void)[] = [];
   private endpointListeners: (() => void)[] = [];
-  /** Called after every applied desired state (endpoint admission waits on them). */
-  private appliedListeners = new Set<() => void>();
-  /** Set by the sync loop: sends the endpoint inventory to the control plane now. */
-  private endpointReporter?: () => Promise<void>;
+  /** CNI ADD waits here for an applied desired state that holds the new pod. */
+  private readonly admission: EndpointAdmission;
 
   constructor(
     readonly config: AgentConfig,
@@ -70,6 +66,7 @@ export class Agent implements SyncTarget {
       desiredState: () => this.desired?.state,
     };
     this.features = createFeatures(ctx, opts);
+    this.admission = new EndpointAdmission(config.endpointPolicyTimeoutMs, this.log);
     for (const f of this.features) for (const m of f.metrics) this.metrics.registry.registerMetric(m);
   }
 
@@ -181,70 +178,17 @@ export class Agent implements SyncTarget {
     this.desired = { state, revision };
     this.metrics.lastAppliedRevision.set(revision);
     this.controlPlane = { ...this.controlPlane, lastRevision: revision };
-    for (const l of [...this.appliedListeners]) l();
+    this.admission.onApplied(state);
   }
 
   /** The sync loop hands the agent a way to report endpoints at once (CNI ADD uses it). */
   setEndpointReporter(report: () => Promise<void>): void {
-    this.endpointReporter = report;
+    this.admission.reporter = report;
   }
 
-  /**
-   * The applied desired state's entry for exactly this pod with a real identity (not
-   * reserved:init), or undefined. Matched by namespace/name and address so a previous pod with
-   * the same name or a reused address does not count.
-   */
-  private admittedEntry(ep: AgentEndpoint): LocalEndpointState | undefined {
-    const ns = ep.namespace ?? "default";
-    return this.desired?.state.endpoints.find(
-      (d) =>
-        d.namespace === ns &&
-        d.name === ep.podName &&
-        d.identity !== 0 &&
-        d.identity !== ReservedIdentity.init &&
-        (d.ipv4 === undefined || ep.addresses.includes(d.ipv4)) &&
-        (d.ipv6 === undefined || ep.addresses.includes(d.ipv6)),
-    );
-  }
-
-  /**
-   * CNI ADD with a control plane: registers the endpoint with the API at once and resolves when
-   * an applied desired state holds it with its identity and compiled policy (the datapath has
-   * them then). Rejects with CNI code 11 after `endpointPolicyTimeoutMs`.
-   */
-  async admitEndpoint(ep: AgentEndpoint): Promise<void> {
-    // Without a pod name the endpoint is never reported, so the control plane cannot know it.
-    if (!ep.podName || this.admittedEntry(ep)) return;
-    const timeoutMs = this.config.endpointPolicyTimeoutMs;
-    const started = Date.now();
-    let listener: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        listener = () => {
-          if (this.admittedEntry(ep)) resolve();
-        };
-        this.appliedListeners.add(listener);
-        timer = setTimeout(
-          () =>
-            reject(
-              new CniError(
-                CniCode.TryAgainLater,
-                `the control plane did not assign an identity to pod ${ep.namespace ?? "default"}/${ep.podName} in time (${Math.round(timeoutMs / 100) / 10} s); the endpoint was rolled back, try again later`,
-              ),
-            ),
-          timeoutMs,
-        );
-        // A report that fails or hangs is left to the deadline (the sync loop retries it).
-        this.endpointReporter?.().catch((err) =>
-          this.log.warn({ err: (err as Error).message, endpoint: ep.id }, "endpoint registration failed"),
-        );
-      });
-      this.log.info({ endpoint: ep.id, waitedMs: Date.now() - started }, "endpoint policy in the datapath");
-    } finally {
-      if (listener) this.appliedListeners.delete(listener);
-      clearTimeout(timer);
-    }
+  /** CNI ADD with a control plane: resolves once an applied desired state holds this pod. */
+  admitEndpoint(ep: AgentEndpoint): Promise<void> {
+    return this.admission.admit(ep);
   }
 
   /** Resolves once a desired state (from disk or the control plane) is known. */

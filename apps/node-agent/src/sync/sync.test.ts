@@ -139,17 +139,12 @@ describe.skipIf(!hasDb)("agent ↔ control plane", () => {
       config: { cniVersion: "1.0.0", name: "meridian", type: "meridian-cni", agentSocket: agent.socket },
     });
     expect(add.exitCode, add.stdout).toBe(0);
-    const ep = await waitFor("endpoint registered in the API", async () =>
-      h.db.endpoint.findFirst({ where: { namespace: "shop", name: "web-0" } }),
-    );
-    expect(ep.ipv4).toMatch(/^10\.244\.9\./);
-    // The endpoint comes back in this node's desired state: `policy` shows the compiled view.
-    const body = await waitFor("endpoint in desired state", async () => {
-      const res = await callAgent(agent.socket, "GET", "/v1/endpoints/shop%2Fweb-0/policy");
-      const b = res.body as { desired: { identity?: number } | null };
-      return b.desired?.identity ? b : undefined;
-    });
-    expect(body.desired!.identity).toBeGreaterThan(0);
+    // ADD answered only once the applied desired state held the pod: no waiting from here on.
+    const res = await callAgent(agent.socket, "GET", "/v1/endpoints/shop%2Fweb-0/policy");
+    const body = res.body as { desired: { identity?: number } | null };
+    expect(body.desired?.identity).toBeGreaterThan(0);
+    const ep = await h.db.endpoint.findFirst({ where: { namespace: "shop", name: "web-0" } });
+    expect(ep?.ipv4).toMatch(/^10\.244\.9\./);
   }, 60_000);
 
   it("keeps running without the control plane and catches up when it returns", async () => {
