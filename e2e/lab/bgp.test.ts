@@ -7,14 +7,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { BgpPeerSpecInput } from "@meridian/api/spec/index";
+import { needs } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpSessions, type SessionReport } from "../../apps/web/src/lib/bgp-status";
 import { buildLab, type Lab, teardownLab } from "./builder";
-import { type ControlPlane, canRunFrrLab, startControlPlane, until } from "./control-plane-harness";
+import { type ControlPlane, FRR_LAB_PARTS, startControlPlane, until } from "./control-plane-harness";
 import { type Frr, startFrr } from "./frr";
 import type { LabTopology } from "./topology";
 
-const canRun = canRunFrrLab;
+const realParts = needs("BGP configured through the API, against FRR", FRR_LAB_PARTS);
 
 const prefix = `mrdlabb${process.pid}-`;
 const NODE = "bgp-n1";
@@ -118,7 +119,7 @@ async function receivedPrefixes(): Promise<string[]> {
   return routes.map((r) => r.prefix).sort();
 }
 
-describe.skipIf(!canRun)("BGP configured through the API, against FRR", () => {
+describe.skipIf(realParts.skip)("BGP configured through the API, against FRR", () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     lab = await buildLab(topology, {

@@ -1,33 +1,18 @@
 // A real control plane for lab tests: the API server on the test PostgreSQL, an admin caller
 // for setup, and an HTTP tRPC client with an operator API token (what automation uses).
 
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { callAgent } from "@meridian/node-agent/agent/local-client";
+import { parts } from "@meridian/testing";
 import type { Lab } from "./builder";
-import { FRR_BGPD } from "./frr";
 
 type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
 type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
 export type ApiClient = ReturnType<typeof import("@meridian/api/client")["createMeridianClient"]>;
 
-export const hasDb = Boolean(process.env.MERIDIAN_TEST_SERVER_URL ?? process.env.DATABASE_URL);
-
-/**
- * Whether a lab test with real agents, a real API and FRR can run here: root, FRR, the built
- * native addon, and PostgreSQL (`npm test` provides it).
- */
-export const canRunFrrLab =
-  hasDb &&
-  process.getuid?.() === 0 &&
-  existsSync(FRR_BGPD) &&
-  existsSync(
-    path.resolve(
-      path.dirname(fileURLToPath(import.meta.url)),
-      "../../native/build/Release/meridian_native.node",
-    ),
-  );
+/** What a lab test with real agents and a real API needs (a missing one fails it on CI). */
+export const LAB_PARTS = [parts.root, parts.nativeAddon, parts.database];
+/** And with FRR as the lab's router. */
+export const FRR_LAB_PARTS = [...LAB_PARTS, parts.frr];
 
 export interface ControlPlane {
   h: Harness;

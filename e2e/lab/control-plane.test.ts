@@ -3,12 +3,14 @@
 // which get identities. Traffic keeps flowing. Needs root and PostgreSQL (`npm test`).
 import { readFileSync } from "node:fs";
 import { callAgent } from "@meridian/node-agent/agent/local-client";
+import { needs } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLab, type Lab, teardownLab } from "./builder";
+import { LAB_PARTS } from "./control-plane-harness";
 import type { LabTopology } from "./topology";
 import { startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
-const hasDb = Boolean(process.env.MERIDIAN_TEST_SERVER_URL ?? process.env.DATABASE_URL);
+const realParts = needs("lab with a control plane", LAB_PARTS);
 const prefix = `mrdlabc${process.pid}-`;
 const topology: LabTopology = {
   nodes: [
@@ -42,7 +44,7 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe.skipIf(!hasDb)("lab with a control plane", () => {
+describe.skipIf(realParts.skip)("lab with a control plane", () => {
   beforeAll(async () => {
     const { createHarness } = await import("@meridian/api/test/harness");
     const { startServer } = await import("@meridian/api/server");

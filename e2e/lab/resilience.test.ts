@@ -4,9 +4,16 @@
 // reaches the kernel. Needs root and PostgreSQL (`npm test`, or DATABASE_URL); skipped otherwise.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
+import { needs } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLab, type Lab, teardownLab } from "./builder";
-import { type ControlPlane, hasDb, kernelPolicy, startControlPlane, until } from "./control-plane-harness";
+import {
+  type ControlPlane,
+  kernelPolicy,
+  LAB_PARTS,
+  startControlPlane,
+  until,
+} from "./control-plane-harness";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
@@ -97,115 +104,118 @@ function probeDenied(netns: string, host: string, port: number) {
   };
 }
 
-describe.skipIf(!hasDb)("the datapath through agent restarts and control-plane outages", () => {
-  beforeAll(async () => {
-    cp = await startControlPlane();
-    lab = await buildLab(topology, { prefix, controlPlane: { url: cp.api.url, joinToken: cp.joinToken } });
-    // 5432: an echo server for the stream; 5433: a server that answers with who connected.
-    servers.push(await startEchoServer(pod("db-1").netns, 5432));
-    servers.push(await startTcpServer(pod("db-1").netns, 5433, "db-1"));
-    policy = await cp.client.policies.create.mutate({
-      namespace: "shop",
-      name: "db-allows-web",
-      spec: dbAllows(["web"]),
-    });
-    await until(
-      "db-1's policy in the kernel",
-      async () => {
-        const k = await kernelPolicy(lab!, "db-1");
-        return k.endpoint?.ingressEnforced && k.entries.some((e) => e.portLow === 5432);
-      },
-      30_000,
-    ).catch((err: Error) => {
-      const logs = [...lab!.nodes.values()]
-        .map((n) => readFileSync(n.logFile, "utf8").slice(-2000))
-        .join("\n");
-      throw new Error(`${err.message}\n${logs}`);
-    });
-  }, 300_000);
+describe.skipIf(needs("the datapath through agent restarts and control-plane outages", LAB_PARTS).skip)(
+  "the datapath through agent restarts and control-plane outages",
+  () => {
+    beforeAll(async () => {
+      cp = await startControlPlane();
+      lab = await buildLab(topology, { prefix, controlPlane: { url: cp.api.url, joinToken: cp.joinToken } });
+      // 5432: an echo server for the stream; 5433: a server that answers with who connected.
+      servers.push(await startEchoServer(pod("db-1").netns, 5432));
+      servers.push(await startTcpServer(pod("db-1").netns, 5433, "db-1"));
+      policy = await cp.client.policies.create.mutate({
+        namespace: "shop",
+        name: "db-allows-web",
+        spec: dbAllows(["web"]),
+      });
+      await until(
+        "db-1's policy in the kernel",
+        async () => {
+          const k = await kernelPolicy(lab!, "db-1");
+          return k.endpoint?.ingressEnforced && k.entries.some((e) => e.portLow === 5432);
+        },
+        30_000,
+      ).catch((err: Error) => {
+        const logs = [...lab!.nodes.values()]
+          .map((n) => readFileSync(n.logFile, "utf8").slice(-2000))
+          .join("\n");
+        throw new Error(`${err.message}\n${logs}`);
+      });
+    }, 300_000);
 
-  afterAll(async () => {
-    for (const s of servers) await s.stop().catch(() => undefined);
-    await lab?.teardown().catch(() => undefined);
-    await teardownLab(prefix);
-    await cp?.close();
-  }, 60_000);
+    afterAll(async () => {
+      for (const s of servers) await s.stop().catch(() => undefined);
+      await lab?.teardown().catch(() => undefined);
+      await teardownLab(prefix);
+      await cp?.close();
+    }, 60_000);
 
-  it("a TCP stream and a ping lose nothing while both agents are SIGKILLed and restarted, and policy holds", async () => {
-    const db = pod("db-1").ipv4!;
-    expect((await tcpConnect(pod("web-1").netns, db, 5433)).ok).toBe(true);
-    expect((await tcpConnect(pod("client-1").netns, db, 5433, 800)).ok).toBe(false);
-    const stream = await startStream(pod("web-1").netns, db, 5432);
-    const ping = startPing(pod("web-1").netns, db);
-    const denied = probeDenied(pod("client-1").netns, db, 5433);
-    const logFrom = statSync(lab!.nodes.get("r-n2")!.logFile).size;
-    const started = Date.now();
-    await lab!.restartAgent("r-n2", "SIGKILL");
-    await lab!.restartAgent("r-n1", "SIGKILL");
-    const restartMs = Date.now() - started;
-    // Restarted and adopted: the kernel state was already right, so nothing was rewritten.
-    await until(
-      "r-n2 reconnected",
-      async () => {
-        const s = JSON.parse(await lab!.agentCli("r-n2", ["status", "--json"])) as {
-          controlPlane: { mode: string };
-        };
-        return s.controlPlane.mode === "connected";
-      },
-      60_000,
-    );
-    const n2Log = readFileSync(lab!.nodes.get("r-n2")!.logFile).subarray(logFrom).toString("utf8");
-    expect(n2Log).toContain('"msg":"agent started"');
-    expect(n2Log).not.toContain('"msg":"datapath reconciled"');
-    await new Promise((r) => setTimeout(r, 1_000)); // a few pings after the last restart
-    expect(ping.running()).toBe(true);
-    const probes = await denied.stop();
-    const s = await stream.stop();
-    const p = await ping.stop();
-    expect(s.error).toBeNull();
-    expect(s.sent).toBeGreaterThan(10);
-    expect(s.received).toBe(s.sent);
-    expect(s.outOfOrder).toBe(0);
-    expect(p.transmitted).toBeGreaterThan(10);
-    expect(p.received).toBe(p.transmitted);
-    expect(probes.attempts).toBeGreaterThan(2);
-    expect(probes.through).toBe(0);
-    console.info(
-      `restart: agents down/up in ${restartMs} ms; stream ${s.received}/${s.sent}; ping ${p.received}/${p.transmitted}; denied probes ${probes.attempts}, through ${probes.through}`,
-    );
-  }, 240_000);
+    it("a TCP stream and a ping lose nothing while both agents are SIGKILLed and restarted, and policy holds", async () => {
+      const db = pod("db-1").ipv4!;
+      expect((await tcpConnect(pod("web-1").netns, db, 5433)).ok).toBe(true);
+      expect((await tcpConnect(pod("client-1").netns, db, 5433, 800)).ok).toBe(false);
+      const stream = await startStream(pod("web-1").netns, db, 5432);
+      const ping = startPing(pod("web-1").netns, db);
+      const denied = probeDenied(pod("client-1").netns, db, 5433);
+      const logFrom = statSync(lab!.nodes.get("r-n2")!.logFile).size;
+      const started = Date.now();
+      await lab!.restartAgent("r-n2", "SIGKILL");
+      await lab!.restartAgent("r-n1", "SIGKILL");
+      const restartMs = Date.now() - started;
+      // Restarted and adopted: the kernel state was already right, so nothing was rewritten.
+      await until(
+        "r-n2 reconnected",
+        async () => {
+          const s = JSON.parse(await lab!.agentCli("r-n2", ["status", "--json"])) as {
+            controlPlane: { mode: string };
+          };
+          return s.controlPlane.mode === "connected";
+        },
+        60_000,
+      );
+      const n2Log = readFileSync(lab!.nodes.get("r-n2")!.logFile).subarray(logFrom).toString("utf8");
+      expect(n2Log).toContain('"msg":"agent started"');
+      expect(n2Log).not.toContain('"msg":"datapath reconciled"');
+      await new Promise((r) => setTimeout(r, 1_000)); // a few pings after the last restart
+      expect(ping.running()).toBe(true);
+      const probes = await denied.stop();
+      const s = await stream.stop();
+      const p = await ping.stop();
+      expect(s.error).toBeNull();
+      expect(s.sent).toBeGreaterThan(10);
+      expect(s.received).toBe(s.sent);
+      expect(s.outOfOrder).toBe(0);
+      expect(p.transmitted).toBeGreaterThan(10);
+      expect(p.received).toBe(p.transmitted);
+      expect(probes.attempts).toBeGreaterThan(2);
+      expect(probes.through).toBe(0);
+      console.info(
+        `restart: agents down/up in ${restartMs} ms; stream ${s.received}/${s.sent}; ping ${p.received}/${p.transmitted}; denied probes ${probes.attempts}, through ${probes.through}`,
+      );
+    }, 240_000);
 
-  it("with the API down nothing changes; when it is back, a change reaches the kernel", async () => {
-    const db = pod("db-1").ipv4!;
-    await cp!.stop();
-    await until(
-      "agents notice the outage",
-      async () => {
-        const s = JSON.parse(await lab!.agentCli("r-n2", ["status", "--json"])) as {
-          controlPlane: { mode: string };
-        };
-        return s.controlPlane.mode === "disconnected";
-      },
-      60_000,
-    );
-    const [web, client] = await Promise.all([
-      tcpConnect(pod("web-1").netns, db, 5433),
-      tcpConnect(pod("client-1").netns, db, 5433, 1_000),
-    ]);
-    expect(web.ok).toBe(true);
-    expect(client).toEqual({ ok: false, reply: "timeout" });
+    it("with the API down nothing changes; when it is back, a change reaches the kernel", async () => {
+      const db = pod("db-1").ipv4!;
+      await cp!.stop();
+      await until(
+        "agents notice the outage",
+        async () => {
+          const s = JSON.parse(await lab!.agentCli("r-n2", ["status", "--json"])) as {
+            controlPlane: { mode: string };
+          };
+          return s.controlPlane.mode === "disconnected";
+        },
+        60_000,
+      );
+      const [web, client] = await Promise.all([
+        tcpConnect(pod("web-1").netns, db, 5433),
+        tcpConnect(pod("client-1").netns, db, 5433, 1_000),
+      ]);
+      expect(web.ok).toBe(true);
+      expect(client).toEqual({ ok: false, reply: "timeout" });
 
-    await cp!.start();
-    policy = await cp!.client.policies.update.mutate({
-      id: policy!.id,
-      version: policy!.version,
-      spec: dbAllows(["web", "client"]),
-    });
-    await until(
-      "client-1 allowed after the API came back",
-      async () => (await tcpConnect(pod("client-1").netns, db, 5433, 800)).ok,
-      45_000,
-    );
-    expect((await tcpConnect(pod("web-1").netns, db, 5433)).ok).toBe(true);
-  }, 90_000);
-});
+      await cp!.start();
+      policy = await cp!.client.policies.update.mutate({
+        id: policy!.id,
+        version: policy!.version,
+        spec: dbAllows(["web", "client"]),
+      });
+      await until(
+        "client-1 allowed after the API came back",
+        async () => (await tcpConnect(pod("client-1").netns, db, 5433, 800)).ok,
+        45_000,
+      );
+      expect((await tcpConnect(pod("web-1").netns, db, 5433)).ok).toBe(true);
+    }, 90_000);
+  },
+);

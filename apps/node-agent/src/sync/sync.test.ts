@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callAgent } from "../agent/local-client.js";
 import type { AgentStatusView } from "../agent/protocol.js";
@@ -13,7 +14,7 @@ import { invokeCni } from "../cni/invoke.js";
 import { type AgentProcess, Scratch } from "../testing/netns.js";
 import { waitFor } from "../testing/wait.js";
 
-const hasDb = Boolean(process.env.MERIDIAN_TEST_SERVER_URL ?? process.env.DATABASE_URL);
+const realParts = needs("agent ↔ control plane", [parts.root, parts.database]);
 
 // Loaded lazily so that without a database this file is skipped, not broken.
 type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
@@ -65,7 +66,7 @@ async function status(): Promise<AgentStatusView> {
   return (await callAgent(agent.socket, "GET", "/v1/status")).body as AgentStatusView;
 }
 
-describe.skipIf(!hasDb)("agent ↔ control plane", () => {
+describe.skipIf(realParts.skip)("agent ↔ control plane", () => {
   let nodeRelay: Awaited<ReturnType<typeof startNodeRelay>>;
   let joinSecret: string;
 

@@ -1,14 +1,12 @@
-import fs from "node:fs";
-import path from "node:path";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PeerConfig } from "../../src/index.js";
-import { type Driver, Lab, pkgDir, sh, startFrr, until } from "../../testing/index.js";
+import { type Driver, Lab, sh, startFrr, until } from "../../testing/index.js";
 
 // TCP-MD5 (RFC 2385) against FRR, with the key installed through @meridian/native: before the SYN on
 // our active connections, and on the listening socket for the peer's connections.
 
-const addon = path.resolve(pkgDir, "../../native/build/Release/meridian_native.node");
-const haveAddon = fs.existsSync(addon);
+const realParts = needs("TCP-MD5 and TTL with FRR", [parts.root, parts.frr, parts.nativeAddon]);
 const lab = new Lab("md5", 5);
 let us: Driver;
 
@@ -20,7 +18,7 @@ function neighborState(addr: string): string | undefined {
 }
 
 beforeAll(async () => {
-  if (!haveAddon) return;
+  if (realParts.skip) return;
   lab.up();
   await startFrr(
     lab,
@@ -84,10 +82,10 @@ const peers: PeerConfig[] = [
 ];
 
 afterAll(async () => {
-  if (haveAddon) await lab.cleanup();
+  if (!realParts.skip) await lab.cleanup();
 });
 
-describe.skipIf(!haveAddon)("TCP-MD5 and TTL with FRR (via @meridian/native)", () => {
+describe.skipIf(realParts.skip)("TCP-MD5 and TTL with FRR (via @meridian/native)", () => {
   it("a session with the matching key establishes and carries routes", async () => {
     await until(
       async () => (await us.peer(lab.v4(2))).state === "Established",

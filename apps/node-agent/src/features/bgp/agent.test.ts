@@ -5,20 +5,20 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
 import { Lab, sh, startFrr } from "@meridian/bgp/testing";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BIN } from "../../cni/invoke.js";
 import { type AgentProcess, Scratch } from "../../testing/netns.js";
 import { waitFor } from "../../testing/wait.js";
 import type { BgpStatus } from "./status.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const canRun =
-  process.getuid?.() === 0 &&
-  fs.existsSync("/usr/lib/frr/bgpd") &&
-  fs.existsSync(path.resolve(here, "../../../../../native/build/Release/meridian_native.node"));
+const realParts = needs("the agent daemon runs BGP from its desired state", [
+  parts.root,
+  parts.frr,
+  parts.nativeAddon,
+]);
 
 const lab = new Lab("agentd", 8);
 const scratch = new Scratch("bgpd");
@@ -93,7 +93,7 @@ function cli(args: string[]): Promise<string> {
   });
 }
 
-describe.skipIf(!canRun)("the agent daemon runs BGP from its desired state", () => {
+describe.skipIf(realParts.skip)("the agent daemon runs BGP from its desired state", () => {
   beforeAll(async () => {
     lab.up();
     await startFrr(

@@ -1,11 +1,6 @@
-// The BGP controller against a real FRR 8.4 in a network namespace. Our side runs the controller
-// in a child process inside its own namespace (test-driver.ts), driven over stdin like the speaker
-// interop tests; every assertion reads what FRR itself holds through vtysh, as an operator would.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";
 import type { LookingGlassRoute } from "./controller.js";
@@ -17,11 +12,7 @@ import {
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
-);
-const canRun = process.getuid?.() === 0 && fs.existsSync("/usr/lib/frr/bgpd") && nativeBuilt;
+const realParts = needs("BgpController with FRR", [parts.root, parts.frr, parts.nativeAddon]);
 
 const lab = new Lab("agent", 7);
 const AS = 65001;
@@ -128,7 +119,7 @@ const established = (what: string) =>
     30_000,
   );
 
-describe.skipIf(!canRun)("BgpController with FRR", () => {
+describe.skipIf(realParts.skip)("BgpController with FRR", () => {
   beforeAll(async () => {
     lab.up();
     await startFrr(

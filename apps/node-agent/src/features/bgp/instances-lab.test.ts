@@ -5,9 +5,9 @@
 // Needs root, FRR, GoBGP and the built native addon; every assertion reads the daemons themselves.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";
 import type { LookingGlassRoute } from "./controller.js";
@@ -18,15 +18,12 @@ import {
 } from "./controller-process.js";
 import type { BgpStatus } from "./status.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
-);
-const canRun =
-  process.getuid?.() === 0 &&
-  fs.existsSync("/usr/lib/frr/bgpd") &&
-  fs.existsSync("/usr/bin/gobgpd") &&
-  nativeBuilt;
+const realParts = needs("two BGP instances on one node, FRR and GoBGP", [
+  parts.root,
+  parts.frr,
+  parts.gobgp,
+  parts.nativeAddon,
+]);
 
 const lab = new Lab("agentmulti", 10);
 const FRR_AS = 65010;
@@ -137,7 +134,7 @@ function gobgpPrefixes(): string[] {
 }
 const gobgpUp = () => /^(6|established)$/i.test(gobgpState());
 
-describe.skipIf(!canRun)("two BGP instances on one node, FRR and GoBGP", () => {
+describe.skipIf(realParts.skip)("two BGP instances on one node, FRR and GoBGP", () => {
   beforeAll(async () => {
     lab.up();
     await startFrr(

@@ -5,10 +5,10 @@
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BgpPeerState } from "@meridian/api/compiler/types";
 import type { BestPathChange } from "@meridian/bgp";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scratch } from "../../testing/netns.js";
 import { waitFor } from "../../testing/wait.js";
@@ -22,12 +22,11 @@ import { BGP_ROUTE_METRIC, KernelRouteInstaller, type RouteSource } from "./kern
 import type { DesiredBgp } from "./plan.js";
 import type { BgpStatus } from "./status.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const nativeBuilt = fs.existsSync(
-  path.resolve(here, "../../../../../native/build/Release/meridian_native.node"),
-);
-const root = process.getuid?.() === 0;
-const canRun = root && fs.existsSync("/usr/lib/frr/bgpd") && nativeBuilt;
+const realParts = needs("received routes in the kernel, with FRR", [
+  parts.root,
+  parts.frr,
+  parts.nativeAddon,
+]);
 
 const lab = new Lab("krt", 6);
 const AS = 65001;
@@ -107,7 +106,7 @@ const configure = (...lines: string[]) => vtysh("configure terminal", `router bg
 
 const FRR_PREFIXES = ["172.20.1.0/24", "172.20.2.0/24", "10.244.9.0/24", "fd20:1::/64"];
 
-describe.skipIf(!canRun)("received routes in the kernel, with FRR", () => {
+describe.skipIf(realParts.skip)("received routes in the kernel, with FRR", () => {
   beforeAll(async () => {
     lab.up();
     // What FRR's prefixes lead to: addresses on its loopback, so a ping answered proves the path.
@@ -334,7 +333,9 @@ class FakeSource extends EventEmitter {
   }
 }
 
-describe.skipIf(!root)("the installer against a scratch namespace's kernel", () => {
+const installerParts = needs("the installer against a scratch namespace's kernel", [parts.root]);
+
+describe.skipIf(installerParts.skip)("the installer against a scratch namespace's kernel", () => {
   const scratch = new Scratch("krt");
   let ns: { name: string; path: string };
   beforeAll(() => {

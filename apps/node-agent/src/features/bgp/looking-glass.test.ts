@@ -5,6 +5,7 @@
 import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
 import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import type { BgpSpeaker } from "@meridian/bgp";
+import { needs, parts } from "@meridian/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTrpcChannel } from "../../sync/trpc-channel.js";
@@ -15,7 +16,7 @@ import { passiveRouter } from "./loopback-routers.js";
 import type { DesiredBgp } from "./plan.js";
 import { BgpRouteReporter } from "./route-reports.js";
 
-const hasDb = Boolean(process.env.DATABASE_URL);
+const realParts = needs("BGP looking glass report through the API", [parts.database]);
 const n = 10 + (process.pid % 200);
 const us = `127.79.${n}.1`;
 const torA = `127.79.${n}.2`; // eBGP, sends us routes
@@ -174,7 +175,7 @@ describe("BGP looking glass report", () => {
 
 // Over the real agent channel to a real API on PostgreSQL (skipped without a database): what a
 // viewer reads back is what the controller holds.
-describe.skipIf(!hasDb)("BGP looking glass report through the API", () => {
+describe.skipIf(realParts.skip)("BGP looking glass report through the API", () => {
   type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
   type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
   let h: Harness;

@@ -1,6 +1,8 @@
 // Issue 5 for the eBPF datapath: a failed apply keeps the last good state in the kernel and
 // names the object it failed on. A malformed state is refused before any write; a kernel write
 // that fails midway (the endpoints map full) is undone. Needs root, BTF and bpffs.
+
+import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import {
@@ -19,7 +21,10 @@ import { validateDesiredState } from "./translate.js";
 // The node namespace holding the endpoint's host veth; made in beforeAll, so a skipped suite makes nothing.
 let scratch: Scratch | undefined;
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-rollback`;
-const unsupported = ebpfUnsupportedReason(pinDir);
+const realParts = needs("a failed apply keeps the last good state in the kernel", [
+  parts.nativeAddon,
+  part("eBPF datapath", () => ebpfUnsupportedReason(pinDir)),
+]);
 
 const ep: AgentEndpoint = {
   id: "c2/eth0",
@@ -111,7 +116,7 @@ describe("validating a desired state before any write", () => {
   });
 });
 
-describe.skipIf(unsupported !== null)("a failed apply keeps the last good state in the kernel", () => {
+describe.skipIf(realParts.skip)("a failed apply keeps the last good state in the kernel", () => {
   let dp: EbpfDatapath | undefined;
   let maps: DatapathMaps | undefined;
   const kernel = () => {

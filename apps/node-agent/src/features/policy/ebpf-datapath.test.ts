@@ -3,6 +3,7 @@
 // host-side veth lives in a namespace this test creates. Needs root, BTF and bpffs.
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { PinnedDatapath } from "../../datapath/index.js";
@@ -15,7 +16,10 @@ import { desiredEndpointFor, ruleNumber, rulesOf } from "./translate.js";
 let scratch: Scratch | undefined;
 let nsPath = "";
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-agent`;
-const unsupported = ebpfUnsupportedReason(pinDir);
+const realParts = needs("the eBPF datapath in the kernel", [
+  parts.nativeAddon,
+  part("eBPF datapath", () => ebpfUnsupportedReason(pinDir)),
+]);
 
 const ep: AgentEndpoint = {
   id: "c1/eth0",
@@ -109,7 +113,7 @@ describe("translating desired state", () => {
   });
 });
 
-describe.skipIf(unsupported !== null)("the eBPF datapath in the kernel", () => {
+describe.skipIf(realParts.skip)("the eBPF datapath in the kernel", () => {
   let dp: EbpfDatapath | undefined;
 
   beforeAll(() => {

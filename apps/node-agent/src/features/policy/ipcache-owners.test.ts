@@ -3,6 +3,8 @@
 // winning a prefix both claim, and a failed write leaves the previous union in force. The eBPF
 // datapath here has no endpoints (nothing is attached); the map is the real pinned LPM trie.
 // Needs root, BTF and bpffs.
+
+import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DatapathMaps,
@@ -18,7 +20,10 @@ import { desiredState } from "../../testing/desired-state.js";
 import { EbpfDatapath, ebpfUnsupportedReason } from "./ebpf-datapath.js";
 
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-ipcache`;
-const unsupported = ebpfUnsupportedReason(pinDir);
+const realParts = needs("the ipcache holds every owner's claims", [
+  parts.nativeAddon,
+  part("eBPF datapath", () => ebpfUnsupportedReason(pinDir)),
+]);
 
 /** FQDN selector identities live above 2^24 + 2^22 (packages/api/src/compiler/identity.ts). */
 const FQDN_API = (1 << 24) + (1 << 22) + 11;
@@ -30,7 +35,7 @@ function controlPlane(revision: number, ipcache: [string, number][]): NodeDesire
   });
 }
 
-describe.skipIf(unsupported !== null)("the ipcache holds every owner's claims", () => {
+describe.skipIf(realParts.skip)("the ipcache holds every owner's claims", () => {
   let dp: EbpfDatapath;
   let maps: DatapathMaps;
   let revision = 0;
