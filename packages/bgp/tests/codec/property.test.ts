@@ -140,8 +140,7 @@ const attributes: fc.Arbitrary<PathAttributes> = fc
         .map((us) => us.filter((u, i) => us.findIndex((x) => x.type === u.type) === i)),
     },
     { requiredKeys: [] },
-  )
-  .filter((a) => !a.mpReach || !a.mpUnreach || true);
+  );
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.constant<Message>({ type: "keepalive" }),
@@ -186,11 +185,11 @@ const message: fc.Arbitrary<Message> = fc.oneof(
 );
 
 describe("property: every message round-trips", () => {
-  it("encode -> decode -> encode is stable for 2,000 generated messages", () => {
+  it("2,000 generated messages decode to the values encoded, and re-encode to the same bytes", () => {
     fc.assert(
       fc.property(message, (m) => {
-        // Announcing with missing mandatory attributes is legal to encode but decodes as treat-as-withdraw;
-        // the round trip is about bytes, so compare only the bytes.
+        // An announcement without its mandatory attributes is legal to encode and decodes as
+        // treat-as-withdraw: roundTrip compares the values and leaves that verdict out.
         roundTrip(m);
       }),
       { numRuns: 2000 },
