@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { encode, type Message, routeTarget, safeDecode } from "../../src/index.js";
+import { updateBytes } from "./helpers.js";
 
-// 100,000 mutated UPDATEs: the decoder must never throw, and every failure must carry an RFC 7606
-// action and a NOTIFICATION code — never an "internal" error, which would mean a bounds check is missing.
+// Two fuzzers. 100,000 randomly mutated UPDATEs: the decoder must never throw, and every failure
+// must carry a NOTIFICATION code, never an "internal" error (a missing bounds check). And 100,000
+// UPDATEs with one generated attribute error each, whose RFC 7606 action is known from the RFC
+// (the oracle below, written from RFC 7606 §3 and §7 and RFC 8092 §6): the decoder must take
+// exactly that action, not merely some action.
 
 function prng(seed: number) {
   let s = seed >>> 0;
@@ -110,7 +114,7 @@ function mutate(src: Buffer, rnd: () => number): Buffer {
 }
 
 describe("fuzz: mutated UPDATEs", () => {
-  it("100,000 mutations never throw and always map to an RFC 7606 action", () => {
+  it("100,000 mutations never throw and fail only with a NOTIFICATION code, never internally", () => {
     const rnd = prng(0x5eed);
     const encoded = seeds.map((m) => encode(m));
     const counts: Record<string, number> = {
@@ -142,5 +146,158 @@ describe("fuzz: mutated UPDATEs", () => {
     expect(internal.slice(0, 5)).toEqual([]);
     // Each outcome class must actually occur, or the mutator is not exercising the decoder.
     for (const k of Object.keys(counts)) expect(counts[k], k).toBeGreaterThan(100);
+  });
+});
+
+type Action = "treat-as-withdraw" | "attribute-discard" | "session-reset";
+
+interface Attr {
+  flags: number;
+  type: number;
+  value: Buffer;
+}
+
+/** RFC 4271 §5 flags and the RFC 7606 §7 action for a malformed instance, per attribute. */
+const RFC: Record<number, { name: string; flags: number; action: Action; length?: number; unit?: number }> = {
+  1: { name: "ORIGIN", flags: 0x40, action: "treat-as-withdraw", length: 1 },
+  2: { name: "AS_PATH", flags: 0x40, action: "treat-as-withdraw" },
+  3: { name: "NEXT_HOP", flags: 0x40, action: "treat-as-withdraw", length: 4 },
+  4: { name: "MULTI_EXIT_DISC", flags: 0x80, action: "treat-as-withdraw", length: 4 },
+  // §7.5: from an internal peer; the codec does not know the peer, so it takes the stricter action.
+  5: { name: "LOCAL_PREF", flags: 0x40, action: "treat-as-withdraw", length: 4 },
+  6: { name: "ATOMIC_AGGREGATE", flags: 0x40, action: "attribute-discard", length: 0 },
+  // Over a 4-octet-AS session (RFC 6793): 4-octet ASN and address.
+  7: { name: "AGGREGATOR", flags: 0xc0, action: "attribute-discard", length: 8 },
+  8: { name: "COMMUNITIES", flags: 0xc0, action: "treat-as-withdraw", unit: 4 },
+  9: { name: "ORIGINATOR_ID", flags: 0x80, action: "treat-as-withdraw", length: 4 },
+  10: { name: "CLUSTER_LIST", flags: 0x80, action: "treat-as-withdraw", unit: 4 },
+  16: { name: "EXTENDED_COMMUNITIES", flags: 0xc0, action: "treat-as-withdraw", unit: 8 },
+  32: { name: "LARGE_COMMUNITY", flags: 0xc0, action: "treat-as-withdraw", unit: 12 },
+};
+
+function bytes(rnd: () => number, n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+}
+
+/** A well-formed attribute set: the three mandatory ones and a random choice of the rest. */
+function wellFormed(rnd: () => number): Attr[] {
+  const asPath = Buffer.from([2, 1, 0, 0, 0xfd, 0xe9]); // AS_SEQUENCE [65001], 4-octet ASNs
+  const attrs: Attr[] = [
+    { flags: 0x40, type: 1, value: Buffer.from([Math.floor(rnd() * 3)]) },
+    { flags: 0x40, type: 2, value: asPath },
+    { flags: 0x40, type: 3, value: Buffer.from([10, 0, 0, 1]) },
+  ];
+  for (const type of [4, 5, 6, 7, 8, 9, 10, 16, 32]) {
+    if (rnd() < 0.5) continue;
+    const { flags, length, unit } = RFC[type]!;
+    attrs.push({ flags, type, value: bytes(rnd, length ?? unit! * (1 + Math.floor(rnd() * 3))) });
+  }
+  // Any order is legal (RFC 7606 §5.1 only asks senders to keep MP_* first).
+  for (let i = attrs.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [attrs[i], attrs[j]] = [attrs[j]!, attrs[i]!];
+  }
+  return attrs;
+}
+
+function wrongLength(rnd: () => number, rule: { length?: number; unit?: number }): number {
+  for (;;) {
+    const n = Math.floor(rnd() * 40);
+    if (rule.length !== undefined ? n !== rule.length : n === 0 || n % rule.unit! !== 0) return n;
+  }
+}
+
+const KINDS = ["flags", "length", "origin-value", "as-path-segment", "repeat", "missing"] as const;
+type Kind = (typeof KINDS)[number];
+
+/** One error put into a well-formed set, and the action RFC 7606 requires for it. */
+function withOneError(rnd: () => number): { kind: Kind; attrs: Attr[]; action: Action; subcode?: number } {
+  const attrs = wellFormed(rnd);
+  const kind = KINDS[Math.floor(rnd() * KINDS.length)]!;
+  const pick = () => Math.floor(rnd() * attrs.length);
+  switch (kind) {
+    case "flags": {
+      // §3(c): an Optional or Transitive bit in conflict with the attribute's definition.
+      const i = pick();
+      const a = attrs[i]!;
+      attrs[i] = { ...a, flags: a.flags ^ (rnd() < 0.5 ? 0x80 : 0x40) };
+      return { kind, attrs, action: RFC[a.type]!.action, subcode: 4 };
+    }
+    case "length": {
+      const candidates = attrs.map((_, i) => i).filter((i) => attrs[i]!.type !== 2);
+      const i = candidates[Math.floor(rnd() * candidates.length)]!;
+      const a = attrs[i]!;
+      attrs[i] = { ...a, value: bytes(rnd, wrongLength(rnd, RFC[a.type]!)) };
+      return { kind, attrs, action: RFC[a.type]!.action };
+    }
+    case "origin-value": {
+      // §7.1: an undefined ORIGIN value.
+      const i = attrs.findIndex((a) => a.type === 1);
+      attrs[i] = { ...attrs[i]!, value: Buffer.from([3 + Math.floor(rnd() * 253)]) };
+      return { kind, attrs, action: "treat-as-withdraw", subcode: 6 };
+    }
+    case "as-path-segment": {
+      // §7.2: an undefined segment type, or a segment of length zero.
+      const i = attrs.findIndex((a) => a.type === 2);
+      const bad =
+        rnd() < 0.5 ? Buffer.from([5 + Math.floor(rnd() * 250), 1, 0, 0, 0xfd, 0xe9]) : Buffer.from([2, 0]);
+      attrs[i] = { ...attrs[i]!, value: bad };
+      return { kind, attrs, action: "treat-as-withdraw", subcode: 11 };
+    }
+    case "repeat": {
+      // §3(g): a repeated attribute (other than MP_REACH/MP_UNREACH) is discarded.
+      const a = attrs[pick()]!;
+      attrs.push({ ...a, value: Buffer.from(a.value) });
+      return { kind, attrs, action: "attribute-discard" };
+    }
+    case "missing": {
+      // §3(d): a missing well-known mandatory attribute, with NLRI present.
+      const type = 1 + Math.floor(rnd() * 3);
+      const i = attrs.findIndex((a) => a.type === type);
+      attrs.splice(i, 1);
+      return { kind, attrs, action: "treat-as-withdraw", subcode: 3 };
+    }
+  }
+}
+
+function attrBytes(attrs: Attr[]): Buffer {
+  return Buffer.concat(
+    attrs.map((a) => Buffer.concat([Buffer.from([a.flags, a.type, a.value.length]), a.value])),
+  );
+}
+
+describe("fuzz: generated attribute errors", () => {
+  it("100,000 UPDATEs with one attribute error each get exactly the RFC 7606 action for it", () => {
+    const rnd = prng(0x7606);
+    const seen = new Map<string, number>();
+    const wrong: string[] = [];
+    const nlri = Buffer.from([24, 10, 9, 0]);
+    for (let i = 0; i < 100_000; i++) {
+      const { kind, attrs, action, subcode } = withOneError(rnd);
+      const input = updateBytes(Buffer.alloc(0), attrBytes(attrs), nlri);
+      const r = safeDecode(input);
+      const got = r.ok ? (r.message.type === "update" ? r.message.errors?.[0] : undefined) : r.error;
+      const withdrawn = r.ok && r.message.type === "update" && r.message.treatAsWithdraw === true;
+      const ok =
+        got !== undefined &&
+        got.action === action &&
+        got.code === 3 &&
+        (subcode === undefined || got.subcode === subcode) &&
+        r.ok === (action !== "session-reset") &&
+        withdrawn === (action === "treat-as-withdraw");
+      if (!ok && wrong.length < 5)
+        wrong.push(
+          `${kind}: expected ${action}, got ${got?.action ?? "none"} (${got?.message}) <- ${input.toString("hex")}`,
+        );
+      seen.set(`${kind} ${action}`, (seen.get(`${kind} ${action}`) ?? 0) + 1);
+    }
+    expect(wrong).toEqual([]);
+    // Every kind of error, and each action, was generated often.
+    for (const k of KINDS)
+      expect([...seen].filter(([key]) => key.startsWith(`${k} `)).length, k).toBeGreaterThan(0);
+    for (const [key, n] of seen) expect(n, key).toBeGreaterThan(500);
+    expect(new Set([...seen.keys()].map((k) => k.split(" ")[1]))).toEqual(
+      new Set(["treat-as-withdraw", "attribute-discard"]),
+    );
   });
 });
