@@ -26,17 +26,35 @@ describe("seedDatabase", () => {
 
   it("adds the example objects once, and they read back through the API", async () => {
     await seedDatabase(tdb.prisma);
-    const { sessionToken } = await createCallerFactory(appRouter)(
+    await seedDatabase(tdb.prisma);
+    // A session signed in through the API (an admin the seed makes) reads what the seed made.
+    const email = "seed-reader@meridian.local";
+    const password = "a password for the seed reader";
+    await seedDatabase(tdb.prisma, { adminEmail: email, adminPassword: password, examples: false });
+    const anon = createCallerFactory(appRouter)(
       await createContext({ db: tdb.prisma, headers: new Headers() }),
-    )
-      .auth.login({ email: "admin@meridian.local", password: "wrong" })
-      .catch(() => ({ sessionToken: null }));
-    expect(sessionToken).toBeNull();
-    expect(await tdb.prisma.networkPolicy.count()).toBe(2);
-    expect(await tdb.prisma.bgpInstance.count()).toBe(1);
-    expect(await tdb.prisma.bgpPeer.count()).toBe(1);
-    expect(await tdb.prisma.srv6LocatorPool.count()).toBe(1);
-    expect(await tdb.prisma.srv6Vrf.count()).toBe(1);
+    );
+    const { sessionToken } = await anon.auth.login({ email, password });
+    const api = createCallerFactory(appRouter)(
+      await createContext({
+        db: tdb.prisma,
+        headers: new Headers({ cookie: `meridian_session=${sessionToken}` }),
+      }),
+    );
+    const names = (page: { items: { name: string; namespace?: string | null }[] }) =>
+      page.items.map((i) => (i.namespace ? `${i.namespace}/${i.name}` : i.name));
+    expect(names(await api.policies.list({}))).toEqual([
+      "default/backend-ingress",
+      "default/frontend-egress",
+    ]);
+    expect(names(await api.bgp.instances.list({}))).toEqual(["tor"]);
+    const peers = await api.bgp.peers.list({});
+    expect(names(peers)).toEqual(["tor-router"]);
+    expect(peers.items[0]!.spec.instance).toBe("tor");
+    expect(names(await api.srv6.locatorPools.list({}))).toEqual(["default"]);
+    expect(names(await api.srv6.vrfs.list({}))).toEqual(["blue"]);
+    // And a wrong password is refused, through the API too.
+    expect(await anon.auth.login({ email, password: "wrong" }).catch(() => "refused")).toBe("refused");
   });
 
   it("checks a kept password against the account as it is now", async () => {

@@ -213,16 +213,21 @@ describe("BGP", () => {
     expect(err.fieldErrors).toEqual({ "spec.instance": ["no BGP instance named nope"] });
   });
 
-  it("advertisements: service VIPs with communities", async () => {
+  it("advertisements: service VIPs with communities read back as saved; a bad community is named by field", async () => {
     const op = await h.as("operator");
-    const ad = await op.bgp.advertisements.create({
-      name: "lb-vips",
-      spec: {
-        type: "Service",
-        service: { selector: { matchLabels: { expose: "bgp" } }, addresses: ["LoadBalancerIP"] },
-        communities: ["64512:100"],
-      },
-    });
-    expect(ad.spec.type).toBe("Service");
+    const viewer = await h.as("viewer");
+    const spec = {
+      type: "Service" as const,
+      service: { selector: { matchLabels: { expose: "bgp" } }, addresses: ["LoadBalancerIP" as const] },
+      communities: ["64512:100"],
+    };
+    const ad = await op.bgp.advertisements.create({ name: "lb-vips", spec });
+    const back = await viewer.bgp.advertisements.get({ id: ad.id });
+    expect(back.spec).toMatchObject(spec);
+    const bad = await errorOf(() =>
+      op.bgp.advertisements.create({ name: "lb-bad", spec: { ...spec, communities: ["64512:70000"] } }),
+    );
+    expect(bad.code).toBe("BAD_REQUEST");
+    expect(Object.keys(bad.fieldErrors ?? {})).toEqual(["spec.communities.0"]);
   });
 });
