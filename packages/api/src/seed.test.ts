@@ -41,7 +41,7 @@ describe("seedDatabase", () => {
         headers: new Headers({ cookie: `meridian_session=${sessionToken}` }),
       }),
     );
-    const names = (page: { items: { name: string; namespace?: string | null }[] }) =>
+    const names = (page: { items: { name: string; namespace?: unknown }[] }) =>
       page.items.map((i) => (i.namespace ? `${i.namespace}/${i.name}` : i.name));
     expect(names(await api.policies.list({}))).toEqual([
       "default/backend-ingress",
