@@ -264,8 +264,15 @@ describe("desired state over SSE", () => {
       lastRevision: first.revision,
       lastContentHash: first.contentHash,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(f3.events).toEqual([]);
+    // Barrier: a later change reaches f3; anything stale would have come before it.
+    const changed = await op.policies.update({
+      id: p.id,
+      version: p.version,
+      spec: { endpointSelector: { matchLabels: { app: "pay" } }, egress: [{ toCIDR: ["198.51.100.0/24"] }] },
+    });
+    const next = await f3.until((e) => e.revision >= changed.revision!);
+    expect(f3.events).toEqual([next]);
+    expect(next.type).toBe("delta");
     f3.stop();
   });
 

@@ -110,10 +110,36 @@ describe("two speakers over loopback", () => {
       () => p!.a.peerStatus(p!.bAddr)!.prefixes["ipv4-unicast"]!.received === 1,
       "A receives B's route",
     );
-    await new Promise((r) => setTimeout(r, 200));
     expect(p.a.peerStatus(p.bAddr)!.prefixes["ipv4-unicast"]!.advertised).toBe(0);
     expect(p.b.peerStatus(p.aAddr)!.prefixes["ipv4-unicast"]!.advertised).toBe(1);
     expect(p.a.peerStatus(p.bAddr)!.prefixes["ipv4-unicast"]!.accepted).toBe(1);
+    // Barrier: A's export policy and B's import policy now let one marker prefix through. Once B
+    // holds it, anything A had sent before it has arrived too, and B counts received routes
+    // whether it accepted them or not.
+    const marker = { rules: [{ match: { prefixes: ["10.99.0.0/16"] }, action: "accept" as const }] };
+    p.b.updatePeer({
+      address: p.aAddr,
+      asn: 65001,
+      passive: true,
+      importPolicy: marker,
+      exportPolicy: "accept-all",
+      holdTime: 9,
+    });
+    p.a.updatePeer({
+      address: p.bAddr,
+      asn: 65002,
+      port: p.b.listenPort,
+      localAddress: p.aAddr,
+      importPolicy: "accept-all",
+      exportPolicy: marker,
+      holdTime: 9,
+      connectRetry: 1,
+    });
+    p.a.originate({ prefix: "10.99.0.0/16" });
+    await until(() => p!.b.receivedRoutes(p!.aAddr, "ipv4-unicast").length === 1, "the marker at B");
+    expect(p.b.peerStatus(p.aAddr)!.prefixes["ipv4-unicast"]).toMatchObject({ received: 1, accepted: 1 });
+    expect(p.b.receivedRoutes(p.aAddr, "ipv4-unicast").map((r) => r.prefix)).toEqual(["10.99.0.0/16"]);
+    expect(p.a.peerStatus(p.bAddr)!.flaps).toBe(0);
   });
 
   it("a peer with the wrong ASN configured sends Bad Peer AS, shown in words", async () => {
