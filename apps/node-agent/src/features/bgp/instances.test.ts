@@ -123,7 +123,11 @@ describe("two BGP instances on one node", () => {
     expect(atTor).toMatchObject({ prefix: "10.244.7.0/24", asPath: [65001], communities: ["65001:100"] });
     const atRs = await waitFor("VIP at the route server", () => rs.receivedRoutes(us, "ipv4-unicast")[0]);
     expect(atRs).toMatchObject({ prefix: "192.0.2.10/32", asPath: [65100], communities: ["65100:200"] });
-    await new Promise((r) => setTimeout(r, 300));
+    // No other route is on its way: what each instance sends a router is its Adj-RIB-Out towards
+    // it, and those hold the instance's own advertisement only (rather than a fixed wait for a
+    // route that should not come).
+    expect(controller.advertisedRoutes("fabric/tor-a").map((r) => r.prefix)).toEqual(["10.244.7.0/24"]);
+    expect(controller.advertisedRoutes("upstream/rs-a").map((r) => r.prefix)).toEqual(["192.0.2.10/32"]);
     expect(tor.receivedRoutes(us, "ipv4-unicast")).toHaveLength(1);
     expect(rs.receivedRoutes(us, "ipv4-unicast")).toHaveLength(1);
     // The looking glass, by peer name or instance/peer.
