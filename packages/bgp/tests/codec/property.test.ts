@@ -80,67 +80,66 @@ const sidInfo = fc.record(
   { requiredKeys: ["sid", "flags", "behavior"] },
 );
 
-const attributes: fc.Arbitrary<PathAttributes> = fc
-  .record(
-    {
-      origin: fc.integer({ min: 0, max: 2 }),
-      asPath: fc.array(segment, { maxLength: 3 }),
-      nextHop: v4,
-      med: u32,
-      localPref: u32,
-      atomicAggregate: fc.constant(true),
-      aggregator: fc.record({ asn: u32, address: v4 }),
-      communities: fc.array(u32, { minLength: 1, maxLength: 5 }),
-      originatorId: v4,
-      clusterList: fc.array(v4, { minLength: 1, maxLength: 3 }),
-      mpReach: family.chain((f) =>
+const attributes: fc.Arbitrary<PathAttributes> = fc.record(
+  {
+    origin: fc.integer({ min: 0, max: 2 }),
+    asPath: fc.array(segment, { maxLength: 3 }),
+    nextHop: v4,
+    med: u32,
+    localPref: u32,
+    atomicAggregate: fc.constant(true),
+    aggregator: fc.record({ asn: u32, address: v4 }),
+    communities: fc.array(u32, { minLength: 1, maxLength: 5 }),
+    originatorId: v4,
+    clusterList: fc.array(v4, { minLength: 1, maxLength: 3 }),
+    mpReach: family.chain((f) =>
+      fc.record({
+        family: fc.constant(f),
+        nextHops: nextHops(f),
+        nlri: fc.array(nlri(f), { maxLength: 5 }),
+      }),
+    ),
+    mpUnreach: family.chain((f) =>
+      // A withdrawal's label field is one 3-octet placeholder (RFC 8277 §2.4): it decodes as no labels.
+      fc.record({
+        family: fc.constant(f),
+        withdrawn: fc.array(
+          nlri(f).map((n) => (n.labels ? { ...n, labels: [] } : n)),
+          { maxLength: 5 },
+        ),
+      }),
+    ),
+    extendedCommunities: fc.array(
+      fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString("hex")),
+      {
+        minLength: 1,
+        maxLength: 4,
+      },
+    ),
+    largeCommunities: fc.array(
+      fc.tuple(u32, u32, u32).map((t) => t.join(":")),
+      { minLength: 1, maxLength: 3 },
+    ),
+    prefixSid: fc.record(
+      {
+        labelIndex: fc.record({ flags: u16, index: u32 }),
+        srv6L3Service: fc.record({ sids: fc.array(sidInfo, { minLength: 1, maxLength: 2 }) }),
+      },
+      { requiredKeys: [] },
+    ),
+    unknown: fc
+      .array(
         fc.record({
-          family: fc.constant(f),
-          nextHops: nextHops(f),
-          nlri: fc.array(nlri(f), { maxLength: 5 }),
+          flags: fc.constantFrom(0xc0, 0xe0),
+          type: fc.integer({ min: 100, max: 255 }),
+          value: fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)),
         }),
-      ),
-      mpUnreach: family.chain((f) =>
-        // A withdrawal's label field is one 3-octet placeholder (RFC 8277 §2.4): it decodes as no labels.
-        fc.record({
-          family: fc.constant(f),
-          withdrawn: fc.array(
-            nlri(f).map((n) => (n.labels ? { ...n, labels: [] } : n)),
-            { maxLength: 5 },
-          ),
-        }),
-      ),
-      extendedCommunities: fc.array(
-        fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString("hex")),
-        {
-          minLength: 1,
-          maxLength: 4,
-        },
-      ),
-      largeCommunities: fc.array(
-        fc.tuple(u32, u32, u32).map((t) => t.join(":")),
-        { minLength: 1, maxLength: 3 },
-      ),
-      prefixSid: fc.record(
-        {
-          labelIndex: fc.record({ flags: u16, index: u32 }),
-          srv6L3Service: fc.record({ sids: fc.array(sidInfo, { minLength: 1, maxLength: 2 }) }),
-        },
-        { requiredKeys: [] },
-      ),
-      unknown: fc
-        .array(
-          fc.record({
-            flags: fc.constantFrom(0xc0, 0xe0),
-            type: fc.integer({ min: 100, max: 255 }),
-            value: fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)),
-          }),
-          { minLength: 1, maxLength: 2 },
-        )
-        .map((us) => us.filter((u, i) => us.findIndex((x) => x.type === u.type) === i)),
-    },
-    { requiredKeys: [] },
-  );
+        { minLength: 1, maxLength: 2 },
+      )
+      .map((us) => us.filter((u, i) => us.findIndex((x) => x.type === u.type) === i)),
+  },
+  { requiredKeys: [] },
+);
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.constant<Message>({ type: "keepalive" }),

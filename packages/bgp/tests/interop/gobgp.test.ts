@@ -262,8 +262,6 @@ describe("GoBGP interop", () => {
         `${(e as Error).message}; ours: ${JSON.stringify(await us.peer(lab.v6(2)))}; GoBGP: ${nb}`,
       );
     });
-    await new Promise((r) => setTimeout(r, 3000));
-    console.log(JSON.stringify(await us.peer(lab.v6(2))), gobgp(["neighbor", lab.v6(1)]).slice(0, 600));
     expect((await us.peer(lab.v6(2))).negotiated).toMatchObject({
       families: ["ipv6-unicast"],
       localAddress: lab.v6(1),

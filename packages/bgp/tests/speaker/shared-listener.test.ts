@@ -91,7 +91,13 @@ describe("SharedListener", () => {
     const uptimeBefore = fabric.peerStatus(tor)!;
     await upstream.stop();
     await until(() => rsRouter.peerStatus(node)?.state !== "Established", "upstream session gone");
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Barrier: a route fabric originates now reaches the ToR, so the session carried traffic after
+    // the upstream instance went (rather than a fixed wait for a reset that should not come).
+    fabric.originate({ prefix: "192.0.2.99/32" });
+    await until(
+      () => torRouter.receivedRoutes(node, "ipv4-unicast").some((r) => r.prefix === "192.0.2.99/32"),
+      "a route through the fabric session after upstream stopped",
+    );
     const after = fabric.peerStatus(tor)!;
     expect(after.state).toBe("Established");
     expect(after.flaps).toBe(uptimeBefore.flaps);
