@@ -94,7 +94,15 @@ export const ciliumRouter = createTRPCRouter({
         strict: input.strict,
       });
       if (objects.length === 0 && !input.dryRun)
-        throw new TRPCError({ code: "BAD_REQUEST", message: "no Cilium objects found in the YAML" });
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: [
+            "no Cilium objects to import in the YAML",
+            ...parsed.skipped.map(
+              (d) => `document ${d.document} (${d.kind}${d.name ? ` ${d.name}` : ""}): ${d.reason}`,
+            ),
+          ].join("; "),
+        });
       if (input.dryRun) {
         const outcomes = await checkImport(ctx.db as unknown as Tx, objects);
         return {

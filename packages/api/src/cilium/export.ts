@@ -199,7 +199,10 @@ function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[])
         {
           advertisementType: s.type,
           ...(s.type === "Service"
-            ? { service: { addresses: s.service.addresses }, selector: s.service.selector }
+            ? {
+                service: { addresses: s.service.addresses },
+                ...(s.service.selector ? { selector: s.service.selector } : {}),
+              }
             : {}),
           ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
         },

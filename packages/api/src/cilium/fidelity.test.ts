@@ -265,3 +265,90 @@ ${extra.replace(/^ {4}/gm, "      ")}
     ]);
   });
 });
+
+describe("BGP v2 resources", () => {
+  const PEER_CONFIG = `
+apiVersion: cilium.io/v2
+kind: CiliumBGPPeerConfig
+metadata: { name: tor-config }
+spec:
+  timers: { holdTimeSeconds: 9, keepAliveTimeSeconds: 3 }
+  families:
+    - afi: ipv4
+      safi: unicast
+      advertisements: { matchLabels: { advertise-v4: "yes" } }
+    - afi: ipv6
+      safi: unicast
+      advertisements: { matchLabels: { advertise-v6: "yes" } }
+`;
+  const CLUSTER_CONFIG = `
+apiVersion: cilium.io/v2
+kind: CiliumBGPClusterConfig
+metadata: { name: frr }
+spec:
+  nodeSelector: { matchLabels: { bgp: "yes" } }
+  bgpInstances:
+    - name: instance-64512
+      localASN: 64512
+      peers: [{ name: tor, peerAddress: 192.0.2.1, peerASN: 65000, peerConfigRef: { name: tor-config } }]
+`;
+  const advertisement = (labels: string, selector = "") => `
+apiVersion: cilium.io/v2
+kind: CiliumBGPAdvertisement
+metadata: { name: services, labels: { ${labels} } }
+spec:
+  advertisements:
+    - advertisementType: Service
+      service: { addresses: [LoadBalancerIP] }
+${selector}`;
+
+  it("a peer config without its cluster config is listed as skipped, not dropped silently", () => {
+    const result = importCiliumYaml(PEER_CONFIG);
+    expect(result.objects).toEqual([]);
+    expect(result.skipped).toEqual([
+      {
+        document: 0,
+        kind: "CiliumBGPPeerConfig",
+        name: "tor-config",
+        reason:
+          "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+      },
+    ]);
+  });
+
+  it("a Service advertisement without a selector advertises no service, as in Cilium, and exports without one", () => {
+    const result = importCiliumYaml(
+      [PEER_CONFIG, CLUSTER_CONFIG, advertisement('advertise-v4: "yes", advertise-v6: "yes"')].join("---\n"),
+    );
+    expect(result.errors).toEqual([]);
+    const ad = result.objects.find((o) => o.kind === "BgpAdvertisement")!;
+    expect(ad.spec).toMatchObject({ type: "Service", peers: ["tor"] });
+    expect((ad.spec as { service: object }).service).not.toHaveProperty("selector");
+    const exported = exportCiliumYaml(result.objects).yaml;
+    expect(exported).not.toContain("selector:\n");
+  });
+
+  it("refuses an advertisement a peer selects for IPv4 only, since Meridian would send it on IPv6 too", () => {
+    const yaml = [
+      PEER_CONFIG,
+      CLUSTER_CONFIG,
+      advertisement('advertise-v4: "yes"', "      selector: {}"),
+    ].join("---\n");
+    const refused = importCiliumYaml(yaml);
+    expect(refused.objects.map((o) => o.kind).sort()).toEqual(["BgpInstance", "BgpPeer"]);
+    expect(refused.errors).toHaveLength(1);
+    expect(refused.errors[0]!.message).toContain(
+      "peer tor selects this advertisement only for ipv4-unicast; Meridian would also send its ipv6-unicast prefixes to that peer",
+    );
+    const both = advertisement('advertise-v4: "yes", advertise-v6: "yes"', "      selector: {}");
+    expect(importCiliumYaml([PEER_CONFIG, CLUSTER_CONFIG, both].join("---\n")).errors).toEqual([]);
+  });
+
+  it("says when no peer config of the import selects an advertisement", () => {
+    const result = importCiliumYaml(advertisement("team: a", "      selector: {}"));
+    expect(result.objects[0]!.spec).toMatchObject({ peers: [] });
+    expect(result.unsupported.map((u) => u.reason)).toEqual([
+      "no CiliumBGPPeerConfig in this import selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it); peers imported earlier are not bound to it: add them to its peers",
+    ]);
+  });
+});

@@ -370,8 +370,8 @@ spec:
     });
   });
 
-  it("reports a peer whose CiliumBGPPeerConfig is missing from the import", () => {
-    const result = importCiliumYaml(`
+  it("refuses a peer whose CiliumBGPPeerConfig is missing from the import unless acknowledged, saying what it loses", () => {
+    const yaml = `
 apiVersion: cilium.io/v2
 kind: CiliumBGPClusterConfig
 metadata: { name: c }
@@ -381,12 +381,18 @@ spec:
   - name: i
     localASN: 65001
     peers: [{ name: tor, peerAddress: 192.0.2.1, peerASN: 65000, peerConfigRef: { name: absent } }]
-`);
+`;
+    const refused = importCiliumYaml(yaml);
+    expect(refused.objects.map((o) => o.kind)).toEqual(["BgpInstance"]);
+    expect(refused.errors.map((e) => e.field)).toEqual(["spec.bgpInstances[0].peers[0].peerConfigRef"]);
+    const result = importCiliumYaml(yaml, { acknowledgeDifferences: true });
     expect(result.unsupported).toEqual([
       {
         object: "CiliumBGPClusterConfig/c",
         field: "spec.bgpInstances[0].peers[0].peerConfigRef",
-        reason: 'CiliumBGPPeerConfig "absent" is not in this import; Meridian defaults used',
+        reason:
+          'CiliumBGPPeerConfig "absent" is not in this import, so this peer gets Meridian\'s default timers, graceful restart and families and no advertisements; import the peer config in the same import to keep them',
+        change: "differs",
       },
     ]);
     expect(result.objects.find((o) => o.kind === "BgpPeer")).toMatchObject({

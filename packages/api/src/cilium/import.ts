@@ -244,11 +244,23 @@ function egressCandidate(doc: CiliumDoc, r: Reporter): Candidate {
   };
 }
 
-function bgpCandidates(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): Candidate[] {
+function bgpCandidates(
+  docs: CiliumDoc[],
+  reporters: Map<CiliumDoc, Reporter>,
+  skipped: SkippedDocument[],
+): Candidate[] {
   const bgp = importBgpDocs(
     docs.filter((d) => d.kind.startsWith("CiliumBGP")),
     reporters,
   );
+  for (const doc of bgp.unbound)
+    skipped.push({
+      document: doc.index,
+      kind: doc.kind,
+      name: doc.name,
+      reason:
+        "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+    });
   // A document's version belongs to the one object made from it: the instance of a cluster config
   // with one instance, the peer named like its peer config (as Meridian exports them), an
   // advertisement document with one advertisement.
@@ -360,7 +372,7 @@ export function* importCiliumYamlSteps(
       candidates.push(egressCandidate(doc, r));
     }
   }
-  candidates.push(...bgpCandidates(docs, reporters));
+  candidates.push(...bgpCandidates(docs, reporters, skipped));
   // Counted before any spec is checked: checking is most of the work.
   if (candidates.length > MAX_IMPORT_OBJECTS)
     return tooLarge(`${candidates.length.toLocaleString("en")} objects`, candidates.length);
