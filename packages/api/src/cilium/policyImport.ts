@@ -174,6 +174,35 @@ function icmpsDropped(direction: DirectionKey, hasPorts: boolean): { reason: str
       };
 }
 
+/**
+ * `icmps` that list every ICMP type of their families (as Meridian exports protocol ICMP) are
+ * Meridian's ICMP port entries; anything narrower is not carried over (undefined).
+ */
+function icmpsAsPorts(icmps: Json | undefined): JsonObject[] | undefined {
+  if (!Array.isArray(icmps) || icmps.length === 0) return undefined;
+  const types = { IPv4: new Set<number>(), IPv6: new Set<number>() };
+  for (const entry of icmps) {
+    if (!isObject(entry) || Object.keys(entry).some((k) => k !== "fields")) return undefined;
+    for (const field of asArray(entry.fields)) {
+      if (!isObject(field) || Object.keys(field).some((k) => k !== "type" && k !== "family"))
+        return undefined;
+      const family = field.family ?? "IPv4";
+      if ((family !== "IPv4" && family !== "IPv6") || typeof field.type !== "number") return undefined;
+      types[family].add(field.type);
+    }
+  }
+  const ports: JsonObject[] = [];
+  for (const [family, protocol] of [
+    ["IPv4", "ICMP"],
+    ["IPv6", "ICMPv6"],
+  ] as const) {
+    if (types[family].size === 0) continue;
+    if (types[family].size !== 256) return undefined;
+    ports.push({ port: "0", protocol });
+  }
+  return ports;
+}
+
 /** Returns the imported rule; one whose every peer selector is unsupported becomes an empty rule. */
 function importRule(rule: Json, path: string, direction: DirectionKey, r: Reporter): JsonObject | undefined {
   if (!isObject(rule)) return undefined;
@@ -192,7 +221,22 @@ function importRule(rule: Json, path: string, direction: DirectionKey, r: Report
       reason: "authentication dropped: its peers are allowed without mutual authentication",
       change: "allows-more",
     };
-  const out = r.pick(rule, path, known, reasons);
+  const icmp = icmpsAsPorts(rule.icmps);
+  const out = r.pick(
+    icmp ? { ...rule, icmps: null } : rule,
+    path,
+    icmp ? [...known, "icmps"] : known,
+    reasons,
+  );
+  if (icmp) {
+    delete out.icmps;
+    // Back into the one plain port rule the export took them from, if there is one.
+    const portRules = asArray(out.toPorts);
+    const only = portRules.length === 1 && isObject(portRules[0]) ? portRules[0] : undefined;
+    if (only && Object.keys(only).every((k) => k === "ports"))
+      out.toPorts = [{ ports: [...asArray(only.ports), ...icmp] }];
+    else out.toPorts = [...portRules, { ports: icmp }];
+  }
   const entitiesKey = direction.startsWith("ingress") ? "fromEntities" : "toEntities";
   if (Array.isArray(out[entitiesKey])) {
     const kept = out[entitiesKey].filter((entity, i) => {
