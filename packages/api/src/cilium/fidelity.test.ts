@@ -122,7 +122,7 @@ spec:
 describe("selectors that would match other endpoints than in Cilium", () => {
   it.each([
     ["io.cilium.k8s.policy.serviceaccount", "service account"],
-    ["io.cilium.k8s.policy.cluster", "cluster name"],
+    ["io.cilium.k8s.policy.cluster", 'cluster is named "default"'],
     ["io.cilium.k8s.namespace.labels.team", "namespace labels"],
     ["reserved:health", "reserved:"],
     ["reserved:ingress", "reserved:"],

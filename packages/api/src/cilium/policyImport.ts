@@ -2,6 +2,7 @@
 // Every field left behind is reported with what that does to traffic; a field whose loss makes the
 // policy allow or deny other traffic carries a `change`, and such objects are refused unless the
 // import acknowledges it (import.ts). Cilium's semantics relied on: docs/cilium-semantics.md.
+import { CLUSTER_LABEL, CLUSTER_NAME } from "../compiler/selection";
 import { ENTITIES } from "../spec";
 import type { MeaningChange } from "./types";
 import { asArray, isObject, type Json, type JsonObject, type Reporter } from "./walk";
@@ -42,12 +43,18 @@ function peerLost(direction: DirectionKey): { effect: string; change: MeaningCha
  * Labels Cilium puts on every endpoint that Meridian's endpoints do not carry: a selector on them
  * matches differently (In/Exists match nothing; NotIn/DoesNotExist match everything).
  */
-function unsetLabelProblem(key: string): string | undefined {
+function unsetLabelProblem(key: string, values: string[] | undefined): string | undefined {
   const bare = key.replace(/^(k8s|any):/, "");
   if (bare.startsWith("reserved:"))
     return `Meridian endpoints carry no reserved: labels (${bare}); select reserved identities with fromEntities/toEntities`;
-  if (bare === "io.cilium.k8s.policy.cluster")
-    return "Meridian endpoints carry no cluster name label (io.cilium.k8s.policy.cluster)";
+  if (bare === CLUSTER_LABEL) {
+    // Meridian endpoints carry the label with Cilium's default cluster name.
+    if (values === undefined || values.every((v) => v === CLUSTER_NAME)) return undefined;
+    return `Meridian's one cluster is named "${CLUSTER_NAME}" (io.cilium.k8s.policy.cluster), not ${values
+      .filter((v) => v !== CLUSTER_NAME)
+      .map((v) => JSON.stringify(v))
+      .join(", ")}`;
+  }
   if (bare === "io.cilium.k8s.policy.serviceaccount")
     return "Meridian endpoints carry no service account label (io.cilium.k8s.policy.serviceaccount)";
   if (bare.startsWith("io.cilium.k8s.namespace.labels."))
@@ -57,14 +64,21 @@ function unsetLabelProblem(key: string): string | undefined {
   return undefined;
 }
 
-function selectorKeys(selector: Json | undefined): { key: string; at: string }[] {
+/** The keys a selector constrains, with the values it compares them to (none for Exists/DoesNotExist). */
+function selectorKeys(selector: Json | undefined): { key: string; at: string; values?: string[] }[] {
   if (!isObject(selector)) return [];
-  const out: { key: string; at: string }[] = [];
+  const out: { key: string; at: string; values?: string[] }[] = [];
   if (isObject(selector.matchLabels))
-    for (const key of Object.keys(selector.matchLabels)) out.push({ key, at: `matchLabels.${key}` });
+    for (const [key, value] of Object.entries(selector.matchLabels))
+      out.push({ key, at: `matchLabels.${key}`, values: [String(value)] });
   asArray(selector.matchExpressions).forEach((req, i) => {
-    if (isObject(req) && typeof req.key === "string")
-      out.push({ key: req.key, at: `matchExpressions[${i}]` });
+    if (!isObject(req) || typeof req.key !== "string") return;
+    const valued = req.operator === "In" || req.operator === "NotIn";
+    out.push({
+      key: req.key,
+      at: `matchExpressions[${i}]`,
+      ...(valued ? { values: asArray(req.values).map(String) } : {}),
+    });
   });
   return out;
 }
@@ -77,8 +91,8 @@ function checkSelectorLabels(
   change: MeaningChange,
   r: Reporter,
 ) {
-  for (const { key, at } of selectorKeys(selector)) {
-    const problem = unsetLabelProblem(key);
+  for (const { key, at, values } of selectorKeys(selector)) {
+    const problem = unsetLabelProblem(key, values);
     if (problem)
       r.report(
         `${path}.${at}`,
