@@ -34,7 +34,7 @@ export const policyPortSchema = z
       ctx.addIssue({
         code: "custom",
         message: /^[a-z]/i.test(text)
-          ? `named port "${text}" is not supported; give the port number`
+          ? `named port "${text}" is not supported: Meridian does not know the endpoints' container port names yet, so it cannot resolve it; give the port number`
           : `port "${text}" is not a number`,
       });
       return;
