@@ -64,7 +64,7 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 function leaves(value: unknown, at: string, out = new Map<string, string>()): Map<string, string> {
   if (Array.isArray(value)) {
     if (value.length === 0) out.set(at, "[]");
-    value.forEach((v, i) => leaves(v, `${at}[${i}]`, out));
+    for (const [i, v] of value.entries()) leaves(v, `${at}[${i}]`, out);
   } else if (isObj(value)) {
     if (Object.keys(value).length === 0) out.set(at, "{}");
     for (const [k, v] of Object.entries(value)) leaves(v, `${at}.${k}`, out);
