@@ -272,6 +272,52 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
     await page.close();
   });
 
+  it("refuses a policy whose import would allow more than in Cilium, and imports it once the difference is acknowledged", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/import`);
+    await page
+      .getByLabel(/YAML \(several documents/)
+      .fill(
+        [
+          "apiVersion: apps/v1",
+          "kind: Deployment",
+          "metadata: {name: web}",
+          "---",
+          "apiVersion: cilium.io/v2",
+          "kind: CiliumNetworkPolicy",
+          "metadata: {name: http-only-get, namespace: default}",
+          "spec:",
+          "  endpointSelector: {matchLabels: {app: api}}",
+          "  ingress:",
+          "    - fromEndpoints: [{matchLabels: {app: web}}]",
+          "      toPorts:",
+          '        - ports: [{port: "80", protocol: TCP}]',
+          "          rules: {http: [{method: GET}]}",
+        ].join("\n"),
+      );
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    const errors = page.getByTestId("import-errors");
+    await errors.waitFor();
+    expect(await errors.textContent()).toContain(
+      "NetworkPolicy http-only-get not imported: it would allow traffic the original denies (L7 HTTP rules are not enforced: port 80/TCP now allows every request",
+    );
+    expect((await admin.policies.list.query({ search: "http-only-get" })).total).toBe(0);
+    await shot(page, "import-refused-difference");
+    await page.getByLabel(/Import objects that will allow or deny other traffic/).check();
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    const done = page.getByRole("status").filter({ hasText: "Imported as revision" });
+    await done.waitFor();
+    expect(await page.getByTestId("import-unsupported").textContent()).toContain(
+      "Allows more than in Cilium: CiliumNetworkPolicy/default/http-only-get spec.ingress[0].toPorts[0].rules.http",
+    );
+    expect(await page.getByTestId("import-skipped").textContent()).toContain(
+      "document 0 (Deployment web): Deployment (apps/v1) is not a Cilium object",
+    );
+    const created = await admin.policies.list.query({ search: "http-only-get" });
+    expect(created.total).toBe(1);
+    await admin.policies.delete.mutate({ id: created.items[0]!.id, version: created.items[0]!.version });
+  });
+
   it("answers what-if with the verdict and the deciding rule", async () => {
     const page = await newPage();
     await page.goto(`${app.url}/policies/what-if`);

@@ -14,18 +14,34 @@ const HREF: Record<string, (id: string) => string> = {
   BgpAdvertisement: (id) => `/objects/bgp-advertisements/${id}`,
 };
 
+const CHANGE_LABEL = {
+  "allows-more": "Allows more than in Cilium",
+  "denies-more": "Denies more than in Cilium",
+  differs: "Differs from Cilium",
+} as const;
+
 export function YamlImport() {
   const client = useTRPCClient();
   const [text, setText] = useState("");
   const [result, setResult] = useState<(Result & { dryRun: boolean }) | null>(null);
   const [error, setError] = useState<CallError | null>(null);
   const [busy, setBusy] = useState(false);
+  // Objects that would allow or deny other traffic than in Cilium are refused until the user says so.
+  const [acknowledgeDifferences, setAcknowledgeDifferences] = useState(false);
+  const [strict, setStrict] = useState(false);
   async function run(dryRun: boolean, skipConflicts = false) {
     setBusy(true);
     setError(null);
     setResult(null);
     try {
-      setResult({ ...(await client.cilium.import.mutate({ yaml: text, dryRun, skipConflicts })), dryRun });
+      const answer = await client.cilium.import.mutate({
+        yaml: text,
+        dryRun,
+        skipConflicts,
+        acknowledgeDifferences,
+        strict,
+      });
+      setResult({ ...answer, dryRun });
     } catch (err) {
       setError(callError(err));
     } finally {
@@ -45,6 +61,18 @@ export function YamlImport() {
         aria-invalid={Boolean(error)}
         aria-describedby={error ? "import-errors" : undefined}
       />
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={acknowledgeDifferences}
+          onChange={(e) => setAcknowledgeDifferences(e.target.checked)}
+        />{" "}
+        Import objects that will allow or deny other traffic than in Cilium (each difference is listed)
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={strict} onChange={(e) => setStrict(e.target.checked)} /> Strict:
+        refuse any object with a field Meridian leaves out
+      </label>
       <div className="actions">
         <button type="button" className="secondary" disabled={busy} onClick={() => run(true)}>
           Check
@@ -102,11 +130,25 @@ export function YamlImport() {
           </ul>
           {result.unsupported.length ? (
             <>
-              <p>Not imported (Meridian cannot enforce these):</p>
-              <ul>
+              <p>Left out (Meridian cannot carry these over):</p>
+              <ul data-testid="import-unsupported">
                 {result.unsupported.map((u) => (
                   <li key={`${u.object}-${u.field}`}>
+                    {u.change ? <strong>{CHANGE_LABEL[u.change]}: </strong> : null}
                     {u.object} <code>{u.field}</code>: {u.reason}
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : null}
+          {result.skipped.length ? (
+            <>
+              <p>Skipped documents:</p>
+              <ul data-testid="import-skipped">
+                {result.skipped.map((d) => (
+                  <li key={d.document}>
+                    document {d.document} ({d.kind}
+                    {d.name ? ` ${d.name}` : ""}): {d.reason}
                   </li>
                 ))}
               </ul>

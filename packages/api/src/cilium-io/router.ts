@@ -4,7 +4,7 @@
 // Reading and checking the YAML run in slices (slices.ts), so other requests are served meanwhile.
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { exportCiliumYaml, type ImportResult, importCiliumYamlSteps } from "../cilium";
+import { exportCiliumYaml, type ImportOptions, type ImportResult, importCiliumYamlSteps } from "../cilium";
 import { MAX_IMPORT_YAML_CHARS } from "../cilium/limits";
 import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
 import { commitChange, type Tx } from "../revisions/commit";
@@ -13,7 +13,29 @@ import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS } from "./
 import { runInSlices } from "./slices";
 import { type ValidObject, validateImported } from "./validate";
 
-const unsupported = z.array(z.object({ object: z.string(), field: z.string(), reason: z.string() }));
+const unsupported = z.array(
+  z.object({
+    object: z.string(),
+    field: z.string(),
+    reason: z.string().describe("what leaving the field behind does to traffic"),
+    change: z
+      .enum(["allows-more", "denies-more", "differs"])
+      .optional()
+      .describe(
+        "set when the object imported without the field allows or denies other traffic than the original",
+      ),
+  }),
+);
+const skipped = z
+  .array(
+    z.object({
+      document: z.number().int(),
+      kind: z.string(),
+      name: z.string().optional(),
+      reason: z.string(),
+    }),
+  )
+  .describe("documents of other kinds, left out of the import");
 
 export const ciliumRouter = createTRPCRouter({
   import: operatorProcedure
@@ -30,6 +52,18 @@ export const ciliumRouter = createTRPCRouter({
           .default(false)
           .describe(
             "import the objects that did not change since their export and leave the conflicting ones as they are (default: a conflict fails the whole import)",
+          ),
+        acknowledgeDifferences: z
+          .boolean()
+          .default(false)
+          .describe(
+            "import objects that would allow or deny other traffic than the original Cilium object (each difference is listed in unsupported); by default such objects fail the import",
+          ),
+        strict: z
+          .boolean()
+          .default(false)
+          .describe(
+            "fail the import for any field that is not carried over, not only for those that change traffic",
           ),
         message: z.string().max(1000).optional(),
       }),
@@ -51,12 +85,24 @@ export const ciliumRouter = createTRPCRouter({
           }),
         ),
         unsupported,
+        skipped,
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const { parsed, objects } = await readImport(input.yaml);
+      const { parsed, objects } = await readImport(input.yaml, {
+        acknowledgeDifferences: input.acknowledgeDifferences,
+        strict: input.strict,
+      });
       if (objects.length === 0 && !input.dryRun)
-        throw new TRPCError({ code: "BAD_REQUEST", message: "no Cilium objects found in the YAML" });
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: [
+            "no Cilium objects to import in the YAML",
+            ...parsed.skipped.map(
+              (d) => `document ${d.document} (${d.kind}${d.name ? ` ${d.name}` : ""}): ${d.reason}`,
+            ),
+          ].join("; "),
+        });
       if (input.dryRun) {
         const outcomes = await checkImport(ctx.db as unknown as Tx, objects);
         return {
@@ -65,6 +111,7 @@ export const ciliumRouter = createTRPCRouter({
             o.action === "created" || o.action === "updated" ? { ...o, action: "would-apply" as const } : o,
           ),
           unsupported: parsed.unsupported,
+          skipped: parsed.skipped,
         };
       }
       const { value, revision } = await commitChange(
@@ -73,7 +120,7 @@ export const ciliumRouter = createTRPCRouter({
         input.message ?? `import ${objects.length} Cilium object(s)`,
         (tx, rec) => applyImport(tx, rec, objects, ctx.actor.name, { skipConflicts: input.skipConflicts }),
       );
-      return { revision, objects: value, unsupported: parsed.unsupported };
+      return { revision, objects: value, unsupported: parsed.unsupported, skipped: parsed.skipped };
     }),
 
   export: viewerProcedure
@@ -111,8 +158,11 @@ const MAX_REPORTED_PROBLEMS = 100;
  * at once, named by document and field (`yaml.document 3.metadata.name`), or 413 when it holds
  * more than one import may carry.
  */
-async function readImport(yaml: string): Promise<{ parsed: ImportResult; objects: ValidObject[] }> {
-  const parsed = await runInSlices(importCiliumYamlSteps(yaml));
+async function readImport(
+  yaml: string,
+  options: ImportOptions,
+): Promise<{ parsed: ImportResult; objects: ValidObject[] }> {
+  const parsed = await runInSlices(importCiliumYamlSteps(yaml, options));
   if (parsed.tooLarge) {
     throw new TRPCError({
       code: "PAYLOAD_TOO_LARGE",

@@ -34,6 +34,8 @@ export interface BgpImportOutput {
   instances: BgpImported[];
   peers: BgpImported[];
   advertisements: BgpImported[];
+  /** Peer configs no cluster config of the import refers to: Meridian keeps settings on the peer. */
+  unbound: CiliumDoc[];
 }
 
 /** A name as the YAML gave it; anything but text becomes "", which the name check refuses as missing. */
@@ -59,8 +61,15 @@ const WELL_KNOWN = [
 interface PeerConfig {
   doc: CiliumDoc;
   settings: JsonObject;
-  /** Selector over CiliumBGPAdvertisement labels, per family. */
-  adSelectors: LabelSelector[];
+  /** Selector over CiliumBGPAdvertisement labels, per family (Cilium keeps them apart). */
+  adSelectors: FamilySelector[];
+  /** Whether a CiliumBGPClusterConfig of this import refers to it. */
+  used?: boolean;
+}
+
+interface FamilySelector {
+  family: string;
+  selector?: LabelSelector;
 }
 
 function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
@@ -105,7 +114,7 @@ function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
     );
   }
   const families: Json[] = [];
-  const adSelectors: LabelSelector[] = [];
+  const adSelectors: FamilySelector[] = [];
   asArray(spec.families).forEach((f, i) => {
     if (!isObject(f)) return;
     const fam = r.pick(f, `${path}.families[${i}]`, ["afi", "safi", "advertisements"]);
@@ -118,7 +127,10 @@ function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
       return;
     }
     if (!families.includes(mapped)) families.push(mapped);
-    if (isObject(fam.advertisements)) adSelectors.push(fam.advertisements as LabelSelector);
+    adSelectors.push({
+      family: mapped,
+      ...(isObject(fam.advertisements) ? { selector: fam.advertisements as LabelSelector } : {}),
+    });
   });
   if (families.length > 0) settings.families = families;
   // Meridian's own exports carry these; Cilium has no such fields.
@@ -135,7 +147,7 @@ function importClusterConfig(
   peerConfigs: Map<string, PeerConfig>,
   r: Reporter,
   out: BgpImportOutput,
-  peerAdSelectors: Map<string, LabelSelector[]>,
+  peerAdSelectors: Map<string, FamilySelector[]>,
 ): void {
   const spec = r.pick(doc.spec, "spec", ["nodeSelector", "bgpInstances"]);
   asArray(spec.bgpInstances).forEach((inst, i) => {
@@ -160,10 +172,12 @@ function importClusterConfig(
       const peerName = nameOf(peer.name);
       const configName = isObject(peer.peerConfigRef) ? String(peer.peerConfigRef.name) : undefined;
       const config = configName ? peerConfigs.get(configName) : undefined;
+      if (config) config.used = true;
       if (configName && !config) {
         r.report(
           `${peerPath}.peerConfigRef`,
-          `CiliumBGPPeerConfig "${configName}" is not in this import; Meridian defaults used`,
+          `CiliumBGPPeerConfig "${configName}" is not in this import, so this peer gets Meridian's default timers, graceful restart and families and no advertisements; import the peer config in the same import to keep them`,
+          "differs",
         );
       }
       const labels = parseLabelsAnnotation(config?.doc.annotations[PEER_LABELS_ANNOTATION]);
@@ -197,7 +211,7 @@ function parseLabelsAnnotation(value: Json | undefined): JsonObject | undefined 
 function importAdvertisement(
   doc: CiliumDoc,
   r: Reporter,
-  peersFor: (labels: Labels) => string[],
+  peersFor: (labels: Labels, path: string) => string[],
   out: BgpImportOutput,
 ) {
   const spec = r.pick(doc.spec, "spec", ["advertisements"]);
@@ -213,8 +227,9 @@ function importAdvertisement(
     else if (type === "Service") {
       const service = isObject(ad.service) ? r.pick(ad.service, `${path}.service`, ["addresses"]) : {};
       result.type = "Service";
+      // Without a selector Cilium advertises no service; Meridian keeps the selector absent, meaning the same.
       result.service = {
-        selector: (ad.selector as Json) ?? {},
+        ...(ad.selector !== undefined ? { selector: ad.selector as Json } : {}),
         addresses: (service.addresses as Json) ?? [],
         aggregate: doc.annotations[AGGREGATE_ANNOTATION] === "true",
       };
@@ -249,30 +264,53 @@ function importAdvertisement(
         result.largeCommunities = asArray(c.large);
       }
     }
-    result.peers = peersFor(doc.labels);
+    result.peers = peersFor(doc.labels, path);
     out.advertisements.push({ name, spec: result, doc, at: { name: "metadata.name", spec: path } });
   });
 }
 
 /** Imports all BGP documents together, since peers, peer configs and advertisements refer to each other. */
 export function importBgpDocs(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): BgpImportOutput {
-  const out: BgpImportOutput = { instances: [], peers: [], advertisements: [] };
+  const out: BgpImportOutput = { instances: [], peers: [], advertisements: [], unbound: [] };
   const reporter = (doc: CiliumDoc) => reporters.get(doc) ?? new Reporter(doc.object);
   const peerConfigs = new Map<string, PeerConfig>();
   for (const doc of docs.filter((d) => d.kind === "CiliumBGPPeerConfig")) {
     peerConfigs.set(doc.name, importPeerConfig(doc, reporter(doc)));
   }
-  const peerAdSelectors = new Map<string, LabelSelector[]>();
+  const peerAdSelectors = new Map<string, FamilySelector[]>();
   for (const doc of docs.filter((d) => d.kind === "CiliumBGPClusterConfig")) {
     importClusterConfig(doc, peerConfigs, reporter(doc), out, peerAdSelectors);
   }
-  const peersFor = (labels: Labels) =>
-    [...peerAdSelectors]
-      .filter(([, selectors]) => selectors.some((s) => selectorMatches(s, labels)))
-      .map(([name]) => name)
-      .sort();
+  for (const config of peerConfigs.values()) {
+    if (!config.used) out.unbound.push(config.doc);
+  }
   for (const doc of docs.filter((d) => d.kind === "CiliumBGPAdvertisement")) {
-    importAdvertisement(doc, reporter(doc), peersFor, out);
+    const r = reporter(doc);
+    const peersFor = (labels: Labels, path: string) => {
+      const peers: string[] = [];
+      for (const [name, families] of [...peerAdSelectors].sort(([a], [b]) => a.localeCompare(b))) {
+        const selecting = families.filter((f) => f.selector && selectorMatches(f.selector, labels));
+        if (selecting.length === 0) continue;
+        peers.push(name);
+        // Cilium sends an advertisement only on the families whose selector picks it; Meridian on all of a peer's.
+        if (selecting.length < families.length)
+          r.report(
+            path,
+            `peer ${name} selects this advertisement only for ${selecting.map((f) => f.family).join(", ")}; Meridian would also send its ${families
+              .filter((f) => !selecting.includes(f))
+              .map((f) => f.family)
+              .join(", ")} prefixes to that peer`,
+            "differs",
+          );
+      }
+      if (peers.length === 0)
+        r.report(
+          path,
+          "no CiliumBGPPeerConfig in this import selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it); peers imported earlier are not bound to it: add them to its peers",
+        );
+      return peers;
+    };
+    importAdvertisement(doc, r, peersFor, out);
   }
   return out;
 }

@@ -46,8 +46,51 @@ function metadata(
   };
 }
 
+type PolicyRule = { toPorts?: { ports?: { port?: unknown; protocol?: string }[] }[] } & Record<
+  string,
+  unknown
+>;
+
+/** ICMP types one Cilium `icmps` rule may list (the CRD's maxItems for `fields`). */
+const ICMP_FIELDS_PER_RULE = 40;
+const ICMP_FAMILY: Record<string, "IPv4" | "IPv6"> = { ICMP: "IPv4", ICMPv6: "IPv6" };
+
+/**
+ * Cilium's CRD refuses protocol ICMP in toPorts; ICMP is matched by `icmps` types instead. An ICMP
+ * entry (port 0: every type; port N: type N, the way Cilium keys ICMP in its policy map) becomes
+ * icmps fields, which import back as the same entry.
+ */
+function icmpToCilium(rule: PolicyRule): PolicyRule {
+  const fields: { type: number; family: "IPv4" | "IPv6" }[] = [];
+  const toPorts = (rule.toPorts ?? []).flatMap((portRule) => {
+    const ports = (portRule.ports ?? []).filter((pp) => {
+      const family = ICMP_FAMILY[pp.protocol ?? ""];
+      if (!family) return true;
+      const port = Number(pp.port ?? 0);
+      if (port === 0) for (let type = 0; type < 256; type++) fields.push({ type, family });
+      else fields.push({ type: port, family });
+      return false;
+    });
+    if (ports.length === (portRule.ports ?? []).length) return [portRule];
+    return ports.length > 0 || Object.keys(portRule).some((k) => k !== "ports")
+      ? [{ ...portRule, ports }]
+      : [];
+  });
+  if (fields.length === 0) return rule;
+  const { toPorts: _old, ...rest } = rule;
+  const icmps: { fields: typeof fields }[] = [];
+  for (let i = 0; i < fields.length; i += ICMP_FIELDS_PER_RULE)
+    icmps.push({ fields: fields.slice(i, i + ICMP_FIELDS_PER_RULE) });
+  return { ...rest, ...(toPorts.length > 0 ? { toPorts } : {}), icmps };
+}
+
 function exportPolicy(obj: Extract<ExportableObject, { kind: "NetworkPolicy" }>): Manifest {
-  const { enabled, ...spec } = obj.spec;
+  const { enabled, ...withIcmp } = obj.spec;
+  const spec: Record<string, unknown> = { ...withIcmp };
+  for (const direction of ["ingress", "ingressDeny", "egress", "egressDeny"] as const) {
+    const rules = withIcmp[direction] as PolicyRule[] | undefined;
+    if (rules) spec[direction] = rules.map(icmpToCilium);
+  }
   return {
     apiVersion: API_VERSION,
     kind: obj.namespace === null ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy",
@@ -199,7 +242,10 @@ function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[])
         {
           advertisementType: s.type,
           ...(s.type === "Service"
-            ? { service: { addresses: s.service.addresses }, selector: s.service.selector }
+            ? {
+                service: { addresses: s.service.addresses },
+                ...(s.service.selector ? { selector: s.service.selector } : {}),
+              }
             : {}),
           ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
         },

@@ -131,8 +131,8 @@ describe("importCiliumYaml: Cilium documentation examples", () => {
 });
 
 describe("importCiliumYaml: what it cannot carry over is reported by name", () => {
-  it("reports L7 HTTP rules and keeps the port", () => {
-    const result = importCiliumYaml(`
+  it("refuses a policy whose L7 HTTP rules would be dropped, and imports it with the port open once acknowledged", () => {
+    const yaml = `
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: { name: http, namespace: shop }
@@ -144,13 +144,26 @@ spec:
     - ports: [{ port: "80", protocol: TCP }]
       rules:
         http: [{ method: GET, path: "/public" }]
-`);
+`;
+    const refused = importCiliumYaml(yaml);
+    expect(refused.objects).toEqual([]);
+    expect(refused.errors).toEqual([
+      {
+        document: 0,
+        field: "spec.ingress[0].toPorts[0].rules.http",
+        message:
+          "NetworkPolicy http not imported: it would allow traffic the original denies (L7 HTTP rules are not enforced: port 80/TCP now allows every request, not only the listed ones); import with the differences acknowledged to accept it",
+      },
+    ]);
+    const result = importCiliumYaml(yaml, { acknowledgeDifferences: true });
+    expect(result.errors).toEqual([]);
     expect(result.unsupported).toEqual([
       {
         object: "CiliumNetworkPolicy/shop/http",
         field: "spec.ingress[0].toPorts[0].rules.http",
         reason:
-          "L7 rules other than DNS are not enforced; the port is imported without them and is open to all requests",
+          "L7 HTTP rules are not enforced: port 80/TCP now allows every request, not only the listed ones",
+        change: "allows-more",
       },
     ]);
     expect(result.objects[0]).toMatchObject({
@@ -159,7 +172,8 @@ spec:
   });
 
   it("empties a rule whose only peer selector is unsupported instead of widening it to everyone", () => {
-    const result = importCiliumYaml(`
+    const result = importCiliumYaml(
+      `
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: { name: svc, namespace: default }
@@ -170,7 +184,9 @@ spec:
     toPorts: [{ ports: [{ port: "5432" }] }]
   egressDeny:
   - toEntities: [kube-apiserver]
-`);
+`,
+      { acknowledgeDifferences: true },
+    );
     expect(result.unsupported.map((u) => u.field)).toEqual([
       "spec.egress[0].toServices",
       "spec.egress[0]",
@@ -181,17 +197,23 @@ spec:
     expect(result.objects[0]).toMatchObject({ spec: { egress: [{}], egressDeny: [{}] } });
   });
 
-  it("reports host policies, unknown spec fields and the BGP MD5 secret reference", () => {
+  it("refuses host policies with a sentence, and reports the BGP MD5 secret reference", () => {
     const policy = importCiliumYaml(`
 apiVersion: cilium.io/v2
 kind: CiliumClusterwideNetworkPolicy
 metadata: { name: host-fw }
 spec:
   nodeSelector: { matchLabels: { role: worker } }
-  endpointSelector: {}
-  enableDefaultDeny: { ingress: false }
+  ingress: [{ fromEntities: [cluster] }]
 `);
-    expect(policy.unsupported.map((u) => u.field)).toEqual(["spec.nodeSelector", "spec.enableDefaultDeny"]);
+    expect(policy.objects).toEqual([]);
+    expect(policy.errors).toEqual([
+      {
+        document: 0,
+        field: "spec.nodeSelector",
+        message: "host policies (nodeSelector) are not supported yet",
+      },
+    ]);
     const bgp = importCiliumYaml(`
 apiVersion: cilium.io/v2alpha1
 kind: CiliumBGPPeerConfig
@@ -249,7 +271,7 @@ spec:
     ]);
   });
 
-  it("rejects other kinds and API groups, and reports YAML syntax errors", () => {
+  it("skips other kinds and API groups with a line each, and reports YAML syntax errors", () => {
     const result = importCiliumYaml(`
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -261,12 +283,23 @@ metadata: { name: lrp }
 ---
 key: [unclosed
 `);
-    expect(result.errors.map((e) => [e.document, e.field])).toEqual([
-      [0, "apiVersion"],
-      [1, "kind"],
-      [2, ""],
+    expect(result.skipped).toEqual([
+      {
+        document: 0,
+        kind: "NetworkPolicy",
+        name: "k8s",
+        reason: "NetworkPolicy (networking.k8s.io/v1) is not a Cilium object; left out of the import",
+      },
+      {
+        document: 1,
+        kind: "CiliumLocalRedirectPolicy",
+        name: "lrp",
+        reason:
+          "CiliumLocalRedirectPolicy is not imported: Meridian has no such object; rules that refer to it are reported where they do",
+      },
     ]);
-    expect(result.errors[2]!.message).toMatch(/^YAML error/);
+    expect(result.errors.map((e) => [e.document, e.field])).toEqual([[2, ""]]);
+    expect(result.errors[0]!.message).toMatch(/^YAML error/);
   });
 });
 
@@ -287,7 +320,8 @@ specs:
   });
 
   it("reports CIDR groups (cidrGroupRef) in ingress by path", () => {
-    const result = importCiliumYaml(`
+    const result = importCiliumYaml(
+      `
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: { name: groups, namespace: default }
@@ -301,12 +335,16 @@ spec:
   - toCIDRSet:
     - cidr: 198.51.100.0/24
       except: [198.51.100.128/25]
-`);
+`,
+      { acknowledgeDifferences: true },
+    );
     expect(result.unsupported).toEqual([
       {
         object: "CiliumNetworkPolicy/default/groups",
         field: "spec.ingress[0].fromCIDRSet[0]",
-        reason: "CIDR sets without cidr (cidrGroupRef, cidrGroupSelector) are not supported",
+        reason:
+          "CIDR sets without cidr (cidrGroupRef, cidrGroupSelector) are not supported: those peers are no longer allowed by this rule",
+        change: "denies-more",
       },
     ]);
     expect(result.objects[0]).toMatchObject({
@@ -318,7 +356,8 @@ spec:
   // a DNS rule outside egress. A DNS rule is enforced only in egress allow rules: anywhere else it
   // is removed, and the operator must be told, or the imported policy allows more than it seems.
   it("reports toFQDNs and DNS rules outside egress allow rules, and keeps the ports without them", () => {
-    const result = importCiliumYaml(`
+    const result = importCiliumYaml(
+      `
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: { name: dns-in, namespace: default }
@@ -343,18 +382,20 @@ spec:
     - ports: [{ port: "53", protocol: ANY }]
       rules:
         dns: [{ matchPattern: "*.example.com" }]
-`);
+`,
+      { acknowledgeDifferences: true },
+    );
     expect(result.errors).toEqual([]);
-    expect(result.unsupported).toEqual([
+    expect(result.unsupported).toMatchObject([
       {
         object: "CiliumNetworkPolicy/default/dns-in",
         field: "spec.ingress[0].toPorts[0].rules.dns",
-        reason: "DNS rules are only allowed in egress allow rules",
+        reason: expect.stringContaining("DNS rules are only allowed in egress allow rules"),
       },
       {
         object: "CiliumNetworkPolicy/default/dns-in",
         field: "spec.ingress[1].toFQDNs",
-        reason: "toFQDNs is only allowed in egress allow rules",
+        reason: expect.stringContaining("toFQDNs is only allowed in egress allow rules"),
       },
       {
         object: "CiliumNetworkPolicy/default/dns-in",
@@ -364,7 +405,7 @@ spec:
       {
         object: "CiliumNetworkPolicy/default/dns-in",
         field: "spec.egressDeny[0].toPorts[0].rules.dns",
-        reason: "DNS rules are only allowed in egress allow rules",
+        reason: expect.stringContaining("DNS rules are only allowed in egress allow rules"),
       },
     ]);
     const spec = result.objects[0]!.spec as unknown as Record<string, { toPorts?: unknown[] }[]>;
@@ -395,8 +436,8 @@ spec:
     });
   });
 
-  it("reports a peer whose CiliumBGPPeerConfig is missing from the import", () => {
-    const result = importCiliumYaml(`
+  it("refuses a peer whose CiliumBGPPeerConfig is missing from the import unless acknowledged, saying what it loses", () => {
+    const yaml = `
 apiVersion: cilium.io/v2
 kind: CiliumBGPClusterConfig
 metadata: { name: c }
@@ -406,12 +447,18 @@ spec:
   - name: i
     localASN: 65001
     peers: [{ name: tor, peerAddress: 192.0.2.1, peerASN: 65000, peerConfigRef: { name: absent } }]
-`);
+`;
+    const refused = importCiliumYaml(yaml);
+    expect(refused.objects.map((o) => o.kind)).toEqual(["BgpInstance"]);
+    expect(refused.errors.map((e) => e.field)).toEqual(["spec.bgpInstances[0].peers[0].peerConfigRef"]);
+    const result = importCiliumYaml(yaml, { acknowledgeDifferences: true });
     expect(result.unsupported).toEqual([
       {
         object: "CiliumBGPClusterConfig/c",
         field: "spec.bgpInstances[0].peers[0].peerConfigRef",
-        reason: 'CiliumBGPPeerConfig "absent" is not in this import; Meridian defaults used',
+        reason:
+          'CiliumBGPPeerConfig "absent" is not in this import, so this peer gets Meridian\'s default timers, graceful restart and families and no advertisements; import the peer config in the same import to keep them',
+        change: "differs",
       },
     ]);
     expect(result.objects.find((o) => o.kind === "BgpPeer")).toMatchObject({

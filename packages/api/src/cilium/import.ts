@@ -15,24 +15,52 @@ import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, VERSION_ANNOTATION } from "./ann
 import { type BgpImported, type CiliumDoc, importBgpDocs } from "./bgpImport";
 import { importEgressSpec } from "./egressImport";
 import { MAX_IMPORT_OBJECTS } from "./limits";
-import { importPolicySpec } from "./policyImport";
+import { HOST_POLICY_REFUSAL, importPolicySpec } from "./policyImport";
 import { readYamlDocuments } from "./readYaml";
 import {
   CILIUM_KINDS,
   type CiliumKind,
   type ImportError,
   type ImportedObject,
+  type ImportOptions,
   type ImportResult,
   type MeridianKind,
+  type SkippedDocument,
+  type UnsupportedField,
 } from "./types";
 import { isObject, type Json, type JsonObject, Reporter } from "./walk";
 
 const API_VERSIONS = ["cilium.io/v2", "cilium.io/v2alpha1"];
 
-function readDocument(raw: unknown, index: number, errors: ImportError[]): DocWithExtras | undefined {
+/** Why a document of another kind is left out, in one line. */
+function skipReason(apiVersion: string, kind: string): string {
+  if (apiVersion.startsWith("cilium.io/"))
+    return `${kind} is not imported: Meridian has no such object; rules that refer to it are reported where they do`;
+  return `${kind} (${apiVersion}) is not a Cilium object; left out of the import`;
+}
+
+function readDocument(
+  raw: unknown,
+  index: number,
+  errors: ImportError[],
+  skipped: SkippedDocument[],
+): DocWithExtras | undefined {
   if (raw === null || raw === undefined) return undefined;
   if (!isObject(raw)) {
     errors.push({ document: index, field: "", message: "document is not a YAML mapping" });
+    return undefined;
+  }
+  const supportedKind = (CILIUM_KINDS as readonly Json[]).includes(raw.kind ?? null);
+  // Other kinds beside the policies (Deployments, Services, CiliumCIDRGroups…) are skipped, one line each.
+  if (!supportedKind && typeof raw.kind === "string" && typeof raw.apiVersion === "string") {
+    const name =
+      isObject(raw.metadata) && typeof raw.metadata.name === "string" ? raw.metadata.name : undefined;
+    skipped.push({
+      document: index,
+      kind: raw.kind,
+      ...(name ? { name } : {}),
+      reason: skipReason(raw.apiVersion, raw.kind),
+    });
     return undefined;
   }
   if (typeof raw.apiVersion !== "string" || !API_VERSIONS.includes(raw.apiVersion)) {
@@ -43,7 +71,7 @@ function readDocument(raw: unknown, index: number, errors: ImportError[]): DocWi
     });
     return undefined;
   }
-  if (!(CILIUM_KINDS as readonly Json[]).includes(raw.kind ?? null)) {
+  if (!supportedKind) {
     errors.push({
       document: index,
       field: "kind",
@@ -179,7 +207,12 @@ function policyCandidates(doc: DocWithExtras, r: Reporter, errors: ImportError[]
   if (specs.length === 0)
     errors.push({ document: doc.index, field: "spec", message: "the policy has no spec" });
   const version = versionOf(doc, specs.length, r);
-  return specs.map(({ spec, path }, i) => {
+  const named = specs.map((s, i) => ({ ...s, i }));
+  return named.flatMap(({ spec, path, i }) => {
+    if (spec.nodeSelector !== undefined) {
+      errors.push({ document: doc.index, field: `${path}.nodeSelector`, message: HOST_POLICY_REFUSAL });
+      return [];
+    }
     const input = importPolicySpec(spec, path, r);
     if (doc.annotations[ENABLED_ANNOTATION] === "false") input.enabled = false;
     return {
@@ -193,7 +226,7 @@ function policyCandidates(doc: DocWithExtras, r: Reporter, errors: ImportError[]
       ...(namespace && doc.namespace ? { namespaceField: "metadata.namespace" } : {}),
       source: doc.kind as CiliumKind,
       version,
-    };
+    } satisfies Candidate;
   });
 }
 
@@ -211,11 +244,23 @@ function egressCandidate(doc: CiliumDoc, r: Reporter): Candidate {
   };
 }
 
-function bgpCandidates(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): Candidate[] {
+function bgpCandidates(
+  docs: CiliumDoc[],
+  reporters: Map<CiliumDoc, Reporter>,
+  skipped: SkippedDocument[],
+): Candidate[] {
   const bgp = importBgpDocs(
     docs.filter((d) => d.kind.startsWith("CiliumBGP")),
     reporters,
   );
+  for (const doc of bgp.unbound)
+    skipped.push({
+      document: doc.index,
+      kind: doc.kind,
+      name: doc.name,
+      reason:
+        "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+    });
   // A document's version belongs to the one object made from it: the instance of a cluster config
   // with one instance, the peer named like its peer config (as Meridian exports them), an
   // advertisement document with one advertisement.
@@ -288,8 +333,12 @@ function checked(c: Candidate, errors: ImportError[]): ImportedObject | undefine
  * The import as a generator that yields between documents and between objects, returning the
  * result: `importCiliumYaml` runs it straight through, a server in slices (cilium-io).
  */
-export function* importCiliumYamlSteps(text: string): Generator<void, ImportResult> {
+export function* importCiliumYamlSteps(
+  text: string,
+  options: ImportOptions = {},
+): Generator<void, ImportResult> {
   const errors: ImportError[] = [];
+  const skipped: SkippedDocument[] = [];
   const docs: DocWithExtras[] = [];
   const reading = readYamlDocuments(text);
   for (let step = reading.next(); ; step = reading.next()) {
@@ -307,7 +356,7 @@ export function* importCiliumYamlSteps(text: string): Generator<void, ImportResu
     }
     if ("problem" in read) errors.push({ document: read.index, ...read.problem });
     else {
-      const doc = readDocument(read.value, read.index, errors);
+      const doc = readDocument(read.value, read.index, errors, skipped);
       if (doc) docs.push(doc);
     }
     yield;
@@ -323,17 +372,60 @@ export function* importCiliumYamlSteps(text: string): Generator<void, ImportResu
       candidates.push(egressCandidate(doc, r));
     }
   }
-  candidates.push(...bgpCandidates(docs, reporters));
+  candidates.push(...bgpCandidates(docs, reporters, skipped));
   // Counted before any spec is checked: checking is most of the work.
   if (candidates.length > MAX_IMPORT_OBJECTS)
     return tooLarge(`${candidates.length.toLocaleString("en")} objects`, candidates.length);
   const objects: ImportedObject[] = [];
   for (const c of candidates) {
+    const report = reporters.get(c.doc)!.unsupported.filter((u) => concerns(c, u.field));
+    if (refused(c, report, options, errors)) continue;
     const obj = checked(c, errors);
     if (obj) objects.push(obj);
     yield;
   }
-  return { objects, unsupported: [...reporters.values()].flatMap((r) => r.unsupported), errors };
+  return { objects, unsupported: [...reporters.values()].flatMap((r) => r.unsupported), errors, skipped };
+}
+
+/** Whether a reported field of the candidate's document belongs to the candidate. */
+function concerns(c: Candidate, field: string): boolean {
+  if (c.kind === "BgpInstance" && field.startsWith(`${c.specPath}.peers[`)) return false;
+  return field === c.specPath || field.startsWith(`${c.specPath}.`) || !/^specs?\b/.test(field);
+}
+
+const CHANGE_WORDS = {
+  "allows-more": "would allow traffic the original denies",
+  "denies-more": "would deny traffic the original allows",
+  differs: "would not treat traffic as the original does",
+};
+
+/**
+ * Refuses an object whose import would not mean what the original means, unless the user has
+ * acknowledged the differences; in strict mode, also one with any field left behind.
+ */
+function refused(
+  c: Candidate,
+  report: UnsupportedField[],
+  options: ImportOptions,
+  errors: ImportError[],
+): boolean {
+  const changes = options.acknowledgeDifferences ? [] : report.filter((u) => u.change);
+  for (const u of changes) {
+    errors.push({
+      document: c.doc.index,
+      field: u.field,
+      message: `${c.kind} ${c.name} not imported: it ${CHANGE_WORDS[u.change!]} (${u.reason}); import with the differences acknowledged to accept it`,
+    });
+  }
+  const strictly = options.strict ? report.filter((u) => !u.change && !u.field.startsWith("metadata.")) : [];
+  for (const u of strictly) {
+    errors.push({
+      document: c.doc.index,
+      field: u.field,
+      message: `${c.kind} ${c.name} not imported in strict mode: ${u.reason}`,
+    });
+  }
+  return changes.length > 0 || strictly.length > 0;
 }
 
 function tooLarge(what: string, count: number): ImportResult {
@@ -342,6 +434,7 @@ function tooLarge(what: string, count: number): ImportResult {
     objects: [],
     unsupported: [],
     errors: [],
+    skipped: [],
     tooLarge: {
       count,
       limit,
@@ -350,8 +443,8 @@ function tooLarge(what: string, count: number): ImportResult {
   };
 }
 
-export function importCiliumYaml(text: string): ImportResult {
-  const steps = importCiliumYamlSteps(text);
+export function importCiliumYaml(text: string, options: ImportOptions = {}): ImportResult {
+  const steps = importCiliumYamlSteps(text, options);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { bgpPeerSpecSchema, networkPolicySpecSchema } from "../spec";
+import { crdProblems } from "./crdSchemas.test-helpers";
 import { ALL_EXAMPLES, BGP_V2 } from "./examples.test-helpers";
 import { exportCiliumYaml, type ImportedObject, importCiliumYaml } from "./index";
 
@@ -20,8 +21,60 @@ describe("Cilium round trip", () => {
       expect(second.errors).toEqual([]);
       expect(second.unsupported).toEqual([]);
       expect(withoutSource(second.objects)).toEqual(withoutSource(first.objects));
+      const manifests = parseAllDocuments(exported.yaml).map((d) => d.toJS());
+      expect(
+        manifests.flatMap((m) => crdProblems(m).map((p) => `${m.kind}/${m.metadata.name} ${p}`)),
+      ).toEqual([]);
     },
   );
+
+  it("the CRD check refuses what Cilium refuses: protocol ICMP in toPorts and unknown fields", () => {
+    const manifest = {
+      apiVersion: "cilium.io/v2",
+      kind: "CiliumNetworkPolicy",
+      metadata: { name: "icmp", namespace: "default" },
+      spec: {
+        endpointSelector: {},
+        egress: [{ toPorts: [{ ports: [{ port: "0", protocol: "ICMP" }] }], toPort: [] }],
+      },
+    };
+    expect(crdProblems(manifest)).toEqual([
+      "/spec/egress/0: must NOT have additional properties (toPort)",
+      "/spec/egress/0/toPorts/0/ports/0/protocol: must be equal to one of the allowed values",
+    ]);
+  });
+
+  it("exports protocol ICMP as icmps with every type, which Cilium accepts and which imports back as ICMP", () => {
+    const spec = networkPolicySpecSchema.parse({
+      endpointSelector: { matchLabels: { app: "web" } },
+      egress: [
+        {
+          toEntities: ["world"],
+          toPorts: [
+            {
+              ports: [
+                { port: "443", protocol: "TCP" },
+                { port: "0", protocol: "ICMP" },
+              ],
+            },
+          ],
+        },
+        { toEntities: ["cluster"], toPorts: [{ ports: [{ port: "0", protocol: "ICMPv6" }] }] },
+      ],
+    });
+    const objects = [{ kind: "NetworkPolicy" as const, name: "ping", namespace: "default", spec }];
+    const { yaml } = exportCiliumYaml(objects);
+    const [manifest] = parseAllDocuments(yaml).map((d) => d.toJS());
+    expect(crdProblems(manifest)).toEqual([]);
+    expect(manifest.spec.egress[0].toPorts).toEqual([{ ports: [{ port: "443", protocol: "TCP" }] }]);
+    const icmpTypes = manifest.spec.egress[0].icmps.flatMap((r: { fields: { type: number }[] }) => r.fields);
+    expect(icmpTypes).toHaveLength(256);
+    expect(manifest.spec.egress[1]).not.toHaveProperty("toPorts");
+    const back = importCiliumYaml(yaml);
+    expect(back.errors).toEqual([]);
+    expect(back.unsupported).toEqual([]);
+    expect(back.objects[0]!.spec).toEqual(spec);
+  });
 
   it("exports BGP as cluster config, one peer config per peer and labelled advertisements", () => {
     const { yaml } = exportCiliumYaml(importCiliumYaml(BGP_V2).objects);

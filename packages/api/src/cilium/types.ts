@@ -66,11 +66,35 @@ export type ImportedObject = { version?: number; origin: ObjectOrigin } & (
 
 export type MeridianKind = ImportedObject["kind"];
 
+/**
+ * What leaving a field behind does to traffic: the import then allows more than the original,
+ * denies more, or behaves otherwise differently. An object with such a field is refused unless the
+ * import acknowledges the differences.
+ */
+export type MeaningChange = "allows-more" | "denies-more" | "differs";
+
 export interface UnsupportedField {
   /** `Kind/namespace/name` of the Cilium object. */
   object: string;
   /** JSON path inside the document, e.g. `spec.ingress[0].toPorts[0].rules.http`. */
   field: string;
+  reason: string;
+  /** Set when the object imported without this field would not mean what the original means. */
+  change?: MeaningChange;
+}
+
+export interface ImportOptions {
+  /** Import objects that would allow or deny other traffic than the original (their fields listed). */
+  acknowledgeDifferences?: boolean;
+  /** Refuse every object with a field that is not carried over, rather than import it without. */
+  strict?: boolean;
+}
+
+/** A document of another kind (a Deployment, a CiliumCIDRGroup…), left out of the import. */
+export interface SkippedDocument {
+  document: number;
+  kind: string;
+  name?: string;
   reason: string;
 }
 
@@ -85,6 +109,7 @@ export interface ImportResult {
   objects: ImportedObject[];
   unsupported: UnsupportedField[];
   errors: ImportError[];
+  skipped: SkippedDocument[];
   /** Set when the YAML holds more than an import may carry; nothing else is then reported. */
   tooLarge?: { count: number; limit: number; message: string };
 }

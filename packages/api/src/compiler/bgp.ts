@@ -32,7 +32,7 @@ function servicePrefixes(
   ad: Extract<BgpAdvertisementSpec, { type: "Service" }>,
 ): Prefix[] {
   const addresses = snapshot.services
-    .filter((svc) => selectorMatches(ad.service.selector, svc.labels))
+    .filter((svc) => ad.service.selector !== undefined && selectorMatches(ad.service.selector, svc.labels))
     .flatMap((svc) => [
       ...(ad.service.addresses.includes("ClusterIP") ? svc.clusterIPs : []),
       ...(ad.service.addresses.includes("LoadBalancerIP") ? svc.loadBalancerIPs : []),

@@ -162,6 +162,7 @@ describe("compileNodeState", () => {
       if (e.remoteIdentity !== 0) expect(ids).toContain(e.remoteIdentity);
     expect(n1.identities.find((i) => i.id === DB.identity)!.labels).toEqual({
       app: "db",
+      "io.cilium.k8s.policy.cluster": "default",
       "io.kubernetes.pod.namespace": "prod",
     });
     expect(n1.identities.find((i) => i.id === 2)!.labels).toEqual({ "reserved:world": "" });

@@ -1,6 +1,7 @@
 // Compiles network policies into per-endpoint entries (identity, protocol, port range → verdict).
 // Semantics follow Cilium: L3 selectors in one rule are alternatives, toPorts narrows them, deny
-// entries win over allow entries, and a direction is default-deny once a policy has rules for it.
+// entries win over allow entries, and a direction is default-deny once a policy has rules for it
+// (unless the policy's enableDefaultDeny says otherwise).
 import {
   type CidrRule,
   canonicalCidr,
@@ -298,6 +299,18 @@ function compareEntries(a: PolicyEntry, b: PolicyEntry): number {
   );
 }
 
+/**
+ * Whether a policy puts its endpoints into default-deny for a direction (Cilium 1.15+): as its
+ * `enableDefaultDeny` says, else when it has rules for that direction. One such policy suffices.
+ */
+export function defaultDenies(policy: SnapshotPolicy, direction: Direction): boolean {
+  const explicit = policy.spec.enableDefaultDeny?.[direction];
+  if (explicit !== undefined) return explicit;
+  const spec = policy.spec;
+  const rules = direction === "ingress" ? [spec.ingress, spec.ingressDeny] : [spec.egress, spec.egressDeny];
+  return rules.some((list) => (list?.length ?? 0) > 0);
+}
+
 export function selectingPolicies(
   policies: SnapshotPolicy[],
   endpoint: SnapshotEndpoint,
@@ -353,15 +366,20 @@ export function compileEndpointPolicy(
           port: r.portLow,
           protocol: r.protocol,
         })),
-        allowed: portRule.rules.dns.map((d) =>
-          d.matchName !== undefined
-            ? { matchName: normalizeDnsName(d.matchName) }
-            : { matchPattern: normalizeDnsName(d.matchPattern ?? "") },
-        ),
+        allowed: [
+          ...portRule.rules.dns.map((d) =>
+            d.matchName !== undefined
+              ? { matchName: normalizeDnsName(d.matchName) }
+              : { matchPattern: normalizeDnsName(d.matchPattern ?? "") },
+          ),
+          // A policy that leaves egress default-allow only watches DNS; it refuses no name (as
+          // Cilium, which adds a wildcard DNS rule in default-allow mode).
+          ...(defaultDenies(ref.policy, "egress") ? [] : [{ matchPattern: "*" }]),
+        ],
       });
     }
   }
-  const enforced = (direction: Direction) => rules.some((r) => KIND_DIRECTION[r.kind] === direction);
+  const enforced = (direction: Direction) => selecting.some((p) => defaultDenies(p, direction));
   return {
     policies: selecting.map(policyKey),
     policyEnforced: { ingress: enforced("ingress"), egress: enforced("egress") },

@@ -4,9 +4,12 @@ import { type LabelSelector, type Labels, selectorMatchesNormalized, selectorMen
 import type { SnapshotEndpoint, SnapshotPolicy } from "./snapshot";
 
 export const NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
+/** Cilium labels every endpoint with its cluster's name; Cilium's default name is "default", and so is Meridian's. */
+export const CLUSTER_LABEL = "io.cilium.k8s.policy.cluster";
+export const CLUSTER_NAME = "default";
 
 export function endpointLabels(endpoint: Pick<SnapshotEndpoint, "labels" | "namespace">): Labels {
-  return { ...endpoint.labels, [NAMESPACE_LABEL]: endpoint.namespace };
+  return { ...endpoint.labels, [NAMESPACE_LABEL]: endpoint.namespace, [CLUSTER_LABEL]: CLUSTER_NAME };
 }
 
 export function policyKey(policy: Pick<SnapshotPolicy, "name" | "namespace">): string {

@@ -291,7 +291,8 @@ export const bgpAdvertisementSpecSchema = z.discriminatedUnion("type", [
     type: z.literal("Service"),
     ...advertisementFields,
     service: z.strictObject({
-      selector: labelSelectorSchema,
+      /** Services to advertise; absent, none (Cilium's meaning), `{}` every service. */
+      selector: labelSelectorSchema.optional(),
       addresses: list(z.enum(SERVICE_ADDRESS_TYPES), MAX_ITEMS.small, "address types").min(
         1,
         "pick at least one service address type",

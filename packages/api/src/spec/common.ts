@@ -127,8 +127,9 @@ export const dnsNameSchema = withCheck(z.string().max(DNS_TEXT), dnsNameProblem)
 export const dnsPatternSchema = withCheck(z.string().max(DNS_TEXT), dnsPatternProblem);
 
 /** Exactly one of matchName / matchPattern, as in Cilium's FQDNSelector. */
+// Strict: a misspelt `matchPatern` is an error naming it, not a selector without its pattern.
 export const fqdnSelectorSchema = z
-  .object({ matchName: dnsNameSchema.optional(), matchPattern: dnsPatternSchema.optional() })
+  .strictObject({ matchName: dnsNameSchema.optional(), matchPattern: dnsPatternSchema.optional() })
   .refine((s) => (s.matchName === undefined) !== (s.matchPattern === undefined), {
     error: "set exactly one of matchName or matchPattern",
   });

@@ -61,8 +61,10 @@ export type Labels = z.infer<typeof labelsSchema>;
 
 export const selectorOperatorSchema = z.enum(["In", "NotIn", "Exists", "DoesNotExist"]);
 
+// Strict: a misspelt field (`valuez`, `matchLabel`) is an error naming it. Stripped, it would
+// leave a broader selector than the one written (`{}` selects everything).
 export const labelSelectorRequirementSchema = z
-  .object({
+  .strictObject({
     key: labelKeySchema,
     operator: selectorOperatorSchema,
     values: list(labelValueSchema, MAX_ITEMS.values, "values").optional(),
@@ -82,7 +84,7 @@ export const labelSelectorRequirementSchema = z
   });
 
 /** An empty selector (`{}`) selects everything, as in Kubernetes. */
-export const labelSelectorSchema = z.object({
+export const labelSelectorSchema = z.strictObject({
   matchLabels: labelsSchema.optional(),
   matchExpressions: list(labelSelectorRequirementSchema, MAX_ITEMS.expressions, "requirements").optional(),
 });

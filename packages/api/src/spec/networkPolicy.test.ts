@@ -75,7 +75,7 @@ describe("networkPolicySpec", () => {
       },
     ]);
     expect(ports({ port: "http" })[0]!.message).toBe(
-      'named port "http" is not supported; give the port number',
+      'named port "http" is not supported: Meridian does not know the endpoints\' container port names yet, so it cannot resolve it; give the port number',
     );
     expect(ports({ port: 8100, endPort: 8000 })).toEqual([
       {

@@ -34,7 +34,7 @@ export const policyPortSchema = z
       ctx.addIssue({
         code: "custom",
         message: /^[a-z]/i.test(text)
-          ? `named port "${text}" is not supported; give the port number`
+          ? `named port "${text}" is not supported: Meridian does not know the endpoints' container port names yet, so it cannot resolve it; give the port number`
           : `port "${text}" is not a number`,
       });
       return;
@@ -160,11 +160,24 @@ export const egressDenyRuleSchema = z.strictObject({
 export type EgressRule = z.infer<typeof egressRuleSchema>;
 export type EgressDenyRule = z.infer<typeof egressDenyRuleSchema>;
 
+/**
+ * Cilium 1.15+ `enableDefaultDeny`: whether this policy puts the endpoints it selects into
+ * default-deny for a direction. Unset, a direction is default-deny when the policy has rules for it;
+ * `false` makes the policy's allow rules add nothing to an endpoint no other policy restricts
+ * (its deny rules still deny); `true` enforces the direction even without rules for it.
+ */
+export const enableDefaultDenySchema = z.strictObject({
+  ingress: z.boolean().optional(),
+  egress: z.boolean().optional(),
+});
+export type EnableDefaultDeny = z.infer<typeof enableDefaultDenySchema>;
+
 export const networkPolicySpecSchema = z.strictObject({
   description: z.string().max(1024).optional(),
   /** Meridian: a disabled policy is kept but not compiled into any node's state. */
   enabled: z.boolean().default(true),
   endpointSelector: labelSelectorSchema,
+  enableDefaultDeny: enableDefaultDenySchema.optional(),
   ingress: list(ingressRuleSchema, MAX_ITEMS.rules, "ingress rules").optional(),
   ingressDeny: list(ingressDenyRuleSchema, MAX_ITEMS.rules, "ingressDeny rules").optional(),
   egress: list(egressRuleSchema, MAX_ITEMS.rules, "egress rules").optional(),
