@@ -1,0 +1,239 @@
+// The compiled desired state of one fixed cluster, every node, pinned byte for byte: the whole
+// state as JSON (key order included), its content hash and each section's hash. Captured before
+// the compiler was split into sections (sections/registry.ts), so the split provably changed
+// nothing an agent receives. A change to what the compiler emits updates these on purpose.
+import { describe, expect, it } from "vitest";
+import { sectionFingerprints } from "../agent/events";
+import {
+  bgpAdvertisement,
+  bgpInstance,
+  bgpPeer,
+  CLIENT,
+  cluster,
+  DB,
+  egressPolicy,
+  locatorPool,
+  policy,
+  vrf,
+  WEB,
+} from "./fixtures.test-helpers";
+import { sha256Hex } from "./hash";
+import { compileNodeState } from "./index";
+import type { ClusterSnapshot } from "./snapshot";
+
+export function goldenCluster(): ClusterSnapshot {
+  const blueWeb = { ...WEB, labels: { ...WEB.labels, vrf: "blue" } };
+  const blueDb = { ...DB, labels: { ...DB.labels, vrf: "blue" } };
+  const base = cluster();
+  const endpoints = [
+    blueWeb,
+    CLIENT,
+    blueDb,
+    ...base.endpoints.filter((e) => ![WEB.id, CLIENT.id, DB.id].includes(e.id)),
+  ];
+  return cluster({
+    endpoints,
+    identities: endpoints.map((ep) => ({ id: ep.identity, labels: ep.labels })),
+    policies: [
+      policy("db-allow-web", "prod", {
+        endpointSelector: { matchLabels: { app: "db" } },
+        ingress: [
+          {
+            fromEndpoints: [{ matchLabels: { app: "web" } }],
+            toPorts: [{ ports: [{ port: "5432", protocol: "TCP" }] }],
+          },
+        ],
+        ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: "client" } }] }],
+      }),
+      policy("web-out", "prod", {
+        endpointSelector: { matchLabels: { app: "web" } },
+        egress: [
+          { toCIDRSet: [{ cidr: "172.16.0.0/12", except: ["172.20.0.0/16"] }] },
+          { toPorts: [{ ports: [{ port: 8000, endPort: 8100, protocol: "TCP" }] }] },
+          {
+            toEndpoints: [{ matchLabels: { "k8s-app": "kube-dns" } }],
+            toPorts: [{ ports: [{ port: "53", protocol: "UDP" }], rules: { dns: [{ matchPattern: "*" }] } }],
+          },
+          {
+            toFQDNs: [{ matchName: "api.example.com" }],
+            toPorts: [{ ports: [{ port: "443", protocol: "TCP" }] }],
+          },
+        ],
+      }),
+      policy("all-db", null, {
+        endpointSelector: { matchLabels: { app: "db" } },
+        ingress: [{ fromEntities: ["cluster"] }],
+      }),
+      policy("off", "prod", { endpointSelector: {}, ingress: [{ fromEntities: ["world"] }] }, false),
+    ],
+    egressPolicies: [
+      egressPolicy("gw", {
+        selectors: [{ podSelector: { matchLabels: { app: "client" } } }],
+        destinationCIDRs: ["0.0.0.0/0"],
+        excludedCIDRs: ["10.0.0.0/8"],
+        gateways: [{ nodeName: "n2", egressIP: "192.168.0.200" }],
+        advertiseEgressIP: true,
+      }),
+    ],
+    bgpInstances: [bgpInstance("tor", { nodeSelector: { matchLabels: { bgp: "yes" } }, localASN: 65001 })],
+    bgpPeers: [
+      bgpPeer(
+        "tor-a",
+        {
+          instance: "tor",
+          address: "192.168.0.1",
+          peerASN: 65000,
+          families: ["ipv4-unicast", "vpnv4"],
+          holdTimeSeconds: 9,
+        },
+        "secret/tor-a",
+      ),
+      bgpPeer("tor-b", { instance: "tor", address: "fd00::1", peerASN: 65000, labels: { role: "backup" } }),
+      // Same address as tor-a: a problem, not a second session.
+      bgpPeer("tor-dup", { instance: "tor", address: "192.168.0.1", peerASN: 65002 }),
+    ],
+    bgpAdvertisements: [
+      bgpAdvertisement("pods", {
+        type: "PodCIDR",
+        communities: ["65001:100", "no-export"],
+        localPreference: 200,
+      }),
+      bgpAdvertisement("lb", {
+        type: "Service",
+        service: {
+          selector: { matchLabels: { expose: "bgp" } },
+          addresses: ["LoadBalancerIP"],
+          aggregate: true,
+        },
+        peers: ["tor-a"],
+      }),
+      bgpAdvertisement("egress", { type: "EgressIP" }),
+    ],
+    services: [
+      {
+        namespace: "prod",
+        name: "web",
+        labels: { expose: "bgp" },
+        clusterIPs: ["10.96.0.10"],
+        loadBalancerIPs: ["203.0.113.0", "203.0.113.1"],
+        externalIPs: [],
+      },
+    ],
+    srv6LocatorPools: [
+      locatorPool("main", {
+        prefix: "fd00:aa::/32",
+        locatorLength: 48,
+        structure: { locatorBlockLength: 32, locatorNodeLength: 16, functionLength: 16, argumentLength: 0 },
+      }),
+    ],
+    srv6Vrfs: [
+      vrf("blue", {
+        vrfID: 10,
+        locatorPool: "main",
+        routeDistinguisher: "65001:10",
+        importRouteTargets: ["65001:10"],
+        exportRouteTargets: ["65001:10"],
+        memberSelector: { matchLabels: { vrf: "blue" } },
+        behavior: "End.DT4",
+      }),
+      vrf("wide", {
+        vrfID: 70000,
+        locatorPool: "main",
+        importRouteTargets: ["65001:70"],
+        exportRouteTargets: ["65001:70"],
+        memberSelector: { matchLabels: { vrf: "blue" } },
+        behavior: "End.DT4",
+      }),
+    ],
+    srv6Policies: [
+      {
+        id: "p1",
+        name: "to-site",
+        spec: { vrf: "blue", destination: "10.200.0.0/16", segments: ["fd00:bb:1::a"] },
+      },
+    ],
+  });
+}
+
+/** Per node: sha256 of JSON.stringify(state), the content hash, and each section's hash. */
+function pinned(snapshot: ClusterSnapshot) {
+  return Object.fromEntries(
+    snapshot.nodes.map((n) => {
+      const state = compileNodeState(snapshot, n.name);
+      return [
+        n.name,
+        {
+          json: sha256Hex(JSON.stringify(state)),
+          contentHash: state.contentHash,
+          sections: Object.fromEntries(sectionFingerprints(state)),
+        },
+      ];
+    }),
+  );
+}
+
+describe("the compiled desired state of a fixed cluster", () => {
+  it("is exercised in every section (so the pin covers them all)", () => {
+    const snapshot = goldenCluster();
+    const n1 = compileNodeState(snapshot, "n1");
+    const n2 = compileNodeState(snapshot, "n2");
+    expect(n1.endpoints.some((e) => e.entries.length > 0 && e.fqdnSelectors.length > 0)).toBe(true);
+    expect(n1.bgp.instances[0]!.peers.length).toBeGreaterThan(0);
+    expect(n1.srv6.vrfs.length + n1.srv6.policies.length).toBeGreaterThan(0);
+    expect(n2.egressGateway.some((g) => g.isGateway)).toBe(true);
+    expect(n1.problems.map((p) => p.area).sort()).toEqual(["bgp", "srv6"]);
+    expect(n1.peers.length).toBe(2);
+  });
+
+  it("is byte-identical to what it was before the compiler was split into sections", () => {
+    expect(pinned(goldenCluster())).toEqual(GOLDEN);
+  });
+});
+
+const GOLDEN = {
+  n1: {
+    json: "93321ec7dbb270f31d2f431a858bccf531270c1779a391d5f4e95c255e45a9c1",
+    contentHash: "193926aa0a9b9941048f6b5590f418ac225e278f5a16655398f35a4036cb1dc3",
+    sections: {
+      node: "1ac3a48a7aba6d930a50b29ae8889c84216e96084c1f2bcad4230762dd7bf360",
+      peers: "f92c982f96d41a60cbb0ffb97665529cb15fbd7be8f5523732c8cfe822864fc3",
+      endpoints: "1a3642b75e5d8ef976aac541e807c939ab4ce8e0a41e1602fefdd8b1fcdc5434",
+      identities: "d993d43e53616b1619fc800c2e86f7ea797a9424a3d6bb55ad359f317a5b75c9",
+      ipcache: "e12545f08050e4bf22fb063bf32b71168f602cb1651473e26c460d8927a4f296",
+      egressGateway: "3ca34851350b1cefbb792b08c71879053922c20be8879a24e534c40ff43b5c58",
+      bgp: "798de730e08eb48e051f5b5618da5a1a8f2083bb1c8a4e5aeb9aeaaab947fb98",
+      srv6: "82bfe8ed683b0e98f839b34f9455a05c600265e60f1da9633ee3011da1b1cab3",
+      problems: "09a526ef927c962c1243e2274b093ede452fc5a0e15637cd65bd0ceeeae92192",
+    },
+  },
+  n2: {
+    json: "3fa3823563e0bd5cadb085f1cd843ef452c9d01eef044b1bc373b06f1e77d18d",
+    contentHash: "3d58e7dcf74aa2785c7db2d7ba6ddd50ba4faec57e86be4cc0a695c141ba3300",
+    sections: {
+      node: "cf296acb2f3ce43aceb0d9ea18fa31edfdeb6e83631b4898ca7e12ea4f63fd73",
+      peers: "b90e9a50d1223de4f52df17f917432093779d15a699c2e334654b46be2a6503f",
+      endpoints: "b246769d71625984b945f57a0755ac1ed6cfddf3f8cedc66f54990cd40ef1149",
+      identities: "52868f60d6b153c2569bf1a57736e1d7eb596c840b51d53c296ef120faf9a6f3",
+      ipcache: "548a73c5cc2971cfa774572becf0950fbc5555b9c4cc21428368450807f6e3d3",
+      egressGateway: "123c4e25b0d39c4a4ceb9e76dc4194fbb0d247d73d9ecd740a760628f2e2c164",
+      bgp: "bc3457aa472a1be801c5152e4ee2b58ee96ebf37cb184a6c06e75ee32d9e7e4d",
+      srv6: "09cf7bb0eb5bd42ec20f469c73b620a94f5a59410b39cd8b182cd006653db88f",
+      problems: "b56578a51e37ab4b6309f31f9bf7ae0f2aafc1ee5d3a1fd10657f8b5baa5e99e",
+    },
+  },
+  n3: {
+    json: "2706f93e55cc0fdb4d71192c62f64b2eb5cacd93bbfa0cb0699a8fdcee337202",
+    contentHash: "9e9fcbab9e6c86b39370b34d9966ab523a23c5580cd3f564fe51cf42fa43a837",
+    sections: {
+      node: "aa760b74d670ee966504b16ac56c701d3be2d2ad4c106db11ee96043e11ee59f",
+      peers: "db8aa76cc4966f7a14c2c6d9dd2f2dca79f20c30367c96171ff54b3f21577daf",
+      endpoints: "becac82aff869da48439a7245c5131d9aee12c92c02817f8bb4df149433b07dd",
+      identities: "eb42ed88757d1b52a4b6c955bff5cef4794ba8bb16e260120457d42a7625ae8e",
+      ipcache: "8d53093a06b07e27c5fd312507476498719fea279f5980e3f622b00715155509",
+      egressGateway: "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+      bgp: "bc3457aa472a1be801c5152e4ee2b58ee96ebf37cb184a6c06e75ee32d9e7e4d",
+      srv6: "4dcb35c46eafc949e82d1a957961fcda776a909077093431d44242d2d4d56384",
+      problems: "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+    },
+  },
+};
