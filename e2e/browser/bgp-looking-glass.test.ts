@@ -10,6 +10,7 @@ import { seedDatabase } from "@meridian/api/seed";
 import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bgpDetail } from "../src/bgp-report";
 import { launchBrowser } from "../src/browser";
 import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
 import { axeProblems, joinNode, signIn, userClient } from "../src/session";
@@ -121,46 +122,49 @@ describe("BGP looking glass (production build, real PostgreSQL, Debian Chromium)
           component: "bgp",
           state: "ok",
           message: "1/1 peers Established",
-          detail: {
-            peers: {
-              [PEER.address]: {
-                name: PEER.name,
-                state: "established",
-                uptimeSeconds: 300,
-                prefixesReceived: 1501,
-                prefixesAdvertised: 2,
-                // The rest of what the agent's consoleDetail sends (apps/node-agent/src/features/bgp/status.ts).
-                flaps: 3,
-                lastError: "received: Cease / Administrative Reset",
-                lastErrorDetail: {
-                  words: "received: Cease / Administrative Reset",
-                  direction: "received",
-                  code: 6,
-                  subcode: 4,
-                  at: "2026-11-30T08:15:00.000Z",
-                },
-                prefixes: {
-                  "ipv4-unicast": { received: 1500, accepted: 1480, advertised: 2 },
-                  vpnv4: { received: 1, accepted: 1, advertised: 0 },
-                },
-                negotiated: {
-                  families: ["ipv4-unicast", "vpnv4"],
-                  holdTimeSeconds: 90,
-                  keepaliveSeconds: 30,
-                  fourOctetAsn: true,
-                  routeRefresh: true,
-                  gracefulRestart: true,
-                  extendedNextHop: [],
-                  peerRouterID: "192.0.2.7",
-                  localAddress: "192.0.2.10",
-                },
-                configured: { holdTimeSeconds: 180, families: ["ipv4-unicast", "vpnv4"], md5: true },
-                installRoutes: false,
-                routesInstalled: 0,
-                problems: [],
+          detail: bgpDetail({
+            [PEER.address]: {
+              name: PEER.name,
+              state: "Established",
+              uptimeSeconds: 300,
+              prefixesReceived: 1501,
+              prefixesAccepted: 1481,
+              prefixesAdvertised: 2,
+              flaps: 3,
+              lastError: "received: Cease / Administrative Reset",
+              lastErrorDetail: {
+                words: "received: Cease / Administrative Reset",
+                direction: "received",
+                code: 6,
+                subcode: 4,
+                at: "2026-11-30T08:15:00.000Z",
               },
+              prefixes: {
+                "ipv4-unicast": { received: 1500, accepted: 1480, advertised: 2 },
+                vpnv4: { received: 1, accepted: 1, advertised: 0 },
+              },
+              negotiated: {
+                families: ["ipv4-unicast", "vpnv4"],
+                holdTimeSeconds: 90,
+                keepaliveSeconds: 30,
+                fourOctetAsn: true,
+                routeRefresh: true,
+                gracefulRestart: true,
+                extendedNextHop: [],
+                peerRouterID: "192.0.2.7",
+                localAddress: "192.0.2.10",
+              },
+              configured: {
+                holdTimeSeconds: 180,
+                families: ["ipv4-unicast", "vpnv4"],
+                md5: true,
+                gracefulRestart: true,
+              },
+              installRoutes: false,
+              routesInstalled: 0,
+              problems: [],
             },
-          },
+          }),
         },
       ],
     });

@@ -7,6 +7,7 @@ import { seedDatabase } from "@meridian/api/seed";
 import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { bgpDetail } from "../src/bgp-report";
 import { launchBrowser } from "../src/browser";
 import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
 import { axeProblems, joinNode, signIn, userClient } from "../src/session";
@@ -379,16 +380,15 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
           component: "bgp",
           state: "ok",
           message: "1 session",
-          detail: {
-            peers: {
-              "192.0.2.1": {
-                state: "established",
-                uptimeSeconds: 125,
-                prefixesReceived: 12,
-                prefixesAdvertised: 3,
-              },
+          detail: bgpDetail({
+            "192.0.2.1": {
+              name: "edge-1",
+              state: "Established",
+              uptimeSeconds: 125,
+              prefixesReceived: 12,
+              prefixesAdvertised: 3,
             },
-          },
+          }),
         },
       ],
     });
@@ -417,11 +417,13 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
           component: "bgp",
           state: "degraded",
           message: "1 of 1 sessions down",
-          detail: {
-            peers: {
-              "192.0.2.1": { state: "idle", lastError: "hold timer expired (no KEEPALIVE for 90 s)" },
+          detail: bgpDetail({
+            "192.0.2.1": {
+              name: "edge-1",
+              state: "Idle",
+              lastError: "hold timer expired (no KEEPALIVE for 90 s)",
             },
-          },
+          }),
         },
       ],
     });

@@ -7,6 +7,7 @@ import { seedDatabase } from "@meridian/api/seed";
 import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bgpDetail } from "../src/bgp-report";
 import { launchBrowser } from "../src/browser";
 import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
 import { axeProblems, joinNode, signIn, userClient } from "../src/session";
@@ -61,7 +62,7 @@ describe("NOC wall view (production build, real PostgreSQL, Debian Chromium)", (
           component: "bgp",
           state: "degraded",
           message: "",
-          detail: { peers: { "192.0.2.9": { state: "active" } } },
+          detail: bgpDetail({ "192.0.2.9": { state: "Active" } }),
         },
       ],
     });
@@ -92,7 +93,7 @@ describe("NOC wall view (production build, real PostgreSQL, Debian Chromium)", (
           component: "bgp",
           state: "ok",
           message: "",
-          detail: { peers: { "192.0.2.9": { state: "established" } } },
+          detail: bgpDetail({ "192.0.2.9": { state: "Established" } }),
         },
       ],
     });

@@ -9,15 +9,19 @@ import type { AppRouter } from "./root";
 export interface MeridianClientOptions {
   /** Base URL of the console or API server, e.g. https://meridian.example.net */
   url: string;
-  /** An API token (automation) or node credential (agent). */
-  token?: string;
+  /** An API token (automation) or node credential (agent); a function is asked at every request. */
+  token?: string | (() => string | undefined);
   /** Override the tRPC path; defaults to /api/trpc. */
   path?: string;
 }
 
 export function createMeridianClient(opts: MeridianClientOptions) {
   const url = `${opts.url.replace(/\/$/, "")}${opts.path ?? "/api/trpc"}`;
-  const auth: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  const { token } = opts;
+  const auth = (): Record<string, string> => {
+    const t = typeof token === "function" ? token() : token;
+    return t ? { authorization: `Bearer ${t}` } : {};
+  };
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -27,12 +31,13 @@ export function createMeridianClient(opts: MeridianClientOptions) {
           transformer: superjson,
           // The WHATWG EventSource cannot send headers; this one lets us wrap its fetch.
           EventSource,
-          eventSourceOptions: {
+          // A function: each (re)connect asks for the token again (an agent gets its credential at join).
+          eventSourceOptions: () => ({
             fetch: (input, init) =>
-              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
-          },
+              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth() } }),
+          }),
         }),
-        false: httpBatchLink({ url, transformer: superjson, headers: () => auth, maxItems: MAX_BATCH }),
+        false: httpBatchLink({ url, transformer: superjson, headers: auth, maxItems: MAX_BATCH }),
       }),
     ],
   });

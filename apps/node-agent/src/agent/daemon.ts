@@ -6,10 +6,11 @@ import { chmod, mkdir, unlink } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { cniStatusSchema } from "@meridian/api/agent/status-schemas";
 import pino, { type Logger } from "pino";
-import { z } from "zod";
+import type { z } from "zod";
 import { type AgentConfig, ConfigError } from "../config.js";
-import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../features/feature.js";
+import type { AgentFeature, FeatureContext } from "../features/feature.js";
 import { createFeatures, type FeatureOptions } from "../features/registry.js";
 import { Ipam } from "../ipam/allocator.js";
 import { setSysctls } from "../routing/exec.js";
@@ -21,11 +22,8 @@ import { type AgentEndpoint, type EndpointHooks, EndpointManager } from "./endpo
 import { coreRoutes, createHandler, type LocalRoute } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
 
-/** The agent's own component: the endpoints it plumbed and its PodCIDRs. */
-export const cniStatusSchema = componentStatusSchema(
-  "cni",
-  z.strictObject({ podCIDRs: z.array(z.string()) }),
-);
+/** The agent's own component: the endpoints it plumbed and its PodCIDRs (schema shared with the API). */
+export { cniStatusSchema };
 
 export interface AgentOptions extends FeatureOptions {
   logger?: Logger;

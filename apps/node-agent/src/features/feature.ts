@@ -3,9 +3,10 @@
 // know what any one of them does. Today's three: policy (the eBPF datapath: endpoints, ipcache,
 // policy maps), routing (routes to other nodes' PodCIDRs) and bgp (the node's BGP speakers).
 
+import { componentStatusOf } from "@meridian/api/agent/status-schemas";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import type { AgentEndpoint } from "../agent/endpoints.js";
 import type { LocalRoute } from "../agent/local-api.js";
 import type { AgentConfig } from "../config.js";
@@ -15,23 +16,14 @@ import type { ComponentStatus, ControlPlaneChannel, NodeDesiredState } from "../
 /** A top-level section of the desired state (the unit a delta replaces). */
 export type DesiredSection = Exclude<keyof NodeDesiredState, "revision" | "contentHash">;
 
-export const componentStateSchema = z.enum(["ok", "degraded", "error", "unknown"]);
-
 /**
- * The schema of one component's status as the agent reports it: the API's component status
- * (`packages/api/src/agent/schemas.ts`) with the component's name fixed and its detail typed.
+ * The schema of one component's status as the agent reports it, with its name fixed and its detail
+ * typed. A subsystem's schema lives beside the API's (`@meridian/api/agent/status-schemas`), listed
+ * in its COMPONENT_DETAIL_SCHEMAS, so that the API checks the reports and the console reads them
+ * with the same schema.
  */
-export function componentStatusSchema<C extends string, D extends z.ZodType<Record<string, unknown>>>(
-  component: C,
-  detail: D,
-) {
-  return z.object({
-    component: z.literal(component),
-    state: componentStateSchema,
-    message: z.string().max(2000),
-    detail: detail.optional(),
-  });
-}
+export const componentStatusSchema = componentStatusOf;
+export { componentStateSchema } from "@meridian/api/agent/status-schemas";
 
 /** What a subsystem gets from the agent when it is created. */
 export interface FeatureContext {

@@ -1,10 +1,18 @@
 // What the agent needs from the control plane, as an interface: the sync loop is written
-// against this, and trpc-channel.ts implements it over the API's `agent.*` procedures
-// (packages/api/src/agent/router.ts).
+// against this, and trpc-channel.ts implements it over the API's `agent.*` procedures with the
+// API's typed client (packages/api/src/agent/router.ts). The shapes are the API's schemas'.
 
 import type { DesiredStateEvent } from "@meridian/api/agent/events";
+import type {
+  joinInput,
+  joinOutput,
+  reportEndpointsInput,
+  reportStatusInput,
+} from "@meridian/api/agent/schemas";
+import type { ComponentState } from "@meridian/api/agent/status-schemas";
 import type { ReportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
+import type { z } from "zod";
 
 /** The identity numbers the control plane reserves (reserved:init, reserved:world, …): defined once, there. */
 export { ReservedIdentity } from "@meridian/api/compiler/identity";
@@ -12,18 +20,10 @@ export type { NodeDesiredState };
 
 import type { FlowSummary } from "../status/flow-summary.js";
 
-export interface JoinRequest {
-  token: string;
-  nodeName: string;
-  podCIDRs?: string[];
-  addresses?: string[];
-  agentVersion?: string;
-}
-export interface JoinResult {
-  nodeName: string;
-  credential: string;
-  revision: number;
-}
+/** The API's own input and output shapes (packages/api/src/agent/schemas.ts): one contract. */
+export type JoinRequest = Omit<z.input<typeof joinInput>, "labels">;
+export type JoinResult = z.output<typeof joinOutput>;
+export type StatusReport = Omit<z.input<typeof reportStatusInput>, "nodeName" | "agentVersion">;
 
 /** snapshot / delta (whole top-level sections) / unchanged: the API's own definition. */
 export type { DesiredStateEvent } from "@meridian/api/agent/events";
@@ -36,20 +36,15 @@ export interface SubscriptionHandlers {
   onConnection(connected: boolean, err?: Error): void;
 }
 
-export interface ComponentStatus {
+/** One component's status as reported; a known component's detail is checked by the API against its schema. */
+export type ComponentStatus = {
   component: string;
-  state: "ok" | "degraded" | "error" | "unknown";
+  state: ComponentState;
   message: string;
   detail?: Record<string, unknown>;
-}
+};
 
-export interface ReportedEndpoint {
-  namespace: string;
-  name: string;
-  labels: Record<string, string>;
-  ipv4?: string;
-  ipv6?: string;
-}
+export type ReportedEndpoint = z.input<typeof reportEndpointsInput>["endpoints"][number];
 
 export interface ControlPlaneChannel {
   join(req: JoinRequest): Promise<JoinResult>;
@@ -58,12 +53,7 @@ export interface ControlPlaneChannel {
     handlers: SubscriptionHandlers,
   ): () => void;
   heartbeat(appliedRevision: number | undefined): Promise<void>;
-  reportStatus(report: {
-    appliedRevision?: number;
-    contentHash?: string;
-    components: ComponentStatus[];
-    summary?: Record<string, unknown>;
-  }): Promise<void>;
+  reportStatus(report: StatusReport & { components: ComponentStatus[] }): Promise<void>;
   /** The node's complete endpoint inventory; the API allocates identities from it. */
   reportEndpoints(endpoints: ReportedEndpoint[]): Promise<void>;
   /** Flow summaries (`agent.reportFlows`); optional: a control plane may not take them. */

@@ -1,48 +1,13 @@
-// ControlPlaneChannel over the API's tRPC procedures. The untyped client keeps the agent's
-// type-check independent of every API router; the procedure names and input shapes are
-// those of packages/api/src/agent/router.ts and schemas.ts.
+// ControlPlaneChannel over the API's `agent.*` procedures, with the API package's typed client
+// (createMeridianClient): procedure names, inputs and outputs are checked against the API's router
+// when the agent is type-checked.
 
-import { MAX_BATCH } from "@meridian/api/limits/http";
-import {
-  createTRPCUntypedClient,
-  httpBatchLink,
-  httpSubscriptionLink,
-  splitLink,
-  TRPCClientError,
-} from "@trpc/client";
-import { EventSource } from "eventsource";
-import superjson from "superjson";
-import {
-  type ControlPlaneChannel,
-  ControlPlaneRejectedError,
-  type DesiredStateEvent,
-  type JoinRequest,
-  type JoinResult,
-} from "./channel.js";
+import { createMeridianClient } from "@meridian/api/client";
+import { TRPCClientError } from "@trpc/client";
+import { type ControlPlaneChannel, ControlPlaneRejectedError } from "./channel.js";
 
 export function createTrpcChannel(apiUrl: string, credential: () => string | undefined): ControlPlaneChannel {
-  const url = `${apiUrl.replace(/\/$/, "")}/api/trpc`;
-  const auth = (): Record<string, string> => {
-    const c = credential();
-    return c ? { authorization: `Bearer ${c}` } : {};
-  };
-  const client = createTRPCUntypedClient({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({
-          url,
-          transformer: superjson,
-          EventSource,
-          eventSourceOptions: () => ({
-            fetch: (input, init) =>
-              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth() } }),
-          }),
-        }),
-        false: httpBatchLink({ url, transformer: superjson, headers: auth, maxItems: MAX_BATCH }),
-      }),
-    ],
-  });
+  const { agent } = createMeridianClient({ url: apiUrl, token: credential });
 
   const rejected = (err: unknown): Error => {
     if (err instanceof TRPCClientError) {
@@ -53,25 +18,20 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
     }
     return err as Error;
   };
-  const mutate = async (path: string, input: unknown) => {
+  const call = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
-      return await client.mutation(path, input);
+      return await request();
     } catch (err) {
       throw rejected(err);
     }
   };
 
   return {
-    async join(req: JoinRequest): Promise<JoinResult> {
-      return (await mutate("agent.join", req)) as JoinResult;
-    },
+    join: (req) => call(() => agent.join.mutate(req)),
     subscribe(from, h) {
-      const sub = client.subscription("agent.desiredState", from, {
-        onData: (data: unknown) => {
-          // tracked() events arrive as { id, data }.
-          const ev = (data as { data?: DesiredStateEvent }).data ?? (data as DesiredStateEvent);
-          h.onEvent(ev);
-        },
+      const sub = agent.desiredState.subscribe(from, {
+        // tracked() events arrive as { id, data }.
+        onData: ({ data }) => h.onEvent(data),
         onError: (err) => h.onError(rejected(err)),
         onConnectionStateChange: (s) => {
           h.onConnection(
@@ -84,26 +44,22 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
       return () => sub.unsubscribe();
     },
     async heartbeat(appliedRevision) {
-      await mutate("agent.heartbeat", { appliedRevision });
+      await call(() => agent.heartbeat.mutate({ appliedRevision }));
     },
     async reportStatus(report) {
-      await mutate("agent.reportStatus", report);
+      await call(() => agent.reportStatus.mutate(report));
     },
     async reportEndpoints(endpoints) {
-      await mutate("agent.reportEndpoints", { endpoints });
+      await call(() => agent.reportEndpoints.mutate({ endpoints }));
     },
     async bgpPassword(ref) {
-      try {
-        return ((await client.query("agent.bgpPassword", { ref })) as { password: string }).password;
-      } catch (err) {
-        throw rejected(err);
-      }
+      return (await call(() => agent.bgpPassword.query({ ref }))).password;
     },
     async reportFlows(flows) {
-      await mutate("agent.reportFlows", { flows });
+      await call(() => agent.reportFlows.mutate({ flows }));
     },
     async reportBgpRoutes(report) {
-      await mutate("agent.reportBgpRoutes", report);
+      await call(() => agent.reportBgpRoutes.mutate(report));
     },
     close() {
       // Nothing pooled: subscriptions are closed by their own unsubscribe.

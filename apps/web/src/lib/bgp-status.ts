@@ -1,6 +1,9 @@
-// BGP sessions as agents report them: the node's "bgp" component carries
-// `detail.peers: { "<peer address or name>": state | { state, uptimeSeconds, establishedAt,
-// prefixesReceived, prefixesAdvertised, lastError } }`. Anything missing is shown as unknown.
+// BGP sessions as agents report them: the node's "bgp" component carries `detail.peers`, keyed by
+// peer address, each a session in the schema the agent builds it to and the API checks it against
+// (@meridian/api/bgp/session-schemas). A peer whose report does not fit (an older agent's) is left
+// out rather than guessed at.
+import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/api/bgp/session-schemas";
+
 export interface SessionReport {
   node: string;
   peer: string;
@@ -17,33 +20,40 @@ interface NodeLike {
   components: { component: string; detail: Record<string, unknown>; updatedAt: Date }[];
 }
 
-const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+/** The sessions a node's `bgp` component reports, by peer address; those that fit the schema. */
+function reportedSessions(
+  node: NodeLike,
+): { updatedAt: Date; peers: [string, BgpSessionDetail][] } | undefined {
+  const bgp = node.components.find((c) => c.component === "bgp");
+  const peers = bgp?.detail.peers;
+  if (!bgp || typeof peers !== "object" || peers === null) return undefined;
+  const fit: [string, BgpSessionDetail][] = [];
+  for (const [address, raw] of Object.entries(peers)) {
+    const parsed = bgpSessionDetailSchema.safeParse(raw);
+    if (parsed.success) fit.push([address, parsed.data]);
+  }
+  return { updatedAt: bgp.updatedAt, peers: fit };
+}
 
 export function bgpSessions(nodes: NodeLike[]): SessionReport[] {
   const out: SessionReport[] = [];
   for (const node of nodes) {
-    const bgp = node.components.find((c) => c.component === "bgp");
-    const peers = bgp?.detail?.peers;
-    if (!bgp || !peers || typeof peers !== "object") continue;
-    for (const [peer, raw] of Object.entries(peers as Record<string, unknown>)) {
-      const r = (typeof raw === "object" && raw !== null ? raw : { state: raw }) as Record<string, unknown>;
-      const established = typeof r.establishedAt === "string" ? Date.parse(r.establishedAt) : Number.NaN;
-      const state = typeof r.state === "string" ? r.state.toLowerCase() : "unknown";
+    const reported = reportedSessions(node);
+    if (!reported) continue;
+    for (const [peer, r] of reported.peers) {
+      const state = r.state.toLowerCase();
       // Agents report the uptime as of their report, and report again only when something
       // changes: an Established session has been up for as long again as the report is old.
-      const reported = num(r.uptimeSeconds);
-      const age = Math.max(0, (Date.now() - bgp.updatedAt.getTime()) / 1000);
+      const age = Math.max(0, (Date.now() - reported.updatedAt.getTime()) / 1000);
       out.push({
         node: node.name,
         peer,
         state,
-        uptimeSeconds:
-          (reported !== null ? reported + (state === "established" ? age : 0) : null) ??
-          (Number.isFinite(established) ? Math.max(0, (Date.now() - established) / 1000) : null),
-        prefixesReceived: num(r.prefixesReceived),
-        prefixesAdvertised: num(r.prefixesAdvertised),
-        lastError: typeof r.lastError === "string" && r.lastError ? r.lastError : null,
-        reportedAt: bgp.updatedAt,
+        uptimeSeconds: r.uptimeSeconds + (state === "established" ? age : 0),
+        prefixesReceived: r.prefixesReceived,
+        prefixesAdvertised: r.prefixesAdvertised,
+        lastError: r.lastError || null,
+        reportedAt: reported.updatedAt,
       });
     }
   }
@@ -77,7 +87,7 @@ export interface FamilyCounts {
 /**
  * Everything an agent reports about one session beyond the summary: flaps, per-family counters,
  * the negotiated capabilities and timers beside the configured ones, kernel routes and problems.
- * Fields an older agent does not send are null / empty, never guessed.
+ * `negotiated` is null until a session has completed an OPEN exchange.
  */
 export interface SessionDetail {
   flaps: number | null;
@@ -100,57 +110,39 @@ export interface SessionDetail {
   problems: string[];
 }
 
-const rec = (v: unknown): Record<string, unknown> | null =>
-  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
-const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
-const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
-
 /** The session detail of `peer` (name or address) on `node`, or undefined if it reported none. */
 export function sessionDetail(nodes: NodeLike[], node: string, peers: string[]): SessionDetail | undefined {
-  const bgp = nodes.find((n) => n.name === node)?.components.find((c) => c.component === "bgp");
-  const all = rec(bgp?.detail?.peers);
-  if (!all) return undefined;
-  const entry = Object.entries(all).find(
-    ([key, v]) => peers.includes(key) || (rec(v) && peers.includes(String(rec(v)!.name))),
-  );
-  const r = rec(entry?.[1]);
-  if (!r) return undefined;
-  const errDetail = rec(r.lastErrorDetail);
-  const lastError = str(r.lastError) ?? str(errDetail?.words);
-  const neg = rec(r.negotiated);
-  const conf = rec(r.configured);
+  const reported = nodes.find((n) => n.name === node);
+  const entry = reported
+    ? reportedSessions(reported)?.peers.find(
+        ([address, r]) => peers.includes(address) || peers.includes(r.name),
+      )
+    : undefined;
+  if (!entry) return undefined;
+  const r = entry[1];
+  const lastError = r.lastError ?? r.lastErrorDetail?.words;
+  const neg = r.negotiated;
   return {
-    flaps: num(r.flaps),
-    lastError: lastError ? { words: lastError, at: str(errDetail?.at) } : null,
+    flaps: r.flaps,
+    lastError: lastError ? { words: lastError, at: r.lastErrorDetail?.at ?? null } : null,
     // JSONB keeps no key order: families in the order routers list them.
-    families: Object.entries(rec(r.prefixes) ?? {})
+    families: Object.entries(r.prefixes)
       .map(([family, c]) => ({
         family,
-        received: num(rec(c)?.received),
-        accepted: num(rec(c)?.accepted),
-        advertised: num(rec(c)?.advertised),
+        received: c.received,
+        accepted: c.accepted,
+        advertised: c.advertised,
       }))
       .sort((a, b) => familyRank(a.family) - familyRank(b.family) || a.family.localeCompare(b.family)),
-    negotiated: neg
-      ? {
-          families: strs(neg.families),
-          holdTimeSeconds: num(neg.holdTimeSeconds),
-          keepaliveSeconds: num(neg.keepaliveSeconds),
-          fourOctetAsn: bool(neg.fourOctetAsn),
-          routeRefresh: bool(neg.routeRefresh),
-          gracefulRestart: bool(neg.gracefulRestart),
-          extendedNextHop: strs(neg.extendedNextHop),
-          peerRouterID: str(neg.peerRouterID),
-          localAddress: str(neg.localAddress),
-        }
-      : null,
-    configured: conf
-      ? { holdTimeSeconds: num(conf.holdTimeSeconds), families: strs(conf.families), md5: bool(conf.md5) }
-      : null,
-    installRoutes: bool(r.installRoutes),
-    routesInstalled: num(r.routesInstalled),
-    problems: strs(r.problems),
+    negotiated: neg ? { ...neg } : null,
+    configured: {
+      holdTimeSeconds: r.configured.holdTimeSeconds ?? null,
+      families: r.configured.families,
+      md5: r.configured.md5,
+    },
+    installRoutes: r.installRoutes,
+    routesInstalled: r.routesInstalled,
+    problems: r.problems,
   };
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { cidrSchema, interfaceAddressSchema, ipAddressSchema, labelsSchema, objectNameSchema } from "../spec";
 import { INT32_MAX, MAX_COUNTER, MAX_TEXT } from "../spec/limits";
+import { reportedComponentSchema } from "./status-schemas";
 
 export const joinInput = z.object({
   token: z.string().min(1, "the join token is required").max(200),
@@ -38,19 +39,13 @@ export const desiredStateInput = z
   })
   .optional();
 
-export const componentStatusSchema = z.object({
-  component: z.string().min(1).max(64),
-  state: z.enum(["ok", "degraded", "error", "unknown"]),
-  message: z.string().max(2000).default(""),
-  detail: z.record(z.string(), z.unknown()).default({}),
-});
-
 export const reportStatusInput = z.object({
   nodeName: z.string().max(MAX_TEXT.name).optional(),
   appliedRevision: z.number().int().min(0).max(INT32_MAX).optional(),
   contentHash: z.string().max(128).optional(),
   agentVersion: z.string().max(100).optional(),
-  components: z.array(componentStatusSchema).max(64).default([]),
+  /** Each component's status; a known component's detail must fit its schema (status-schemas.ts). */
+  components: z.array(reportedComponentSchema).max(64).default([]),
   /** Free-form summary (counters, BGP sessions…) kept as the node's last status. */
   summary: z.record(z.string(), z.unknown()).optional(),
 });

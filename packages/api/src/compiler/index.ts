@@ -3,6 +3,8 @@ export { compileNodeState, UnknownNodeError } from "./compile";
 export { canonicalJson, sha256Hex } from "./hash";
 export * from "./identity";
 export { lookupIpcache } from "./ipcache";
+export { nodeDesiredStateSchema, SECTIONS } from "./sections/registry";
+export type { CompilerSection, SectionContext } from "./sections/section";
 export * from "./snapshot";
 export * from "./types";
 export {

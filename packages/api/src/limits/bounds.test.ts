@@ -15,7 +15,7 @@ const procedures = appRouter._def.procedures as unknown as Record<
 /** Free-form values that are bounded only by the raw-input guard, and why that is enough. */
 const FREE_FORM: Record<string, string> = {
   "agent.reportStatus components.[].detail.{}":
-    "component detail shown as JSON; bounded by the guard's value count and string length",
+    "checked against the component's own schema (agent/status-schemas.ts) when it has one; a component without one yet is bounded by the guard",
   "agent.reportStatus summary.{}": "agent summary counters shown as JSON; bounded by the guard",
   "agent.join labels": "refused whenever present",
 };

@@ -269,7 +269,7 @@ function baseInput(path: string): Json {
       appliedRevision: 1,
       contentHash: "abc",
       agentVersion: "1",
-      components: [{ component: "datapath", state: "ok", message: "m", detail: { a: 1 } }],
+      components: [{ component: "cni", state: "ok", message: "m", detail: { podCIDRs: ["10.88.0.0/24"] } }],
       summary: { a: 1 },
     },
     "agent.reportDnsEvents": {

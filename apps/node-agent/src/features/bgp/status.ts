@@ -1,10 +1,10 @@
-// Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The API has no
-// BGP-specific field: the report carries it as the "bgp" component's `detail`
-// (componentStatusSchema in packages/api/src/agent/schemas.ts: detail is a free JSON record);
-// bgpComponentStatusSchema below is its shape.
+// Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The report carries
+// it as the "bgp" component's `detail`, whose schema the API and the console share with us
+// (@meridian/api/bgp/session-schemas): the API refuses a report that does not fit it.
+import { bgpStatusSchema } from "@meridian/api/agent/status-schemas";
+import type { BgpComponentDetail, BgpSessionState } from "@meridian/api/bgp/session-schemas";
 import type { Family, PeerStatus, RestartStatus } from "@meridian/bgp";
-import { z } from "zod";
-import { componentStatusSchema } from "../feature.js";
+import type { z } from "zod";
 import { type BgpPlan, fromSpeakerFamily } from "./plan.js";
 
 export interface FamilyPrefixes {
@@ -19,7 +19,7 @@ export interface BgpPeerReport {
   address: string;
   peerASN: number;
   /** RFC 4271 FSM state, or "NotStarted" when the controller could not configure the session. */
-  state: string;
+  state: BgpSessionState;
   uptimeSeconds: number;
   /** Times an Established session went down, including resets for config changes. */
   flaps: number;
@@ -198,90 +198,9 @@ export function buildStatus(input: {
   };
 }
 
-const count = z.number().int().min(0);
-const familyPrefixesSchema = z.strictObject({ received: count, accepted: count, advertised: count });
-
-/** One peer in the `bgp` component's detail, keyed by its address (what the console reads). */
-const bgpPeerDetailSchema = z.strictObject({
-  name: z.string(),
-  instance: z.string(),
-  address: z.string(),
-  peerASN: z.number().int(),
-  state: z.string(),
-  uptimeSeconds: z.number().min(0),
-  flaps: count,
-  prefixes: z.record(z.string(), familyPrefixesSchema),
-  negotiated: z
-    .strictObject({
-      families: z.array(z.string()),
-      holdTimeSeconds: z.number().int(),
-      keepaliveSeconds: z.number().int(),
-      fourOctetAsn: z.boolean(),
-      routeRefresh: z.boolean(),
-      gracefulRestart: z.boolean(),
-      extendedNextHop: z.array(z.string()),
-      peerRouterID: z.string(),
-      localAddress: z.string(),
-    })
-    .optional(),
-  configured: z.strictObject({
-    holdTimeSeconds: z.number().int().optional(),
-    families: z.array(z.string()),
-    md5: z.boolean(),
-    ebgpMultihop: z.number().int().optional(),
-    gracefulRestart: z.boolean(),
-  }),
-  installRoutes: z.boolean(),
-  routesInstalled: count,
-  problems: z.array(z.string()),
-  prefixesReceived: count,
-  prefixesAccepted: count,
-  prefixesAdvertised: count,
-  /** The last error in words ("received: OPEN Message Error / Bad Peer AS"). */
-  lastError: z.string().optional(),
-  lastErrorDetail: z
-    .strictObject({
-      words: z.string(),
-      direction: z.enum(["sent", "received", "local"]),
-      code: z.number().int().optional(),
-      subcode: z.number().int().optional(),
-      at: z.string(),
-    })
-    .optional(),
-});
-
-const bgpInstanceSchema = z.strictObject({
-  name: z.string(),
-  localASN: z.number().int().optional(),
-  routerID: z.string().optional(),
-  running: z.boolean(),
-  gracefulRestart: z
-    .strictObject({
-      deferring: z.boolean(),
-      since: z.string(),
-      waiting: z.array(z.strictObject({ family: z.string(), peers: z.array(z.string()) })),
-      completed: z
-        .strictObject({ at: z.string(), reason: z.enum(["end-of-rib", "timer", "stopped"]) })
-        .optional(),
-    })
-    .optional(),
-  problems: z.array(z.string()),
-});
-
 /** The `bgp` component: ok when every peer is Established, degraded with problems, error after a failed apply. */
-export const bgpComponentStatusSchema = componentStatusSchema(
-  "bgp",
-  z.strictObject({
-    instances: z.array(bgpInstanceSchema),
-    running: z.boolean(),
-    peers: z.record(z.string(), bgpPeerDetailSchema),
-    problems: z.array(z.string()),
-    lastError: z.string().optional(),
-    adoptedKernelRoutes: count.optional(),
-  }),
-);
+export const bgpComponentStatusSchema = bgpStatusSchema;
 export type BgpComponentStatus = z.infer<typeof bgpComponentStatusSchema>;
-type BgpComponentDetail = NonNullable<BgpComponentStatus["detail"]>;
 
 /** The status as the agent's component report: `{ component: "bgp", state, message, detail }`. */
 export function bgpComponentStatus(status: BgpStatus): BgpComponentStatus & { detail: BgpComponentDetail } {

@@ -2,20 +2,15 @@
 // datapath's maps (component "datapath"). It refuses a desired state it cannot enforce as a
 // whole, so the agent never reports a revision whose policy is not in the kernel. Its routes:
 // an endpoint's policy as desired and as the maps hold it, and the flow events.
+import { datapathStatusSchema } from "@meridian/api/agent/status-schemas";
 import { Counter, type Metric } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { IpcacheClaim, IpcacheOwner, SyncDiff } from "../../datapath/index.js";
 import { FlowAggregator } from "../../status/flow-summary.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
-import {
-  type AgentFeature,
-  type ControlPlaneSession,
-  componentStatusSchema,
-  type FeatureContext,
-  type FeatureUplink,
-} from "../feature.js";
+import type { AgentFeature, ControlPlaneSession, FeatureContext, FeatureUplink } from "../feature.js";
 import type { FlowEvent, PolicyDatapath } from "./datapath.js";
 import type { DesiredEndpoint } from "./translate.js";
 
@@ -26,7 +21,7 @@ const POINT_DIRECTION: Record<string, string> = { from_pod: "egress", to_pod: "i
  * `datapath`: ok while enforcing (message: the datapath's name), degraded when unenforced (the
  * reason), error after a refused desired state (`revision N: why`). No detail.
  */
-export const datapathStatusSchema = componentStatusSchema("datapath", z.object({}).strict());
+export { datapathStatusSchema };
 export type DatapathStatus = z.infer<typeof datapathStatusSchema>;
 
 export class PolicyFeature implements AgentFeature {

@@ -2,15 +2,17 @@
 // desired state's `peers`; the configured `peers` are the fallback for a standalone agent or a
 // control plane whose state does not carry them. A failure keeps the routes it had and shows in
 // the `routing` component; the rest of the desired state still applies.
+
+import { routingStatusSchema } from "@meridian/api/agent/status-schemas";
 import { Gauge } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import type { FeatureCli } from "../../cli/command.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
-import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
+import type { AgentFeature, FeatureContext } from "../feature.js";
 import { desiredPeerRoutes, type PeerNode, type PeerRoute, reconcilePeerRoutes } from "./node-routes.js";
 
 /** `routing`: error while the last reconcile failed; the message counts the routes in force. No detail. */
-export const routingStatusSchema = componentStatusSchema("routing", z.object({}).strict());
+export { routingStatusSchema };
 export type RoutingStatus = z.infer<typeof routingStatusSchema>;
 
 export class RoutingFeature implements AgentFeature {

@@ -1,0 +1,87 @@
+// Component status, the contract between agent and API: what each component of an agent reports
+// (agent.reportStatus) and what the console reads back (status.overview). The agent's subsystems
+// build their status to these schemas; the API checks every report of a component listed in
+// COMPONENT_DETAIL_SCHEMAS against its schema and refuses one that does not fit, naming the field.
+// A component not listed yet (a feature in the making) is taken with a free detail.
+import { z } from "zod";
+import { bgpComponentDetailSchema } from "../bgp/session-schemas";
+import { MAX_TEXT } from "../spec/limits";
+
+export const COMPONENT_STATES = ["ok", "degraded", "error", "unknown"] as const;
+export const componentStateSchema = z.enum(COMPONENT_STATES);
+export type ComponentState = z.infer<typeof componentStateSchema>;
+
+export const componentNameSchema = z.string().min(1).max(64);
+export const componentMessageSchema = z.string().max(MAX_TEXT.description);
+
+/** One component's status with its name fixed and its detail typed (what an agent subsystem reports). */
+export function componentStatusOf<C extends string, D extends z.ZodType<Record<string, unknown>>>(
+  component: C,
+  detail: D,
+) {
+  return z.object({
+    component: z.literal(component),
+    state: componentStateSchema,
+    message: componentMessageSchema,
+    detail: detail.optional(),
+  });
+}
+
+/** `datapath` (the policy subsystem): no detail. */
+export const datapathDetailSchema = z.strictObject({});
+/** `routing`: no detail. */
+export const routingDetailSchema = z.strictObject({});
+/** `cni`: the node's PodCIDRs. */
+export const cniDetailSchema = z.strictObject({ podCIDRs: z.array(z.string().max(MAX_TEXT.address)).max(2) });
+
+/** The components whose detail has a schema, by component name. */
+export const COMPONENT_DETAIL_SCHEMAS = {
+  datapath: datapathDetailSchema,
+  routing: routingDetailSchema,
+  cni: cniDetailSchema,
+  bgp: bgpComponentDetailSchema,
+} as const satisfies Record<string, z.ZodType<Record<string, unknown>>>;
+export type KnownComponent = keyof typeof COMPONENT_DETAIL_SCHEMAS;
+export type ComponentDetail<C extends KnownComponent> = z.infer<(typeof COMPONENT_DETAIL_SCHEMAS)[C]>;
+
+export const datapathStatusSchema = componentStatusOf("datapath", datapathDetailSchema);
+export const routingStatusSchema = componentStatusOf("routing", routingDetailSchema);
+export const cniStatusSchema = componentStatusOf("cni", cniDetailSchema);
+export const bgpStatusSchema = componentStatusOf("bgp", bgpComponentDetailSchema);
+
+const isKnown = (c: string): c is KnownComponent => Object.hasOwn(COMPONENT_DETAIL_SCHEMAS, c);
+
+/**
+ * One component in a status report: any component, its detail checked against its own schema when
+ * it has one. A detail left out is stored as `{}`.
+ */
+export const reportedComponentSchema = z
+  .object({
+    component: componentNameSchema,
+    state: componentStateSchema,
+    message: componentMessageSchema.default(""),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.detail === undefined || !isKnown(c.component)) return;
+    const parsed = COMPONENT_DETAIL_SCHEMAS[c.component].safeParse(c.detail);
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["detail", ...issue.path],
+        message: `${c.component} component: ${issue.message}`,
+      });
+    }
+  })
+  .transform((c) => ({ ...c, detail: c.detail ?? {} }));
+export type ReportedComponent = z.input<typeof reportedComponentSchema>;
+
+/** The detail of a stored `component` status, or undefined when it does not fit the schema (an older agent's). */
+export function parseComponentDetail<C extends KnownComponent>(
+  component: C,
+  detail: unknown,
+): ComponentDetail<C> | undefined {
+  const parsed = COMPONENT_DETAIL_SCHEMAS[component].safeParse(detail);
+  return parsed.success ? (parsed.data as ComponentDetail<C>) : undefined;
+}

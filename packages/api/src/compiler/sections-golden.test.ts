@@ -1,0 +1,93 @@
+// The compiled desired state of one fixed cluster, every node, pinned byte for byte: the whole
+// state as JSON (key order included), its content hash and each section's hash. Captured before
+// the compiler was split into sections (sections/registry.ts), so the split provably changed
+// nothing an agent receives. A change to what the compiler emits updates these on purpose.
+import { describe, expect, it } from "vitest";
+import { sectionFingerprints } from "../agent/events";
+import { sha256Hex } from "./hash";
+import { compileNodeState } from "./index";
+import { goldenCluster } from "./sections-golden.test-helpers";
+import type { ClusterSnapshot } from "./snapshot";
+
+/** Per node: sha256 of JSON.stringify(state), the content hash, and each section's hash. */
+function pinned(snapshot: ClusterSnapshot) {
+  return Object.fromEntries(
+    snapshot.nodes.map((n) => {
+      const state = compileNodeState(snapshot, n.name);
+      return [
+        n.name,
+        {
+          json: sha256Hex(JSON.stringify(state)),
+          contentHash: state.contentHash,
+          sections: Object.fromEntries(sectionFingerprints(state)),
+        },
+      ];
+    }),
+  );
+}
+
+describe("the compiled desired state of a fixed cluster", () => {
+  it("is exercised in every section (so the pin covers them all)", () => {
+    const snapshot = goldenCluster();
+    const n1 = compileNodeState(snapshot, "n1");
+    const n2 = compileNodeState(snapshot, "n2");
+    expect(n1.endpoints.some((e) => e.entries.length > 0 && e.fqdnSelectors.length > 0)).toBe(true);
+    expect(n1.bgp.instances[0]!.peers.length).toBeGreaterThan(0);
+    expect(n1.srv6.vrfs.length + n1.srv6.policies.length).toBeGreaterThan(0);
+    expect(n2.egressGateway.some((g) => g.isGateway)).toBe(true);
+    expect(n1.problems.map((p) => p.area).sort()).toEqual(["bgp", "srv6"]);
+    expect(n1.peers.length).toBe(2);
+  });
+
+  it("is byte-identical to what it was before the compiler was split into sections", () => {
+    expect(pinned(goldenCluster())).toEqual(GOLDEN);
+  });
+});
+
+const GOLDEN = {
+  n1: {
+    json: "48758b8f1dad18fd7e9e9fc6ed8022d4103cbc57a76e8dba0ace42c1149c7cde",
+    contentHash: "eb3249ff86e536029751bf797b0eb6a0b77055cf92f6ccaa8b26d9b2ae464426",
+    sections: {
+      node: "1ac3a48a7aba6d930a50b29ae8889c84216e96084c1f2bcad4230762dd7bf360",
+      peers: "f92c982f96d41a60cbb0ffb97665529cb15fbd7be8f5523732c8cfe822864fc3",
+      endpoints: "1a3642b75e5d8ef976aac541e807c939ab4ce8e0a41e1602fefdd8b1fcdc5434",
+      identities: "071c30aaa1744fa81bdcf7b94e0ab35aedfd5058691260a4e8726ad95effaed2",
+      ipcache: "e12545f08050e4bf22fb063bf32b71168f602cb1651473e26c460d8927a4f296",
+      egressGateway: "3ca34851350b1cefbb792b08c71879053922c20be8879a24e534c40ff43b5c58",
+      bgp: "798de730e08eb48e051f5b5618da5a1a8f2083bb1c8a4e5aeb9aeaaab947fb98",
+      srv6: "82bfe8ed683b0e98f839b34f9455a05c600265e60f1da9633ee3011da1b1cab3",
+      problems: "09a526ef927c962c1243e2274b093ede452fc5a0e15637cd65bd0ceeeae92192",
+    },
+  },
+  n2: {
+    json: "430e25e1c63833a98272b3aa17f1d4d3522fdb91c58d2ab3463f9b78995ab6f8",
+    contentHash: "5b71c129c86d3f4307ccbf5047ca22f7492aaa661bb7f134813a5f8c41848a01",
+    sections: {
+      node: "cf296acb2f3ce43aceb0d9ea18fa31edfdeb6e83631b4898ca7e12ea4f63fd73",
+      peers: "b90e9a50d1223de4f52df17f917432093779d15a699c2e334654b46be2a6503f",
+      endpoints: "b246769d71625984b945f57a0755ac1ed6cfddf3f8cedc66f54990cd40ef1149",
+      identities: "7410f5f563ca57372d3c023c77333b7dcc1341002d5716587ebeb07e17f49acc",
+      ipcache: "548a73c5cc2971cfa774572becf0950fbc5555b9c4cc21428368450807f6e3d3",
+      egressGateway: "123c4e25b0d39c4a4ceb9e76dc4194fbb0d247d73d9ecd740a760628f2e2c164",
+      bgp: "bc3457aa472a1be801c5152e4ee2b58ee96ebf37cb184a6c06e75ee32d9e7e4d",
+      srv6: "09cf7bb0eb5bd42ec20f469c73b620a94f5a59410b39cd8b182cd006653db88f",
+      problems: "b56578a51e37ab4b6309f31f9bf7ae0f2aafc1ee5d3a1fd10657f8b5baa5e99e",
+    },
+  },
+  n3: {
+    json: "a4ba09b02508b3c31d25168a635d094882fc9d8afb6878b7e42cbff3932850c5",
+    contentHash: "1e79e1a4f28f2ae15ff69cdcc8df45ad5af246a246d00165dc651f0c7c7019df",
+    sections: {
+      node: "aa760b74d670ee966504b16ac56c701d3be2d2ad4c106db11ee96043e11ee59f",
+      peers: "db8aa76cc4966f7a14c2c6d9dd2f2dca79f20c30367c96171ff54b3f21577daf",
+      endpoints: "becac82aff869da48439a7245c5131d9aee12c92c02817f8bb4df149433b07dd",
+      identities: "0aa19339654e3bc98a8efc37554d19f6052276f1675f2dd4db0a30484d2179e0",
+      ipcache: "8d53093a06b07e27c5fd312507476498719fea279f5980e3f622b00715155509",
+      egressGateway: "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+      bgp: "bc3457aa472a1be801c5152e4ee2b58ee96ebf37cb184a6c06e75ee32d9e7e4d",
+      srv6: "4dcb35c46eafc949e82d1a957961fcda776a909077093431d44242d2d4d56384",
+      problems: "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+    },
+  },
+};
