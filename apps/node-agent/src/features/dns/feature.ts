@@ -297,7 +297,7 @@ export const dnsCli: FeatureCli = {
       name: "dns",
       usage: "  dns cache|log [--json]                 learned names and addresses; recent queries",
       async run(call) {
-        const sub = call.positionals[1];
+        const sub = call.positionals[0];
         if (sub === "cache") {
           const r = (await call.get("/v1/dns/cache")) as { entries: CacheView[] };
           if (call.json) call.out(JSON.stringify(r.entries, null, 2));

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { compileEndpointDns, decide, selectorIdentities } from "./rules.js";
 
 const endpoint = {
-  id: "shop/client-1",
+  id: "6872a8d9-1ac0-4335-9e6a-eca02e233a30",
   namespace: "shop",
   name: "client-1",
   labels: {},

@@ -27,6 +27,7 @@ export interface CompiledSelector {
 }
 
 export interface EndpointDnsPolicy {
+  /** `namespace/name`: how logs, the CLI and the cache name the endpoint. */
   endpointId: string;
   addresses: string[];
   rules: CompiledDnsRule[];
@@ -53,7 +54,7 @@ function matcher(sel: { matchName?: string; matchPattern?: string }): NameMatche
 
 export function compileEndpointDns(ep: LocalEndpointState): EndpointDnsPolicy {
   return {
-    endpointId: ep.id,
+    endpointId: `${ep.namespace}/${ep.name}`,
     addresses: [ep.ipv4, ep.ipv6].filter((a): a is string => a !== undefined),
     rules: ep.dnsRules.map((r) => ({ ruleId: r.ruleId, ports: r.ports, allowed: r.allowed.map(matcher) })),
     selectors: ep.fqdnSelectors.map((s) => {
