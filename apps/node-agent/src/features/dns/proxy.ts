@@ -85,7 +85,81 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /** IPv4 peers of a dual-stack socket show as ::ffff:a.b.c.d. */
 const plainAddress = (a: string) => (a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a);
 
+/**
+ * One UDP socket per address family for every upstream query: the proxy's own 16-bit id goes on
+ * the wire (the pod's id is put back on the answer), so answers of concurrent queries from many
+ * pods never mix. A socket per query cost more than the rest of the proxy's work together.
+ */
+export class UpstreamUdp {
+  private readonly sockets = new Map<4 | 6, dgram.Socket>();
+  private readonly pending = new Map<
+    number,
+    {
+      server: { address: string; port: number };
+      id: number;
+      resolve(b: Buffer): void;
+      reject(e: Error): void;
+      timer: NodeJS.Timeout;
+    }
+  >();
+  private nextId = Math.floor(Math.random() * 65536);
+
+  private socket(family: 4 | 6): dgram.Socket {
+    let s = this.sockets.get(family);
+    if (!s) {
+      s = dgram.createSocket(family === 6 ? "udp6" : "udp4");
+      s.on("message", (reply, rinfo) => {
+        if (reply.length < 12) return;
+        const p = this.pending.get(reply.readUInt16BE(0));
+        if (!p || plainAddress(rinfo.address) !== p.server.address || rinfo.port !== p.server.port) return;
+        this.pending.delete(reply.readUInt16BE(0));
+        clearTimeout(p.timer);
+        const out = Buffer.from(reply);
+        out.writeUInt16BE(p.id, 0);
+        p.resolve(out);
+      });
+      s.on("error", () => undefined);
+      s.unref();
+      this.sockets.set(family, s);
+    }
+    return s;
+  }
+
+  exchange(server: { address: string; port: number }, msg: Buffer, timeoutMs: number): Promise<Buffer> {
+    if (this.pending.size >= 60_000) return Promise.reject(new Error("too many queries in flight"));
+    let wireId = this.nextId;
+    while (this.pending.has(wireId)) wireId = (wireId + 1) & 0xffff;
+    this.nextId = (wireId + 1) & 0xffff;
+    const out = Buffer.from(msg);
+    out.writeUInt16BE(wireId, 0);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(wireId);
+        reject(new Error(`no answer from ${server.address} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(wireId, { server, id: msg.readUInt16BE(0), resolve, reject, timer });
+      this.socket(isIPv6(server.address) ? 6 : 4).send(out, server.port, server.address, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pending.delete(wireId);
+        reject(err);
+      });
+    });
+  }
+
+  close(): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error("proxy closing"));
+    }
+    this.pending.clear();
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}
+
 export class DnsProxy {
+  private readonly upstream = new UpstreamUdp();
   readonly stats: DnsProxyStats = {
     queries: 0,
     allowed: 0,
@@ -220,7 +294,7 @@ export class DnsProxy {
         upstream =
           protocol === PROTO_TCP
             ? await exchangeTcp(server, msg, this.opts.upstreamTimeoutMs)
-            : await exchangeUdp(server, msg, this.opts.upstreamTimeoutMs);
+            : await this.upstream.exchange(server, msg, this.opts.upstreamTimeoutMs);
       } catch (err) {
         this.stats.upstreamFailures++;
         return done(errorReply(q.packet, RCODE.SERVFAIL), {
@@ -272,6 +346,7 @@ export class DnsProxy {
   }
 
   async close(): Promise<void> {
+    this.upstream.close();
     for (const s of this.connections) s.destroy();
     await Promise.all([
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
