@@ -292,4 +292,18 @@ describe.skipIf(!hasDb)("FQDN policy: the DNS proxy opens the datapath before th
     expect(result.received).toBe(result.sent);
     expect(result.sent).toBeGreaterThan(100);
   });
+
+  it("an agent restart keeps learned addresses: an open stream carries on and the next first SYN connects", async () => {
+    const stream = await startStream(pod("client-1").netns, ADDR.www, 7);
+    await lab!.restartAgent(NODE, "SIGKILL");
+    const result = await stream.stop();
+    expect(result.error).toBeNull();
+    expect(result.received).toBe(result.sent);
+    expect((await dnsCache()).map((x) => x.address)).toContain(ADDR.www);
+    expect((await connect("client-1", ADDR.www)).ok).toBe(true);
+    expect(readFileSync(lab!.nodes.get(NODE)!.logFile, "utf8")).toContain("dns: learned addresses restored");
+    // The proxy serves again, with the same rules.
+    expect(await dig("client-1", "www.example.test")).toMatchObject({ status: "NOERROR" });
+    expect(await dig("client-1", "blocked.other.test")).toMatchObject({ status: "REFUSED" });
+  });
 });

@@ -29,6 +29,7 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
     new DnsFeature(ctx, {
       pinDir: datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined,
       claimIpcache: (claims) => policy.claimIpcache("dns-proxy", claims),
+      adoptIpcacheClaims: (claims) => policy.adoptIpcacheClaims("dns-proxy", claims),
     }),
     ...(opts.bgp === false ? [] : [new BgpFeature(ctx, opts.bgp ?? {})]),
     new RoutingFeature(ctx),

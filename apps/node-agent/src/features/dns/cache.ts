@@ -101,6 +101,22 @@ export class LearnedAddresses {
       .map(([prefix, identity]) => ({ prefix, identity }));
   }
 
+  /** What survives an agent restart (stateDir/dns-learned.json). */
+  toJSON(): {
+    endpointId: string;
+    endpointAddresses: string[];
+    address: string;
+    identity: number;
+    names: string[];
+    expiresAt: number;
+  }[] {
+    return [...this.entries.values()].map((e) => ({ ...e, names: [...e.names] }));
+  }
+
+  restore(saved: ReturnType<LearnedAddresses["toJSON"]>): void {
+    for (const e of saved) this.learn(e);
+  }
+
   view(): CacheView[] {
     const t = this.now();
     return [...this.entries]

@@ -2,7 +2,8 @@
 // pods whose policy has DNS rules (mdp_dns_redir), runs the transparent proxy that enforces those
 // rules (proxy.ts), and claims the addresses of allowed answers in the ipcache as the "dns-proxy"
 // owner — before the answer reaches the pod — until their TTL passes and no connection uses them.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ifNameToIndex } from "@meridian/native";
 import { Counter, Histogram, type Metric } from "prom-client";
@@ -16,7 +17,7 @@ import type { NodeDesiredState } from "../../sync/channel.js";
 import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
 import { type CacheView, LearnedAddresses } from "./cache.js";
-import { DnsKernel, installNftRedirect, type RedirectEntry, removeNftRedirect } from "./kernel.js";
+import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import type { LearnedAddress } from "./message.js";
 import { DnsProxy, type DnsProxyStats } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
@@ -38,7 +39,11 @@ export interface DnsFeatureDeps {
   pinDir?: string;
   /** The policy subsystem's ipcache, as the "dns-proxy" owner. */
   claimIpcache(claims: IpcacheClaim[]): Promise<SyncDiff>;
+  /** After a restart: claims the pinned ipcache still holds, kept by the next sync (no write). */
+  adoptIpcacheClaims(claims: IpcacheClaim[]): void;
 }
+
+const LEARNED_FILE = "dns-learned.json";
 
 const EXPIRY_INTERVAL_MS = 250;
 
@@ -108,6 +113,7 @@ export class DnsFeature implements AgentFeature {
     }
     const cfg = this.ctx.config.dns;
     this.kernel = DnsKernel.open(pinDir);
+    this.restoreLearned();
     await installNftRedirect(cfg.proxyPort);
     const kernel = this.kernel;
     this.proxy = new DnsProxy(
@@ -135,6 +141,29 @@ export class DnsFeature implements AgentFeature {
     const state = this.ctx.desiredState();
     if (state) await this.apply(state);
     this.ctx.log.info({ port: cfg.proxyPort }, "dns proxy listening");
+  }
+
+  /**
+   * Addresses learned before a restart are still in the pinned ipcache and flows use them: they are
+   * adopted (kept by the policy datapath's next sync, not rewritten), expired ones then go through
+   * the usual expiry check against conntrack.
+   */
+  private restoreLearned(): void {
+    const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
+    if (!existsSync(file)) return;
+    try {
+      this.cache.restore(JSON.parse(readFileSync(file, "utf8")));
+      this.deps.adoptIpcacheClaims(this.cache.claims());
+      this.ctx.log.info({ learned: this.cache.size }, "dns: learned addresses restored");
+    } catch (err) {
+      this.ctx.log.warn({ err, file }, "dns: learned addresses not restored");
+    }
+  }
+
+  private async saveLearned(): Promise<void> {
+    const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
+    await writeFile(`${file}.tmp`, JSON.stringify(this.cache.toJSON()));
+    await rename(`${file}.tmp`, file);
   }
 
   async apply(next: NodeDesiredState): Promise<void> {
@@ -224,6 +253,10 @@ export class DnsFeature implements AgentFeature {
             this.dirty = false;
             await this.deps.claimIpcache(this.cache.claims());
           }
+          // Saved after the write: at worst a restart forgets the newest entry, never keeps one it lost.
+          this.saveLearned().catch((err) =>
+            this.ctx.log.warn({ err }, "dns: saving learned addresses failed"),
+          );
         } finally {
           this.flushLoop = undefined;
         }
@@ -274,9 +307,8 @@ export class DnsFeature implements AgentFeature {
   async close(): Promise<void> {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     await this.proxy?.close();
-    // The redirect stays in the kernel; without a proxy the marked DNS is refused (port closed),
-    // so the nft rule goes with the proxy until the next start installs it again.
-    if (this.proxy) await removeNftRedirect();
+    // The redirect and the nft rule stay: while no proxy listens, a redirected query meets a closed
+    // port and fails (the pod's resolver retries) rather than reaching a server unfiltered.
     this.kernel?.close();
   }
 }
