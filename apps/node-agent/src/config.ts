@@ -66,6 +66,9 @@ export const agentConfigSchema = z.object({
       connectionIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),
       upstreamTimeoutMs: z.number().int().min(100).max(30_000).default(5_000),
       deniedResponse: z.enum(["REFUSED", "NXDOMAIN"]).default("REFUSED"),
+      /** Learned (address, selector) entries per endpoint and per node; the oldest go first. */
+      maxLearnedPerEndpoint: z.number().int().min(1).max(1_000_000).default(5_000),
+      maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
     })
     .prefault({}),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),

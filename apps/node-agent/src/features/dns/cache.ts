@@ -26,12 +26,30 @@ export interface CacheView {
 
 const key = (endpointId: string, address: string, identity: number) => `${endpointId}|${address}|${identity}`;
 
+export interface CacheLimits {
+  /** Learned (address, selector) entries one endpoint may hold; the oldest go first. */
+  perEndpoint: number;
+  /** Entries on the node; the oldest go first. */
+  perNode: number;
+  /** Names remembered per entry (for display: many names may share an address). */
+  namesPerEntry: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { perEndpoint: 5_000, perNode: 100_000, namesPerEntry: 32 };
+
 export class LearnedAddresses {
+  /** In insertion order: a Map iterates oldest first, which is the order eviction takes. */
   private readonly entries = new Map<string, LearnedEntry>();
+  private readonly perEndpoint = new Map<string, number>();
+  /** Entries evicted to stay within the limits. */
+  evicted = 0;
   /** Entries past their TTL that an open connection keeps. */
   private readonly held = new Set<string>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -42,13 +60,33 @@ export class LearnedAddresses {
     const k = key(e.endpointId, e.address, e.identity);
     const have = this.entries.get(k);
     if (have) {
-      for (const n of e.names) have.names.add(n);
+      for (const n of e.names) if (have.names.size < this.limits.namesPerEntry) have.names.add(n);
       have.expiresAt = Math.max(have.expiresAt, e.expiresAt);
       this.held.delete(k);
       return false;
     }
-    this.entries.set(k, { ...e, names: new Set(e.names) });
+    if ((this.perEndpoint.get(e.endpointId) ?? 0) >= this.limits.perEndpoint) this.evictOldest(e.endpointId);
+    if (this.entries.size >= this.limits.perNode) this.evictOldest();
+    this.entries.set(k, { ...e, names: new Set(e.names.slice(0, this.limits.namesPerEntry)) });
+    this.perEndpoint.set(e.endpointId, (this.perEndpoint.get(e.endpointId) ?? 0) + 1);
     return true;
+  }
+
+  private evictOldest(endpointId?: string): void {
+    for (const [k, e] of this.entries) {
+      if (endpointId !== undefined && e.endpointId !== endpointId) continue;
+      this.remove(k, e);
+      this.evicted++;
+      return;
+    }
+  }
+
+  private remove(k: string, e: LearnedEntry): void {
+    this.entries.delete(k);
+    this.held.delete(k);
+    const n = (this.perEndpoint.get(e.endpointId) ?? 1) - 1;
+    if (n > 0) this.perEndpoint.set(e.endpointId, n);
+    else this.perEndpoint.delete(e.endpointId);
   }
 
   /** Entries whose TTL has passed, for the caller to check against conntrack. */
@@ -67,8 +105,7 @@ export class LearnedAddresses {
         this.held.add(k);
         continue;
       }
-      this.entries.delete(k);
-      this.held.delete(k);
+      this.remove(k, e);
       removed++;
     }
     return removed;
@@ -79,8 +116,7 @@ export class LearnedAddresses {
     let removed = false;
     for (const [k, e] of this.entries) {
       if (e.endpointId !== endpointId) continue;
-      this.entries.delete(k);
-      this.held.delete(k);
+      this.remove(k, e);
       removed = true;
     }
     return removed;

@@ -16,7 +16,7 @@ import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
 import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
-import { type CacheView, LearnedAddresses } from "./cache.js";
+import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
 import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import type { LearnedAddress } from "./message.js";
 import { DnsProxy, type DnsProxyStats } from "./proxy.js";
@@ -62,7 +62,7 @@ export class DnsFeature implements AgentFeature {
   /** DNS policy by endpoint address. */
   private policies = new Map<string, EndpointDnsPolicy>();
   private redirects: RedirectEntry[] = [];
-  private readonly cache = new LearnedAddresses();
+  private readonly cache: LearnedAddresses;
   private flushLoop?: Promise<void>;
   private dirty = false;
   private expiryTimer?: NodeJS.Timeout;
@@ -73,6 +73,12 @@ export class DnsFeature implements AgentFeature {
     private readonly ctx: FeatureContext,
     private readonly deps: DnsFeatureDeps,
   ) {
+    const cfg = ctx.config.dns;
+    this.cache = new LearnedAddresses(Date.now, {
+      ...DEFAULT_CACHE_LIMITS,
+      perEndpoint: cfg.maxLearnedPerEndpoint,
+      perNode: cfg.maxLearnedPerNode,
+    });
     this.queries = new Counter({
       name: "meridian_dns_queries_total",
       help: "DNS queries the proxy answered, by verdict (allowed, denied, malformed, error) and response code",
