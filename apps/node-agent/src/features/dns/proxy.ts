@@ -170,8 +170,8 @@ export class DnsProxy {
     datapathTimeouts: 0,
   };
   private readonly recent: DnsQueryEvent[] = [];
-  private udp?: dgram.Socket;
-  private tcp?: net.Server;
+  private readonly udp: dgram.Socket[] = [];
+  private readonly tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   /** Called for every query's event (metrics, the log). */
   onEvent?: (e: DnsQueryEvent) => void;
@@ -181,31 +181,43 @@ export class DnsProxy {
     private readonly opts: DnsProxyOptions,
   ) {}
 
-  async listen(port: number, host = "0.0.0.0"): Promise<void> {
-    const udp = dgram.createSocket({ type: isIPv6(host) ? "udp6" : "udp4" });
-    udp.on("message", (msg, rinfo) => {
-      void this.answer(msg, plainAddress(rinfo.address), rinfo.port, PROTO_UDP).then((reply) => {
-        if (reply) udp.send(reply, rinfo.port, rinfo.address);
+  /** UDP and TCP on `port`, on each of `hosts` (IPv4 and IPv6 apart: an IPv6 socket is IPv6-only). */
+  async listen(port: number, hosts: string[] = ["0.0.0.0", "::"]): Promise<void> {
+    for (const host of hosts) {
+      const v6 = isIPv6(host);
+      const udp = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ...(v6 ? { ipv6Only: true } : {}) });
+      udp.on("message", (msg, rinfo) => {
+        void this.answer(msg, plainAddress(rinfo.address), rinfo.port, PROTO_UDP).then((reply) => {
+          if (reply) udp.send(reply, rinfo.port, rinfo.address);
+        });
       });
-    });
-    udp.on("error", (err) => this.opts.log?.warn({ err }, "dns proxy: UDP socket error"));
-    await new Promise<void>((resolve, reject) => {
-      udp.once("error", reject);
-      udp.bind(port, host, () => {
-        udp.off("error", reject);
-        resolve();
+      udp.on("error", (err) => this.opts.log?.warn({ err }, "dns proxy: UDP socket error"));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          udp.once("error", reject);
+          udp.bind(port, host, () => {
+            udp.off("error", reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        // A node without IPv6 still gets its IPv4 proxy.
+        if (!v6) throw err;
+        this.opts.log?.warn({ err }, "dns proxy: no IPv6 listener");
+        udp.close();
+        continue;
+      }
+      this.udp.push(udp);
+      const tcp = net.createServer((sock) => this.serveTcp(sock));
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen({ port, host, ...(v6 ? { ipv6Only: true } : {}) }, () => {
+          tcp.off("error", reject);
+          resolve();
+        });
       });
-    });
-    this.udp = udp;
-    const tcp = net.createServer((sock) => this.serveTcp(sock));
-    await new Promise<void>((resolve, reject) => {
-      tcp.once("error", reject);
-      tcp.listen(port, host, () => {
-        tcp.off("error", reject);
-        resolve();
-      });
-    });
-    this.tcp = tcp;
+      this.tcp.push(tcp);
+    }
   }
 
   recentEvents(): DnsQueryEvent[] {
@@ -349,8 +361,8 @@ export class DnsProxy {
     this.upstream.close();
     for (const s of this.connections) s.destroy();
     await Promise.all([
-      new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
-      new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
+      ...this.udp.map((u) => new Promise<void>((r) => u.close(() => r()))),
+      ...this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
   }
 }
