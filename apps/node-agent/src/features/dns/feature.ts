@@ -120,7 +120,15 @@ export class DnsFeature implements AgentFeature {
     const cfg = this.ctx.config.dns;
     this.kernel = DnsKernel.open(pinDir);
     this.restoreLearned();
-    await installNftRedirect(cfg.proxyPort);
+    try {
+      await installNftRedirect(cfg.proxyPort);
+    } catch (err) {
+      // The rest of the agent runs; pods with DNS rules get no DNS (their queries are marked and
+      // meet nothing), and status says why.
+      this.off = `the nftables redirect to the DNS proxy failed: ${(err as Error).message.split("\n")[0]}`;
+      this.ctx.log.error({ err }, "dns: FQDN policy not enforced");
+      return;
+    }
     const kernel = this.kernel;
     this.proxy = new DnsProxy(
       {
