@@ -116,12 +116,12 @@ describe("the DNS proxy releases an answer only once its addresses are in the da
   }
 
   it("a write slower than the bound (100 ms) turns the answer into SERVFAIL, counted", async () => {
-    const proxy = proxyWithWrite(300, []);
-    const t0 = performance.now();
+    const log: string[] = [];
+    const proxy = proxyWithWrite(1_500, log);
     const reply = await proxy.answer(query("www.example.test"), "10.0.0.2", 40000, 17);
-    const took = performance.now() - t0;
+    // The pod hears SERVFAIL while the write is still running (not after it), so it asks again.
+    expect(log).toEqual([]);
     expect(reply!.readUInt16BE(2) & 0x0f).toBe(RCODE.SERVFAIL);
-    expect(took).toBeLessThan(290);
     expect(proxy.stats.datapathTimeouts).toBe(1);
   });
 
