@@ -19,11 +19,12 @@
 #ifndef MERIDIAN_HOOKS_H
 #define MERIDIAN_HOOKS_H
 
+/* Before features.h: the feature headers' hooks return it. */
+#define CTX_ACT_OK 0
+
 #include "features.h"
 #include "maps.h"
 #include "parse.h"
-
-#define CTX_ACT_OK 0
 
 #ifndef HOOK_DNS_REDIRECT
 static __always_inline int hook_dns_redirect(struct __sk_buff *skb, const struct flow *f,

@@ -285,7 +285,11 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
       // The router knows where PodCIDRs live, as it will once BGP advertises them.
       await run("ip", ["-n", lab.router.netns, "-batch", "-"], podRoutes.join("\n"));
     }
-    if (topology.dnsServer) lab.dns = await attach(`${prefix}dns`, FABRIC.dnsHost);
+    if (topology.dnsServer) {
+      lab.dns = await attach(`${prefix}dns`, FABRIC.dnsHost);
+      // Pods may ask the server themselves (no DNS policy), so its answers must route back to them.
+      await run("ip", ["-n", lab.dns.netns, "-batch", "-"], podRoutes.join("\n"));
+    }
     for (const [i, name] of (topology.externals ?? []).entries()) {
       const ext = await attach(`${prefix}${name}`, FABRIC.externalHost(i));
       lab.externals.set(name, ext);

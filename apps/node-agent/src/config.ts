@@ -51,6 +51,26 @@ export const agentConfigSchema = z.object({
   endpointPolicyTimeoutMs: z.number().int().min(100).default(20_000),
   /** How often endpoints whose pod vanished without a CNI DEL are collected (also once at start). */
   endpointGcIntervalMs: z.number().int().min(1_000).default(60_000),
+  /**
+   * FQDN policy's DNS proxy (features/dns): the port it listens on in the node's namespace (DNS the
+   * datapath redirects arrives there), how long an allowed answer may wait for its addresses to be
+   * in the datapath before the pod gets SERVFAIL instead, the lowest TTL a learned address is
+   * kept for, how recently a connection must have carried a packet to keep an expired address,
+   * and what a denied query gets.
+   */
+  dns: z
+    .object({
+      proxyPort: z.number().int().min(1).max(65535).default(10053),
+      datapathTimeoutMs: z.number().int().min(1).max(10_000).default(100),
+      minTtlSeconds: z.number().int().min(0).max(86_400).default(0),
+      connectionIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),
+      upstreamTimeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+      deniedResponse: z.enum(["REFUSED", "NXDOMAIN"]).default("REFUSED"),
+      /** Learned (address, selector) entries per endpoint and per node; the oldest go first. */
+      maxLearnedPerEndpoint: z.number().int().min(1).max(1_000_000).default(5_000),
+      maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
+    })
+    .prefault({}),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -15,7 +15,7 @@ import {
   runInNetns,
   type TcxDirection,
 } from "@meridian/native";
-import { DatapathMaps, MAP_NAMES, type MapName } from "./maps";
+import { DatapathMaps, FEATURE_MAP_NAMES, MAP_NAMES, type MapName } from "./maps";
 
 export const DEFAULT_PIN_DIR = "/sys/fs/bpf/meridian";
 
@@ -211,7 +211,7 @@ export class PinnedDatapath {
 
 /** Maps under `pinDir` that no program declares any more (a removed feature's): unpinned. */
 function removeStalePins(pinDir: string): string[] {
-  const known = new Set<string>(MAP_NAMES);
+  const known = new Set<string>([...MAP_NAMES, ...FEATURE_MAP_NAMES]);
   const notes: string[] = [];
   for (const name of readdirSync(pinDir)) {
     if (!name.startsWith("mdp_") || known.has(name)) continue;
@@ -236,7 +236,7 @@ function reshapedPins(pinDir: string, opts: PinnedDatapathOptions): { name: stri
   try {
     const obj = openObject(opts.objectFor?.("from_pod") ?? objectPath("from_pod"), { pinDir: probeDir });
     try {
-      for (const name of MAP_NAMES) {
+      for (const name of [...MAP_NAMES, ...FEATURE_MAP_NAMES]) {
         const pin = path.join(pinDir, name);
         if (!existsSync(pin)) continue;
         const want = obj.map(name).info();

@@ -48,6 +48,12 @@ export const MAP_NAMES = [
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
+/**
+ * Maps a feature header declares (bpf/lib/<feature>.h) and the feature's own subsystem opens by
+ * its pin; the loader keeps their pins (they are not stale) but the policy datapath never reads them.
+ */
+export const FEATURE_MAP_NAMES = ["mdp_dns_redir", "mdp_dns_orig"] as const;
+
 export interface Endpoint {
   epId: number;
   identity: number;

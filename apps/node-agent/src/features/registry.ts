@@ -5,9 +5,10 @@
 //
 // The policy datapath comes first: it refuses a state it cannot enforce, and then nothing after it
 // applies that state. A subsystem that needs another's service gets it here, by name — e.g. the
-// DNS proxy will claim ipcache entries through `policy.claimIpcache("dns-proxy", …)`.
+// DNS proxy claims ipcache entries through `policy.claimIpcache("dns-proxy", …)`.
 import type { FeatureCli } from "../cli/command.js";
 import { type BgpControllerOptions, BgpFeature, bgpCli } from "./bgp/index.js";
+import { DnsFeature, dnsCli } from "./dns/index.js";
 import type { AgentFeature, FeatureContext } from "./feature.js";
 import { type PolicyDatapath, PolicyFeature, policyCli, UnenforcedDatapath } from "./policy/index.js";
 import { RoutingFeature, routingCli } from "./routing/index.js";
@@ -21,12 +22,19 @@ export interface FeatureOptions {
 
 export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): AgentFeature[] {
   const policy = new PolicyFeature(ctx, opts.datapath ?? new UnenforcedDatapath());
+  const datapath = policy.datapath;
   return [
     policy,
+    // After policy: its endpoint hook has attached the programs the redirect map steers.
+    new DnsFeature(ctx, {
+      pinDir: datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined,
+      claimIpcache: (claims) => policy.claimIpcache("dns-proxy", claims),
+      adoptIpcacheClaims: (claims) => policy.adoptIpcacheClaims("dns-proxy", claims),
+    }),
     ...(opts.bgp === false ? [] : [new BgpFeature(ctx, opts.bgp ?? {})]),
     new RoutingFeature(ctx),
   ];
 }
 
 /** The subsystems' commands and `status` rows, in the same order. */
-export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, bgpCli, routingCli];
+export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, dnsCli, bgpCli, routingCli];

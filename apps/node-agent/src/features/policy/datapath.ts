@@ -54,6 +54,12 @@ export interface PolicyDatapath {
    * state); the kernel holds every owner's union (datapath/ipcache-owners.ts). All or nothing.
    */
   claimIpcache(owner: Exclude<IpcacheOwner, "control-plane">, claims: IpcacheClaim[]): Promise<SyncDiff>;
+  /**
+   * After an agent restart, before the first desired state: the claims `owner` held, which the
+   * pinned ipcache still has. Nothing is written now; the next sync keeps them in the union instead
+   * of removing them (which would also revoke the flows that use them).
+   */
+  adoptIpcacheClaims(owner: Exclude<IpcacheOwner, "control-plane">, claims: IpcacheClaim[]): void;
   /** The policy the datapath holds for an endpoint, for `meridian-agent policy`. */
   policyFor(ep: AgentEndpoint): Promise<unknown>;
   /** Flow events, for `meridian-agent flows --follow`. */
@@ -91,6 +97,7 @@ export class UnenforcedDatapath implements PolicyDatapath {
   async claimIpcache(): Promise<SyncDiff> {
     return { written: 0, removed: 0 };
   }
+  adoptIpcacheClaims(): void {}
   async policyFor(): Promise<unknown> {
     return { enforced: false, note: `${this.reason}; no policy is enforced on this node` };
   }

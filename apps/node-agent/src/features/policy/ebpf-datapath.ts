@@ -259,6 +259,11 @@ export class EbpfDatapath implements PolicyDatapath {
     });
   }
 
+  adoptIpcacheClaims(owner: Exclude<IpcacheOwner, "control-plane">, entries: IpcacheClaim[]): void {
+    for (const e of entries) validateIpcacheEntry(e);
+    this.claims = this.claims.withClaims(owner, entries);
+  }
+
   /** The endpoint map as the managed endpoints and `state` want it, every entry encoded. */
   private planEndpoints(state: NodeDesiredState): EndpointPlan {
     const current = new Map(

@@ -143,6 +143,11 @@ export class PolicyFeature implements AgentFeature {
     return this.datapath.claimIpcache(owner, claims);
   }
 
+  /** Claims an owner restored after a restart, already in the pinned map: kept by the next sync. */
+  adoptIpcacheClaims(owner: Exclude<IpcacheOwner, "control-plane">, claims: IpcacheClaim[]): void {
+    this.datapath.adoptIpcacheClaims(owner, claims);
+  }
+
   /** Flow summaries to the control plane every `flowReportIntervalMs`, best effort. */
   connect({ channel, log }: ControlPlaneSession): FeatureUplink {
     const send = channel.reportFlows?.bind(channel);

@@ -1,0 +1,378 @@
+// The DNS subsystem (component "dns"): FQDN policy. It points the datapath's DNS redirect at the
+// pods whose policy has DNS rules (mdp_dns_redir), runs the transparent proxy that enforces those
+// rules (proxy.ts), and claims the addresses of allowed answers in the ipcache as the "dns-proxy"
+// owner — before the answer reaches the pod — until their TTL passes and no connection uses them.
+import { existsSync, readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { ifNameToIndex } from "@meridian/native";
+import { Counter, Histogram, type Metric } from "prom-client";
+import { z } from "zod";
+import type { AgentEndpoint } from "../../agent/endpoints.js";
+import { type LocalRoute, sendJson } from "../../agent/local-api.js";
+import type { FeatureCli } from "../../cli/command.js";
+import { table } from "../../cli/table.js";
+import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
+import type { NodeDesiredState } from "../../sync/channel.js";
+import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
+import { desiredEndpointFor } from "../policy/translate.js";
+import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
+import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
+import type { LearnedAddress } from "./message.js";
+import { DnsProxy, type DnsProxyStats } from "./proxy.js";
+import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
+
+export const dnsStatusSchema = componentStatusSchema(
+  "dns",
+  z
+    .object({
+      proxyPort: z.number().int(),
+      learned: z.number().int(),
+      redirectedEndpoints: z.number().int(),
+    })
+    .strict(),
+);
+export type DnsStatus = z.infer<typeof dnsStatusSchema>;
+
+export interface DnsFeatureDeps {
+  /** The policy datapath's pin directory, when it is the eBPF one (else the feature stays off). */
+  pinDir?: string;
+  /** The policy subsystem's ipcache, as the "dns-proxy" owner. */
+  claimIpcache(claims: IpcacheClaim[]): Promise<SyncDiff>;
+  /** After a restart: claims the pinned ipcache still holds, kept by the next sync (no write). */
+  adoptIpcacheClaims(claims: IpcacheClaim[]): void;
+}
+
+const LEARNED_FILE = "dns-learned.json";
+
+const EXPIRY_INTERVAL_MS = 250;
+
+export class DnsFeature implements AgentFeature {
+  readonly component = "dns";
+  readonly sections = ["endpoints"] as const;
+  readonly refusesStateOnFailure = false;
+  readonly statusSchema = dnsStatusSchema;
+  readonly metrics: Metric[];
+  readonly routes: LocalRoute[];
+  private kernel?: DnsKernel;
+  private proxy?: DnsProxy;
+  private off?: string;
+  private error?: string;
+  private readonly endpoints = new Map<string, AgentEndpoint>();
+  /** DNS policy by endpoint address. */
+  private policies = new Map<string, EndpointDnsPolicy>();
+  private redirects: RedirectEntry[] = [];
+  private readonly cache: LearnedAddresses;
+  private flushLoop?: Promise<void>;
+  private dirty = false;
+  private expiryTimer?: NodeJS.Timeout;
+  private readonly queries: Counter<"verdict" | "rcode">;
+  private readonly datapathSeconds: Histogram;
+
+  constructor(
+    private readonly ctx: FeatureContext,
+    private readonly deps: DnsFeatureDeps,
+  ) {
+    const cfg = ctx.config.dns;
+    this.cache = new LearnedAddresses(Date.now, {
+      ...DEFAULT_CACHE_LIMITS,
+      perEndpoint: cfg.maxLearnedPerEndpoint,
+      perNode: cfg.maxLearnedPerNode,
+    });
+    this.queries = new Counter({
+      name: "meridian_dns_queries_total",
+      help: "DNS queries the proxy answered, by verdict (allowed, denied, malformed, error) and response code",
+      labelNames: ["verdict", "rcode"] as const,
+      registers: [],
+    });
+    this.datapathSeconds = new Histogram({
+      name: "meridian_dns_answer_to_datapath_seconds",
+      help: "From an allowed answer's arrival to its addresses being in the datapath",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [],
+    });
+    this.metrics = [this.queries, this.datapathSeconds];
+    this.routes = [
+      {
+        method: "GET",
+        path: "/v1/dns/cache",
+        handle: ({ res }) => sendJson(res, 200, { entries: this.cache.view() }),
+      },
+      {
+        method: "GET",
+        path: "/v1/dns/log",
+        handle: ({ res }) =>
+          sendJson(res, 200, { events: this.proxy?.recentEvents() ?? [], stats: this.stats() }),
+      },
+    ];
+  }
+
+  private stats(): DnsProxyStats | undefined {
+    return this.proxy?.stats;
+  }
+
+  async start(): Promise<void> {
+    const { pinDir } = this.deps;
+    if (!pinDir || !existsSync(path.join(pinDir, "mdp_dns_redir"))) {
+      this.off = "no eBPF datapath with the DNS redirect: FQDN policy is not enforced";
+      return;
+    }
+    const cfg = this.ctx.config.dns;
+    this.kernel = DnsKernel.open(pinDir);
+    this.restoreLearned();
+    try {
+      await installNftRedirect(cfg.proxyPort);
+    } catch (err) {
+      // The rest of the agent runs; pods with DNS rules get no DNS (their queries are marked and
+      // meet nothing), and status says why.
+      this.off = `the nftables redirect to the DNS proxy failed: ${(err as Error).message.split("\n")[0]}`;
+      this.ctx.log.error({ err }, "dns: FQDN policy not enforced");
+      return;
+    }
+    const kernel = this.kernel;
+    this.proxy = new DnsProxy(
+      {
+        policyFor: (address) => this.policies.get(address),
+        originalDestination: (address, sport, protocol) =>
+          kernel.originalDestination(address, sport, protocol),
+        learn: (policy, identities, names, addresses) => this.learn(policy, identities, names, addresses),
+      },
+      {
+        datapathTimeoutMs: cfg.datapathTimeoutMs,
+        upstreamTimeoutMs: cfg.upstreamTimeoutMs,
+        deniedResponse: cfg.deniedResponse,
+        log: this.ctx.log,
+      },
+    );
+    this.proxy.onEvent = (e) => {
+      this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
+      if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
+      if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
+    };
+    await this.proxy.listen(cfg.proxyPort);
+    this.expiryTimer = setInterval(() => this.expire(), EXPIRY_INTERVAL_MS);
+    this.expiryTimer.unref();
+    const state = this.ctx.desiredState();
+    if (state) await this.apply(state);
+    this.ctx.log.info({ port: cfg.proxyPort }, "dns proxy listening");
+  }
+
+  /**
+   * Addresses learned before a restart are still in the pinned ipcache and flows use them: they are
+   * adopted (kept by the policy datapath's next sync, not rewritten), expired ones then go through
+   * the usual expiry check against conntrack.
+   */
+  private restoreLearned(): void {
+    const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
+    if (!existsSync(file)) return;
+    try {
+      this.cache.restore(JSON.parse(readFileSync(file, "utf8")));
+      this.deps.adoptIpcacheClaims(this.cache.claims());
+      this.ctx.log.info({ learned: this.cache.size }, "dns: learned addresses restored");
+    } catch (err) {
+      this.ctx.log.warn({ err, file }, "dns: learned addresses not restored");
+    }
+  }
+
+  private async saveLearned(): Promise<void> {
+    const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
+    await writeFile(`${file}.tmp`, JSON.stringify(this.cache.toJSON()));
+    await rename(`${file}.tmp`, file);
+  }
+
+  async apply(next: NodeDesiredState): Promise<void> {
+    if (!this.kernel) return;
+    try {
+      const policies = new Map<string, EndpointDnsPolicy>();
+      for (const d of next.endpoints) {
+        if (d.dnsRules.length === 0) continue;
+        const p = compileEndpointDns(d);
+        for (const a of p.addresses) policies.set(a, p);
+      }
+      this.policies = policies;
+      const keep = new Set([...policies.values()].map((p) => p.endpointId));
+      let dropped = false;
+      for (const v of this.cache.view())
+        if (!keep.has(v.endpoint)) dropped = this.cache.dropEndpoint(v.endpoint) || dropped;
+      this.syncRedirects(next);
+      if (dropped) await this.flush();
+      this.error = undefined;
+    } catch (err) {
+      this.error = `dns: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
+  /** The redirect map: every managed endpoint's host veth with its DNS rules' ports. */
+  private syncRedirects(state: NodeDesiredState | undefined): void {
+    if (!this.kernel) return;
+    const want: RedirectEntry[] = [];
+    for (const ep of this.endpoints.values()) {
+      const d = desiredEndpointFor(state, ep);
+      if (!d || d.dnsRules.length === 0) continue;
+      const ifindex = ifNameToIndex(ep.hostIfname);
+      if (!ifindex) continue;
+      for (const r of d.dnsRules)
+        for (const p of r.ports) want.push({ ifindex, protocol: p.protocol, port: p.port });
+    }
+    const diff = this.kernel.setRedirects(want);
+    this.redirects = want;
+    if (diff.written + diff.removed > 0) this.ctx.log.info({ redirect: diff }, "dns redirect synced");
+  }
+
+  async onEndpointAdded(ep: AgentEndpoint): Promise<void> {
+    this.endpoints.set(ep.id, ep);
+    this.syncRedirects(this.ctx.desiredState());
+  }
+
+  async onEndpointRemoved(ep: AgentEndpoint): Promise<void> {
+    this.endpoints.delete(ep.id);
+    this.syncRedirects(this.ctx.desiredState());
+  }
+
+  /** Claims the answer's addresses; resolves once the kernel's ipcache holds them. */
+  private learn(
+    policy: EndpointDnsPolicy,
+    identities: number[],
+    names: string[],
+    addresses: LearnedAddress[],
+  ): Promise<void> {
+    const minTtl = this.ctx.config.dns.minTtlSeconds;
+    const now = Date.now();
+    let changed = false;
+    for (const a of addresses) {
+      for (const identity of identities) {
+        changed =
+          this.cache.learn({
+            endpointId: policy.endpointId,
+            endpointAddresses: policy.addresses,
+            address: a.address,
+            identity,
+            names,
+            expiresAt: now + Math.max(a.ttl, minTtl) * 1000,
+          }) || changed;
+      }
+    }
+    // Known already: in the kernel once any write in flight is done.
+    return changed ? this.flush() : (this.flushLoop ?? Promise.resolve());
+  }
+
+  /** Writes the cache's claims; concurrent callers share the next write. */
+  private flush(): Promise<void> {
+    this.dirty = true;
+    if (!this.flushLoop) {
+      this.flushLoop = (async () => {
+        try {
+          while (this.dirty) {
+            this.dirty = false;
+            await this.deps.claimIpcache(this.cache.claims());
+          }
+          // Saved after the write: at worst a restart forgets the newest entry, never keeps one it lost.
+          this.saveLearned().catch((err) =>
+            this.ctx.log.warn({ err }, "dns: saving learned addresses failed"),
+          );
+        } finally {
+          this.flushLoop = undefined;
+        }
+      })();
+    }
+    return this.flushLoop;
+  }
+
+  private expire(): void {
+    const expired = this.cache.expired();
+    if (expired.length === 0 || !this.kernel) return;
+    try {
+      const pairs = expired.flatMap((e) => e.endpointAddresses.map((from) => ({ from, to: e.address })));
+      const busy = this.kernel.busy(pairs, BigInt(this.ctx.config.dns.connectionIdleMs) * 1_000_000n);
+      if (this.cache.expire(busy) > 0)
+        this.flush().catch((err) => this.ctx.log.warn({ err }, "dns: removing expired addresses failed"));
+    } catch (err) {
+      this.ctx.log.warn({ err }, "dns: expiry check failed");
+    }
+  }
+
+  status(): DnsStatus {
+    const cfg = this.ctx.config.dns;
+    const detail = {
+      proxyPort: cfg.proxyPort,
+      learned: this.cache.size,
+      redirectedEndpoints: new Set(this.redirects.map((r) => r.ifindex)).size,
+    };
+    if (this.off) return { component: "dns", state: "degraded", message: this.off, detail };
+    if (this.error) return { component: "dns", state: "error", message: this.error, detail };
+    const s = this.proxy?.stats;
+    return {
+      component: "dns",
+      state: "ok",
+      message: `proxy on :${cfg.proxyPort}; ${s?.allowed ?? 0} allowed, ${s?.denied ?? 0} denied, ${s?.datapathTimeouts ?? 0} datapath timeouts`,
+      detail,
+    };
+  }
+
+  lastError(): string | undefined {
+    return this.error;
+  }
+
+  statusView(): Record<string, unknown> {
+    return {};
+  }
+
+  async close(): Promise<void> {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    await this.proxy?.close();
+    // The redirect and the nft rule stay: while no proxy listens, a redirected query meets a closed
+    // port and fails (the pod's resolver retries) rather than reaching a server unfiltered.
+    this.kernel?.close();
+  }
+}
+
+function cacheRows(entries: CacheView[]): string[][] {
+  return entries.map((e) => [
+    e.endpoint,
+    e.address,
+    String(e.identity),
+    e.names.join(","),
+    e.heldByConnection ? "held (open connection)" : `${e.expiresInSeconds}s`,
+  ]);
+}
+
+export const dnsCli: FeatureCli = {
+  commands: [
+    {
+      name: "dns",
+      usage: "  dns cache|log [--json]                 learned names and addresses; recent queries",
+      async run(call) {
+        const sub = call.positionals[0];
+        if (sub === "cache") {
+          const r = (await call.get("/v1/dns/cache")) as { entries: CacheView[] };
+          if (call.json) call.out(JSON.stringify(r.entries, null, 2));
+          else call.out(table(["ENDPOINT", "ADDRESS", "IDENTITY", "NAMES", "EXPIRES"], cacheRows(r.entries)));
+          return 0;
+        }
+        if (sub === "log") {
+          const r = (await call.get("/v1/dns/log")) as { events: Record<string, unknown>[] };
+          if (call.json) call.out(JSON.stringify(r.events, null, 2));
+          else
+            call.out(
+              table(
+                ["TIME", "ENDPOINT", "NAME", "TYPE", "VERDICT", "RCODE", "RULE / REASON"],
+                r.events.map((e) => [
+                  String(e.time),
+                  String(e.endpoint ?? e.client),
+                  String(e.name ?? ""),
+                  String(e.type ?? ""),
+                  String(e.verdict),
+                  String(e.rcode ?? ""),
+                  String(e.rule ?? e.reason ?? ""),
+                ]),
+              ),
+            );
+          return 0;
+        }
+        call.out("usage: meridian-agent dns cache|log [--json]");
+        return 2;
+      },
+    },
+  ],
+};

@@ -1,0 +1,309 @@
+// FQDN policy on real traffic: a real dnsmasq in the lab's DNS namespace, a policy written through
+// the API whose DNS rules and toFQDNs the compiler turns into the node's desired state, and the
+// agent's DNS proxy in between — reached only because from_pod redirects the pod's DNS (the pod
+// asks the server itself, as its resolver is configured). Needs root and PostgreSQL (`npm test`,
+// or DATABASE_URL); skipped otherwise.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildLab, type Lab, teardownLab } from "./builder";
+import { type ControlPlane, hasDb, kernelPolicy, startControlPlane, until } from "./control-plane-harness";
+import type { LabTopology } from "./topology";
+import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
+
+const prefix = `mrdlabd${process.pid}-`;
+const NODE = "d-n1";
+const topology: LabTopology = {
+  nodes: [{ name: NODE, podCIDRs: ["10.244.41.0/24"] }],
+  pods: [
+    { node: NODE, name: "client-1", namespace: "shop", labels: { app: "client" } },
+    { node: NODE, name: "other-1", namespace: "shop", labels: { app: "other" } },
+  ],
+  dnsServer: true,
+  externals: ["ext1"],
+};
+const DNS = "10.99.0.53";
+// Addresses the names resolve to: on the external server's loopback, routed from the node.
+const ADDR = {
+  www: "10.99.1.10",
+  short: "10.99.1.11",
+  cnamed: "10.99.1.12",
+  tcp: "10.99.1.13",
+  corp: "10.99.1.14",
+  held: "10.99.1.15",
+  blocked: "10.99.1.20",
+};
+const SHORT_TTL = 5;
+const CLIENT_POLICY = {
+  endpointSelector: { matchLabels: { app: "client" } },
+  egress: [
+    {
+      toCIDR: [`${DNS}/32`],
+      toPorts: [
+        {
+          ports: [{ port: "53", protocol: "ANY" as const }],
+          rules: {
+            dns: [
+              { matchPattern: "*.example.test" },
+              { matchPattern: "**.corp.test" },
+              { matchName: "alias.other.test" },
+            ],
+          },
+        },
+      ],
+    },
+    {
+      toFQDNs: [{ matchPattern: "*.example.test" }, { matchPattern: "**.corp.test" }],
+      toPorts: [
+        {
+          ports: [
+            { port: "80", protocol: "TCP" as const },
+            { port: "7", protocol: "TCP" as const },
+          ],
+        },
+      ],
+    },
+  ],
+};
+/** Shorter than the kernel's first SYN retransmission (1 s): a connection that needs a retry fails. */
+const FIRST_SYN_MS = 800;
+
+let cp: ControlPlane | undefined;
+let lab: Lab | undefined;
+let dnsmasq: ChildProcess | undefined;
+let dnsmasqLog = "";
+const servers: TcpServer[] = [];
+const pod = (name: string) => lab!.pods.get(name)!;
+
+function run(argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(argv[0]!, argv.slice(1), { timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+interface DigResult {
+  status: string;
+  server: string;
+  addresses: string[];
+}
+
+/** dig inside a pod, asking the lab's DNS server directly (the pod's own resolver choice). */
+async function dig(podName: string, name: string, tcp = false): Promise<DigResult> {
+  const out = await run([
+    "ip",
+    "netns",
+    "exec",
+    pod(podName).netns,
+    "dig",
+    `@${DNS}`,
+    name,
+    "A",
+    "+time=2",
+    "+tries=1",
+    ...(tcp ? ["+tcp"] : []),
+  ]);
+  const answer = out.split(";; ANSWER SECTION:")[1]?.split("\n\n")[0] ?? "";
+  return {
+    status: /status: (\w+)/.exec(out)?.[1] ?? `no answer: ${out}`,
+    server: /SERVER: (\S+)/.exec(out)?.[1] ?? "",
+    addresses: answer
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === "A")
+      .map((f) => f[4]!),
+  };
+}
+
+const connect = (from: string, ip: string, timeoutMs = FIRST_SYN_MS) =>
+  tcpConnect(pod(from).netns, ip, 80, timeoutMs);
+
+interface CacheEntry {
+  endpoint: string;
+  address: string;
+  names: string[];
+  expiresInSeconds: number;
+  heldByConnection: boolean;
+}
+async function dnsCache(): Promise<CacheEntry[]> {
+  return JSON.parse(await lab!.agentCli(NODE, ["dns", "cache", "--json"])) as CacheEntry[];
+}
+interface DnsEvent {
+  name?: string;
+  verdict: string;
+  rcode?: number;
+  rule?: string;
+  reason?: string;
+  protocol: string;
+  datapathMs?: number;
+  server?: string;
+}
+async function dnsLog(): Promise<DnsEvent[]> {
+  return JSON.parse(await lab!.agentCli(NODE, ["dns", "log", "--json"])) as DnsEvent[];
+}
+
+describe.skipIf(!hasDb)("FQDN policy: the DNS proxy opens the datapath before the answer", () => {
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    lab = await buildLab(topology, { prefix, controlPlane: { url: cp.api.url, joinToken: cp.joinToken } });
+    const ext = lab.externals.get("ext1")!;
+    const node = lab.nodes.get(NODE)!;
+    for (const a of Object.values(ADDR))
+      await lab.exec(ext.netns, ["ip", "addr", "add", `${a}/32`, "dev", "lo"]);
+    await lab.exec(node.netns, ["ip", "route", "add", "10.99.1.0/24", "via", ext.ipv4]);
+    servers.push(await startTcpServer(ext.netns, 80, "ext1"));
+    servers.push(await startEchoServer(ext.netns, 7));
+    const logFile = path.join(lab.dir, "dnsmasq.log");
+    dnsmasq = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        lab.dns!.netns,
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        `--listen-address=${DNS}`,
+        `--pid-file=${path.join(lab.dir, "dnsmasq.pid")}`,
+        "--log-queries",
+        `--log-facility=${logFile}`,
+        `--host-record=www.example.test,${ADDR.www},300`,
+        `--host-record=short.example.test,${ADDR.short},${SHORT_TTL}`,
+        `--host-record=cnamed.example.test,${ADDR.cnamed},300`,
+        `--host-record=tcp.example.test,${ADDR.tcp},300`,
+        `--host-record=a.b.corp.test,${ADDR.corp},300`,
+        `--host-record=held.example.test,${ADDR.held},${SHORT_TTL}`,
+        `--host-record=blocked.other.test,${ADDR.blocked},300`,
+        "--cname=alias.other.test,cnamed.example.test,300",
+      ],
+      { stdio: "ignore" },
+    );
+    dnsmasqLog = logFile;
+    // dnsmasq answers other pods straight (no DNS policy selects them): a server that works.
+    await until(
+      "dnsmasq answers",
+      async () => (await dig("other-1", "www.example.test")).status === "NOERROR",
+      15_000,
+    );
+    await cp.client.policies.create.mutate({ namespace: "shop", name: "client-dns", spec: CLIENT_POLICY });
+    await until(
+      "client-1's FQDN policy in the kernel",
+      async () => (await kernelPolicy(lab!, "client-1")).endpoint?.egressEnforced === true,
+      30_000,
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.stop().catch(() => undefined);
+    dnsmasq?.kill("SIGKILL");
+    await lab?.teardown().catch(() => undefined);
+    await teardownLab(prefix);
+    await cp?.close();
+  }, 60_000);
+
+  it("before any lookup, the allowed names' addresses are blocked (no entry yet)", async () => {
+    expect((await connect("client-1", ADDR.www)).ok).toBe(false);
+    // The same address is open to a pod no policy selects: the block is the policy's.
+    expect((await connect("other-1", ADDR.www)).ok).toBe(true);
+  });
+
+  it("an allowed name resolves through the proxy and the very first connection succeeds", async () => {
+    const r = await dig("client-1", "www.example.test");
+    expect(r).toEqual({ status: "NOERROR", server: `${DNS}#53(${DNS})`, addresses: [ADDR.www] });
+    const c = await connect("client-1", ADDR.www);
+    expect(c).toEqual({ ok: true, reply: `ext1 ${pod("client-1").ipv4}` });
+    const e = (await dnsLog()).find((x) => x.name === "www.example.test")!;
+    expect(e).toMatchObject({ verdict: "allowed", rcode: 0, protocol: "udp", server: `${DNS}:53` });
+    expect(e.rule).toContain("matchPattern:*.example.test");
+    expect(e.datapathMs).toBeGreaterThanOrEqual(0);
+    console.log(`answer → datapath: ${e.datapathMs} ms`);
+    expect((await dnsCache()).map((x) => [x.endpoint, x.address])).toContainEqual([
+      "shop/client-1",
+      ADDR.www,
+    ]);
+  });
+
+  it("** matches names any number of labels deep", async () => {
+    expect(await dig("client-1", "a.b.corp.test")).toMatchObject({
+      status: "NOERROR",
+      addresses: [ADDR.corp],
+    });
+    expect((await connect("client-1", ADDR.corp)).ok).toBe(true);
+  });
+
+  it("a denied name is REFUSED by the proxy, never reaches the server, and its address stays blocked", async () => {
+    const r = await dig("client-1", "blocked.other.test");
+    expect(r.status).toBe("REFUSED");
+    expect(r.addresses).toEqual([]);
+    expect(readFileSync(dnsmasqLog, "utf8")).not.toContain("blocked.other.test");
+    const e = (await dnsLog()).find((x) => x.name === "blocked.other.test")!;
+    expect(e).toMatchObject({ verdict: "denied", rcode: 5 });
+    expect(e.reason).toContain("allows blocked.other.test");
+    expect((await connect("client-1", ADDR.blocked, 2_000)).ok).toBe(false);
+  });
+
+  it("a name reached through a CNAME to an allowed target opens the target's address", async () => {
+    const r = await dig("client-1", "alias.other.test");
+    expect(r).toMatchObject({ status: "NOERROR", addresses: [ADDR.cnamed] });
+    expect((await connect("client-1", ADDR.cnamed)).ok).toBe(true);
+  });
+
+  it("DNS over TCP goes through the proxy too", async () => {
+    const r = await dig("client-1", "tcp.example.test", true);
+    expect(r).toEqual({ status: "NOERROR", server: `${DNS}#53(${DNS})`, addresses: [ADDR.tcp] });
+    expect((await connect("client-1", ADDR.tcp)).ok).toBe(true);
+    const e = (await dnsLog()).find((x) => x.name === "tcp.example.test")!;
+    expect(e).toMatchObject({ verdict: "allowed", protocol: "tcp" });
+    expect(await dig("client-1", "blocked.other.test", true)).toMatchObject({ status: "REFUSED" });
+  });
+
+  it("after the TTL passes with no connection, the address is blocked again", async () => {
+    expect(await dig("client-1", "short.example.test")).toMatchObject({
+      status: "NOERROR",
+      addresses: [ADDR.short],
+    });
+    expect((await dnsCache()).some((x) => x.address === ADDR.short)).toBe(true);
+    await until(
+      "the expired address leaves the cache",
+      async () => !(await dnsCache()).some((x) => x.address === ADDR.short),
+      SHORT_TTL * 1000 + 3_000,
+    );
+    expect((await connect("client-1", ADDR.short, 2_000)).ok).toBe(false);
+    // Asking again opens it again, at once.
+    expect(await dig("client-1", "short.example.test")).toMatchObject({ status: "NOERROR" });
+    expect((await connect("client-1", ADDR.short)).ok).toBe(true);
+  });
+
+  it("an open connection outlives its TTL: the address stays while the connection carries packets", async () => {
+    expect(await dig("client-1", "held.example.test")).toMatchObject({
+      status: "NOERROR",
+      addresses: [ADDR.held],
+    });
+    const stream = await startStream(pod("client-1").netns, ADDR.held, 7);
+    await new Promise((r) => setTimeout(r, SHORT_TTL * 1000 + 2_000));
+    const entry = (await dnsCache()).find((x) => x.address === ADDR.held);
+    expect(entry).toMatchObject({ endpoint: "shop/client-1", heldByConnection: true });
+    const result = await stream.stop();
+    expect(result.error).toBeNull();
+    expect(result.received).toBe(result.sent);
+    expect(result.sent).toBeGreaterThan(100);
+  });
+
+  it("an agent restart keeps learned addresses: an open stream carries on and the next first SYN connects", async () => {
+    const stream = await startStream(pod("client-1").netns, ADDR.www, 7);
+    await lab!.restartAgent(NODE, "SIGKILL");
+    const result = await stream.stop();
+    expect(result.error).toBeNull();
+    expect(result.received).toBe(result.sent);
+    expect((await dnsCache()).map((x) => x.address)).toContain(ADDR.www);
+    expect((await connect("client-1", ADDR.www)).ok).toBe(true);
+    expect(readFileSync(lab!.nodes.get(NODE)!.logFile, "utf8")).toContain("dns: learned addresses restored");
+    // The proxy serves again, with the same rules.
+    expect(await dig("client-1", "www.example.test")).toMatchObject({ status: "NOERROR" });
+    expect(await dig("client-1", "blocked.other.test")).toMatchObject({ status: "REFUSED" });
+  });
+});
