@@ -1,14 +1,21 @@
 // FQDN policy on real traffic: a real dnsmasq in the lab's DNS namespace, a policy written through
 // the API whose DNS rules and toFQDNs the compiler turns into the node's desired state, and the
 // agent's DNS proxy in between — reached only because from_pod redirects the pod's DNS (the pod
-// asks the server itself, as its resolver is configured). Needs root and PostgreSQL (`npm test`,
-// or DATABASE_URL); skipped otherwise.
+// asks the server itself, as its resolver is configured). Needs root, the native addon, PostgreSQL
+// and dnsmasq (`npm test`): skipped without them, failed on CI.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLab, type Lab, teardownLab } from "./builder";
-import { type ControlPlane, hasDb, kernelPolicy, startControlPlane, until } from "./control-plane-harness";
+import {
+  type ControlPlane,
+  kernelPolicy,
+  LAB_PARTS,
+  startControlPlane,
+  until,
+} from "./control-plane-harness";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
@@ -144,7 +151,9 @@ async function dnsLog(): Promise<DnsEvent[]> {
   return JSON.parse(await lab!.agentCli(NODE, ["dns", "log", "--json"])) as DnsEvent[];
 }
 
-describe.skipIf(!hasDb)("FQDN policy: the DNS proxy opens the datapath before the answer", () => {
+const realParts = needs("FQDN policy lab", [...LAB_PARTS, parts.dnsmasq]);
+
+describe.skipIf(realParts.skip)("FQDN policy: the DNS proxy opens the datapath before the answer", () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     lab = await buildLab(topology, { prefix, controlPlane: { url: cp.api.url, joinToken: cp.joinToken } });

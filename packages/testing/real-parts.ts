@@ -42,6 +42,7 @@ export const parts = {
   frr: filesPart("FRR", ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "/usr/bin/vtysh"], "apt-get install frr"),
   gobgp: filesPart("GoBGP", ["/usr/bin/gobgpd", "/usr/bin/gobgp"], "apt-get install gobgpd"),
   bird: filesPart("BIRD", ["/usr/sbin/bird", "/usr/sbin/birdc"], "apt-get install bird2"),
+  dnsmasq: filesPart("dnsmasq", ["/usr/sbin/dnsmasq"], "apt-get install dnsmasq"),
   database: {
     name: "PostgreSQL",
     missing: () =>
