@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drainFlowEvents, type FlowEvent, openFlowEvents, subscribeFlowEvents } from "./events";
 import { EP_FLAGS, POINT, REASON } from "./layout";
 import { PinnedDatapath } from "./loader";
-import { DatapathMaps, MAP_NAMES } from "./maps";
+import { DatapathMaps, FEATURE_MAP_NAMES, MAP_NAMES } from "./maps";
 import type { PolicyRule } from "./policy";
 
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-agent`;
@@ -44,7 +44,7 @@ describe("PinnedDatapath", () => {
       readdirSync(pinDir)
         .filter((f) => f !== "links")
         .sort(),
-    ).toEqual([...MAP_NAMES].sort());
+    ).toEqual([...MAP_NAMES, ...FEATURE_MAP_NAMES].sort());
   });
 
   it("setPolicy writes the difference only, and applying the same rules twice changes nothing", () => {
