@@ -106,13 +106,34 @@ function apply(m) {
   writeFileSync(file, text.slice(0, at) + m.replace + text.slice(at + m.find.length));
 }
 
+// Left out: the live-replacement test counts TCP retransmissions over 40 program swaps, which a
+// loaded machine produces on its own (it failed the baseline here); it tests replacement, which
+// no header mutation touches, and a flake would count as a catch.
+const SKIP_FLAKY = "^(?!.*retransmits nothing)";
+/** The datapath tests: bpf/tests, then the agent's typed layer over the same programs (conntrack
+ * revalidation after a policy change is driven from there). */
+const SUITES = [
+  { cwd: bpfDir, args: ["-t", SKIP_FLAKY] },
+  { cwd: path.join(root, "apps", "node-agent"), args: ["src/datapath/datapath.test.ts"] },
+];
+
 async function buildAndTest(label) {
   const built = await run("make", ["-C", src, "-s", `-j${Math.min(2, os.cpus().length)}`], { cwd: src });
   if (built.code !== 0) return { outcome: "did not build", output: built.output };
-  const tested = await run("npx", ["vitest", "run", "--bail=1", "--reporter=dot", "--silent"], {
-    cwd: bpfDir,
-    env: { ...process.env, MERIDIAN_BPF_BUILD_DIR: path.join(src, "build"), FORCE_COLOR: "0", NO_COLOR: "1" },
-  });
+  const env = {
+    ...process.env,
+    MERIDIAN_BPF_BUILD_DIR: path.join(src, "build"),
+    FORCE_COLOR: "0",
+    NO_COLOR: "1",
+  };
+  let tested;
+  for (const suite of SUITES) {
+    tested = await run("npx", ["vitest", "run", ...suite.args, "--bail=1", "--reporter=dot", "--silent"], {
+      cwd: suite.cwd,
+      env,
+    });
+    if (tested.code !== 0) break;
+  }
   const failed = stripVTControlCharacters(tested.output)
     .match(/(?:FAIL|×)\s+(.+)/)?.[1]
     ?.trim();
