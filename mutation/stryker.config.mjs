@@ -23,8 +23,18 @@ export default {
   timeoutFactor: 2,
   // The sandbox is a copy of the checkout (built native addon, BPF objects and Prisma client
   // included: they are not in git but are in the tree); node_modules are linked, not copied.
-  tempDirName: ".stryker-tmp",
-  ignorePatterns: [".meridian", ".turbo", ".next", "e2e/artifacts", "reports", "docs/screenshots", "bench"],
+  // One per module, so that two modules can run at once without one clearing the other's.
+  tempDirName: `.stryker-tmp-${name}`,
+  ignorePatterns: [
+    ".stryker-tmp*",
+    ".meridian",
+    ".turbo",
+    ".next",
+    "e2e/artifacts",
+    "reports",
+    "docs/screenshots",
+    "bench",
+  ],
   cleanTempDir: true,
   reporters: ["clear-text", "progress-append-only", "json", "html"],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },

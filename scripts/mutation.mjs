@@ -12,7 +12,12 @@ import { root } from "./setup.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { concurrency: { type: "string", default: "1" }, list: { type: "boolean", default: false } },
+  options: {
+    concurrency: { type: "string", default: "1" },
+    list: { type: "boolean", default: false },
+    // Part of a module only (comma-separated files or globs), e.g. when a whole run does not fit.
+    mutate: { type: "string" },
+  },
 });
 
 function log(msg) {
@@ -155,7 +160,7 @@ try {
       results.push({ name, error: `stryker exited with ${r.status ?? r.signal}`, minutes });
       continue;
     }
-    results.push({ name, minutes, ...scoreOf(report) });
+    results.push({ name, minutes, ...(values.mutate ? { only: values.mutate } : {}), ...scoreOf(report) });
   }
 } finally {
   if (server) {
