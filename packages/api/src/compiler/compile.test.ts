@@ -41,6 +41,33 @@ describe("compileNodeState", () => {
     expect(() => compileNodeState(cluster(), "n9")).toThrow('node "n9" is not in the cluster snapshot');
   });
 
+  it("describes the node itself: its labels, and its addresses and PodCIDRs sorted", () => {
+    const base = cluster();
+    const snapshot = cluster({
+      nodes: [
+        {
+          name: "n1",
+          labels: { rack: "a" },
+          addresses: ["192.168.0.11/24", "10.0.0.11/24"],
+          podCIDRs: ["fd00:1:1::/64", "10.1.1.0/24"],
+        },
+        ...base.nodes.slice(1),
+      ],
+    });
+    expect(compileNodeState(snapshot, "n1").node).toEqual({
+      name: "n1",
+      labels: { rack: "a" },
+      addresses: ["10.0.0.11/24", "192.168.0.11/24"],
+      podCIDRs: ["10.1.1.0/24", "fd00:1:1::/64"],
+    });
+    // As peers of another node the addresses are bare (next hops), sorted too.
+    expect(compileNodeState(snapshot, "n2").peers[0]).toEqual({
+      name: "n1",
+      addresses: ["10.0.0.11", "192.168.0.11"],
+      podCIDRs: ["10.1.1.0/24", "fd00:1:1::/64"],
+    });
+  });
+
   it("contains only the node's own endpoints, and CIDR prefixes only of policies that select them", () => {
     const n2 = compileNodeState(cluster({ policies }), "n2");
     expect(n2.endpoints.map((e) => e.id)).toEqual([DEV_DB.id, DB.id]);
