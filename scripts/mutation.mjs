@@ -149,7 +149,8 @@ try {
         ? { MERIDIAN_TEST_SERVER_URL: server, MERIDIAN_TEST_TEMPLATE: template, MERIDIAN_TEST_RUN: runId }
         : {}),
     };
-    const r = sh("npx", ["stryker", "run", "mutation/stryker.config.mjs"], {
+    const only = values.mutate ? ["--mutate", values.mutate] : [];
+    const r = sh("npx", ["stryker", "run", "mutation/stryker.config.mjs", ...only], {
       cwd: root,
       env,
       stdio: "inherit",
