@@ -4,7 +4,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const bpfDir = path.dirname(fileURLToPath(import.meta.url));
-export const buildDir = path.join(bpfDir, "build");
+/** build/, or MERIDIAN_BPF_BUILD_DIR: the BPF mutation script (mutation/run.mjs) points the
+ * datapath tests at mutants built in a scratch directory, leaving build/ untouched. */
+export const buildDir = process.env.MERIDIAN_BPF_BUILD_DIR || path.join(bpfDir, "build");
 
 /** One object per attach point, plus the pass-through baseline for benchmarks. */
 export const programs = ["from_pod", "to_pod", "from_net", "to_net", "passthrough"] as const;

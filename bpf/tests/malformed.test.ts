@@ -66,6 +66,16 @@ const CASES: { name: string; packet: () => Buffer; reason: number }[] = [
     },
     reason: REASON.INVALID_IPV4,
   },
+  {
+    // The bound itself: a length the frame holds exactly passes (uplink test below).
+    name: "IPv4 total length one byte beyond the frame",
+    packet: () => {
+      const p = tcp4();
+      p.writeUInt16BE(p.length - OFFSET.L3 + 1, OFFSET.L3 + 2);
+      return p;
+    },
+    reason: REASON.INVALID_IPV4,
+  },
   { name: "TCP header of 10 bytes", packet: () => shortL4("tcp", 10), reason: REASON.TRUNCATED_L4 },
   {
     name: "TCP header of 16 bytes (ports present, flags not)",
@@ -79,6 +89,15 @@ const CASES: { name: string; packet: () => Buffer; reason: number }[] = [
     packet: () => {
       const p = tcp4();
       p[OFFSET.L4_V4 + 12] = 0x20;
+      return p;
+    },
+    reason: REASON.INVALID_TCP,
+  },
+  {
+    name: "TCP data offset of 4 words, one short of the fixed header",
+    packet: () => {
+      const p = tcp4();
+      p[OFFSET.L4_V4 + 12] = 0x40;
       return p;
     },
     reason: REASON.INVALID_TCP,

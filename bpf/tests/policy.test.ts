@@ -259,6 +259,33 @@ describe("conntrack", () => {
     ]);
   });
 
+  it("a flow the agent revoked is dropped both ways, even where the pod's own policy would let it out", () => {
+    // Ingress enforced, egress not: without the revocation the pod's answers would be a new flow
+    // its (absent) egress policy allows.
+    enforced(EP_FLAGS.POLICY_INGRESS);
+    h.dp.maps.setIpcache("10.2.0.0/16", PEERS);
+    h.dp.maps.setPolicy(EP, [
+      { direction: "ingress", identity: PEERS, protocol: "tcp", port: 80, verdict: "allow", ruleId: 41 },
+    ]);
+    const inbound = () => toPod({ src: "10.2.0.5", sport: 40000, dport: 80, flags: 0x10 }).res.retval;
+    const answer = () =>
+      h.run("from_pod", buildPacket({ src: POD, dst: "10.2.0.5", protocol: "tcp", sport: 80, dport: 40000 }))
+        .retval;
+    expect([inbound(), answer()]).toEqual([TC_ACT_OK, TC_ACT_OK]);
+
+    h.dp.maps.setPolicy(EP, []);
+    expect(h.dp.maps.revalidateConntrack()).toMatchObject({ revoked: 1 });
+    h.dp.maps.resetCounters();
+    h.events();
+    expect([inbound(), answer()]).toEqual([TC_ACT_SHOT, TC_ACT_SHOT]);
+    expect(h.dp.maps.counter(POINT.TO_POD, REASON.POLICY_DEFAULT).packets).toBe(1n);
+    expect(h.dp.maps.counter(POINT.FROM_POD, REASON.POLICY_DEFAULT).packets).toBe(1n);
+    expect(h.events().map((e) => [e.point, e.reason])).toEqual([
+      ["to_pod", "policy_default"],
+      ["from_pod", "policy_default"],
+    ]);
+  });
+
   it("an echo reply finds the echo request it answers; an unsolicited echo does not pass", () => {
     enforced();
     h.dp.maps.setIpcache("10.2.0.0/16", PEERS);
@@ -341,8 +368,19 @@ describe("IPv6", () => {
 
   it("lets neighbour discovery through even when ingress is default-deny", () => {
     enforced();
-    const ns = buildPacket({ src: "fe80::1", dst: POD6, protocol: "icmp", icmpType: 135 });
-    expect(h.run("to_pod", ns).retval).toBe(TC_ACT_OK);
+    // Router solicitation/advertisement, neighbour solicitation/advertisement and redirect
+    // (133–137) pass; the ICMPv6 types on either side of that range meet policy.
+    const verdictOf = (icmpType: number) =>
+      h.run("to_pod", buildPacket({ src: "fe80::1", dst: POD6, protocol: "icmp", icmpType })).retval;
+    expect([132, 133, 134, 135, 136, 137, 138].map(verdictOf)).toEqual([
+      TC_ACT_SHOT,
+      TC_ACT_OK,
+      TC_ACT_OK,
+      TC_ACT_OK,
+      TC_ACT_OK,
+      TC_ACT_OK,
+      TC_ACT_SHOT,
+    ]);
     const echo = buildPacket({ src: "fd00:2::5", dst: POD6, protocol: "icmp", icmpType: 128 });
     expect(h.run("to_pod", echo).retval).toBe(TC_ACT_SHOT);
   });

@@ -3,7 +3,7 @@
 // returned as TC_ACT_REDIRECT so that the kernel performs it. The program under test is from_pod
 // with a stand-in feature whose egress hook redirects (tests/progs/redirect_hook.c).
 import path from "node:path";
-import { bpfDir } from "@meridian/bpf";
+import { buildDir } from "@meridian/bpf";
 import {
   drainFlowEvents,
   openFlowEvents,
@@ -29,8 +29,8 @@ beforeAll(() => {
     pinDir,
     objectFor: (point) =>
       point === "from_pod"
-        ? path.join(bpfDir, "build", "tests", "redirect_hook.o")
-        : path.join(bpfDir, "build", `${point}.o`),
+        ? path.join(buildDir, "tests", "redirect_hook.o")
+        : path.join(buildDir, `${point}.o`),
   });
   ring = openFlowEvents(dp.maps.maps.mdp_events);
 });

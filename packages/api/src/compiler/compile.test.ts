@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { specIssues } from "../spec";
 import { CLIENT, cluster, DB, DEV_DB, DNS, egressPolicy, policy, WEB } from "./fixtures.test-helpers";
+import { CIDR_IDENTITY_BASE, FQDN_IDENTITY_BASE } from "./identity";
 import {
   compileNodeState,
   lookupIpcache,
@@ -39,6 +40,77 @@ describe("compileNodeState", () => {
   it("refuses a node the snapshot does not know", () => {
     expect(() => compileNodeState(cluster(), "n9")).toThrow(UnknownNodeError);
     expect(() => compileNodeState(cluster(), "n9")).toThrow('node "n9" is not in the cluster snapshot');
+  });
+
+  it("describes the node itself: its labels, and its addresses and PodCIDRs sorted", () => {
+    const base = cluster();
+    const snapshot = cluster({
+      nodes: [
+        {
+          name: "n1",
+          labels: { rack: "a" },
+          addresses: ["192.168.0.11/24", "10.0.0.11/24"],
+          podCIDRs: ["fd00:1:1::/64", "10.1.1.0/24"],
+        },
+        ...base.nodes.slice(1),
+      ],
+    });
+    expect(compileNodeState(snapshot, "n1").node).toEqual({
+      name: "n1",
+      labels: { rack: "a" },
+      addresses: ["10.0.0.11/24", "192.168.0.11/24"],
+      podCIDRs: ["10.1.1.0/24", "fd00:1:1::/64"],
+    });
+    // As peers of another node the addresses are bare (next hops), sorted too.
+    expect(compileNodeState(snapshot, "n2").peers[0]).toEqual({
+      name: "n1",
+      addresses: ["10.0.0.11", "192.168.0.11"],
+      podCIDRs: ["10.1.1.0/24", "fd00:1:1::/64"],
+    });
+  });
+
+  it("lists its endpoints with their addresses, and the identities its state uses with their labels", () => {
+    const webOut = policy("web-out", "prod", {
+      endpointSelector: { matchLabels: { app: "web" } },
+      egress: [
+        {
+          toPorts: [
+            { ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*.example.com" }] } },
+          ],
+        },
+        {
+          toFQDNs: [{ matchName: "api.example.com" }],
+          toPorts: [{ ports: [{ port: "443", protocol: "TCP" }] }],
+        },
+        { toCIDR: ["198.51.100.0/24"] },
+      ],
+    });
+    const base = cluster({ policies: [webOut] });
+    const dual = { ...WEB, ipv6: "fd00:1:1::10" };
+    const state = compileNodeState({ ...base, endpoints: [dual, ...base.endpoints.slice(1)] }, "n1");
+    expect(state.endpoints.map((e) => [e.id, e.labels, e.ipv4, e.ipv6, e.identity])).toEqual([
+      ["prod/client-1", { app: "client" }, "10.1.1.11", undefined, 1003],
+      ["prod/web-1", { app: "web" }, "10.1.1.10", "fd00:1:1::10", 1001],
+    ]);
+    const ids = state.identities.map((i) => i.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(ids).not.toContain(0);
+    const labelsOf = Object.fromEntries(state.identities.map((i) => [i.id, i.labels]));
+    expect(labelsOf).toMatchObject({
+      1: { "reserved:host": "" },
+      2: { "reserved:world": "" },
+      6: { "reserved:remote-node": "" },
+      128: { "reserved:cluster-pod": "" },
+      1001: { app: "web", "io.kubernetes.pod.namespace": "prod" },
+      1003: { app: "client", "io.kubernetes.pod.namespace": "prod" },
+    });
+    const cidr = state.identities.find((i) => "cidr:198.51.100.0/24" in i.labels)!;
+    const fqdn = state.identities.find((i) => "fqdn:matchName:api.example.com" in i.labels)!;
+    expect(cidr.labels).toEqual({ "cidr:198.51.100.0/24": "" });
+    expect(fqdn.labels).toEqual({ "fqdn:matchName:api.example.com": "" });
+    expect(cidr.id).toBeGreaterThanOrEqual(CIDR_IDENTITY_BASE);
+    expect(cidr.id).toBeLessThan(FQDN_IDENTITY_BASE);
+    expect(fqdn.id).toBeGreaterThanOrEqual(FQDN_IDENTITY_BASE);
   });
 
   it("contains only the node's own endpoints, and CIDR prefixes only of policies that select them", () => {

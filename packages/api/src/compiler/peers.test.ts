@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cluster } from "./fixtures.test-helpers";
+import { canonicalJson, sha256Hex } from "./hash";
 import { compileNodeState } from "./index";
 
 describe("peers in the node's desired state", () => {
@@ -24,4 +25,41 @@ describe("peers in the node's desired state", () => {
     });
     expect(compileNodeState(routed, "n1").contentHash).not.toBe(compileNodeState(withNew, "n1").contentHash);
   });
+});
+
+describe("content hash at many nodes", () => {
+  // 140 routed nodes: the peer list is serialized in blocks of 64, and each node's hash is taken
+  // from those blocks minus its own entry. It must equal the hash of the state the node receives.
+  const names = Array.from({ length: 140 }, (_, i) => `n${String(i).padStart(3, "0")}`);
+  const many = cluster({
+    nodes: [
+      ...names.map((name, i) => ({
+        name,
+        labels: {},
+        addresses: [`192.168.${i >> 8}.${i & 255}/24`, `192.168.${i >> 8}.${i & 255}/24`],
+        podCIDRs: [`10.${100 + (i >> 8)}.${i & 255}.0/24`],
+      })),
+      { name: "unrouted", labels: {}, addresses: ["192.168.9.9/24"], podCIDRs: [] },
+    ],
+  });
+  /** The documented hash: sha256 over each section's sha256 of its canonical JSON, keys sorted. */
+  function expectedHash(state: ReturnType<typeof compileNodeState>): string {
+    const { revision: _r, contentHash: _h, ...body } = state;
+    const record = body as Record<string, unknown>;
+    return sha256Hex(
+      Object.keys(record)
+        .sort()
+        .map((k) => `${k}:${sha256Hex(canonicalJson(record[k]))}\n`)
+        .join(""),
+    );
+  }
+
+  for (const name of ["n000", "n001", "n063", "n064", "n100", "n127", "n128", "n139", "unrouted"]) {
+    it(`${name}: peers are every other routed node, and the hash is that of the state`, () => {
+      const state = compileNodeState(many, name);
+      expect(state.peers.map((p) => p.name)).toEqual(names.filter((n) => n !== name));
+      expect(state.peers[0]?.addresses).toHaveLength(1);
+      expect(state.contentHash).toBe(expectedHash(state));
+    });
+  }
 });

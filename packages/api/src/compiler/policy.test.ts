@@ -17,6 +17,37 @@ function endpointState(snapshot: ReturnType<typeof cluster>, id: string) {
   return compileNodeState(snapshot, ep.node).endpoints.find((e) => e.id === id)!;
 }
 
+describe("what-if answers in words", () => {
+  it("names the deciding rule, or the policies that default-deny and the identity they do not allow", () => {
+    const snapshot = cluster({ policies: [dbAllowsWeb] });
+    const ask = (source: string, destination: { endpoint: string } | { ip: string }) =>
+      whatIf(snapshot, { source, destination, port: 5432, protocol: "TCP" });
+    const reasons = (a: ReturnType<typeof ask>) =>
+      a.checks.map((c) => [c.direction, c.remoteIdentity, c.reason]);
+
+    const allowed = ask(WEB.id, { endpoint: DB.id });
+    expect(allowed.reason).toBe(
+      "egress: no policy selects prod/web-1 for egress; ingress: allowed by prod/db-allow-web/ingress[0]",
+    );
+    expect(reasons(allowed)).toEqual([
+      ["egress", 128, "no policy selects prod/web-1 for egress"],
+      ["ingress", WEB.identity, "allowed by prod/db-allow-web/ingress[0]"],
+    ]);
+    // db-1's node has no entry of its own for client-1 (no rule names it): it sees a cluster pod.
+    const denied = ask(CLIENT.id, { endpoint: DB.id });
+    expect(denied).toMatchObject({ verdict: "deny" });
+    expect(reasons(denied)[1]).toEqual([
+      "ingress",
+      128,
+      "default deny: prod/db-allow-web select prod/db-1 for ingress and no rule allows reserved:cluster-pod",
+    ]);
+    // An address outside the cluster is "world"; nothing selects client-1 for egress.
+    expect(reasons(ask(CLIENT.id, { ip: "192.0.2.1" }))).toEqual([
+      ["egress", 2, "no policy selects prod/client-1 for egress"],
+    ]);
+  });
+});
+
 describe("default deny", () => {
   it("leaves an endpoint that no policy selects open in both directions", () => {
     const state = endpointState(cluster(), DB.id);
