@@ -11,8 +11,8 @@ const notTests = ["!**/*.test.ts", "!**/*.test-helpers.ts"];
 export const modules = {
   compiler: {
     what: "desired-state compiler and what-if",
-    mutate: ["packages/api/src/compiler/*.ts", ...notTests],
-    tests: ["packages/api/src/compiler/*.test.ts"],
+    mutate: ["packages/api/src/compiler/*.ts", "packages/api/src/compiler/sections/*.ts", ...notTests],
+    tests: ["packages/api/src/compiler/*.test.ts", "packages/api/src/compiler/sections/*.test.ts"],
     tsconfig: "packages/api/tsconfig.json",
     db: false,
   },
