@@ -2,6 +2,7 @@
 // peer address, each a session in the schema the agent builds it to and the API checks it against
 // (@meridian/api/bgp/session-schemas). A peer whose report does not fit (an older agent's) is left
 // out rather than guessed at.
+import "./zod-csp";
 import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/api/bgp/session-schemas";
 
 export interface SessionReport {

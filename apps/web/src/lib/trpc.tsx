@@ -1,6 +1,7 @@
 "use client";
 // The browser's tRPC client: batched queries and mutations over HTTP, subscriptions over SSE
 // (EventSource reconnects by itself and resumes), superjson on both, one per page load.
+import "./zod-csp";
 import type { AppRouter } from "@meridian/api";
 import { MAX_BATCH } from "@meridian/api/limits/http";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
