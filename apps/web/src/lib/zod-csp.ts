@@ -5,4 +5,4 @@
 // client components, and by the tRPC provider that every page loads.
 import { z } from "zod";
 
-if (typeof window !== "undefined") z.config({ jitless: true });
+if ("window" in globalThis) z.config({ jitless: true });
