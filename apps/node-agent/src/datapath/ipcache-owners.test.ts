@@ -36,4 +36,39 @@ describe("ipcache claims", () => {
       IpcacheClaims.none.withClaims("dns-proxy", [{ prefix: "10.0.0.0/33", identity: 1 }]),
     ).toThrow('ipcache entry "10.0.0.0/33": bad prefix length in 10.0.0.0/33');
   });
+
+  it("an owner's new claims change only the prefixes whose identity in force moves, by precedence", () => {
+    const before = IpcacheClaims.none
+      .withClaims("control-plane", [{ prefix: "10.0.0.1/32", identity: 10 }])
+      .withClaims("kubernetes", [{ prefix: "10.0.0.2", identity: 21 }])
+      .withClaims("dns-proxy", [
+        { prefix: "10.0.0.3", identity: 30 },
+        { prefix: "10.0.0.4", identity: 31 },
+      ]);
+    const after = before.withClaims("dns-proxy", [
+      // Under a higher owner's claims: nothing in force changes.
+      { prefix: "10.0.0.1", identity: 32 },
+      { prefix: "10.0.0.2", identity: 33 },
+      { prefix: "10.0.0.3", identity: 30 },
+      { prefix: "10.0.0.4", identity: 34 },
+      { prefix: "10.0.0.5", identity: 35 },
+    ]);
+    expect(before.changesTo(after, "dns-proxy")).toEqual([
+      { prefix: "10.0.0.4/32", before: 31, after: 34 },
+      { prefix: "10.0.0.5/32", before: undefined, after: 35 },
+    ]);
+    // Withdrawn: the DNS proxy's own prefixes go, the ones others hold stay.
+    expect(
+      after.changesTo(
+        IpcacheClaims.none
+          .withClaims("control-plane", [{ prefix: "10.0.0.1/32", identity: 10 }])
+          .withClaims("kubernetes", [{ prefix: "10.0.0.2", identity: 21 }]),
+        "dns-proxy",
+      ),
+    ).toEqual([
+      { prefix: "10.0.0.3/32", before: 30, after: undefined },
+      { prefix: "10.0.0.4/32", before: 34, after: undefined },
+      { prefix: "10.0.0.5/32", before: 35, after: undefined },
+    ]);
+  });
 });

@@ -27,6 +27,13 @@ export interface IpcacheClaim {
   identity: number;
 }
 
+/** One prefix whose identity in force changes (undefined: nobody claims it). */
+export interface IpcacheChange {
+  prefix: string;
+  before: number | undefined;
+  after: number | undefined;
+}
+
 /** The canonical text of a prefix: host bits zeroed, an address becomes /32 or /128. */
 export function canonicalPrefix(prefix: string): string {
   const c = parseCidr(prefix);
@@ -61,6 +68,35 @@ export class IpcacheClaims {
     if (mine.size === 0) next.delete(owner);
     else next.set(owner, mine);
     return new IpcacheClaims(next);
+  }
+
+  /** The identity in force at `prefix` (the highest-precedence owner's claim), if anyone claims it. */
+  identityAt(prefix: string): number | undefined {
+    for (const owner of IPCACHE_OWNERS) {
+      const identity = this.byOwner.get(owner)?.get(prefix);
+      if (identity !== undefined) return identity;
+    }
+    return undefined;
+  }
+
+  /**
+   * The prefixes whose identity in force differs between these claims and `next`, where only
+   * `owner`'s claims changed: what an incremental write of the kernel map must touch (`after`
+   * undefined: delete). Reads only the owner's old and new claims, not the whole union.
+   */
+  changesTo(next: IpcacheClaims, owner: IpcacheOwner): IpcacheChange[] {
+    const before = this.claimsOf(owner);
+    const after = next.claimsOf(owner);
+    const touched: string[] = [];
+    for (const [prefix, identity] of after) if (before.get(prefix) !== identity) touched.push(prefix);
+    for (const prefix of before.keys()) if (!after.has(prefix)) touched.push(prefix);
+    const out: IpcacheChange[] = [];
+    for (const prefix of touched) {
+      const was = this.identityAt(prefix);
+      const now = next.identityAt(prefix);
+      if (was !== now) out.push({ prefix, before: was, after: now });
+    }
+    return out;
   }
 
   claimsOf(owner: IpcacheOwner): ReadonlyMap<string, number> {

@@ -3,6 +3,7 @@
 // setPolicy applies only the difference between the map and the wanted entries.
 import path from "node:path";
 import { type BpfMap, isNativeError, openPinnedMap, possibleCpus } from "@meridian/native";
+import type { IpcacheChange } from "./ipcache-owners";
 import {
   type Addr,
   AF,
@@ -253,6 +254,44 @@ export class DatapathMaps {
       want.set(key.toString("hex"), { key, value: ipcacheInfo.encode({ identity, flags: 0 }) });
     }
     return syncMap(this.maps.mdp_ipcache, want);
+  }
+
+  /**
+   * Writes only the given changes (one update or delete each, no read of the map), new and
+   * changed entries first. The caller's `before` is what the kernel holds: if a write fails, the
+   * entries already written are put back to it (no snapshot of the whole map needed) and the
+   * error names the entry and the outcome.
+   */
+  applyIpcacheChanges(changes: readonly IpcacheChange[]): SyncDiff {
+    const ordered = [
+      ...changes.filter((c) => c.after !== undefined),
+      ...changes.filter((c) => c.after === undefined),
+    ];
+    const encode = (identity: number) => ipcacheInfo.encode({ identity, flags: 0 });
+    // Encoded first: a prefix that does not parse fails before the first kernel write.
+    const keys = ordered.map((c) => ipcacheKeyOf(c.prefix));
+    const done: number[] = [];
+    for (const [i, c] of ordered.entries()) {
+      try {
+        if (c.after === undefined) this.maps.mdp_ipcache.delete(keys[i]!);
+        else this.maps.mdp_ipcache.update(keys[i]!, encode(c.after));
+      } catch (err) {
+        let outcome = "the maps were restored to the last good state";
+        try {
+          for (const j of done.reverse()) {
+            const was = ordered[j]!.before;
+            if (was === undefined) this.maps.mdp_ipcache.delete(keys[j]!);
+            else this.maps.mdp_ipcache.update(keys[j]!, encode(was));
+          }
+        } catch (undoErr) {
+          outcome = `restoring the last good state failed too: ${(undoErr as Error).message}`;
+        }
+        throw new Error(`ipcache entry ${c.prefix}: ${(err as Error).message}; ${outcome}`, { cause: err });
+      }
+      done.push(i);
+    }
+    const removed = ordered.filter((c) => c.after === undefined).length;
+    return { written: ordered.length - removed, removed };
   }
 
   setIpcache(cidr: string, identity: number, flags = 0): void {

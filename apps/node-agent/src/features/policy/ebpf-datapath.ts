@@ -241,22 +241,51 @@ export class EbpfDatapath implements PolicyDatapath {
   /**
    * Replaces `owner`'s ipcache claims; the control plane's and every other owner's stay. The kernel
    * map becomes the new union; a failed write leaves the previous union in force.
+   *
+   * Incremental: the DNS proxy holds an answer until its addresses are in force, so only the
+   * prefixes whose identity in force changes are written (one map update each), worked out from
+   * the in-memory owner table; neither the ipcache nor conntrack is read here. Established flows
+   * are re-judged afterwards, off the answer's path (scheduleRevalidation). The next desired
+   * state's full sync still heals any difference between the table and the kernel.
    */
   claimIpcache(owner: Exclude<IpcacheOwner, "control-plane">, entries: IpcacheClaim[]): Promise<SyncDiff> {
     return this.serial(() => {
       if ((owner as IpcacheOwner) === "control-plane")
         throw new Error("the control plane's ipcache entries come with its desired state");
       for (const e of entries) validateIpcacheEntry(e);
-      const maps = this.dp.maps;
       const claims = this.claims.withClaims(owner, entries);
-      const diff = withRollback(maps, ["mdp_ipcache"], () => reconcileIpcache(maps, claims), this.log);
+      const changes = this.claims.changesTo(claims, owner);
+      const diff = this.dp.maps.applyIpcacheChanges(changes);
       this.claims = claims;
       if (diff.written + diff.removed > 0) {
-        const conntrack = this.revalidateConntrack();
-        this.log?.info({ owner, ipcache: diff, conntrack }, "ipcache claims synced");
+        this.scheduleRevalidation();
+        this.log?.debug({ owner, ipcache: diff }, "ipcache claims written");
       }
       return diff;
     });
+  }
+
+  private revalidationPending?: Promise<void>;
+
+  /**
+   * One conntrack revalidation for any number of claims in a row, queued behind them: the claims
+   * resolve first. Resolves once it ran (tests await it through `settled`).
+   */
+  private scheduleRevalidation(): void {
+    if (this.revalidationPending) return;
+    this.revalidationPending = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.serial(() => {
+        this.revalidationPending = undefined;
+        const conntrack = this.revalidateConntrack();
+        this.log?.info({ conntrack }, "ipcache claims synced; established flows re-judged");
+      }),
+    );
+  }
+
+  /** Resolves when every queued map write, and the revalidation a claim scheduled, is done. */
+  async settled(): Promise<void> {
+    await this.revalidationPending;
+    await this.queue;
   }
 
   adoptIpcacheClaims(owner: Exclude<IpcacheOwner, "control-plane">, entries: IpcacheClaim[]): void {
@@ -412,7 +441,7 @@ export class EbpfDatapath implements PolicyDatapath {
 
   async close(): Promise<void> {
     clearInterval(this.gcTimer);
-    await this.queue;
+    await this.settled();
     this.ring.close();
     // Handles only: pinned maps and links stay, so traffic keeps flowing without us.
     this.dp.close();

@@ -119,6 +119,70 @@ describe.skipIf(realParts.skip)("the ipcache holds every owner's claims", () => 
     expect(kernel()).toEqual([]);
   });
 
+  it("a DNS proxy claim among 10,000 entries writes only the new address: no read of the ipcache or conntrack on the way", async () => {
+    const many: [string, number][] = Array.from({ length: 10_000 }, (_, i) => [
+      `10.250.${i >> 8}.${i & 255}/32`,
+      300 + (i % 50),
+    ]);
+    await dp.applyDesiredState(controlPlane(++revision, many));
+    await dp.claimIpcache("dns-proxy", [{ prefix: "203.0.113.20", identity: FQDN_API }]);
+    await dp.settled();
+    const before = kernel();
+    expect(before).toHaveLength(10_001);
+
+    // Every call on the datapath's own ipcache and conntrack handles, by method name.
+    const calls: string[] = [];
+    const handles = (dp as unknown as { dp: { maps: DatapathMaps } }).dp.maps.maps;
+    const real = { ipcache: handles.mdp_ipcache, ct: handles.mdp_ct };
+    const counted = (name: string, map: object) =>
+      new Proxy(map, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            calls.push(`${name}.${String(prop)}`);
+            return v.apply(target, args);
+          };
+        },
+      });
+    handles.mdp_ipcache = counted("ipcache", real.ipcache) as typeof real.ipcache;
+    handles.mdp_ct = counted("ct", real.ct) as typeof real.ct;
+    try {
+      // The cache hands over all its claims each time: the one already in force and one new one.
+      const diff = await dp.claimIpcache("dns-proxy", [
+        { prefix: "203.0.113.20", identity: FQDN_API },
+        { prefix: "203.0.113.21", identity: FQDN_CDN },
+      ]);
+      expect(diff).toEqual({ written: 1, removed: 0 });
+      expect(calls).toEqual(["ipcache.update"]);
+      // Established flows are re-judged after the claim resolved, not before.
+      await dp.settled();
+      expect(calls.filter((c) => c.startsWith("ct."))).toContain("ct.dump");
+
+      // A claim that changes nothing in force writes nothing (the control plane wins this prefix).
+      calls.length = 0;
+      expect(
+        await dp.claimIpcache("dns-proxy", [
+          { prefix: "203.0.113.20", identity: FQDN_API },
+          { prefix: "203.0.113.21", identity: FQDN_CDN },
+          { prefix: "10.250.0.7/32", identity: FQDN_API },
+        ]),
+      ).toEqual({ written: 0, removed: 0 });
+      expect(calls).toEqual([]);
+    } finally {
+      handles.mdp_ipcache = real.ipcache;
+      handles.mdp_ct = real.ct;
+    }
+    expect(kernel()).toEqual([...before, `203.0.113.21/32=${FQDN_CDN}`].sort());
+
+    // Letting go of the control plane's prefix: the DNS proxy's identity comes into force there.
+    await dp.applyDesiredState(controlPlane(++revision, many.slice(0, 7).concat(many.slice(8))));
+    expect(kernel()).toContain(`10.250.0.7/32=${FQDN_API}`);
+    await dp.claimIpcache("dns-proxy", []);
+    await dp.applyDesiredState(controlPlane(++revision, []));
+    expect(kernel()).toEqual([]);
+  });
+
   it("a write that fails midway (the ipcache full) leaves the previous union in force, in the kernel and for the next sync", async () => {
     await dp.applyDesiredState(controlPlane(++revision, [["10.244.1.5/32", 300]]));
     await dp.claimIpcache("dns-proxy", [{ prefix: "203.0.113.7", identity: FQDN_API }]);
@@ -152,7 +216,7 @@ describe.skipIf(realParts.skip)("the ipcache holds every owner's claims", () => 
         (e: Error) => e,
       );
     expect(err?.message).toMatch(
-      /^ipcache \(3 entries\): .*; the maps were restored to the last good state$/,
+      /^ipcache entry 203\.0\.113\.9\/32: .*; the maps were restored to the last good state$/,
     );
     // The first of the two was written before the second failed: it is gone again.
     const first = ipcacheKey.encode({
