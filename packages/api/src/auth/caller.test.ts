@@ -78,6 +78,8 @@ describe("the meridian_session cookie", () => {
     expect(secretFrom({ cookie: "xmeridian_session=abc; meridian_session_old=def" })).toBeNull();
     expect(secretFrom({ cookie: "MERIDIAN_SESSION=abc" })).toBeNull();
     expect(secretFrom({ cookie: "meridian_session" })).toBeNull();
+    // A part without "=" is no cookie, even when all but its last character is the name.
+    expect(secretFrom({ cookie: "meridian_session_; meridian_sessionX" })).toBeNull();
     expect(secretFrom({ cookie: "=meridian_session; other=meridian_session" })).toBeNull();
   });
 });
