@@ -81,6 +81,14 @@ function expected(level: Level, who: CallerKind): "UNAUTHORIZED" | "FORBIDDEN" |
   return RANK[who] >= RANK[level] ? "allowed" : "FORBIDDEN";
 }
 
+/** The words a refused caller reads (trpc.ts), so a client can tell what to fix. */
+function refusal(level: Level, who: CallerKind): string {
+  if (who === "anonymous" || who === "expired") return "sign in or send a valid API token";
+  if (level === "node") return "only a node credential may use the agent channel";
+  if (who === "node") return "node credentials may only use the agent channel";
+  return `this needs the ${level} role; you have ${who}`;
+}
+
 let h: Harness;
 const secrets = {} as Record<CallerKind, string | null>;
 const existing: Record<string, string> = {};
@@ -155,6 +163,7 @@ describe("role matrix", () => {
           expect(got.code, `${who} on ${path}`).not.toBe("INTERNAL_SERVER_ERROR");
         } else {
           expect(got.code, `${who} on ${path}`).toBe(want);
+          expect(got.message, `${who} on ${path}`).toBe(refusal(level, who));
           // "Exists" and "missing" must look the same to someone not allowed to ask.
           const a = await outcome(path, who, { id: id ?? randomUUID(), version: 1 });
           const b = await outcome(path, who, { id: randomUUID(), version: 1 });
