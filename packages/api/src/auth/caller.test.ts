@@ -67,6 +67,11 @@ describe("the meridian_session cookie", () => {
     expect(secretFrom({ cookie: "meridian_session=first; meridian_session=second" })).toBe("first");
   });
 
+  it("a value with a malformed %-escape is no session (anonymous, not an error)", () => {
+    expect(secretFrom({ cookie: "meridian_session=%E0" })).toBeNull();
+    expect(secretFrom({ cookie: "meridian_session=abc%" })).toBeNull();
+  });
+
   it("a quoted value is taken with its quotes (they are not unwrapped)", () => {
     expect(secretFrom({ cookie: 'meridian_session="abc"' })).toBe('"abc"');
   });
