@@ -9,6 +9,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { modules } from "../mutation/modules.mjs";
 import { root } from "./setup.mjs";
+import { createTemplateDatabase, dropRunDatabases, psql } from "./test-db.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -38,18 +39,6 @@ for (const n of names) {
 
 function sh(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: "utf8", ...opts });
-}
-
-function psql(url, sql) {
-  const r = sh("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]);
-  if (r.status !== 0) throw new Error(`psql: ${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
-
-function withDatabase(url, db) {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
 }
 
 /** The test server of scripts/test.mjs (DATABASE_URL, or the `meridian` cluster on 127.0.0.1:5439). */
@@ -128,13 +117,7 @@ try {
     server = testServer();
     template = `${runId}_template`;
     log(`preparing template database ${template}`);
-    psql(server, `CREATE DATABASE "${template}"`);
-    const deploy = sh("npm", ["run", "--silent", "-w", "@meridian/db", "db", "--", "deploy"], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: withDatabase(server, template) },
-      stdio: "inherit",
-    });
-    if (deploy.status !== 0) throw new Error("migrations failed on the template database");
+    createTemplateDatabase(server, template);
   }
   for (const name of names) {
     const t0 = Date.now();
@@ -164,13 +147,7 @@ try {
     results.push({ name, minutes, ...(values.mutate ? { only: values.mutate } : {}), ...scoreOf(report) });
   }
 } finally {
-  if (server) {
-    for (const n of psql(server, `SELECT datname FROM pg_database WHERE datname LIKE '${runId}%'`)
-      .split("\n")
-      .filter(Boolean)) {
-      psql(server, `DROP DATABASE IF EXISTS "${n}" WITH (FORCE)`);
-    }
-  }
+  if (server) dropRunDatabases(server, runId, log);
 }
 
 const date = new Date().toISOString().slice(0, 10);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { isRoot, root, setup } from "./setup.mjs";
+import { createTemplateDatabase, dropRunDatabases } from "./test-db.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,29 +65,6 @@ function ensurePostgres() {
     if (r.status !== 0) throw new Error("pg_ctlcluster start failed");
   }
   return `postgresql://postgres@127.0.0.1:${PG_PORT}/postgres`;
-}
-
-function psql(url, sql) {
-  const r = sh("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]);
-  if (r.status !== 0) throw new Error(`psql: ${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
-
-function withDatabase(url, db) {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-function dropRunDatabases(serverUrl, prefix) {
-  try {
-    const names = psql(serverUrl, `SELECT datname FROM pg_database WHERE datname LIKE '${prefix}%'`)
-      .split("\n")
-      .filter(Boolean);
-    for (const n of names) psql(serverUrl, `DROP DATABASE IF EXISTS "${n}" WITH (FORCE)`);
-  } catch (err) {
-    log(`could not drop this run's databases: ${err.message}`);
-  }
 }
 
 function summarise() {
@@ -155,15 +133,11 @@ function main() {
   const runId = `meridian_run_${Date.now().toString(36)}`;
   const template = `${runId}_template`;
   log(`preparing template database ${template}`);
-  psql(serverUrl, `CREATE DATABASE "${template}"`);
-  const deploy = sh("npm", ["run", "--silent", "-w", "@meridian/db", "db", "--", "deploy"], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: withDatabase(serverUrl, template) },
-    stdio: "inherit",
-  });
-  if (deploy.status !== 0) {
-    dropRunDatabases(serverUrl, runId);
-    throw new Error("migrations failed on the test template database");
+  try {
+    createTemplateDatabase(serverUrl, template);
+  } catch (err) {
+    dropRunDatabases(serverUrl, runId, log);
+    throw err;
   }
 
   rmSync(resultsDir, { recursive: true, force: true });
@@ -193,7 +167,7 @@ function main() {
     { cwd: root, env, stdio: "inherit" },
   );
   // This run's databases only: a second run on the same server (another checkout) keeps its own.
-  dropRunDatabases(serverUrl, runId);
+  dropRunDatabases(serverUrl, runId, log);
 
   const { rows } = summarise();
   // A suite whose task failed although its report counts no failed test (an unhandled error,
