@@ -8,7 +8,7 @@
 // and the eBPF datapath.
 //
 //   sudo npx tsx bench/dns/run.ts [seconds=5]
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,6 +20,7 @@ import { createPrismaClient } from "@meridian/db";
 import { startEmbeddedDatabase } from "@meridian/db/embedded";
 import { deployMigrations } from "@meridian/db/migrations";
 import { buildLab, teardownLab } from "../../e2e/lab/builder";
+import { startDnsmasq } from "../../e2e/lab/dnsmasq";
 
 const seconds = Number(process.argv[2] ?? 5);
 const PREFIX = `mrdlabdns${process.pid}-`;
@@ -105,25 +106,11 @@ async function main() {
       { length: DISTINCT },
       (_, i) => `--host-record=n${i}.fresh.test,10.99.${2 + (i >> 8)}.${i & 255},300`,
     );
-    dnsmasq = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        lab.dns!.netns,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--no-resolv",
-        "--no-hosts",
-        "--bind-interfaces",
-        `--listen-address=${DNS}`,
-        `--pid-file=${path.join(dir, "dnsmasq.pid")}`,
-        "--cache-size=0",
-        "--address=/load.test/10.99.1.10",
-        ...records,
-      ],
-      { stdio: "ignore" },
-    );
+    dnsmasq = startDnsmasq(lab.dns!.netns, DNS, dir, [
+      "--cache-size=0",
+      "--address=/load.test/10.99.1.10",
+      ...records,
+    ]);
     await admin.policies.create.mutate({
       namespace: "bench",
       name: "proxied-dns",

@@ -3,7 +3,7 @@
 // agent's DNS proxy in between — reached only because from_pod redirects the pod's DNS (the pod
 // asks the server itself, as its resolver is configured). Needs root, the native addon, PostgreSQL
 // and dnsmasq (`npm test`): skipped without them, failed on CI.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { needs, parts } from "@meridian/testing";
@@ -16,6 +16,7 @@ import {
   startControlPlane,
   until,
 } from "./control-plane-harness";
+import { startDnsmasq } from "./dnsmasq";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
@@ -165,32 +166,18 @@ describe.skipIf(realParts.skip)("FQDN policy: the DNS proxy opens the datapath b
     servers.push(await startTcpServer(ext.netns, 80, "ext1"));
     servers.push(await startEchoServer(ext.netns, 7));
     const logFile = path.join(lab.dir, "dnsmasq.log");
-    dnsmasq = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        lab.dns!.netns,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--no-resolv",
-        "--no-hosts",
-        "--bind-interfaces",
-        `--listen-address=${DNS}`,
-        `--pid-file=${path.join(lab.dir, "dnsmasq.pid")}`,
-        "--log-queries",
-        `--log-facility=${logFile}`,
-        `--host-record=www.example.test,${ADDR.www},300`,
-        `--host-record=short.example.test,${ADDR.short},${SHORT_TTL}`,
-        `--host-record=cnamed.example.test,${ADDR.cnamed},300`,
-        `--host-record=tcp.example.test,${ADDR.tcp},300`,
-        `--host-record=a.b.corp.test,${ADDR.corp},300`,
-        `--host-record=held.example.test,${ADDR.held},${SHORT_TTL}`,
-        `--host-record=blocked.other.test,${ADDR.blocked},300`,
-        "--cname=alias.other.test,cnamed.example.test,300",
-      ],
-      { stdio: "ignore" },
-    );
+    dnsmasq = startDnsmasq(lab.dns!.netns, DNS, lab.dir, [
+      "--log-queries",
+      `--log-facility=${logFile}`,
+      `--host-record=www.example.test,${ADDR.www},300`,
+      `--host-record=short.example.test,${ADDR.short},${SHORT_TTL}`,
+      `--host-record=cnamed.example.test,${ADDR.cnamed},300`,
+      `--host-record=tcp.example.test,${ADDR.tcp},300`,
+      `--host-record=a.b.corp.test,${ADDR.corp},300`,
+      `--host-record=held.example.test,${ADDR.held},${SHORT_TTL}`,
+      `--host-record=blocked.other.test,${ADDR.blocked},300`,
+      "--cname=alias.other.test,cnamed.example.test,300",
+    ]);
     dnsmasqLog = logFile;
     // dnsmasq answers other pods straight (no DNS policy selects them): a server that works.
     await until(
