@@ -9,6 +9,7 @@ import {
   untilEstablished,
   untilNotification,
   untilReceived,
+  shortHoldPeer,
   wrongAsPeer,
 } from "./steps.js";
 
@@ -44,6 +45,15 @@ protocol bgp meridian {
   ipv4 { import all; export where source = RTS_STATIC; };
   ipv6 { import all; export where source = RTS_STATIC; next hop address ${lab.v6(2)}; };
 }
+protocol bgp shorthold {
+  local ${lab.v4(6)} as ${birdAs};
+  neighbor ${lab.v4(5)} as 65001;
+  hold time 3;
+  keepalive time 1;
+  connect retry time 2;
+  start delay time 1;
+  ipv4 { import all; export none; };
+}
 protocol bgp wrongas {
   local ${lab.v4(4)} as ${birdAs};
   neighbor ${lab.v4(3)} as 65999;
@@ -65,6 +75,7 @@ protocol bgp wrongas {
   us = await startUs(lab, [
     mainPeer(lab, birdAs, ["ipv4-unicast", "ipv6-unicast"]),
     wrongAsPeer(lab, birdAs),
+    shortHoldPeer(lab, birdAs),
   ]);
 }, 60_000);
 
@@ -85,6 +96,30 @@ describe("BIRD interop", () => {
       routeRefresh: true,
     });
   });
+
+  // Issue 19, bug 1: a hold timer not restarted in Established flapped every session once per
+  // hold time, and no interop test lasted that long.
+  it("a session with a 3 s hold time stays up past three hold times, on both sides", async () => {
+    await untilEstablished(us, lab.v4(6));
+    expect((await us.peer(lab.v4(6))).negotiated).toMatchObject({ holdTime: 3 });
+    // BIRD's protocol line: name, proto, table, state, since (the last state change), info.
+    const line = () => {
+      const l = birdc("show protocols shorthold")
+        .split("\n")
+        .find((x) => x.startsWith("shorthold"));
+      const [, , , state, since, info] = l?.trim().split(/\s+/) ?? [];
+      return { state, since, info };
+    };
+    const before = await until(() => {
+      const l = line();
+      return l.info === "Established" ? l : undefined;
+    }, "BIRD shorthold Established");
+    await new Promise((r) => setTimeout(r, 9_500));
+    const ours = await us.peer(lab.v4(6));
+    expect(ours).toMatchObject({ state: "Established", flaps: 0 });
+    expect(ours.uptimeSeconds).toBeGreaterThanOrEqual(9);
+    expect(line()).toEqual({ state: "up", since: before.since, info: "Established" });
+  }, 30_000);
 
   it("learns BIRD's IPv4 and IPv6 static routes", async () => {
     const v4 = await untilReceived(us, lab, "ipv4-unicast", "172.16.30.0/24", "BIRD IPv4 route");

@@ -9,6 +9,7 @@ import {
   untilEstablished,
   untilNotification,
   untilReceived,
+  shortHoldPeer,
   wrongAsPeer,
 } from "./steps.js";
 
@@ -55,11 +56,16 @@ router bgp ${frrAs}
  neighbor ${lab.v4(3)} remote-as 65999
  neighbor ${lab.v4(3)} update-source ${lab.v4(4)}
  neighbor ${lab.v4(3)} timers connect 2
+ neighbor ${lab.v4(5)} remote-as 65001
+ neighbor ${lab.v4(5)} update-source ${lab.v4(6)}
+ neighbor ${lab.v4(5)} timers 1 3
+ neighbor ${lab.v4(5)} timers connect 2
  !
  address-family ipv4 unicast
   network 172.16.10.0/24
   neighbor ${lab.v4(1)} activate
   neighbor ${lab.v4(3)} activate
+  neighbor ${lab.v4(5)} activate
  exit-address-family
  !
  address-family ipv6 unicast
@@ -81,6 +87,7 @@ router bgp ${frrAs}
     frrPeer(),
     // FRR expects AS 65999 from this address: its NOTIFICATION must show up in our status in words.
     wrongAsPeer(lab, frrAs),
+    shortHoldPeer(lab, frrAs),
   ]);
 }, 60_000);
 
@@ -97,6 +104,26 @@ describe("FRR interop", () => {
     expect(st.negotiated?.families).toEqual(["ipv4-unicast", "ipv6-unicast", "ipv4-vpn", "ipv6-vpn"]);
     expect(st.negotiated?.as4).toBe(true);
   });
+
+  // Issue 19, bug 1: a hold timer not restarted in Established flapped every session once per
+  // hold time, and no interop test lasted that long.
+  it("a session with a 3 s hold time stays up past three hold times, on both sides", async () => {
+    await untilEstablished(us, lab.v4(6));
+    expect((await us.peer(lab.v4(6))).negotiated).toMatchObject({ holdTime: 3 });
+    const before = vtyshJson<Record<string, { connectionsEstablished: number }>>(
+      `show bgp neighbors ${lab.v4(5)} json`,
+    )[lab.v4(5)]!.connectionsEstablished;
+    await new Promise((r) => setTimeout(r, 9_500));
+    const ours = await us.peer(lab.v4(6));
+    expect(ours).toMatchObject({ state: "Established", flaps: 0 });
+    expect(ours.uptimeSeconds).toBeGreaterThanOrEqual(9);
+    const theirs = vtyshJson<
+      Record<string, { bgpState: string; connectionsEstablished: number; connectionsDropped: number }>
+    >(`show bgp neighbors ${lab.v4(5)} json`)[lab.v4(5)]!;
+    expect(theirs.bgpState).toBe("Established");
+    expect(theirs.connectionsDropped).toBe(0);
+    expect(theirs.connectionsEstablished).toBe(before);
+  }, 30_000);
 
   it("learns FRR's IPv4 and IPv6 routes with their attributes", async () => {
     const v4 = await untilReceived(us, lab, "ipv4-unicast", "172.16.10.0/24", "FRR IPv4 route");

@@ -56,6 +56,21 @@ export function wrongAsPeer(lab: Lab, asn: number): PeerConfig {
   };
 }
 
+/** A session on .5 → .6 with the smallest hold time (3 s, keepalive 1 s): it must outlive several. */
+export function shortHoldPeer(lab: Lab, asn: number): PeerConfig {
+  return {
+    address: lab.v4(6),
+    asn,
+    localAddress: lab.v4(5),
+    families: ["ipv4-unicast"],
+    // Only keepalives on it: the main session's tests see the daemon's best path through .1.
+    importPolicy: { rules: [], default: "reject" },
+    exportPolicy: { rules: [], default: "reject" },
+    holdTime: 3,
+    connectRetry: 2,
+  };
+}
+
 export async function untilEstablished(
   us: Driver,
   address: string,
