@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Driver, Lab, sh, until } from "../../testing/index.js";
 import {
   mainPeer,
+  shortHoldPeer,
   startUs,
   untilDropped,
   untilEstablished,
   untilNotification,
   untilReceived,
-  shortHoldPeer,
   wrongAsPeer,
 } from "./steps.js";
 

@@ -4,12 +4,12 @@ import { type Driver, Lab, sh, startFrr, until } from "../../testing/index.js";
 import {
   mainPeer,
   SRV6,
+  shortHoldPeer,
   startUs,
   untilDropped,
   untilEstablished,
   untilNotification,
   untilReceived,
-  shortHoldPeer,
   wrongAsPeer,
 } from "./steps.js";
 
