@@ -84,19 +84,67 @@ function icmpToCilium(rule: PolicyRule): PolicyRule {
   return { ...rest, ...(toPorts.length > 0 ? { toPorts } : {}), icmps };
 }
 
-function exportPolicy(obj: Extract<ExportableObject, { kind: "NetworkPolicy" }>): Manifest {
-  const { enabled, ...withIcmp } = obj.spec;
+type Policy = Extract<ExportableObject, { kind: "NetworkPolicy" }>;
+
+function ciliumPolicySpec(obj: Policy): Record<string, unknown> {
+  const { enabled, ciliumSource, ...withIcmp } = obj.spec;
   const spec: Record<string, unknown> = { ...withIcmp };
   for (const direction of ["ingress", "ingressDeny", "egress", "egressDeny"] as const) {
     const rules = withIcmp[direction] as PolicyRule[] | undefined;
     if (rules) spec[direction] = rules.map(icmpToCilium);
   }
-  return {
-    apiVersion: API_VERSION,
-    kind: obj.namespace === null ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy",
-    metadata: metadata(obj.name, obj.namespace, enabled === false ? { [ENABLED_ANNOTATION]: "false" } : {}),
-    spec,
-  };
+  return spec;
+}
+
+/**
+ * Policies back into Cilium documents. Those imported from one document's `specs` list (the same
+ * `ciliumSource.name` with parts, in one namespace) become that document again, its specs in their
+ * old order, so that applying the export to Cilium replaces the original instead of adding
+ * `name-0…N` beside it. Cilium has no `enabled`, only this one annotation per document: a part
+ * disabled while others are not leaves the document and is written alone under its own name (and
+ * so is a part left alone: a one-spec list would import back under the document's name).
+ */
+function exportPolicies(policies: Policy[]): Manifest[] {
+  const groups = new Map<string, Policy[]>();
+  for (const p of policies) {
+    const src = p.spec.ciliumSource;
+    const key =
+      src?.part !== undefined ? `doc/${p.namespace ?? ""}/${src.name}` : `one/${p.namespace ?? ""}/${p.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  const documents: { name: string; parts: Policy[]; grouped: boolean }[] = [];
+  for (const group of groups.values()) {
+    const src = group[0]!.spec.ciliumSource;
+    if (src?.part === undefined) {
+      documents.push({ name: group[0]!.name, parts: group, grouped: false });
+      continue;
+    }
+    const enabled = group.filter((p) => p.spec.enabled !== false);
+    const together = enabled.length > 0 ? enabled : group;
+    // One spec in a `specs` list would import back under the document's name, not the part's.
+    if (together.length < 2) {
+      for (const p of group) documents.push({ name: p.name, parts: [p], grouped: false });
+      continue;
+    }
+    documents.push({
+      name: src.name,
+      parts: [...together].sort((a, b) => a.spec.ciliumSource!.part! - b.spec.ciliumSource!.part!),
+      grouped: true,
+    });
+    for (const p of group)
+      if (!together.includes(p)) documents.push({ name: p.name, parts: [p], grouped: false });
+  }
+  return documents.map(({ name, parts, grouped }) => {
+    const first = parts[0]!;
+    const annotations: Record<string, string> =
+      first.spec.enabled === false ? { [ENABLED_ANNOTATION]: "false" } : {};
+    return {
+      apiVersion: API_VERSION,
+      kind: first.namespace === null ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy",
+      metadata: metadata(name, first.namespace, annotations, first.spec.ciliumSource?.labels),
+      ...(grouped ? { specs: parts.map(ciliumPolicySpec) } : { spec: ciliumPolicySpec(first) }),
+    };
+  });
 }
 
 function exportEgress(
@@ -337,8 +385,8 @@ function stampVersions(manifests: Manifest[], objects: ExportableObject[]): void
 export function exportCiliumYaml(objects: ExportableObject[]): ExportResult {
   const unsupported: UnsupportedField[] = [];
   const manifests: Manifest[] = [];
+  manifests.push(...exportPolicies(objects.filter((o): o is Policy => o.kind === "NetworkPolicy")));
   for (const obj of objects) {
-    if (obj.kind === "NetworkPolicy") manifests.push(exportPolicy(obj));
     if (obj.kind === "EgressGatewayPolicy") manifests.push(exportEgress(obj, unsupported));
   }
   manifests.push(...exportBgp(objects, unsupported));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import {
   BGP_V2,
   CCNP,
@@ -9,7 +10,7 @@ import {
   L3_LABELS,
   L4_PORT,
 } from "./examples.test-helpers";
-import { importCiliumYaml } from "./index";
+import { exportCiliumYaml, type ImportedObject, importCiliumYaml } from "./index";
 
 describe("importCiliumYaml: Cilium documentation examples", () => {
   it("imports a label-based L3 policy into its namespace", () => {
@@ -317,6 +318,65 @@ specs:
 `);
     expect(result.errors).toEqual([]);
     expect(result.objects.map((o) => o.name)).toEqual(["multi-0", "multi-1"]);
+    expect(result.objects.map((o) => o.spec)).toMatchObject([
+      { ciliumSource: { name: "multi", part: 0 } },
+      { ciliumSource: { name: "multi", part: 1 } },
+    ]);
+  });
+
+  it("exports the policies of one specs document as that document again, under its own name", () => {
+    const first = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: multi, namespace: default, labels: { team: shop } }
+specs:
+- endpointSelector: { matchLabels: { app: a } }
+  ingress: [{ fromEntities: [cluster] }]
+- endpointSelector: { matchLabels: { app: b } }
+  egress: [{ toEntities: [world] }]
+- endpointSelector: { matchLabels: { app: c } }
+  egress: [{ toEntities: [cluster] }]
+`);
+    // Stored in any order (a list sorted by name, say), the export writes the specs as they were.
+    const shuffled = [first.objects[2]!, first.objects[0]!, first.objects[1]!];
+    const manifests = parseAllDocuments(exportCiliumYaml(shuffled).yaml).map((d) => d.toJS());
+    expect(manifests).toEqual([
+      {
+        apiVersion: "cilium.io/v2",
+        kind: "CiliumNetworkPolicy",
+        metadata: { name: "multi", namespace: "default", labels: { team: "shop" } },
+        specs: [
+          { endpointSelector: { matchLabels: { app: "a" } }, ingress: [{ fromEntities: ["cluster"] }] },
+          { endpointSelector: { matchLabels: { app: "b" } }, egress: [{ toEntities: ["world"] }] },
+          { endpointSelector: { matchLabels: { app: "c" } }, egress: [{ toEntities: ["cluster"] }] },
+        ],
+      },
+    ]);
+    const again = importCiliumYaml(exportCiliumYaml(shuffled).yaml);
+    expect(again.objects.map((o) => [o.name, o.spec])).toEqual(first.objects.map((o) => [o.name, o.spec]));
+  });
+
+  it("a part disabled in Meridian leaves the document under its own name: Cilium has one enabled setting per document", () => {
+    const first = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: multi, namespace: default }
+specs:
+- endpointSelector: { matchLabels: { app: a } }
+- endpointSelector: { matchLabels: { app: b } }
+`);
+    const [a, b] = first.objects as Extract<ImportedObject, { kind: "NetworkPolicy" }>[];
+    const disabled = { ...b!, spec: { ...b!.spec, enabled: false } };
+    const yaml = exportCiliumYaml([a!, disabled]).yaml;
+    const manifests = parseAllDocuments(yaml).map((d) => d.toJS());
+    expect(
+      manifests.map((m) => [m.metadata.name, m.metadata.annotations, m.specs?.length ?? "spec"]),
+    ).toEqual([
+      ["multi-0", undefined, "spec"],
+      ["multi-1", { "meridian.io/enabled": "false" }, "spec"],
+    ]);
+    // Imported back, they are the same objects.
+    expect(importCiliumYaml(yaml).objects.map((o) => o.name)).toEqual(["multi-0", "multi-1"]);
   });
 
   it("reports CIDR groups (cidrGroupRef) in ingress by path", () => {
@@ -483,8 +543,12 @@ spec:
   endpointSelector: {}
 `);
     expect(result.unsupported.map((u) => [u.field, u.reason])).toEqual([
-      ["metadata.labels.team", "object labels are not kept in Meridian"],
       ["metadata.annotations.owner", "annotations are not kept in Meridian"],
     ]);
+    // A policy's labels are kept for the export (Cilium users select policies by them).
+    expect(result.objects[0]!.spec).toMatchObject({
+      ciliumSource: { name: "labelled", labels: { team: "payments" } },
+    });
+    expect(exportCiliumYaml(result.objects).yaml).toContain("labels:\n    team: payments\n");
   });
 });

@@ -135,8 +135,10 @@ function ignoredMetadata(
   const notes = Object.keys(raw)
     .filter((key) => !TOP_LEVEL.includes(key))
     .map((key) => ({ field: key, reason: `${key} is not part of a Cilium object and is ignored` }));
-  // BGP advertisement labels are how peers select advertisements; they are used, not dropped.
-  if (kind !== "CiliumBGPAdvertisement" && isObject(metadata.labels)) {
+  // BGP advertisement labels are how peers select advertisements; they are used, not dropped. A
+  // policy keeps its labels for the export (spec.ciliumSource).
+  const keepsLabels = ["CiliumBGPAdvertisement", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"];
+  if (!keepsLabels.includes(kind) && isObject(metadata.labels)) {
     for (const key of Object.keys(metadata.labels)) {
       notes.push({ field: `metadata.labels.${key}`, reason: "object labels are not kept in Meridian" });
     }
@@ -215,6 +217,14 @@ function policyCandidates(doc: DocWithExtras, r: Reporter, errors: ImportError[]
     }
     const input = importPolicySpec(spec, path, r);
     if (doc.annotations[ENABLED_ANNOTATION] === "false") input.enabled = false;
+    // Kept so that an export writes the document back under its own name, labels and grouping.
+    const hasLabels = Object.keys(doc.labels).length > 0;
+    if (specs.length > 1 || hasLabels) {
+      const source: JsonObject = { name: doc.name };
+      if (specs.length > 1) source.part = i;
+      if (hasLabels) source.labels = doc.labels;
+      input.ciliumSource = source;
+    }
     return {
       kind: "NetworkPolicy",
       name: specs.length === 1 ? doc.name : `${doc.name}-${i}`,

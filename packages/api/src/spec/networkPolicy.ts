@@ -1,9 +1,16 @@
 // CiliumNetworkPolicy `spec`, as far as Meridian enforces it. Strict objects: a misspelt field
 // ("fromCidr") is an error that names it, rather than a rule that silently allows nothing.
 import { z } from "zod";
-import { cidrProblem, cidrSchema, dnsNameSchema, dnsPatternSchema, fqdnSelectorSchema } from "./common";
+import {
+  cidrProblem,
+  cidrSchema,
+  dnsNameSchema,
+  dnsPatternSchema,
+  fqdnSelectorSchema,
+  objectNameSchema,
+} from "./common";
 import { cidrContains } from "./ip";
-import { labelSelectorSchema } from "./labels";
+import { labelSelectorSchema, labelsSchema } from "./labels";
 import { list, MAX_ITEMS } from "./limits";
 
 export const PROTOCOLS = ["TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "ANY"] as const;
@@ -172,6 +179,21 @@ export const enableDefaultDenySchema = z.strictObject({
 });
 export type EnableDefaultDeny = z.infer<typeof enableDefaultDenySchema>;
 
+/**
+ * The Cilium document a policy was imported from, so that an export writes it back under its own
+ * name, labels and grouping: the policies made from one document's `specs` list (named
+ * `<name>-<part>`) are exported as that one document again, not as N documents Cilium would add
+ * beside the original.
+ */
+export const ciliumSourceSchema = z.strictObject({
+  name: objectNameSchema,
+  /** The position in the document's list of specs (`spec` first, then `specs`); absent: the only one. */
+  part: z.number().int().min(0).max(MAX_ITEMS.rules).optional(),
+  /** The document's `metadata.labels`, which Meridian does not use but Cilium users select on. */
+  labels: labelsSchema.optional(),
+});
+export type CiliumSource = z.infer<typeof ciliumSourceSchema>;
+
 export const networkPolicySpecSchema = z.strictObject({
   description: z.string().max(1024).optional(),
   /** Meridian: a disabled policy is kept but not compiled into any node's state. */
@@ -182,6 +204,7 @@ export const networkPolicySpecSchema = z.strictObject({
   ingressDeny: list(ingressDenyRuleSchema, MAX_ITEMS.rules, "ingressDeny rules").optional(),
   egress: list(egressRuleSchema, MAX_ITEMS.rules, "egress rules").optional(),
   egressDeny: list(egressDenyRuleSchema, MAX_ITEMS.rules, "egressDeny rules").optional(),
+  ciliumSource: ciliumSourceSchema.optional(),
 });
 export type NetworkPolicySpec = z.infer<typeof networkPolicySpecSchema>;
 export type NetworkPolicySpecInput = z.input<typeof networkPolicySpecSchema>;
