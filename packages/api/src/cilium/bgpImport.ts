@@ -150,7 +150,8 @@ function importClusterConfig(
   peerAdSelectors: Map<string, FamilySelector[]>,
 ): void {
   const spec = r.pick(doc.spec, "spec", ["nodeSelector", "bgpInstances"]);
-  asArray(spec.bgpInstances).forEach((inst, i) => {
+  const instances = asArray(spec.bgpInstances);
+  instances.forEach((inst, i) => {
     if (!isObject(inst)) return;
     const path = `spec.bgpInstances[${i}]`;
     const instance = r.pick(inst, path, ["name", "localASN", "peers"], {
@@ -159,7 +160,16 @@ function importClusterConfig(
     const instanceName = nameOf(instance.name);
     out.instances.push({
       name: instanceName,
-      spec: { nodeSelector: (spec.nodeSelector as Json) ?? {}, localASN: instance.localASN as Json },
+      spec: {
+        nodeSelector: (spec.nodeSelector as Json) ?? {},
+        localASN: instance.localASN as Json,
+        // The cluster config's own name, labels and the instance's place in it, for the export.
+        ciliumSource: {
+          name: doc.name,
+          ...(instances.length > 1 ? { part: i } : {}),
+          ...(Object.keys(doc.labels).length > 0 ? { labels: doc.labels } : {}),
+        },
+      },
       doc,
       at: { name: `${path}.name`, spec: path },
     });
@@ -189,6 +199,7 @@ function importClusterConfig(
           peerASN: peer.peerASN as Json,
           ...config?.settings,
           ...(labels ? { labels } : {}),
+          ...(config ? { ciliumPeerConfig: configName } : {}),
         },
         doc,
         at: { name: `${peerPath}.name`, spec: peerPath },

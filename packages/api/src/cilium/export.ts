@@ -302,13 +302,90 @@ function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[])
   };
 }
 
+type Instance = Extract<ExportableObject, { kind: "BgpInstance" }>;
+
+/**
+ * Instances back into CiliumBGPClusterConfigs: those imported from one cluster config (the same
+ * `ciliumSource.name`) become it again, in their old order, while they still share its node
+ * selector; the rest are written one each, under the cluster config's name when it was theirs alone.
+ */
+function exportClusterConfigs(
+  instances: Instance[],
+  peers: Peer[],
+  peerConfigOf: Map<Peer, string>,
+): Manifest[] {
+  const groups = new Map<string, Instance[]>();
+  for (const inst of instances) {
+    const src = inst.spec.ciliumSource;
+    const key = src ? `doc/${src.name}/${JSON.stringify(inst.spec.nodeSelector)}` : `one/${inst.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), inst]);
+  }
+  const taken = new Set<string>();
+  const manifests: Manifest[] = [];
+  for (const group of groups.values()) {
+    const ordered = [...group].sort(
+      (a, b) => (a.spec.ciliumSource?.part ?? 0) - (b.spec.ciliumSource?.part ?? 0),
+    );
+    const src = ordered[0]!.spec.ciliumSource;
+    // Two groups from one document (their node selectors now differ): the second keeps its own name.
+    const name = src && !taken.has(src.name) ? src.name : ordered[0]!.name;
+    taken.add(name);
+    manifests.push({
+      apiVersion: API_VERSION,
+      kind: "CiliumBGPClusterConfig",
+      metadata: metadata(name, null, {}, src?.labels),
+      spec: {
+        nodeSelector: ordered[0]!.spec.nodeSelector,
+        bgpInstances: ordered.map((inst) => ({
+          name: inst.name,
+          localASN: inst.spec.localASN,
+          peers: peers
+            .filter((p) => p.spec.instance === inst.name)
+            .map((p) => ({
+              name: p.name,
+              peerAddress: p.spec.address,
+              peerASN: p.spec.peerASN,
+              peerConfigRef: { name: peerConfigOf.get(p) ?? p.name },
+            })),
+        })),
+      },
+    });
+  }
+  return manifests;
+}
+
+/**
+ * Peers back into CiliumBGPPeerConfigs: peers imported from one peer config share it again, named
+ * as it was, as long as what they export is the same; a peer whose settings have since changed
+ * gets its own config under its own name.
+ */
+function exportPeerConfigs(
+  peers: Peer[],
+  ads: Advertisement[],
+  unsupported: UnsupportedField[],
+): { manifests: Manifest[]; configOf: Map<Peer, string> } {
+  const configOf = new Map<Peer, string>();
+  const byName = new Map<string, Manifest>();
+  for (const peer of peers) {
+    const manifest = exportPeerConfig(peer, ads, unsupported);
+    const shared = peer.spec.ciliumPeerConfig;
+    const same = (m: Manifest | undefined) =>
+      m !== undefined &&
+      JSON.stringify({ ...m, metadata: undefined }) === JSON.stringify({ ...manifest, metadata: undefined });
+    let name = peer.name;
+    if (shared && (!byName.has(shared) || same(byName.get(shared)))) name = shared;
+    if (byName.has(name) && !same(byName.get(name))) name = peer.name;
+    (manifest.metadata as { name: string }).name = name;
+    if (!byName.has(name)) byName.set(name, manifest);
+    configOf.set(peer, name);
+  }
+  return { manifests: [...byName.values()], configOf };
+}
+
 function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[]): Manifest[] {
-  const instances = objects.filter(
-    (o): o is Extract<ExportableObject, { kind: "BgpInstance" }> => o.kind === "BgpInstance",
-  );
+  const instances = objects.filter((o): o is Instance => o.kind === "BgpInstance");
   const peers = objects.filter((o): o is Peer => o.kind === "BgpPeer");
   const ads = objects.filter((o): o is Advertisement => o.kind === "BgpAdvertisement");
-  const manifests: Manifest[] = [];
   for (const inst of instances) {
     if (inst.spec.routerID) {
       unsupported.push({
@@ -317,28 +394,6 @@ function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[])
         reason: "CiliumBGPClusterConfig has no router ID field",
       });
     }
-    manifests.push({
-      apiVersion: API_VERSION,
-      kind: "CiliumBGPClusterConfig",
-      metadata: metadata(inst.name, null, {}),
-      spec: {
-        nodeSelector: inst.spec.nodeSelector,
-        bgpInstances: [
-          {
-            name: inst.name,
-            localASN: inst.spec.localASN,
-            peers: peers
-              .filter((p) => p.spec.instance === inst.name)
-              .map((p) => ({
-                name: p.name,
-                peerAddress: p.spec.address,
-                peerASN: p.spec.peerASN,
-                peerConfigRef: { name: p.name },
-              })),
-          },
-        ],
-      },
-    });
   }
   for (const peer of peers) {
     if (!instances.some((i) => i.name === peer.spec.instance)) {
@@ -348,8 +403,12 @@ function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[])
         reason: `instance ${peer.spec.instance} is not in the export; the peer config is exported without a cluster config`,
       });
     }
-    manifests.push(exportPeerConfig(peer, ads, unsupported));
   }
+  const peerConfigs = exportPeerConfigs(peers, ads, unsupported);
+  const manifests = [
+    ...exportClusterConfigs(instances, peers, peerConfigs.configOf),
+    ...peerConfigs.manifests,
+  ];
   for (const ad of ads) {
     const manifest = exportAdvertisement(ad, unsupported);
     if (manifest) manifests.push(manifest);

@@ -76,20 +76,21 @@ describe("Cilium round trip", () => {
     expect(back.objects[0]!.spec).toEqual(spec);
   });
 
-  it("exports BGP as cluster config, one peer config per peer and labelled advertisements", () => {
+  it("exports BGP under the documents' own names: the cluster config and the peer config the peers share", () => {
     const { yaml } = exportCiliumYaml(importCiliumYaml(BGP_V2).objects);
     const docs = parseAllDocuments(yaml).map((d) => d.toJS());
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
-      "CiliumBGPClusterConfig/instance-65000",
-      "CiliumBGPPeerConfig/peer-65000-tor1",
+      "CiliumBGPClusterConfig/cilium-bgp",
+      "CiliumBGPPeerConfig/cilium-peer",
       "CiliumBGPAdvertisement/bgp-advertisements-0",
       "CiliumBGPAdvertisement/bgp-advertisements-1",
     ]);
+    expect(docs[0].spec.bgpInstances[0].name).toBe("instance-65000");
     expect(docs[0].spec.bgpInstances[0].peers[0]).toEqual({
       name: "peer-65000-tor1",
       peerAddress: "fd00:10:0:0::1",
       peerASN: 65000,
-      peerConfigRef: { name: "peer-65000-tor1" },
+      peerConfigRef: { name: "cilium-peer" },
     });
     expect(docs[1].spec.timers).toEqual({
       connectRetryTimeSeconds: 120,
@@ -97,6 +98,73 @@ describe("Cilium round trip", () => {
       keepAliveTimeSeconds: 3,
     });
     expect(docs.every((d) => d.apiVersion === "cilium.io/v2")).toBe(true);
+  });
+
+  it("one cluster config with two instances and two peers sharing a peer config exports as it was", () => {
+    const first = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumBGPClusterConfig
+metadata: { name: fabric, labels: { site: dc1 } }
+spec:
+  nodeSelector: { matchLabels: { rack: r1 } }
+  bgpInstances:
+  - name: tor-a
+    localASN: 65001
+    peers:
+    - { name: a1, peerASN: 65100, peerAddress: 192.0.2.1, peerConfigRef: { name: tor } }
+  - name: tor-b
+    localASN: 65002
+    peers:
+    - { name: b1, peerASN: 65100, peerAddress: 192.0.2.2, peerConfigRef: { name: tor } }
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPPeerConfig
+metadata: { name: tor }
+spec:
+  timers: { holdTimeSeconds: 30, keepAliveTimeSeconds: 10 }
+  families: [{ afi: ipv4, safi: unicast, advertisements: { matchLabels: { adv: pods } } }]
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPAdvertisement
+metadata: { name: pods, labels: { adv: pods } }
+spec:
+  advertisements: [{ advertisementType: PodCIDR }]
+`);
+    expect(first.errors).toEqual([]);
+    const docs = () => (objects: ImportedObject[]) =>
+      parseAllDocuments(exportCiliumYaml(objects).yaml).map((d) => d.toJS());
+    const manifests = docs()(first.objects);
+    expect(manifests.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      "CiliumBGPClusterConfig/fabric",
+      "CiliumBGPPeerConfig/tor",
+      "CiliumBGPAdvertisement/pods",
+    ]);
+    expect(manifests[0].metadata.labels).toEqual({ site: "dc1" });
+    expect(
+      manifests[0].spec.bgpInstances.map((i: { name: string; peers: { peerConfigRef: unknown }[] }) => [
+        i.name,
+        i.peers[0]!.peerConfigRef,
+      ]),
+    ).toEqual([
+      ["tor-a", { name: "tor" }],
+      ["tor-b", { name: "tor" }],
+    ]);
+    // Imported back: the same objects.
+    const again = importCiliumYaml(exportCiliumYaml(first.objects).yaml);
+    expect(withoutSource(again.objects)).toEqual(withoutSource(first.objects));
+    // One peer's hold time changed in Meridian: it gets a peer config of its own, the other keeps "tor".
+    const changed = first.objects.map((o) =>
+      o.kind === "BgpPeer" && o.name === "b1" ? { ...o, spec: { ...o.spec, holdTimeSeconds: 90 } } : o,
+    );
+    const split = docs()(changed);
+    expect(split.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      "CiliumBGPClusterConfig/fabric",
+      "CiliumBGPPeerConfig/tor",
+      "CiliumBGPPeerConfig/b1",
+      "CiliumBGPAdvertisement/pods",
+    ]);
+    expect(split[0].spec.bgpInstances[1].peers[0].peerConfigRef).toEqual({ name: "b1" });
+    expect(split[2].spec.timers.holdTimeSeconds).toBe(90);
   });
 
   it("keeps a disabled policy disabled through an annotation Cilium ignores", () => {

@@ -1,6 +1,14 @@
 // BGP instances, peers and advertisements. Timer and community rules follow RFC 4271 / 1997 / 8092.
 import { z } from "zod";
-import { asnSchema, cidrSchema, ipAddressSchema, ipv4AddressSchema, portSchema } from "./common";
+import { ciliumSourceSchema } from "./ciliumSource";
+import {
+  asnSchema,
+  cidrSchema,
+  ipAddressSchema,
+  ipv4AddressSchema,
+  objectNameSchema,
+  portSchema,
+} from "./common";
 import { familyBits, parseCidr, parseIp } from "./ip";
 import { labelSelectorSchema, labelsSchema } from "./labels";
 import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
@@ -10,6 +18,8 @@ export const bgpInstanceSpecSchema = z.strictObject({
   localASN: asnSchema,
   /** Defaults on the node to its first IPv4 address. */
   routerID: ipv4AddressSchema.optional(),
+  /** The CiliumBGPClusterConfig it was imported from (one config may hold several instances). */
+  ciliumSource: ciliumSourceSchema.optional(),
 });
 export type BgpInstanceSpec = z.infer<typeof bgpInstanceSpecSchema>;
 
@@ -178,6 +188,11 @@ const peerFields = {
   importPolicy: bgpImportPolicySchema.optional(),
   /** Install the accepted IPv4/IPv6 unicast routes into the node's kernel; needs an importPolicy. */
   installRoutes: z.boolean().default(false),
+  /**
+   * The CiliumBGPPeerConfig its settings were imported from: peers that shared one are exported
+   * sharing it again, while their settings still agree.
+   */
+  ciliumPeerConfig: objectNameSchema.optional(),
 };
 
 /** RFC 8212: without a policy saying which routes may enter the kernel, none may. */

@@ -1,5 +1,6 @@
 // Public surface of the shared schemas: console, API and agent import from here.
 export * from "./bgp";
+export * from "./ciliumSource";
 export * from "./common";
 export * from "./egressGateway";
 export * from "./fqdn";

@@ -7,10 +7,10 @@ import {
   dnsNameSchema,
   dnsPatternSchema,
   fqdnSelectorSchema,
-  objectNameSchema,
 } from "./common";
 import { cidrContains } from "./ip";
-import { labelSelectorSchema, labelsSchema } from "./labels";
+import { ciliumSourceSchema } from "./ciliumSource";
+import { labelSelectorSchema } from "./labels";
 import { list, MAX_ITEMS } from "./limits";
 
 export const PROTOCOLS = ["TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "ANY"] as const;
@@ -178,21 +178,6 @@ export const enableDefaultDenySchema = z.strictObject({
   egress: z.boolean().optional(),
 });
 export type EnableDefaultDeny = z.infer<typeof enableDefaultDenySchema>;
-
-/**
- * The Cilium document a policy was imported from, so that an export writes it back under its own
- * name, labels and grouping: the policies made from one document's `specs` list (named
- * `<name>-<part>`) are exported as that one document again, not as N documents Cilium would add
- * beside the original.
- */
-export const ciliumSourceSchema = z.strictObject({
-  name: objectNameSchema,
-  /** The position in the document's list of specs (`spec` first, then `specs`); absent: the only one. */
-  part: z.number().int().min(0).max(MAX_ITEMS.rules).optional(),
-  /** The document's `metadata.labels`, which Meridian does not use but Cilium users select on. */
-  labels: labelsSchema.optional(),
-});
-export type CiliumSource = z.infer<typeof ciliumSourceSchema>;
 
 export const networkPolicySpecSchema = z.strictObject({
   description: z.string().max(1024).optional(),
