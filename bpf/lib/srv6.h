@@ -15,8 +15,8 @@
  *   Outer: traffic class copied from the inner packet, flow label from the skb hash (ECMP),
  *   hop limit 64, next header 4 (IPv4) or 41 (IPv6). The inner TTL / hop limit is decremented
  *   (the node routes the packet into the VPN); at 1 or less the packet is dropped.
- *   MTU: member pods get a route MTU lowered by the overhead (the agent's job, see
- *   features/srv6/README.md); a non-GSO packet that would still exceed the uplink MTU after
+ *   MTU: the choice is a route MTU lowered by the overhead for member pods (so TCP picks an MSS
+ *   that fits; e2e/lab/srv6.test.ts sets it, the CNI does not yet); a non-GSO packet that would still exceed the uplink MTU after
  *   encapsulation is dropped (DROP_SRV6_OVERSIZE) rather than sent to be dropped silently at
  *   the next hop. GSO packets: bpf_skb_adjust_room lowers gso_size by the overhead.
  *   The outer packet is routed by bpf_fib_lookup + bpf_redirect / bpf_redirect_neigh; when
