@@ -4,7 +4,7 @@
  * Enforces the sending endpoint's egress policy.
  *
  *   parse → (not IP: pass) → (IPv6 ND: pass) → conntrack (established / reply:
- *   hook_dns_redirect, pass) → endpoint by source address (unknown: pass, not ours) →
+ *   hook_dns_redirect, hook_srv6_encap) → endpoint by source address (unknown: pass, not ours) →
  *   hook_dns_redirect → egress policy → conntrack create → hook_egress_gw →
  *   hook_srv6_encap → finish
  */
@@ -21,8 +21,13 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f, struct 
 	if (!ep) {
 		/* Not a new flow of an endpoint. An established DNS flow still goes to the proxy (a TCP
 		 * query's segments after the SYN); the hook ignores everything else (ep NULL). */
-		if (ret == 0)
-			return hook_dns_redirect(skb, f, NULL);
+		if (ret == 0) {
+			ret = hook_dns_redirect(skb, f, NULL);
+			if (ret)
+				return ret;
+			/* Established and reply packets of a VRF member are encapsulated too. */
+			return hook_srv6_encap(skb, f, NULL);
+		}
 		return ret;
 	}
 	v->src_identity = ep->identity;

@@ -10,5 +10,6 @@
 #define MERIDIAN_FEATURES_H
 
 #include "dns.h" /* FQDN policy: DNS to the node's proxy (hook_dns_redirect) */
+#include "srv6.h" /* SRv6 L3VPN: encap on pod egress, decap on uplink ingress */
 
 #endif

@@ -145,6 +145,15 @@ export const REASON = {
   EXTHDR_LIMIT: 8,
   INVALID_TCP: 9,
   INVALID_SOURCE: 10,
+  // SRv6 (bpf/lib/srv6.h): a range of its own.
+  SRV6_NO_POLICY: 40,
+  SRV6_OVERSIZE: 41,
+  SRV6_HOP_LIMIT: 42,
+  SRV6_ENCAP: 43,
+  SRV6_NO_VRF_MATCH: 44,
+  SRV6_BAD_SRH: 45,
+  SRV6_SEGLEFT: 46,
+  SRV6_BAD_INNER: 47,
   REDIRECTED: 62,
   EVENTS_LOST: 63,
 } as const;

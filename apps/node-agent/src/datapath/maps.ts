@@ -53,7 +53,16 @@ export type MapName = (typeof MAP_NAMES)[number];
  * Maps a feature header declares (bpf/lib/<feature>.h) and the feature's own subsystem opens by
  * its pin; the loader keeps their pins (they are not stale) but the policy datapath never reads them.
  */
-export const FEATURE_MAP_NAMES = ["mdp_dns_redir", "mdp_dns_orig"] as const;
+export const FEATURE_MAP_NAMES = [
+  "mdp_dns_redir",
+  "mdp_dns_orig",
+  "mdp_srv6_vrf",
+  "mdp_srv6_policy",
+  "mdp_srv6_sid",
+  "mdp_srv6_vrfep",
+  "mdp_srv6_cfg",
+  "mdp_srv6_stats",
+] as const;
 
 export interface Endpoint {
   epId: number;

@@ -47,8 +47,8 @@ afterAll(async () => {
 });
 
 describe("the agent's subsystems", () => {
-  it("are the policy datapath, DNS, BGP and routing, applied in that order, each its own component", () => {
-    expect(features.map((f) => f.component)).toEqual(["datapath", "dns", "bgp", "routing"]);
+  it("are the policy datapath, DNS, BGP, SRv6 and routing, applied in that order, each its own component", () => {
+    expect(features.map((f) => f.component)).toEqual(["datapath", "dns", "bgp", "srv6", "routing"]);
     expect(features.filter((f) => f.refusesStateOnFailure).map((f) => f.component)).toEqual(["datapath"]);
   });
 
@@ -115,7 +115,7 @@ describe("the agent's subsystems", () => {
     );
     expect(routes.length).toBe(new Set(routes).size);
     const commands = FEATURE_CLIS.flatMap((c) => c.commands.map((x) => x.name));
-    expect(commands).toEqual(["policy", "flows", "dns", "bgp"]);
+    expect(commands).toEqual(["policy", "flows", "dns", "bgp", "srv6"]);
   });
 });
 

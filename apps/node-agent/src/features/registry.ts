@@ -12,6 +12,7 @@ import { DnsFeature, dnsCli } from "./dns/index.js";
 import type { AgentFeature, FeatureContext } from "./feature.js";
 import { type PolicyDatapath, PolicyFeature, policyCli, UnenforcedDatapath } from "./policy/index.js";
 import { RoutingFeature, routingCli } from "./routing/index.js";
+import { Srv6Feature, srv6Cli } from "./srv6/index.js";
 
 export interface FeatureOptions {
   /** The policy datapath (eBPF, or the unenforced stand-in); default: unenforced. */
@@ -23,6 +24,7 @@ export interface FeatureOptions {
 export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): AgentFeature[] {
   const policy = new PolicyFeature(ctx, opts.datapath ?? new UnenforcedDatapath());
   const datapath = policy.datapath;
+  const bgp = opts.bgp === false ? undefined : new BgpFeature(ctx, opts.bgp ?? {});
   return [
     policy,
     // After policy: its endpoint hook has attached the programs the redirect map steers.
@@ -31,10 +33,16 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
       claimIpcache: (claims) => policy.claimIpcache("dns-proxy", claims),
       adoptIpcacheClaims: (claims) => policy.adoptIpcacheClaims("dns-proxy", claims),
     }),
-    ...(opts.bgp === false ? [] : [new BgpFeature(ctx, opts.bgp ?? {})]),
+    ...(bgp ? [bgp] : []),
+    // After BGP: imports its received VPN routes into the VRFs' SRv6 policies.
+    new Srv6Feature(ctx, {
+      pinDir: datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined,
+      vpnRoutes: () => bgp?.controller?.vpnRoutes() ?? [],
+      onRoutesChanged: (l) => bgp?.controller?.onRoutesChanged(l),
+    }),
     new RoutingFeature(ctx),
   ];
 }
 
 /** The subsystems' commands and `status` rows, in the same order. */
-export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, dnsCli, bgpCli, routingCli];
+export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, dnsCli, bgpCli, srv6Cli, routingCli];

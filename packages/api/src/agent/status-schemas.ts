@@ -34,12 +34,40 @@ export const routingDetailSchema = z.strictObject({});
 /** `cni`: the node's PodCIDRs. */
 export const cniDetailSchema = z.strictObject({ podCIDRs: z.array(z.string().max(MAX_TEXT.address)).max(2) });
 
+/** `srv6` (the agent's SRv6 L3VPN datapath): locators, SIDs, per-VRF entries, counters. */
+export const srv6DetailSchema = z.strictObject({
+  source: z.string().max(MAX_TEXT.address).nullable(),
+  locators: z.array(z.string().max(MAX_TEXT.address)).max(64),
+  sids: z
+    .array(
+      z.strictObject({
+        sid: z.string().max(MAX_TEXT.address),
+        vrf: z.string().max(256),
+        behavior: z.string().max(16),
+      }),
+    )
+    .max(4096),
+  vrfs: z
+    .array(
+      z.strictObject({
+        name: z.string().max(256),
+        vrfID: z.number().int(),
+        members: z.number().int(),
+        staticPolicies: z.number().int(),
+        bgpPolicies: z.number().int(),
+      }),
+    )
+    .max(4096),
+  counters: z.record(z.string().max(64), z.number()),
+});
+
 /** The components whose detail has a schema, by component name. */
 export const COMPONENT_DETAIL_SCHEMAS = {
   datapath: datapathDetailSchema,
   routing: routingDetailSchema,
   cni: cniDetailSchema,
   bgp: bgpComponentDetailSchema,
+  srv6: srv6DetailSchema,
 } as const satisfies Record<string, z.ZodType<Record<string, unknown>>>;
 export type KnownComponent = keyof typeof COMPONENT_DETAIL_SCHEMAS;
 export type ComponentDetail<C extends KnownComponent> = z.infer<(typeof COMPONENT_DETAIL_SCHEMAS)[C]>;
@@ -48,6 +76,7 @@ export const datapathStatusSchema = componentStatusOf("datapath", datapathDetail
 export const routingStatusSchema = componentStatusOf("routing", routingDetailSchema);
 export const cniStatusSchema = componentStatusOf("cni", cniDetailSchema);
 export const bgpStatusSchema = componentStatusOf("bgp", bgpComponentDetailSchema);
+export const srv6StatusSchema = componentStatusOf("srv6", srv6DetailSchema);
 
 const isKnown = (c: string): c is KnownComponent => Object.hasOwn(COMPONENT_DETAIL_SCHEMAS, c);
 

@@ -1,0 +1,229 @@
+// The SRv6 subsystem (component "srv6"): the node as an SRv6 L3VPN PE. It writes the datapath's
+// SRv6 maps (bpf/lib/srv6.h, through kernel.ts) from the desired state's `srv6` section — the
+// VRFs this node serves with their SIDs and member endpoints, static policies — and from the BGP
+// subsystem's received VPN routes whose route targets a VRF imports (plan.ts: static wins over
+// BGP). Every write is all or nothing; a failed one keeps the last good state in the maps.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { srv6DetailSchema } from "@meridian/api/agent/status-schemas";
+import { ifNameToIndex } from "@meridian/native";
+import type { Metric } from "prom-client";
+import { type LocalRoute, sendJson } from "../../agent/local-api.js";
+import type { FeatureCli } from "../../cli/command.js";
+import { table } from "../../cli/table.js";
+import type { ComponentStatus, NodeDesiredState } from "../../sync/channel.js";
+import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
+import { Srv6Kernel } from "./kernel.js";
+import { type PlanVpnRoute, planSrv6, type Srv6Plan, type Srv6Section } from "./plan.js";
+
+export const srv6StatusSchema = componentStatusSchema("srv6", srv6DetailSchema);
+
+export interface Srv6FeatureDeps {
+  /** The policy datapath's pin directory, when it is the eBPF one (else the feature stays off). */
+  pinDir?: string;
+  /** Received VPN routes (the BGP subsystem), and a way to hear when they change. */
+  vpnRoutes?(): PlanVpnRoute[];
+  onRoutesChanged?(listener: () => void): void;
+  /** The node's SRv6 source address; default: its first locator's ::1. */
+  source?: string;
+  /** Uplink MTU for the datapath's oversize check; default 0 (none). */
+  mtu?: number;
+}
+
+export class Srv6Feature implements AgentFeature {
+  readonly component = "srv6";
+  readonly sections = ["srv6", "endpoints"] as const;
+  readonly refusesStateOnFailure = false;
+  readonly statusSchema = srv6StatusSchema;
+  readonly metrics: Metric[] = [];
+  readonly routes: LocalRoute[];
+  private kernel?: Srv6Kernel;
+  private off?: string;
+  private error?: string;
+  private section?: Srv6Section;
+  private plan?: Srv6Plan;
+  private pending = false;
+
+  constructor(
+    private readonly ctx: FeatureContext,
+    private readonly deps: Srv6FeatureDeps,
+  ) {
+    this.routes = [{ method: "GET", path: "/v1/srv6", handle: ({ res }) => sendJson(res, 200, this.view()) }];
+  }
+
+  async start(): Promise<void> {
+    const { pinDir } = this.deps;
+    if (!pinDir || !existsSync(path.join(pinDir, "mdp_srv6_sid"))) {
+      this.off = "no eBPF datapath with SRv6: VRFs are not served";
+      return;
+    }
+    this.kernel = Srv6Kernel.open(pinDir);
+    this.deps.onRoutesChanged?.(() => this.routesChanged());
+  }
+
+  private routesChanged(): void {
+    if (this.pending || !this.section) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      try {
+        this.write();
+      } catch (err) {
+        this.error = (err as Error).message;
+        this.ctx.log.error({ err }, "srv6: BGP routes not applied; last good state kept");
+      }
+    });
+  }
+
+  async apply(next: NodeDesiredState): Promise<void> {
+    this.section = (next as { srv6?: Srv6Section }).srv6;
+    try {
+      this.write();
+    } catch (err) {
+      this.error = (err as Error).message;
+      throw new Error(`srv6: ${this.error}`);
+    }
+  }
+
+  private write(): void {
+    const plan = planSrv6(
+      this.section,
+      (ref) => {
+        const ep = this.ctx.endpoint(ref);
+        if (!ep) return undefined;
+        return {
+          ifindex: ifNameToIndex(ep.hostIfname),
+          addresses: ep.addresses.map((a) => a.split("/")[0] ?? a),
+          mac: ep.mac,
+          hostMac: ep.hostMac,
+        };
+      },
+      this.deps.vpnRoutes?.() ?? [],
+      { ...(this.deps.source ? { source: this.deps.source } : {}), mtu: this.deps.mtu ?? 0 },
+    );
+    if (this.kernel) this.kernel.apply(plan.state);
+    this.plan = plan;
+    this.error = undefined;
+  }
+
+  private detail() {
+    const s = this.section;
+    const p = this.plan;
+    const counters: Record<string, number> = {};
+    for (const c of this.kernel?.counters() ?? []) counters[c.name] = Number(c.packets);
+    return {
+      source: p?.state.source ?? null,
+      locators: (s?.locators ?? []).map((l) => l.locator),
+      sids: (s?.vrfs ?? []).map((v) => ({ sid: v.sid, vrf: v.name, behavior: v.behavior })),
+      vrfs: (s?.vrfs ?? []).map((v) => ({
+        name: v.name,
+        vrfID: v.vrfID,
+        members: p?.state.members.filter((m) => m.vrfId === v.vrfID).length ?? 0,
+        staticPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "static").length ?? 0,
+        bgpPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "bgp").length ?? 0,
+      })),
+      counters,
+    };
+  }
+
+  private view() {
+    return {
+      ...this.detail(),
+      off: this.off ?? null,
+      error: this.error ?? null,
+      policies: this.plan?.policies ?? [],
+      skipped: this.plan?.skipped ?? [],
+      missingMembers: this.plan?.missingMembers ?? [],
+      datapath: this.kernel?.read() ?? null,
+    };
+  }
+
+  status(): ComponentStatus | undefined {
+    if (this.off || !this.kernel)
+      return { component: this.component, state: "unknown", message: this.off ?? "SRv6 maps not open yet" };
+    return {
+      component: this.component,
+      state: this.error ? "error" : "ok",
+      message: this.error ?? `${this.section?.vrfs.length ?? 0} VRF(s)`,
+      detail: this.detail(),
+    };
+  }
+
+  lastError(): string | undefined {
+    return this.error;
+  }
+
+  statusView(): Record<string, unknown> {
+    return {
+      srv6: this.off
+        ? { off: this.off }
+        : { vrfs: this.section?.vrfs.length ?? 0, error: this.error ?? null },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.kernel?.close();
+    this.kernel = undefined;
+  }
+}
+
+type View = ReturnType<Srv6Feature["view"]>;
+
+export const srv6Cli: FeatureCli = {
+  commands: [
+    {
+      name: "srv6",
+      usage: "  srv6 sids|vrfs|policies [--json]       SRv6 SIDs, VRFs, SR policies (static and BGP)",
+      async run(call) {
+        const sub = call.positionals[0];
+        const v = (await call.get("/v1/srv6")) as View;
+        if (sub === "sids") {
+          if (call.json) call.out(JSON.stringify(v.datapath?.sids ?? [], null, 2));
+          else
+            call.out(
+              table(
+                ["SID", "VRF", "BEHAVIOR"],
+                v.sids.map((s) => [s.sid, s.vrf, s.behavior]),
+              ),
+            );
+          return 0;
+        }
+        if (sub === "vrfs") {
+          if (call.json) call.out(JSON.stringify(v.vrfs, null, 2));
+          else
+            call.out(
+              table(
+                ["VRF", "ID", "MEMBERS", "STATIC", "BGP"],
+                v.vrfs.map((x) => [
+                  x.name,
+                  String(x.vrfID),
+                  String(x.members),
+                  String(x.staticPolicies),
+                  String(x.bgpPolicies),
+                ]),
+              ),
+            );
+          return 0;
+        }
+        if (sub === "policies") {
+          if (call.json) call.out(JSON.stringify(v.policies, null, 2));
+          else
+            call.out(
+              table(
+                ["VRF", "DESTINATION", "SEGMENTS", "SOURCE"],
+                v.policies.map((p) => [
+                  p.vrf,
+                  p.destination,
+                  p.segments.join(","),
+                  p.peer ? `bgp (${p.peer})` : p.source,
+                ]),
+              ),
+            );
+          return 0;
+        }
+        call.out("usage: meridian-agent srv6 sids|vrfs|policies [--json]");
+        return 2;
+      },
+    },
+  ],
+};

@@ -1,0 +1,151 @@
+// From the desired state's `srv6` section, the node's endpoints and the BGP subsystem's received
+// VPN routes to what the SRv6 maps hold (kernel.ts). Pure: the feature and its tests call it.
+//
+// Precedence: a static policy from the control plane wins over a BGP-learned route for the same
+// VRF and prefix (operator intent over what a peer says); among BGP routes for one prefix the
+// first by (peer, SID) wins, so the choice is stable. Longer prefixes win in the datapath (LPM).
+import type { Srv6DatapathState } from "./kernel.js";
+import { SRV6_MAX_SEGS } from "./kernel.js";
+
+export interface Srv6Section {
+  locators: { pool: string; locator: string }[];
+  vrfs: {
+    name: string;
+    vrfID: number;
+    behavior: "End.DT4" | "End.DT6" | "End.DT46";
+    encapMode: "HEncaps" | "HEncapsRed";
+    sid: string;
+    importRouteTargets: string[];
+    memberEndpoints: string[];
+  }[];
+  policies: { name: string; vrf: string; vrfID: number; destination: string; segments: string[] }[];
+}
+
+export interface PlanEndpoint {
+  ifindex: number;
+  addresses: string[];
+  mac?: string;
+  hostMac?: string;
+}
+
+export interface PlanVpnRoute {
+  peer: string;
+  family: "vpnv4" | "vpnv6";
+  routeTargets: string[];
+  prefix: string;
+  sid?: string;
+  stale: boolean;
+}
+
+export interface PlannedPolicy {
+  vrf: string;
+  destination: string;
+  segments: string[];
+  source: "static" | "bgp";
+  peer?: string;
+}
+
+export interface Srv6Plan {
+  state: Srv6DatapathState;
+  policies: PlannedPolicy[];
+  /** BGP routes not used, and why (shown in status). */
+  skipped: { prefix: string; peer: string; reason: string }[];
+  /** Members the agent does not know (not on this node's CNI yet). */
+  missingMembers: string[];
+}
+
+/** The node's SRv6 source: the given one, else the first locator's address ::1. */
+export function defaultSource(section: Srv6Section): string | null {
+  const loc = section.locators[0]?.locator;
+  if (!loc) return null;
+  const net = loc.split("/")[0] ?? "";
+  return net.endsWith("::") ? `${net}1` : net;
+}
+
+export function planSrv6(
+  section: Srv6Section | undefined,
+  endpoint: (ref: string) => PlanEndpoint | undefined,
+  vpnRoutes: PlanVpnRoute[],
+  opts: { source?: string; mtu?: number } = {},
+): Srv6Plan {
+  const empty: Srv6DatapathState = { source: null, mtu: 0, members: [], policies: [], sids: [] };
+  if (!section) return { state: empty, policies: [], skipped: [], missingMembers: [] };
+  const state: Srv6DatapathState = {
+    source: opts.source ?? defaultSource(section),
+    mtu: opts.mtu ?? 0,
+    members: [],
+    policies: [],
+    sids: [],
+  };
+  const missingMembers: string[] = [];
+  const policies: PlannedPolicy[] = [];
+  const skipped: Srv6Plan["skipped"] = [];
+  const byVrf = new Map(section.vrfs.map((v) => [v.name, v]));
+  for (const vrf of section.vrfs) {
+    state.sids.push({ sid: vrf.sid, vrfId: vrf.vrfID, behavior: vrf.behavior });
+    for (const ref of vrf.memberEndpoints) {
+      const ep = endpoint(ref);
+      if (!ep) {
+        missingMembers.push(ref);
+        continue;
+      }
+      for (const address of ep.addresses) {
+        const v4 = !address.includes(":");
+        state.members.push({
+          vrfId: vrf.vrfID,
+          ifindex: ep.ifindex,
+          address,
+          destinations: [v4 ? "0.0.0.0/0" : "::/0"],
+          ...(ep.mac ? { mac: ep.mac } : {}),
+          ...(ep.hostMac ? { hostMac: ep.hostMac } : {}),
+        });
+      }
+    }
+  }
+  const taken = new Set<string>();
+  for (const p of section.policies) {
+    const vrf = byVrf.get(p.vrf);
+    if (!vrf) continue; // a VRF this node does not serve (no members here)
+    taken.add(`${vrf.vrfID} ${p.destination}`);
+    policies.push({ vrf: vrf.name, destination: p.destination, segments: p.segments, source: "static" });
+  }
+  const sorted = [...vpnRoutes].sort((a, b) =>
+    a.peer === b.peer ? ((a.sid ?? "") < (b.sid ?? "") ? -1 : 1) : a.peer < b.peer ? -1 : 1,
+  );
+  for (const vrf of section.vrfs) {
+    for (const r of sorted) {
+      if (!r.routeTargets.some((t) => vrf.importRouteTargets.includes(t))) continue;
+      if (!r.sid) {
+        skipped.push({ prefix: r.prefix, peer: r.peer, reason: "no SRv6 SID" });
+        continue;
+      }
+      const key = `${vrf.vrfID} ${r.prefix}`;
+      if (taken.has(key)) {
+        skipped.push({
+          prefix: r.prefix,
+          peer: r.peer,
+          reason: `VRF ${vrf.name}: a static policy or an earlier route holds it`,
+        });
+        continue;
+      }
+      taken.add(key);
+      policies.push({ vrf: vrf.name, destination: r.prefix, segments: [r.sid], source: "bgp", peer: r.peer });
+    }
+  }
+  for (const p of policies) {
+    const vrf = byVrf.get(p.vrf);
+    if (!vrf) continue;
+    if (p.segments.length > SRV6_MAX_SEGS)
+      throw new RangeError(
+        `policy ${p.vrf} ${p.destination}: ${p.segments.length} segments (at most ${SRV6_MAX_SEGS})`,
+      );
+    state.policies.push({
+      vrfId: vrf.vrfID,
+      destination: p.destination,
+      segments: p.segments,
+      mode: vrf.encapMode,
+      source: p.source,
+    });
+  }
+  return { state, policies, skipped, missingMembers };
+}
