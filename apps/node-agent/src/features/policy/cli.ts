@@ -74,7 +74,12 @@ function printKernelPolicy(dp: KernelPolicyView, desired: PolicyRow[], out: (s: 
           ports(e),
           e.verdict,
           e.ruleId,
-          desired.some((d) => d.ruleId === e.ruleId && d.direction === e.direction) ? "yes" : "NOT DESIRED",
+          // An enforcement marker names a default deny's policies; it is not a desired rule.
+          e.verdict === "default-deny"
+            ? "marker"
+            : desired.some((d) => d.ruleId === e.ruleId && d.direction === e.direction)
+              ? "yes"
+              : "NOT DESIRED",
         ]),
       ),
     );
