@@ -16,6 +16,12 @@ export interface FlowEvent {
   verdict: "forwarded" | "dropped" | "redirected";
   reason?: string;
   endpoint?: string;
+  /** The local endpoint's pod. */
+  namespace?: string;
+  pod?: string;
+  /** The other side, when the node's desired state knows it as a pod. */
+  peerNamespace?: string;
+  peerPod?: string;
   /** Policy direction of the endpoint that saw it: egress (from the pod) or ingress (to it). */
   direction?: "ingress" | "egress";
   /**

@@ -442,6 +442,12 @@ export class EbpfDatapath implements PolicyDatapath {
     return name ? { ruleId: name, policies: [policyOfRule(name)] } : { ruleId: `#${n}` };
   }
 
+  /** The other side as the control plane names it, when it is a pod of the cluster. */
+  private peerOf(ip: string): Pick<FlowEvent, "peerNamespace" | "peerPod"> {
+    const peer = this.state?.endpoints.find((d) => d.ipv4 === ip || d.ipv6 === ip);
+    return peer ? { peerNamespace: peer.namespace, peerPod: peer.name } : {};
+  }
+
   private emitFlow(e: KernelFlowEvent): void {
     const ep = [...this.endpoints.values()].find((x) => x.ifindex === e.epId || x.ifindex === e.ifindex);
     const flow: FlowEvent = {
@@ -454,6 +460,8 @@ export class EbpfDatapath implements PolicyDatapath {
       verdict: e.verdict,
       ...(e.verdict === "dropped" ? { reason: e.reason } : {}),
       ...(ep ? { endpoint: ep.ep.id } : {}),
+      ...(ep?.ep.podName ? { namespace: ep.ep.namespace ?? "default", pod: ep.ep.podName } : {}),
+      ...this.peerOf(e.point === "to_pod" ? e.src : e.dst),
       direction: e.point === "to_pod" ? "ingress" : "egress",
       ...this.decidedBy(e.ruleId),
       srcIdentity: e.srcIdentity,
