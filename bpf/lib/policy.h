@@ -5,7 +5,15 @@
  *   int policy_check(ep, remote_identity, direction, f, &rule_id)
  *     Returns 0 to allow, -DROP_POLICY_DENY when an explicit deny matched,
  *     -DROP_POLICY_DEFAULT when the endpoint enforces policy in this direction and
- *     no rule allowed the packet. rule_id is the matching rule (0 if none).
+ *     no rule allowed the packet. rule_id is the matching rule; for a default deny, the
+ *     endpoint's enforcement marker (below), 0 if it has none.
+ *
+ * Enforcement marker: an L3-only entry (prefixlen POLICY_PREFIX_L3) for the reserved
+ * remote identity IDENTITY_ENFORCEMENT, one per endpoint and enforced direction, whose
+ * rule_id stands for the policies whose selection put the endpoint under default deny
+ * there (the agent maps it back to their names). No packet carries that identity, so it
+ * never decides a verdict; it is read only on the default-deny path, so it costs nothing
+ * on allowed packets. Its verdict is 0 (neither allow nor deny).
  *
  * See struct policy_key for the key scheme: two LPM lookups (remote identity, then
  * IDENTITY_ANY); deny from either beats allow from either.
@@ -15,6 +23,8 @@
 
 #include "maps.h"
 #include "parse.h"
+
+#define IDENTITY_ENFORCEMENT 0xffffffff
 
 static __always_inline struct policy_entry *policy_lookup(__u32 ep_id, __u32 identity, __u8 direction,
 							  const struct flow *f)
@@ -59,6 +69,9 @@ static __always_inline int policy_check(const struct endpoint_info *ep, __u32 re
 		*rule_id = any->rule_id;
 		return 0;
 	}
+	any = policy_lookup(ep->ep_id, IDENTITY_ENFORCEMENT, direction, f);
+	if (any)
+		*rule_id = any->rule_id;
 	return -DROP_POLICY_DEFAULT;
 }
 

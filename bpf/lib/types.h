@@ -64,6 +64,7 @@
 #define DROP_INVALID_TCP 9      /* TCP data offset < 5 */
 #define DROP_INVALID_SOURCE 10  /* a pod sent from an address that is not its own */
 #define REASON_MAX 64
+#define COUNTER_EVENTS_SUPPRESSED 61 /* drop events the per-reason rate limit held back (lib/exit.h) */
 #define REASON_REDIRECTED 62    /* a hook redirected the packet: counted apart, not a drop */
 #define COUNTER_EVENTS_LOST 63  /* ring buffer full: events dropped (not packets) */
 
@@ -182,7 +183,7 @@ struct flow_event {
 	__u16 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u32 pad2;
+	__u32 suppressed; /* drop events of this reason the rate limit held back since the last one sent */
 };
 
 #endif

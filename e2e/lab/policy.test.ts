@@ -191,19 +191,52 @@ describe.skipIf(needs("policy enforced by the eBPF datapath on real traffic", LA
         (after[node].get(key) ?? 0) - (before[node].get(key) ?? 0);
       const n1Flows = (await recentFlows(lab!, "p-n1")).slice(before.n1Flows);
       const n2Flows = (await recentFlows(lab!, "p-n2")).slice(before.n2Flows);
-      const drops = (flows: typeof n1Flows, src: string, dst: string, dport: number, direction: string) =>
-        flows.filter(
-          (f) =>
-            f.verdict === "dropped" &&
-            f.src === src &&
-            f.dst === dst &&
-            f.dport === dport &&
-            f.direction === direction &&
-            f.reason === "policy_default",
-        ).length;
-      const n1Egress = drops(n1Flows, pod("web-1").ipv4!, pod("db-1").ipv4!, 8080, "egress");
-      const n1ToClient = drops(n1Flows, pod("web-1").ipv4!, pod("client-1").ipv4!, 5432, "egress");
-      const n2Ingress = drops(n2Flows, pod("client-1").ipv4!, pod("db-1").ipv4!, 5432, "ingress");
+      // Each drop is a default deny naming the policy whose selection put the pod under enforcement
+      // in that direction: web-only-to-db for web-1's egress, db-allows-web for db-1's ingress.
+      const drops = (
+        flows: typeof n1Flows,
+        src: string,
+        dst: string,
+        dport: number,
+        direction: string,
+        policy: string,
+      ) => {
+        const mine = flows.filter(
+          (f) => f.verdict === "dropped" && f.src === src && f.dst === dst && f.dport === dport,
+        );
+        for (const f of mine)
+          expect(f).toMatchObject({
+            direction,
+            reason: "policy_default",
+            ruleId: "default-deny",
+            policies: [policy],
+          });
+        return mine.length;
+      };
+      const n1Egress = drops(
+        n1Flows,
+        pod("web-1").ipv4!,
+        pod("db-1").ipv4!,
+        8080,
+        "egress",
+        "shop/web-only-to-db",
+      );
+      const n1ToClient = drops(
+        n1Flows,
+        pod("web-1").ipv4!,
+        pod("client-1").ipv4!,
+        5432,
+        "egress",
+        "shop/web-only-to-db",
+      );
+      const n2Ingress = drops(
+        n2Flows,
+        pod("client-1").ipv4!,
+        pod("db-1").ipv4!,
+        5432,
+        "ingress",
+        "shop/db-allows-web",
+      );
       expect(n1Egress).toBeGreaterThanOrEqual(1); // the SYN, and its retransmissions
       expect(n1ToClient).toBeGreaterThanOrEqual(1);
       expect(n2Ingress).toBeGreaterThanOrEqual(1);
@@ -281,6 +314,29 @@ describe.skipIf(needs("policy enforced by the eBPF datapath on real traffic", LA
       });
       expect(
         rows.some((d) => d.verdict === "forwarded" && d.destination === pod("db-1").ipv4 && d.port === 5432),
+      ).toBe(true);
+      // The control plane's query finds them by what decided.
+      const from = new Date(Date.now() - 3_600_000);
+      const denied = await cp!.client.flows.query.query({
+        from,
+        ruleId: "default-deny",
+        ip: pod("client-1").ipv4!,
+        endpoint: "shop/db-1",
+      });
+      expect(denied.items.length).toBeGreaterThanOrEqual(1);
+      for (const r of denied.items)
+        expect(r).toMatchObject({
+          verdict: "dropped",
+          direction: "ingress",
+          policies: ["shop/db-allows-web"],
+        });
+      const allowed = await cp!.client.flows.query.query({
+        from,
+        verdict: "forwarded",
+        policy: "shop/db-allows-web",
+      });
+      expect(
+        allowed.items.some((r) => r.ruleId?.startsWith("shop/db-allows-web/ingress") && r.port === 5432),
       ).toBe(true);
     });
 

@@ -41,8 +41,8 @@ export const agentConfigSchema = z.object({
   datapath: z.enum(["auto", "ebpf", "none"]).default("auto"),
   /** Where maps and links are pinned; one directory per node (lab nodes share a kernel). */
   bpfPinDir: z.string().min(1).default("/sys/fs/bpf/meridian"),
-  /** How often flow summaries go to the control plane. */
-  flowReportIntervalMs: z.number().int().min(500).default(10_000),
+  /** How often flow summaries go to the control plane: also their aggregation window (15 s). */
+  flowReportIntervalMs: z.number().int().min(500).default(15_000),
   mtu: z.number().int().min(1280).max(65535).optional(),
   /**
    * With a control plane, CNI ADD waits this long for the endpoint's identity and compiled policy

@@ -6,6 +6,7 @@ import { bgpRouter } from "./bgp/router";
 import { ciliumRouter } from "./cilium-io/router";
 import { egressPoliciesRouter } from "./egress/router";
 import { endpointsRouter, identitiesRouter } from "./endpoints/router";
+import { flowsRouter } from "./flows/router";
 import { pinInputCoercion } from "./limits/pin-coercion";
 import { joinTokensRouter } from "./nodes/join-tokens";
 import { nodesRouter } from "./nodes/router";
@@ -32,6 +33,7 @@ export const appRouter = createTRPCRouter({
   services: servicesRouter,
   cilium: ciliumRouter,
   audit: auditRouter,
+  flows: flowsRouter,
   status: statusRouter,
   agent: agentRouter,
 });

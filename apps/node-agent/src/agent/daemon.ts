@@ -55,6 +55,9 @@ export class Agent implements SyncTarget {
   ) {
     this.log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
     this.controlPlane = config.api ? { mode: "disconnected", api: config.api } : { mode: "standalone" };
+    // What status says is in force is what the metric says: a revision acknowledged without a
+    // datapath change (same content, newer revision) moves both.
+    this.metrics.revisionInForce = () => this.controlPlane.lastRevision ?? this.desired?.revision ?? 0;
     const ctx: FeatureContext = {
       config,
       log: this.log,
@@ -174,7 +177,6 @@ export class Agent implements SyncTarget {
       }
     }
     this.desired = { state, revision };
-    this.metrics.lastAppliedRevision.set(revision);
     this.controlPlane = { ...this.controlPlane, lastRevision: revision };
     this.admission.onApplied(state);
   }

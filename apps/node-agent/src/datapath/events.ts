@@ -23,6 +23,8 @@ export interface FlowEvent {
   dst: string;
   sport: number;
   dport: number;
+  /** Drop events of this reason the datapath's rate limit held back just before this one. */
+  suppressed: number;
 }
 
 export function decodeFlowEvent(buf: Buffer): FlowEvent {
@@ -50,6 +52,7 @@ export function decodeFlowEvent(buf: Buffer): FlowEvent {
     dst: formatAddr(e.family, e.daddr),
     sport: e.sport,
     dport: e.dport,
+    suppressed: e.suppressed,
   };
 }
 

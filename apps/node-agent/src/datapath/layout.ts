@@ -119,7 +119,8 @@ export function defineStruct<F extends Fields>(cName: string, fields: F): Struct
 // ---- constants: mirror bpf/lib/types.h ----
 
 export const AF = { INET: 4, INET6: 6 } as const;
-export const IDENTITY = { ANY: 0, HOST: 1, WORLD: 2 } as const;
+/** ENFORCEMENT: the reserved remote identity of an endpoint's enforcement marker (bpf/lib/policy.h). */
+export const IDENTITY = { ANY: 0, HOST: 1, WORLD: 2, ENFORCEMENT: 0xffffffff } as const;
 export const POINT = { FROM_POD: 0, TO_POD: 1, FROM_NET: 2, TO_NET: 3 } as const;
 export const POINT_MAX = 4;
 export const POINT_NAMES = ["from_pod", "to_pod", "from_net", "to_net"] as const;
@@ -154,6 +155,7 @@ export const REASON = {
   SRV6_BAD_SRH: 45,
   SRV6_SEGLEFT: 46,
   SRV6_BAD_INNER: 47,
+  EVENTS_SUPPRESSED: 61,
   REDIRECTED: 62,
   EVENTS_LOST: 63,
 } as const;
@@ -233,7 +235,7 @@ export const flowEvent = defineStruct("flow_event", {
   pad: "u16",
   saddr: { bytes: 16 },
   daddr: { bytes: 16 },
-  pad2: "u32",
+  suppressed: "u32",
 });
 
 /** Every layout, for the BTF check. */

@@ -46,6 +46,7 @@ export const MAP_NAMES = [
   "mdp_ct",
   "mdp_counters",
   "mdp_events",
+  "mdp_drop_rate",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -481,7 +482,8 @@ export class DatapathMaps {
         const allow = found.find((e) => e?.verdict === VERDICT.ALLOW);
         if (deny) [flags, ruleId] = [CT_FLAGS.REVOKED | CT_FLAGS.DENIED, deny.rule_id];
         else if (allow) ruleId = allow.rule_id;
-        else [flags, ruleId] = [CT_FLAGS.REVOKED, 0];
+        // Default deny: the flow's drops name the enforcement marker, as a new flow's would.
+        else [flags, ruleId] = [CT_FLAGS.REVOKED, look(IDENTITY.ENFORCEMENT)?.rule_id ?? 0];
       }
       if (flags === entry.flags && ruleId === entry.rule_id) continue;
       if (flags && !entry.flags) revoked++;
@@ -545,6 +547,13 @@ export class DatapathMaps {
     for (let i = 0; i < REASON_MAX * POINT_MAX; i++) {
       key.writeUInt32LE(i);
       m.update(key, zero);
+    }
+    // The drop-event rate limiter's windows and held-back counts start afresh too.
+    const rate = this.maps.mdp_drop_rate;
+    const zeroRate = Buffer.alloc(rate.info().valueBufferSize);
+    for (let i = 0; i < REASON_MAX; i++) {
+      key.writeUInt32LE(i);
+      rate.update(key, zeroRate);
     }
   }
 }

@@ -170,3 +170,33 @@ export function decodePolicy(key: Buffer, value: Buffer): PolicyMapEntry {
 }
 
 export { IDENTITY };
+
+/** An endpoint's default deny in one direction, and the number that names its cause. */
+export interface EnforcementMarker {
+  direction: "ingress" | "egress";
+  /** Stands for the policies that put the endpoint under enforcement there (the agent's table). */
+  ruleId: number;
+}
+
+/**
+ * The enforcement markers as map entries (bpf/lib/policy.h): L3-only entries for the reserved
+ * identity IDENTITY.ENFORCEMENT with verdict 0, read by the datapath only when it default-denies,
+ * so the drop event names what put the endpoint under enforcement.
+ */
+export function enforcementEntries(epId: number, markers: EnforcementMarker[]): PolicyMapEntry[] {
+  return markers.map((m) => ({
+    epId,
+    identity: IDENTITY.ENFORCEMENT,
+    direction: m.direction === "ingress" ? DIRECTION.INGRESS : DIRECTION.EGRESS,
+    protocol: 0,
+    port: 0,
+    prefixlen: POLICY_PREFIX.L3,
+    verdict: 0,
+    ruleId: m.ruleId,
+  }));
+}
+
+/** Whether a map entry is an enforcement marker rather than a rule. */
+export function isEnforcementMarker(e: Pick<PolicyMapEntry, "identity">): boolean {
+  return e.identity === IDENTITY.ENFORCEMENT;
+}

@@ -38,6 +38,39 @@ describe("flow summaries for the control plane", () => {
     expect(a.drain()).toEqual([]);
   });
 
+  it("keeps the deciding rule, endpoint and direction, and sums what the datapath held back", () => {
+    const a = new FlowAggregator();
+    const deny = flow({
+      direction: "ingress",
+      namespace: "prod",
+      pod: "db-1",
+      ruleId: "default-deny",
+      policies: ["prod/db-allow-web"],
+    });
+    a.add(deny);
+    a.add({ ...deny, sport: 40002, suppressed: 40 });
+    a.add(
+      flow({
+        verdict: "forwarded",
+        reason: undefined,
+        direction: "ingress",
+        ruleId: "prod/db-allow-web/ingress[0]",
+      }),
+    );
+    expect(a.drain()).toEqual([
+      expect.objectContaining({
+        verdict: "dropped",
+        direction: "ingress",
+        endpoint: "prod/db-1",
+        ruleId: "default-deny",
+        policies: ["prod/db-allow-web"],
+        packets: 2,
+        suppressed: 40,
+      }),
+      expect.objectContaining({ verdict: "forwarded", ruleId: "prod/db-allow-web/ingress[0]", packets: 1 }),
+    ]);
+  });
+
   it("stays within what the API accepts and counts what did not fit", () => {
     const a = new FlowAggregator();
     for (let i = 0; i <= MAX_SUMMARIES; i++)

@@ -1,6 +1,8 @@
 // Flow events folded into summaries for the control plane (`agent.reportFlows`): one row per
-// (source, destination, protocol, port, verdict, reason) and interval, so a busy node sends a
-// bounded report instead of every event. Best effort: a report that fails is dropped, not retried.
+// connection key (source, destination, protocol, port), verdict, reason, direction, endpoint and
+// deciding rule, per window (`flowReportIntervalMs`, 15 s by default, as Calico's Goldmane), so a
+// busy node sends a bounded report instead of every event. Best effort: a report that fails is
+// dropped, not retried.
 import type { FlowEvent } from "../features/policy/datapath.js";
 
 export interface FlowSummary {
@@ -11,8 +13,17 @@ export interface FlowSummary {
   port?: number;
   verdict: "forwarded" | "dropped" | "redirected";
   reason?: string;
+  direction?: "ingress" | "egress";
+  /** The local endpoint's pod, `namespace/name`. */
+  endpoint?: string;
+  /** The deciding rule, or `default-deny` (then `policies` are the ones that enforce it). */
+  ruleId?: string;
+  policies?: string[];
+  /** Packets and bytes of the events folded in (events: new flows and rate-limited drops). */
   packets: number;
   bytes: number;
+  /** Drop events the datapath held back (rate limit) on top of `packets`. */
+  suppressed?: number;
 }
 
 /** The API accepts at most this many rows per report. */
@@ -24,11 +35,23 @@ export class FlowAggregator {
   overflow = 0;
 
   add(f: FlowEvent): void {
-    const key = `${f.src}|${f.dst}|${f.proto}|${f.dport ?? ""}|${f.verdict}|${f.reason ?? ""}`;
+    const endpoint = f.pod ? `${f.namespace ?? "default"}/${f.pod}` : undefined;
+    const key = [
+      f.src,
+      f.dst,
+      f.proto,
+      f.dport ?? "",
+      f.verdict,
+      f.reason ?? "",
+      f.direction ?? "",
+      endpoint ?? "",
+      f.ruleId ?? "",
+    ].join("|");
     const row = this.rows.get(key);
     if (row) {
       row.packets++;
       row.bytes += f.bytes ?? 0;
+      if (f.suppressed) row.suppressed = (row.suppressed ?? 0) + f.suppressed;
       return;
     }
     if (this.rows.size >= MAX_SUMMARIES) {
@@ -43,8 +66,13 @@ export class FlowAggregator {
       ...(f.dport !== undefined ? { port: f.dport } : {}),
       verdict: f.verdict,
       ...(f.reason ? { reason: f.reason } : {}),
+      ...(f.direction ? { direction: f.direction } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(f.ruleId ? { ruleId: f.ruleId } : {}),
+      ...(f.policies?.length ? { policies: [...f.policies] } : {}),
       packets: 1,
       bytes: f.bytes ?? 0,
+      ...(f.suppressed ? { suppressed: f.suppressed } : {}),
     });
   }
 

@@ -5,6 +5,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 
 export class AgentMetrics {
   readonly registry = new Registry();
+  /**
+   * The revision in force, read at every scrape (the agent sets it): the same number `status`
+   * and the control plane show, whether or not the revision changed the datapath.
+   */
+  revisionInForce: () => number = () => 0;
   readonly endpoints = new Gauge({
     name: "meridian_endpoints",
     help: "Endpoints (pod interfaces) managed by this agent",
@@ -16,10 +21,11 @@ export class AgentMetrics {
     labelNames: ["component"] as const,
     registers: [this.registry],
   });
-  readonly lastAppliedRevision = new Gauge({
+  readonly lastAppliedRevision: Gauge = new Gauge({
     name: "meridian_last_applied_revision",
-    help: "Revision of the last desired state applied in full (0: none yet)",
+    help: "Revision of the desired state in force, acknowledged to the control plane (0: none yet)",
     registers: [this.registry],
+    collect: (): void => this.lastAppliedRevision.set(this.revisionInForce()),
   });
   readonly syncConnected = new Gauge({
     name: "meridian_sync_connected",
@@ -41,7 +47,6 @@ export class AgentMetrics {
   });
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "meridian_agent_" });
-    this.lastAppliedRevision.set(0);
     this.syncConnected.set(0);
   }
 }

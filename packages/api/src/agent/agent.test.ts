@@ -383,5 +383,32 @@ describe("status", () => {
         })
       ).accepted,
     ).toBe(1);
+    // A default-deny drop keeps the policies that enforce it, and what the datapath held back.
+    const drop = {
+      at: new Date(),
+      source: "10.244.1.5",
+      destination: "10.244.2.7",
+      protocol: "tcp",
+      port: 5432,
+      verdict: "dropped" as const,
+      reason: "policy_default",
+      direction: "ingress" as const,
+      endpoint: "shop/db-0",
+      ruleId: "default-deny",
+      policies: ["shop/db-allow-web"],
+      packets: 3,
+      bytes: 180,
+      suppressed: 12,
+    };
+    expect((await agent.agent.reportFlows.mutate({ flows: [drop] })).accepted).toBe(1);
+    const stored = await h.db.flowSummary.findMany({ orderBy: { id: "desc" }, take: 1 });
+    expect(stored[0]?.data).toMatchObject({
+      verdict: "dropped",
+      ruleId: "default-deny",
+      policies: ["shop/db-allow-web"],
+      direction: "ingress",
+      endpoint: "shop/db-0",
+      suppressed: 12,
+    });
   });
 });

@@ -1,6 +1,7 @@
 // The agent channel: join once with a join token, then — with the node credential — follow
 // desired state over SSE and report status, heartbeats, DNS events, flows and endpoints.
 // The node is always the credential's node; inputs cannot point at another one.
+
 import { TRPCError, tracked } from "@trpc/server";
 import { z } from "zod";
 import { hashSecret, newSecret } from "../auth/crypto";
@@ -10,6 +11,7 @@ import { UnknownNodeError } from "../compiler/compile";
 import type { ClusterSnapshot } from "../compiler/snapshot";
 import { upsertEndpoint } from "../endpoints/service";
 import { fieldError } from "../errors";
+import { flowRetentionMs, pruneFlows } from "../flows/service";
 import { type InventoryDeps, inventoryChangeAffects, inventoryDeps } from "../inventory/affects";
 import { commitInventory } from "../inventory/commit";
 import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
@@ -49,6 +51,8 @@ const RECHECK_MS = 30_000;
 const INVENTORY_COALESCE_MS = 50;
 // How long a subscriber waits before reading the model again after a failed read.
 const SNAPSHOT_RETRY_MS = 500;
+
+let lastFlowPrune = 0;
 
 export const agentRouter = createTRPCRouter({
   join: publicProcedure
@@ -328,6 +332,11 @@ export const agentRouter = createTRPCRouter({
       const r = await ctx.db.flowSummary.createMany({
         data: input.flows.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
       });
+      // Bounded history (MERIDIAN_FLOW_RETENTION_HOURS), pruned on ingest at most once a minute.
+      if (Date.now() - lastFlowPrune > 60_000) {
+        lastFlowPrune = Date.now();
+        await pruneFlows(ctx.db, flowRetentionMs());
+      }
       return { accepted: r.count };
     }),
 

@@ -77,8 +77,16 @@ export const flowSummarySchema = z.object({
   port: z.number().int().min(0).max(65535).optional(),
   verdict: z.enum(["forwarded", "dropped", "redirected"]),
   reason: z.string().max(200).optional(),
+  direction: z.enum(["ingress", "egress"]).optional(),
+  /** The local endpoint's pod, `namespace/name`. */
+  endpoint: z.string().max(300).optional(),
+  /** The deciding rule (`ns/policy/ingress[0]`), or `default-deny` with the enforcing `policies`. */
+  ruleId: z.string().max(300).optional(),
+  policies: z.array(z.string().max(300)).max(64).optional(),
   packets: z.number().int().min(0).max(MAX_COUNTER),
   bytes: z.number().int().min(0).max(MAX_COUNTER),
+  /** Drop events the datapath's rate limit held back, on top of `packets`. */
+  suppressed: z.number().int().min(0).max(MAX_COUNTER).optional(),
 });
 
 export const reportEndpointsInput = z.object({

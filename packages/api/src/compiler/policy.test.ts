@@ -110,6 +110,36 @@ describe("default deny", () => {
     ).toBe("deny");
   });
 
+  it("names, per direction, the policies whose selection put the endpoint under default deny", () => {
+    const egressOnly = policy("db-egress-dns", "prod", {
+      endpointSelector: { matchLabels: { app: "db" } },
+      egress: [{ toEndpoints: [{ matchLabels: { app: "dns" } }] }],
+    });
+    const auditOnly = policy("db-audit", "prod", {
+      endpointSelector: { matchLabels: { app: "db" } },
+      ingress: [{ fromEntities: ["cluster"] }],
+      enableDefaultDeny: { ingress: false, egress: false },
+    });
+    const lockdown = policy("db-lockdown", "prod", {
+      endpointSelector: { matchLabels: { app: "db" } },
+      ingress: [],
+      enableDefaultDeny: { ingress: true },
+    });
+    const state = endpointState(cluster({ policies: [dbAllowsWeb, egressOnly, auditOnly, lockdown] }), DB.id);
+    expect(state.policies).toEqual([
+      "prod/db-allow-web",
+      "prod/db-audit",
+      "prod/db-egress-dns",
+      "prod/db-lockdown",
+    ]);
+    expect(state.enforcedBy).toEqual({
+      ingress: ["prod/db-allow-web", "prod/db-lockdown"],
+      egress: ["prod/db-egress-dns"],
+    });
+    expect(state.policyEnforced).toEqual({ ingress: true, egress: true });
+    expect(endpointState(cluster(), DB.id).enforcedBy).toEqual({ ingress: [], egress: [] });
+  });
+
   it("confines a namespaced policy to its namespace: the dev db is not selected", () => {
     const snapshot = cluster({ policies: [dbAllowsWeb] });
     expect(endpointState(snapshot, DEV_DB.id).policyEnforced.ingress).toBe(false);

@@ -282,6 +282,7 @@ export function portRanges(
 export interface EndpointPolicy {
   policies: string[];
   policyEnforced: { ingress: boolean; egress: boolean };
+  enforcedBy: { ingress: string[]; egress: string[] };
   entries: PolicyEntry[];
   fqdnSelectors: FqdnSelectorState[];
   dnsRules: DnsRuleState[];
@@ -379,10 +380,13 @@ export function compileEndpointPolicy(
       });
     }
   }
-  const enforced = (direction: Direction) => selecting.some((p) => defaultDenies(p, direction));
+  const enforcers = (direction: Direction) =>
+    selecting.filter((p) => defaultDenies(p, direction)).map(policyKey);
+  const enforcedBy = { ingress: enforcers("ingress"), egress: enforcers("egress") };
   return {
     policies: selecting.map(policyKey),
-    policyEnforced: { ingress: enforced("ingress"), egress: enforced("egress") },
+    policyEnforced: { ingress: enforcedBy.ingress.length > 0, egress: enforcedBy.egress.length > 0 },
+    enforcedBy,
     entries: [...entries.values()].sort(compareEntries),
     fqdnSelectors: [...fqdnSelectors.values()]
       .map((s) => ({ ...s, ruleIds: s.ruleIds.sort(byText) }))

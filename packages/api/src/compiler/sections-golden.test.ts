@@ -44,14 +44,16 @@ describe("the compiled desired state of a fixed cluster", () => {
   });
 });
 
+// Re-pinned when endpoints gained `enforcedBy` (issue 16: a default-deny drop names its policies);
+// only the endpoints sections, and so the whole-state hashes, moved.
 const GOLDEN = {
   n1: {
-    json: "48758b8f1dad18fd7e9e9fc6ed8022d4103cbc57a76e8dba0ace42c1149c7cde",
-    contentHash: "eb3249ff86e536029751bf797b0eb6a0b77055cf92f6ccaa8b26d9b2ae464426",
+    json: "9a3f4d52e511055bfc5fe122e7963c1302f1cdb8a0c52914decd8ceebbbf4ca7",
+    contentHash: "a8e22edf41c37907f8f2882b8d820252e912ae2868157f95e81db18b0492ac35",
     sections: {
       node: "1ac3a48a7aba6d930a50b29ae8889c84216e96084c1f2bcad4230762dd7bf360",
       peers: "f92c982f96d41a60cbb0ffb97665529cb15fbd7be8f5523732c8cfe822864fc3",
-      endpoints: "1a3642b75e5d8ef976aac541e807c939ab4ce8e0a41e1602fefdd8b1fcdc5434",
+      endpoints: "eb009ba0625057b8f9b98d3b885bbd2dcfb58b2a412cd2c925050cd6c1cbbace",
       identities: "071c30aaa1744fa81bdcf7b94e0ab35aedfd5058691260a4e8726ad95effaed2",
       ipcache: "e12545f08050e4bf22fb063bf32b71168f602cb1651473e26c460d8927a4f296",
       egressGateway: "3ca34851350b1cefbb792b08c71879053922c20be8879a24e534c40ff43b5c58",
@@ -61,12 +63,12 @@ const GOLDEN = {
     },
   },
   n2: {
-    json: "430e25e1c63833a98272b3aa17f1d4d3522fdb91c58d2ab3463f9b78995ab6f8",
-    contentHash: "5b71c129c86d3f4307ccbf5047ca22f7492aaa661bb7f134813a5f8c41848a01",
+    json: "2a4fb2eef31e7bec3b2f8afed3a1838f16f1e6ff75fc7fd04b39f84fbc1a33f8",
+    contentHash: "fa16506912b039a8ead52e9c87aa3432ff3e289d13e36ee034063b53ac8b4a98",
     sections: {
       node: "cf296acb2f3ce43aceb0d9ea18fa31edfdeb6e83631b4898ca7e12ea4f63fd73",
       peers: "b90e9a50d1223de4f52df17f917432093779d15a699c2e334654b46be2a6503f",
-      endpoints: "b246769d71625984b945f57a0755ac1ed6cfddf3f8cedc66f54990cd40ef1149",
+      endpoints: "82c2114aa3dc26a3c311927ce73645d095baf9d24d946216f329bad5a9341b5d",
       identities: "7410f5f563ca57372d3c023c77333b7dcc1341002d5716587ebeb07e17f49acc",
       ipcache: "548a73c5cc2971cfa774572becf0950fbc5555b9c4cc21428368450807f6e3d3",
       egressGateway: "123c4e25b0d39c4a4ceb9e76dc4194fbb0d247d73d9ecd740a760628f2e2c164",
@@ -76,12 +78,12 @@ const GOLDEN = {
     },
   },
   n3: {
-    json: "a4ba09b02508b3c31d25168a635d094882fc9d8afb6878b7e42cbff3932850c5",
-    contentHash: "1e79e1a4f28f2ae15ff69cdcc8df45ad5af246a246d00165dc651f0c7c7019df",
+    json: "ac43735a7d38d17750ae0833af89b503baf778cb94b2efa8d6642b61985f3662",
+    contentHash: "fc2ef129293f50235c6aec60b01ef8ef2a474c5c9adb82da1f58e42afe050084",
     sections: {
       node: "aa760b74d670ee966504b16ac56c701d3be2d2ad4c106db11ee96043e11ee59f",
       peers: "db8aa76cc4966f7a14c2c6d9dd2f2dca79f20c30367c96171ff54b3f21577daf",
-      endpoints: "becac82aff869da48439a7245c5131d9aee12c92c02817f8bb4df149433b07dd",
+      endpoints: "3b53684231d5768841ec5eabb98055d2fe7539f28733421caa5db0bd117510e1",
       identities: "0aa19339654e3bc98a8efc37554d19f6052276f1675f2dd4db0a30484d2179e0",
       ipcache: "8d53093a06b07e27c5fd312507476498719fea279f5980e3f622b00715155509",
       egressGateway: "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",

@@ -48,6 +48,11 @@ export interface LocalEndpointState {
   identity: number;
   /** Default-deny applies in a direction once any enabled policy selecting the endpoint has rules for it. */
   policyEnforced: { ingress: boolean; egress: boolean };
+  /**
+   * Per direction, the selecting policies that put the endpoint under default deny there: what a
+   * default-deny drop names (the datapath carries it as the endpoint's enforcement marker).
+   */
+  enforcedBy?: { ingress: string[]; egress: string[] };
   /** Names of the enabled policies that select this endpoint. */
   policies: string[];
   entries: PolicyEntry[];

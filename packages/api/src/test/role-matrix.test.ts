@@ -53,6 +53,8 @@ const ACCESS: Record<string, Level> = {
   "cilium.import": "operator",
   "cilium.export": "viewer",
   "audit.list": "viewer",
+  "flows.query": "viewer",
+  "flows.export": "viewer",
   "audit.get": "viewer",
   "audit.diff": "viewer",
   "audit.restore": "operator",

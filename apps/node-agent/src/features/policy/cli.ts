@@ -3,6 +3,48 @@
 import type { EndpointView } from "../../agent/protocol.js";
 import { type FeatureCli, UsageError } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
+import type { FlowEvent } from "./datapath.js";
+import { FLOW_FILTER_KEYS, parseFlowFilter } from "./flow-filter.js";
+
+/** Streamed rows cannot be measured first: fixed widths, the last column (the rule) free. */
+const FLOW_WIDTHS = [24, 10, 7, 28, 26, 26, 6, 16];
+const FLOW_HEADERS = [
+  "TIME",
+  "VERDICT",
+  "DIR",
+  "ENDPOINT",
+  "SOURCE",
+  "DESTINATION",
+  "PROTO",
+  "REASON",
+  "RULE",
+];
+
+export function flowRow(cells: string[]): string {
+  return cells
+    .map((c, i) => (i < FLOW_WIDTHS.length ? c.padEnd(FLOW_WIDTHS[i]!) : c))
+    .join(" ")
+    .trimEnd();
+}
+
+/** One flow as table cells: the rule names a default deny's policies, a suppressed count shows. */
+export function flowCells(e: FlowEvent): string[] {
+  const rule =
+    e.ruleId === "default-deny"
+      ? `default-deny (${(e.policies ?? []).join(", ") || "?"})`
+      : (e.ruleId ?? "-");
+  return [
+    e.time,
+    e.verdict,
+    e.direction ?? "-",
+    e.pod ? `${e.namespace ?? "default"}/${e.pod}` : (e.endpoint ?? "-"),
+    `${e.src}${e.sport ? `:${e.sport}` : ""}`,
+    `${e.dst}${e.dport ? `:${e.dport}` : ""}`,
+    e.proto,
+    `${e.reason ?? (e.verdict === "forwarded" ? "-" : e.verdict)}${e.suppressed ? ` (+${e.suppressed} held back)` : ""}`,
+    rule,
+  ];
+}
 
 interface PolicyRow {
   direction: string;
@@ -74,7 +116,12 @@ function printKernelPolicy(dp: KernelPolicyView, desired: PolicyRow[], out: (s: 
           ports(e),
           e.verdict,
           e.ruleId,
-          desired.some((d) => d.ruleId === e.ruleId && d.direction === e.direction) ? "yes" : "NOT DESIRED",
+          // An enforcement marker names a default deny's policies; it is not a desired rule.
+          e.verdict === "default-deny"
+            ? "marker"
+            : desired.some((d) => d.ruleId === e.ruleId && d.direction === e.direction)
+              ? "yes"
+              : "NOT DESIRED",
         ]),
       ),
     );
@@ -141,38 +188,39 @@ export const policyCli: FeatureCli = {
     },
     {
       name: "flows",
-      usage: "  flows [--follow]    flow events from the datapath",
-      options: { follow: { type: "boolean" } },
+      usage: [
+        "  flows [--follow]    flow events from the datapath: verdict, direction, endpoint, deciding rule",
+        "      --pod P --namespace N --verdict V --reason R --rule R --ip A --port N --protocol P",
+        "                      only the flows that match every filter given (--rule: a rule id,",
+        "                      default-deny or a policy name)",
+      ].join("\n"),
+      options: {
+        follow: { type: "boolean" },
+        ...Object.fromEntries(FLOW_FILTER_KEYS.map((k) => [k, { type: "string" as const }])),
+      },
       async run({ values, json, get, stream, out }) {
         const follow = values.follow === true;
+        const query = new URLSearchParams();
+        if (follow) query.set("follow", "1");
+        for (const k of FLOW_FILTER_KEYS) {
+          const v = values[k];
+          if (typeof v === "string" && v !== "") query.set(k, v);
+        }
+        try {
+          parseFlowFilter((k) => query.get(k));
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
         const ac = new AbortController();
         process.once("SIGINT", () => ac.abort());
         await get("/v1/status"); // fails with a clear message before a header is printed
-        if (!json) out(table(["TIME", "SOURCE", "DESTINATION", "PROTO", "VERDICT", "REASON"], []));
+        if (!json) out(flowRow(FLOW_HEADERS));
+        const qs = query.toString();
         await stream(
-          `/v1/flows${follow ? "?follow=1" : ""}`,
+          `/v1/flows${qs ? `?${qs}` : ""}`,
           (f) => {
-            const e = f as {
-              time: string;
-              src: string;
-              dst: string;
-              proto: string;
-              sport?: number;
-              dport?: number;
-              verdict: string;
-              reason?: string;
-            };
-            if (json) return out(JSON.stringify(e));
-            out(
-              [
-                e.time,
-                `${e.src}${e.sport ? `:${e.sport}` : ""}`,
-                `${e.dst}${e.dport ? `:${e.dport}` : ""}`,
-                e.proto,
-                e.verdict,
-                e.reason ?? "",
-              ].join("  "),
-            );
+            const e = f as FlowEvent;
+            out(json ? JSON.stringify(e) : flowRow(flowCells(e)));
           },
           ac.signal,
         );

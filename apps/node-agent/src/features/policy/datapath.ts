@@ -16,9 +16,23 @@ export interface FlowEvent {
   verdict: "forwarded" | "dropped" | "redirected";
   reason?: string;
   endpoint?: string;
+  /** The local endpoint's pod. */
+  namespace?: string;
+  pod?: string;
+  /** The other side, when the node's desired state knows it as a pod. */
+  peerNamespace?: string;
+  peerPod?: string;
   /** Policy direction of the endpoint that saw it: egress (from the pod) or ingress (to it). */
   direction?: "ingress" | "egress";
+  /**
+   * The rule that decided (`ns/policy/ingress[0]`), or `default-deny` when the endpoint's policy
+   * enforcement and no rule did; `policies` then names the policies whose selection enforces it.
+   */
   ruleId?: string;
+  /** The deciding rule's policy, or for a default deny every policy that enforces that direction. */
+  policies?: string[];
+  /** Drop events of this reason the datapath's rate limit held back just before this one. */
+  suppressed?: number;
   srcIdentity?: number;
   dstIdentity?: number;
   /** Size of the packet the event is about. */

@@ -151,7 +151,8 @@ describe.skipIf(realParts.skip)("a failed apply keeps the last good state in the
 
   it("refuses a state with one malformed entry as a whole: the maps hold exactly what they held", async () => {
     const before = kernel();
-    expect(before.policy).toHaveLength(1);
+    // The rule and the endpoint's ingress enforcement marker.
+    expect(before.policy).toHaveLength(2);
     // Everything else in this state would change the maps: identity, ipcache, the first rule's port.
     const bad = state(2, {
       entries: [
@@ -214,6 +215,7 @@ describe.skipIf(realParts.skip)("a failed apply keeps the last good state in the
     expect(k.endpoint.identity).toBe(300);
     expect(k.entries).toEqual([
       expect.objectContaining({ portLow: 8000, portHigh: 8003, ruleId: "prod/db-allow/ingress[0]" }),
+      expect.objectContaining({ verdict: "default-deny", remoteIdentity: 0xffffffff }),
     ]);
     expect(maps!.listIpcache()).toEqual([{ cidr: "10.244.9.9/32", identity: 400 }]);
   });

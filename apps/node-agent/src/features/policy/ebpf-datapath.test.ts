@@ -51,6 +51,7 @@ function state(revision: number, ports: [number, number] = [5432, 5432]): NodeDe
         ipv6: "fd00:10:244:9::2",
         identity: 300,
         policyEnforced: { ingress: true, egress: false },
+        enforcedBy: { ingress: ["shop/db"], egress: [] },
         policies: ["shop/db"],
         entries: [
           {
@@ -142,7 +143,8 @@ describe.skipIf(realParts.skip)("the eBPF datapath in the kernel", () => {
     expect(dp!.lastApply).toEqual({
       endpoints: { written: 2, removed: 0 },
       ipcache: { written: 2, removed: 0 },
-      policy: { added: 1, updated: 0, removed: 0 },
+      // The rule and the ingress enforcement marker (bpf/lib/policy.h).
+      policy: { added: 2, updated: 0, removed: 0 },
     });
     await dp!.applyDesiredState({ ...state(2) });
     expect(dp!.lastApply).toEqual({
@@ -162,6 +164,12 @@ describe.skipIf(realParts.skip)("the eBPF datapath in the kernel", () => {
         verdict: "allow",
         ruleId: "shop/db/ingress[0]",
       }),
+      expect.objectContaining({
+        direction: "ingress",
+        remoteIdentity: 0xffffffff,
+        verdict: "default-deny",
+        ruleId: "default-deny (shop/db)",
+      }),
     ]);
   });
 
@@ -169,7 +177,10 @@ describe.skipIf(realParts.skip)("the eBPF datapath in the kernel", () => {
     await dp!.applyDesiredState(state(3, [8000, 8003]));
     expect(dp!.lastApply?.policy).toEqual({ added: 1, updated: 0, removed: 1 });
     const k = (await dp!.policyFor(ep)) as { entries: { portLow: number; portHigh: number }[] };
-    expect(k.entries.map((e) => [e.portLow, e.portHigh])).toEqual([[8000, 8003]]);
+    expect(k.entries.map((e) => [e.portLow, e.portHigh])).toEqual([
+      [8000, 8003],
+      [0, 65535],
+    ]);
   });
 
   it("a new instance adopts the pins and keeps the endpoint's identity before it hears from the control plane", async () => {
@@ -178,7 +189,7 @@ describe.skipIf(realParts.skip)("the eBPF datapath in the kernel", () => {
     await dp.onEndpointAdded(ep);
     const k = (await dp.policyFor(ep)) as { endpoint: { identity: number }; entries: unknown[] };
     expect(k.endpoint.identity).toBe(300);
-    expect(k.entries).toHaveLength(1);
+    expect(k.entries).toHaveLength(2);
     expect(dp.counters()).toBeInstanceOf(Array);
   });
 

@@ -13,7 +13,6 @@ import type { AgentEndpoint } from "../../agent/endpoints.js";
 import {
   type AttachPoint,
   type CounterRow,
-  compilePolicy,
   DEFAULT_PIN_DIR,
   DIRECTION,
   type Endpoint,
@@ -24,12 +23,12 @@ import {
   type IpcacheClaim,
   IpcacheClaims,
   type IpcacheOwner,
+  isEnforcementMarker,
   type FlowEvent as KernelFlowEvent,
   mapEntries,
   PinnedDatapath,
   POLICY_PREFIX,
   type PolicyMapEntry,
-  type PolicyRule,
   type SyncDiff,
   subscribeFlowEvents,
   VERDICT,
@@ -45,15 +44,19 @@ import {
   reconcilePolicy,
 } from "./reconcile.js";
 import {
+  DEFAULT_DENY_RULE,
+  type DefaultDenyCause,
   type DesiredEndpoint,
   desiredEndpointFor,
   endpointKeyOf,
   endpointLabel,
+  enforcementOf,
   flagsOf,
   named,
   PROTOCOL_NAMES,
+  policyEntriesOf,
+  policyOfRule,
   ruleNumber,
-  rulesOf,
   validateDesiredState,
   validateIpcacheEntry,
 } from "./translate.js";
@@ -101,6 +104,8 @@ export class EbpfDatapath implements PolicyDatapath {
   /** Every owner's ipcache claims as the kernel holds them (their union) since the last sync. */
   private claims = IpcacheClaims.none;
   private readonly ruleNames = new Map<number, string>();
+  /** Enforcement-marker numbers → the policies whose selection default-denies (bpf/lib/policy.h). */
+  private readonly defaultDenies = new Map<number, DefaultDenyCause>();
   private readonly history: FlowEvent[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private readonly ring: RingBuffer;
@@ -162,7 +167,10 @@ export class EbpfDatapath implements PolicyDatapath {
         const want = this.endpointEntry(ip, ifindex, d);
         if (!sameEndpoint(have, want)) this.dp.maps.setEndpoint(ip, want);
       }
-      if (d) this.dp.maps.setPolicy(ifindex, this.rememberRules(rulesOf(d), d));
+      if (d) {
+        this.rememberRules(d);
+        this.dp.maps.setPolicyEntries(ifindex, policyEntriesOf(ifindex, d));
+      }
       for (const point of POD_POINTS)
         this.dp.attach(point, { ifindex, name: ep.hostIfname, ...(ns ? { netnsPath: ns } : {}) });
     });
@@ -221,7 +229,7 @@ export class EbpfDatapath implements PolicyDatapath {
       );
       this.claims = claims;
       this.state = state;
-      for (const d of state.endpoints) this.rememberRules([], d);
+      for (const d of state.endpoints) this.rememberRules(d);
       this.lastApply = summary;
       const changed =
         summary.endpoints.written +
@@ -327,7 +335,7 @@ export class EbpfDatapath implements PolicyDatapath {
       }
       const label = endpointLabel(d);
       const entries = named(label, () => {
-        const compiled = compilePolicy(ifindex, rulesOf(d));
+        const compiled = policyEntriesOf(ifindex, d);
         for (const e of compiled) {
           encodePolicyKey(e);
           encodePolicyValue(e);
@@ -362,9 +370,11 @@ export class EbpfDatapath implements PolicyDatapath {
     };
   }
 
-  private rememberRules(rules: PolicyRule[], d: DesiredEndpoint): PolicyRule[] {
+  /** Rule and enforcement-marker numbers of `d`, so events and map dumps can name them. */
+  private rememberRules(d: DesiredEndpoint): void {
     for (const e of d.entries) this.ruleNames.set(ruleNumber(e.ruleId), e.ruleId);
-    return rules;
+    for (const m of enforcementOf(d))
+      this.defaultDenies.set(m.ruleId, { direction: m.direction, policies: m.policies });
   }
 
   /** What the kernel holds for an endpoint, read back from the maps. */
@@ -403,8 +413,8 @@ export class EbpfDatapath implements PolicyDatapath {
       protocol: e.protocol,
       portLow: all ? 0 : e.port,
       portHigh: all ? 65535 : e.port + span - 1,
-      verdict: e.verdict === VERDICT.ALLOW ? "allow" : "deny",
-      ruleId: this.ruleNames.get(e.ruleId) ?? `#${e.ruleId}`,
+      verdict: isEnforcementMarker(e) ? "default-deny" : e.verdict === VERDICT.ALLOW ? "allow" : "deny",
+      ruleId: this.ruleName(e.ruleId),
     };
   }
 
@@ -414,6 +424,28 @@ export class EbpfDatapath implements PolicyDatapath {
 
   recentFlows(): FlowEvent[] {
     return [...this.history];
+  }
+
+  /** A rule number as the name of its rule, or of the default deny it marks. */
+  private ruleName(n: number): string {
+    const cause = this.defaultDenies.get(n);
+    if (cause) return `${DEFAULT_DENY_RULE} (${cause.policies.join(", ")})`;
+    return this.ruleNames.get(n) ?? `#${n}`;
+  }
+
+  /** What decided: the rule and its policy, or for a default deny the policies that enforce it. */
+  private decidedBy(n: number): Pick<FlowEvent, "ruleId" | "policies"> {
+    if (!n) return {};
+    const cause = this.defaultDenies.get(n);
+    if (cause) return { ruleId: DEFAULT_DENY_RULE, policies: [...cause.policies] };
+    const name = this.ruleNames.get(n);
+    return name ? { ruleId: name, policies: [policyOfRule(name)] } : { ruleId: `#${n}` };
+  }
+
+  /** The other side as the control plane names it, when it is a pod of the cluster. */
+  private peerOf(ip: string): Pick<FlowEvent, "peerNamespace" | "peerPod"> {
+    const peer = this.state?.endpoints.find((d) => d.ipv4 === ip || d.ipv6 === ip);
+    return peer ? { peerNamespace: peer.namespace, peerPod: peer.name } : {};
   }
 
   private emitFlow(e: KernelFlowEvent): void {
@@ -428,11 +460,14 @@ export class EbpfDatapath implements PolicyDatapath {
       verdict: e.verdict,
       ...(e.verdict === "dropped" ? { reason: e.reason } : {}),
       ...(ep ? { endpoint: ep.ep.id } : {}),
+      ...(ep?.ep.podName ? { namespace: ep.ep.namespace ?? "default", pod: ep.ep.podName } : {}),
+      ...this.peerOf(e.point === "to_pod" ? e.src : e.dst),
       direction: e.point === "to_pod" ? "ingress" : "egress",
-      ...(e.ruleId ? { ruleId: this.ruleNames.get(e.ruleId) ?? `#${e.ruleId}` } : {}),
+      ...this.decidedBy(e.ruleId),
       srcIdentity: e.srcIdentity,
       dstIdentity: e.dstIdentity,
       bytes: e.bytes,
+      ...(e.suppressed ? { suppressed: e.suppressed } : {}),
     };
     this.history.push(flow);
     if (this.history.length > FLOW_HISTORY) this.history.shift();

@@ -8,10 +8,12 @@ import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { IpcacheClaim, IpcacheOwner, SyncDiff } from "../../datapath/index.js";
+import { REASON } from "../../datapath/layout.js";
 import { FlowAggregator } from "../../status/flow-summary.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
 import type { AgentFeature, ControlPlaneSession, FeatureContext, FeatureUplink } from "../feature.js";
 import type { FlowEvent, PolicyDatapath } from "./datapath.js";
+import { type FlowFilter, matchesFlow, parseFlowFilter } from "./flow-filter.js";
 import type { DesiredEndpoint } from "./translate.js";
 
 /** Pod-side attach points as policy directions; uplink points keep their own name. */
@@ -46,10 +48,18 @@ export class PolicyFeature implements AgentFeature {
       collect: () => {
         drops.reset();
         forwarded.reset();
+        redirected.reset();
+        eventsLost.reset();
+        eventsSuppressed.reset();
         for (const c of this.datapath.counters()) {
           const direction = POINT_DIRECTION[c.point] ?? c.point;
-          if (c.reasonCode === 0) forwarded.inc({ direction }, Number(c.packets));
-          else drops.inc({ reason: c.reason, direction }, Number(c.packets));
+          const n = Number(c.packets);
+          // Slots past the drop reasons count events, or redirects, not drops (bpf/lib/types.h).
+          if (c.reasonCode === 0) forwarded.inc({ direction }, n);
+          else if (c.reasonCode === REASON.REDIRECTED) redirected.inc({ direction }, n);
+          else if (c.reasonCode === REASON.EVENTS_LOST) eventsLost.inc({ direction }, n);
+          else if (c.reasonCode === REASON.EVENTS_SUPPRESSED) eventsSuppressed.inc({ direction }, n);
+          else drops.inc({ reason: c.reason, direction }, n);
         }
       },
     });
@@ -59,7 +69,25 @@ export class PolicyFeature implements AgentFeature {
       labelNames: ["direction"] as const,
       registers: [],
     });
-    this.metrics = [drops, forwarded];
+    const redirected = new Counter({
+      name: "meridian_datapath_redirected_total",
+      help: "Packets a feature's hook redirected (DNS proxy, egress gateway, SRv6), by policy direction",
+      labelNames: ["direction"] as const,
+      registers: [],
+    });
+    const eventsLost = new Counter({
+      name: "meridian_flow_events_lost_total",
+      help: "Flow events lost because the ring buffer to user space was full (the packets were not)",
+      labelNames: ["direction"] as const,
+      registers: [],
+    });
+    const eventsSuppressed = new Counter({
+      name: "meridian_flow_events_suppressed_total",
+      help: "Drop events the datapath's per-reason rate limit held back (counted, never silent)",
+      labelNames: ["direction"] as const,
+      registers: [],
+    });
+    this.metrics = [drops, forwarded, redirected, eventsLost, eventsSuppressed];
     this.routes = [
       {
         method: "GET",
@@ -79,8 +107,16 @@ export class PolicyFeature implements AgentFeature {
         method: "GET",
         path: "/v1/flows",
         handle: ({ req, res, url }) => {
+          let filter: FlowFilter;
+          try {
+            filter = parseFlowFilter((k) => url.searchParams.get(k));
+          } catch (err) {
+            return sendJson(res, 400, { msg: (err as Error).message });
+          }
           res.writeHead(200, { "content-type": "application/x-ndjson" });
-          const onFlow = (f: FlowEvent) => res.write(`${JSON.stringify(f)}\n`);
+          const onFlow = (f: FlowEvent) => {
+            if (matchesFlow(f, filter)) res.write(`${JSON.stringify(f)}\n`);
+          };
           // Without follow: the recent history the datapath keeps, then the end.
           if (url.searchParams.get("follow") !== "1") {
             for (const f of this.datapath.recentFlows()) onFlow(f);

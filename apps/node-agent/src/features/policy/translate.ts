@@ -4,9 +4,13 @@
 
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import {
+  compilePolicy,
+  type EnforcementMarker,
   EP_FLAGS,
   endpointKey,
+  enforcementEntries,
   ipcacheKey,
+  type PolicyMapEntry,
   type PolicyRule,
   PROTOCOL_NUMBERS,
   type Protocol,
@@ -46,6 +50,41 @@ export function rulesOf(d: DesiredEndpoint): PolicyRule[] {
       ruleId: ruleNumber(e.ruleId),
     };
   });
+}
+
+/** What an enforcement marker stands for: the policies that default-deny the endpoint in a direction. */
+export interface DefaultDenyCause {
+  direction: "ingress" | "egress";
+  policies: string[];
+}
+
+/** The name flow events give a default deny (their policies say which). */
+export const DEFAULT_DENY_RULE = "default-deny";
+
+/**
+ * The endpoint's enforcement markers (bpf/lib/policy.h), one per enforced direction. The number
+ * stands for the set of policies, so endpoints that the same policies enforce share it. A state
+ * from a control plane that predates `enforcedBy` names every selecting policy.
+ */
+export function enforcementOf(d: DesiredEndpoint): (EnforcementMarker & DefaultDenyCause)[] {
+  return (["ingress", "egress"] as const).flatMap((direction) => {
+    if (!d.policyEnforced[direction]) return [];
+    const policies = d.enforcedBy?.[direction] ?? d.policies;
+    return [
+      { direction, policies, ruleId: ruleNumber(`${DEFAULT_DENY_RULE}/${direction}/${policies.join(",")}`) },
+    ];
+  });
+}
+
+/** Every policy map entry of one endpoint: its compiled rules and its enforcement markers. */
+export function policyEntriesOf(epId: number, d: DesiredEndpoint): PolicyMapEntry[] {
+  return [...compilePolicy(epId, rulesOf(d)), ...enforcementEntries(epId, enforcementOf(d))];
+}
+
+/** The policy a rule id belongs to: everything before its last `/` (`ns/name/ingress[0]` → `ns/name`). */
+export function policyOfRule(ruleId: string): string {
+  const i = ruleId.lastIndexOf("/");
+  return i > 0 ? ruleId.slice(0, i) : ruleId;
 }
 
 export function flagsOf(d: DesiredEndpoint): number {

@@ -49,6 +49,11 @@ export const localEndpointSchema = z.strictObject({
   identity: z.number().int(),
   /** Default-deny applies in a direction once any enabled policy selecting the endpoint has rules for it. */
   policyEnforced: z.strictObject({ ingress: z.boolean(), egress: z.boolean() }),
+  /**
+   * Per direction, the selecting policies that put the endpoint under default deny there, so a
+   * default-deny drop can name what to edit. Optional: states compiled before it lack it.
+   */
+  enforcedBy: z.strictObject({ ingress: z.array(z.string()), egress: z.array(z.string()) }).optional(),
   /** Names of the enabled policies that select this endpoint. */
   policies: z.array(z.string()),
   entries: z.array(policyEntrySchema),
