@@ -1,15 +1,9 @@
 // CiliumNetworkPolicy `spec`, as far as Meridian enforces it. Strict objects: a misspelt field
 // ("fromCidr") is an error that names it, rather than a rule that silently allows nothing.
 import { z } from "zod";
-import {
-  cidrProblem,
-  cidrSchema,
-  dnsNameSchema,
-  dnsPatternSchema,
-  fqdnSelectorSchema,
-} from "./common";
-import { cidrContains } from "./ip";
 import { ciliumSourceSchema } from "./ciliumSource";
+import { cidrProblem, cidrSchema, dnsNameSchema, dnsPatternSchema, fqdnSelectorSchema } from "./common";
+import { cidrContains } from "./ip";
 import { labelSelectorSchema } from "./labels";
 import { list, MAX_ITEMS } from "./limits";
 
