@@ -8,7 +8,9 @@ import {
   findLocatorPoolOverlaps,
   findPodCidrOverlaps,
   nodeSpecSchema,
+  SRV6_MAX_SEGMENTS,
   srv6LocatorPoolSpecSchema,
+  srv6PolicySpecSchema,
   srv6VrfSpecSchema,
 } from "./index";
 import { issuesOf } from "./test-helpers.test-helpers";
@@ -213,6 +215,16 @@ describe("SRv6", () => {
       "exportRouteTargets[0]",
     );
     expect(issuesOf(srv6VrfSpecSchema, { ...vrf, behavior: "End.DX4" })[0]!.field).toBe("behavior");
+  });
+
+  it("refuses a segment list longer than the datapath writes (SRV6_MAX_SEGMENTS)", () => {
+    expect(SRV6_MAX_SEGMENTS).toBe(4);
+    const sids = (n: number) => Array.from({ length: n }, (_, i) => `fd00:bb:${i + 1}::a`);
+    const policy = { vrf: "blue", destination: "10.200.0.0/16" };
+    expect(issuesOf(srv6PolicySpecSchema, { ...policy, segments: sids(SRV6_MAX_SEGMENTS) })).toEqual([]);
+    expect(issuesOf(srv6PolicySpecSchema, { ...policy, segments: sids(SRV6_MAX_SEGMENTS + 1) })).toEqual([
+      { field: "segments", message: "at most 4 SIDs in a segment list (the datapath limit)" },
+    ]);
   });
 
   it("finds overlapping locator pools and duplicate VRF IDs", () => {
