@@ -54,6 +54,16 @@ describe("egressGatewayPolicySpec", () => {
     ).toEqual([{ field: "gateways[0].interface", message: "set egressIP or interface, not both" }]);
   });
 
+  it("bounds gateways[].nodeName (a 1 MB name is refused at the field)", () => {
+    const gw = (nodeName: string) => ({ ...base, gateways: [{ nodeName, egressIP: "192.168.10.50" }] });
+    expect(issuesOf(egressGatewayPolicySpecSchema, gw("n".repeat(253)))).toEqual([]);
+    for (const n of [254, 1_000_000]) {
+      expect(issuesOf(egressGatewayPolicySpecSchema, gw("n".repeat(n)))).toEqual([
+        { field: "gateways[0].nodeName", message: "a node name is at most 253 characters" },
+      ]);
+    }
+  });
+
   it("rejects an excluded CIDR outside every destination", () => {
     expect(
       issuesOf(egressGatewayPolicySpecSchema, {
