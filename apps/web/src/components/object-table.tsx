@@ -2,6 +2,7 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
 import type { KindKey } from "@/lib/kinds";
+import { newLabel } from "@/lib/plural";
 import { StatusBadge } from "./status";
 
 export interface Row {
@@ -37,7 +38,7 @@ export function ObjectTable({
         </h2>
         {canEdit ? (
           <Link href={`/objects/${kind}/new`} className="button secondary">
-            New {title.replace(/s$/, "").toLowerCase()}
+            {newLabel(title)}
           </Link>
         ) : null}
       </div>

@@ -8,7 +8,9 @@ import {
   findLocatorPoolOverlaps,
   findPodCidrOverlaps,
   nodeSpecSchema,
+  SRV6_MAX_SEGMENTS,
   srv6LocatorPoolSpecSchema,
+  srv6PolicySpecSchema,
   srv6VrfSpecSchema,
 } from "./index";
 import { issuesOf } from "./test-helpers.test-helpers";
@@ -50,6 +52,16 @@ describe("egressGatewayPolicySpec", () => {
         gateways: [{ nodeName: "n1", egressIP: "192.168.10.50", interface: "eth1" }],
       }),
     ).toEqual([{ field: "gateways[0].interface", message: "set egressIP or interface, not both" }]);
+  });
+
+  it("bounds gateways[].nodeName (a 1 MB name is refused at the field)", () => {
+    const gw = (nodeName: string) => ({ ...base, gateways: [{ nodeName, egressIP: "192.168.10.50" }] });
+    expect(issuesOf(egressGatewayPolicySpecSchema, gw("n".repeat(253)))).toEqual([]);
+    for (const n of [254, 1_000_000]) {
+      expect(issuesOf(egressGatewayPolicySpecSchema, gw("n".repeat(n)))).toEqual([
+        { field: "gateways[0].nodeName", message: "a node name is at most 253 characters" },
+      ]);
+    }
   });
 
   it("rejects an excluded CIDR outside every destination", () => {
@@ -213,6 +225,16 @@ describe("SRv6", () => {
       "exportRouteTargets[0]",
     );
     expect(issuesOf(srv6VrfSpecSchema, { ...vrf, behavior: "End.DX4" })[0]!.field).toBe("behavior");
+  });
+
+  it("refuses a segment list longer than the datapath writes (SRV6_MAX_SEGMENTS)", () => {
+    expect(SRV6_MAX_SEGMENTS).toBe(4);
+    const sids = (n: number) => Array.from({ length: n }, (_, i) => `fd00:bb:${i + 1}::a`);
+    const policy = { vrf: "blue", destination: "10.200.0.0/16" };
+    expect(issuesOf(srv6PolicySpecSchema, { ...policy, segments: sids(SRV6_MAX_SEGMENTS) })).toEqual([]);
+    expect(issuesOf(srv6PolicySpecSchema, { ...policy, segments: sids(SRV6_MAX_SEGMENTS + 1) })).toEqual([
+      { field: "segments", message: "at most 4 SIDs in a segment list (the datapath limit)" },
+    ]);
   });
 
   it("finds overlapping locator pools and duplicate VRF IDs", () => {

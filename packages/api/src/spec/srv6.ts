@@ -80,6 +80,12 @@ export const srv6VrfSpecSchema = z.strictObject({
 export type Srv6VrfSpec = z.infer<typeof srv6VrfSpecSchema>;
 export type Srv6VrfSpecInput = z.input<typeof srv6VrfSpecSchema>;
 
+/**
+ * Longest segment list the node datapath (bpf/ SRv6 encapsulation) writes into one SRH.
+ * The datapath imports this constant; a longer list is refused here, before it reaches a node.
+ */
+export const SRV6_MAX_SEGMENTS = 4;
+
 export const srv6PolicySpecSchema = z.strictObject({
   vrf: z.string().max(MAX_TEXT.name).min(1, "name the VRF this policy steers"),
   destination: z
@@ -92,7 +98,7 @@ export const srv6PolicySpecSchema = z.strictObject({
   segments: z
     .array(ipv6AddressSchema)
     .min(1, "give at least one SID")
-    .max(16, "at most 16 SIDs in a segment list"),
+    .max(SRV6_MAX_SEGMENTS, `at most ${SRV6_MAX_SEGMENTS} SIDs in a segment list (the datapath limit)`),
 });
 export type Srv6PolicySpec = z.infer<typeof srv6PolicySpecSchema>;
 
