@@ -90,5 +90,43 @@ describe.skipIf(realParts.skip)(
       });
       expect(await curlFrom(web.netns, DEMO_DNS.blockedAddress)).toBe(`ext1 ${web.ipv4}`);
     });
+
+    it("the control plane sees it: queries with their verdicts, the proxy's health and the learned address", async () => {
+      const token = await (await cp!.h.as("admin")).apiTokens.create({
+        name: "demo-dns-viewer",
+        role: "viewer",
+      });
+      const viewer = createMeridianClient({ url: cp!.api.url, token: token.secret });
+      const o = await until(
+        "the node's DNS queries and learned address in dns.overview",
+        async () => {
+          const r = await viewer.dns.overview.query({});
+          const node = r.nodes.find((n) => n.name === "q-n1");
+          const denied = r.queries.some((q) => q.qname === "blocked.lab" && q.endpoint === "shop/client-1");
+          return node?.learned.some((e) => e.address === EXT1) && denied ? r : undefined;
+        },
+        20_000,
+      );
+      expect(o.policies.map((p) => [`${p.namespace}/${p.name}`, p.dnsRules])).toEqual([
+        ["shop/demo-fqdn", ["ext1.lab", "*.ext1.lab"]],
+      ]);
+      const node = o.nodes.find((n) => n.name === "q-n1")!;
+      expect(node.state).toBe("ok");
+      expect(node.stats!.denied).toBeGreaterThanOrEqual(1);
+      expect(node.learned.find((e) => e.address === EXT1)).toMatchObject({
+        endpoint: "shop/client-1",
+        names: ["ext1.lab"],
+      });
+      const q = (name: string) => o.queries.find((x) => x.qname === name && x.endpoint === "shop/client-1")!;
+      expect(q("ext1.lab")).toMatchObject({
+        verdict: "allowed",
+        rcode: "NOERROR",
+        answers: [EXT1],
+        node: "q-n1",
+      });
+      expect(q("ext1.lab").rule).toContain("ext1.lab");
+      expect(q("blocked.lab")).toMatchObject({ verdict: "denied", rcode: "REFUSED", answers: [] });
+      expect(q("blocked.lab").reason).toContain("blocked.lab");
+    });
   },
 );
