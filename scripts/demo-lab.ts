@@ -1,5 +1,6 @@
 // Brings up the demo lab for `npm start`: signs in to the console, runs `lab up` with that
-// session so the lab's agents join this control plane, then the BGP demo (FRR as the lab's ToR).
+// session so the lab's agents join this control plane, then the BGP demo (FRR as the lab's ToR)
+// and the DNS demo (dnsmasq and an FQDN policy on the shop's client pods).
 //
 //   MERIDIAN_LAB_EMAIL=… MERIDIAN_LAB_PASSWORD=… tsx scripts/demo-lab.ts http://127.0.0.1:3000 [--prefix mrdlab-]
 //
@@ -62,6 +63,13 @@ async function main(): Promise<void> {
     console.log(await startDemoBgp({ prefix, topology: demoTopology, client: admin }));
   } catch (err) {
     console.log(`BGP demo failed: ${(err as Error).message}`);
+  }
+  // FQDN policy with dnsmasq as the lab's DNS server: a failure here too leaves the lab up.
+  const { startDemoDns } = await import("../e2e/lab/demo-dns");
+  try {
+    console.log(await startDemoDns({ prefix, topology: demoTopology, client: admin }));
+  } catch (err) {
+    console.log(`DNS demo failed: ${(err as Error).message}`);
   }
 }
 

@@ -302,6 +302,10 @@ async function startDemoLab(info, admin, env) {
   if (bgp?.startsWith("BGP demo failed: ")) {
     report("the BGP demo", `${bgp.slice("BGP demo failed: ".length)}; the lab is up without it`, labLog);
   } else if (bgp) log(bgp);
+  const dns = ended.output.stdout.split("\n").find((l) => l.startsWith("DNS demo"));
+  if (dns?.startsWith("DNS demo failed: ")) {
+    report("the DNS demo", `${dns.slice("DNS demo failed: ".length)}; the lab is up without it`, labLog);
+  } else if (dns) log(dns);
 }
 
 async function main() {

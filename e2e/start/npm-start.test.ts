@@ -11,7 +11,9 @@ import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labNamespaces, teardownLab } from "../lab/builder";
-import { FRR_LAB_PARTS } from "../lab/control-plane-harness";
+import { FRR_LAB_PARTS, until } from "../lab/control-plane-harness";
+import { curlFrom, DEMO_DNS, digFrom } from "../lab/demo-dns";
+import { FABRIC } from "../lab/topology";
 import { buildConsole, freePort, repoRoot } from "../src/console";
 import { leftAfter, type NpmStart, npmStart, printedCredentials, processesOf } from "./npm-start";
 
@@ -161,7 +163,7 @@ describe("a part that fails is named, with its reason and its log, and nothing i
   );
 });
 
-describe.skipIf(needs("npm start with the demo lab", FRR_LAB_PARTS).skip)(
+describe.skipIf(needs("npm start with the demo lab", [...FRR_LAB_PARTS, parts.dnsmasq]).skip)(
   "npm start with the demo lab",
   () => {
     it("a demo-lab failure is one sentence with its reason and the log's path; the console stays up", async () => {
@@ -196,12 +198,28 @@ describe.skipIf(needs("npm start with the demo lab", FRR_LAB_PARTS).skip)(
         ["node2", "joined"],
       ]);
       for (const n of nodes.items) expect(Date.now() - n.lastHeartbeatAt!.getTime()).toBeLessThan(30_000);
+
+      // The DNS demo: what the newcomer tries from client-1 (DNS page, README "Try it").
+      expect(run.output()).toMatch(/^meridian: DNS demo: dnsmasq on 10\.99\.0\.53 answers .*$/m);
+      const client = `${labPrefix}node1-client-1`;
+      const ext1 = FABRIC.v4(FABRIC.externalHost(0));
+      await until(
+        "ext1.lab answered through node1's DNS proxy",
+        async () => (await digFrom(client, "ext1.lab")).status === "NOERROR",
+        30_000,
+      );
+      expect(await digFrom(client, "ext1.lab")).toEqual({ status: "NOERROR", addresses: [ext1] });
+      expect(await curlFrom(client, ext1)).toMatch(/^ext1 10\.244\.1\.\d+$/);
+      expect(await digFrom(client, "blocked.lab")).toEqual({ status: "REFUSED", addresses: [] });
+      expect(await curlFrom(client, DEMO_DNS.blockedAddress)).toMatch(/^failed: /);
+
       const before = processesOf(stateDir).map((p) => p.cmd);
       const parts = {
         console: /console-server\.mjs|next-server|next start/,
         "embedded database": /embedded-db\.ts/,
         agent: /meridian-agent\.mjs run/,
         FRR: /\/usr\/lib\/frr\/bgpd/,
+        dnsmasq: /dnsmasq .*--listen-address=10\.99\.0\.53/,
       };
       for (const [part, re] of Object.entries(parts))
         expect(

@@ -4,6 +4,7 @@ import { auditRouter } from "./audit/router";
 import { authRouter } from "./auth/router";
 import { bgpRouter } from "./bgp/router";
 import { ciliumRouter } from "./cilium-io/router";
+import { dnsRouter } from "./dns/router";
 import { egressPoliciesRouter } from "./egress/router";
 import { endpointsRouter, identitiesRouter } from "./endpoints/router";
 import { flowsRouter } from "./flows/router";
@@ -28,6 +29,7 @@ export const appRouter = createTRPCRouter({
   identities: identitiesRouter,
   policies: networkPoliciesRouter,
   egress: egressPoliciesRouter,
+  dns: dnsRouter,
   bgp: bgpRouter,
   srv6: srv6Router,
   services: servicesRouter,

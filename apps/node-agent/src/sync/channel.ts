@@ -4,6 +4,7 @@
 
 import type { DesiredStateEvent } from "@meridian/api/agent/events";
 import type {
+  dnsEventSchema,
   joinInput,
   joinOutput,
   reportEndpointsInput,
@@ -24,6 +25,8 @@ import type { FlowSummary } from "../status/flow-summary.js";
 export type JoinRequest = Omit<z.input<typeof joinInput>, "labels">;
 export type JoinResult = z.output<typeof joinOutput>;
 export type StatusReport = Omit<z.input<typeof reportStatusInput>, "nodeName" | "agentVersion">;
+/** One DNS proxy query event as `agent.reportDnsEvents` takes it. */
+export type DnsEventReport = z.input<typeof dnsEventSchema>;
 
 /** snapshot / delta (whole top-level sections) / unchanged: the API's own definition. */
 export type { DesiredStateEvent } from "@meridian/api/agent/events";
@@ -58,6 +61,8 @@ export interface ControlPlaneChannel {
   reportEndpoints(endpoints: ReportedEndpoint[]): Promise<void>;
   /** Flow summaries (`agent.reportFlows`); optional: a control plane may not take them. */
   reportFlows?(flows: FlowSummary[]): Promise<void>;
+  /** DNS proxy query events (`agent.reportDnsEvents`); optional like `reportFlows`. */
+  reportDnsEvents?(events: DnsEventReport[]): Promise<void>;
   /**
    * The BGP looking glass (`agent.reportBgpRoutes`): the listed peers' bounded route tables, and
    * every peer the node runs so the others' are dropped. Optional like `reportFlows`.

@@ -58,6 +58,9 @@ export function createTrpcChannel(apiUrl: string, credential: () => string | und
     async reportFlows(flows) {
       await call(() => agent.reportFlows.mutate({ flows }));
     },
+    async reportDnsEvents(events) {
+      await call(() => agent.reportDnsEvents.mutate({ events }));
+    },
     async reportBgpRoutes(report) {
       await call(() => agent.reportBgpRoutes.mutate(report));
     },

@@ -8,6 +8,7 @@ export const NAV = [
   { href: "/endpoints", label: "Endpoints" },
   { href: "/policies", label: "Policies" },
   { href: "/egress", label: "Egress" },
+  { href: "/dns", label: "DNS" },
   { href: "/bgp", label: "BGP" },
   { href: "/srv6", label: "SRv6" },
   { href: "/audit", label: "Audit" },

@@ -53,6 +53,8 @@ const INVENTORY_COALESCE_MS = 50;
 const SNAPSHOT_RETRY_MS = 500;
 
 let lastFlowPrune = 0;
+/** DNS query events a node keeps (agent.reportDnsEvents prunes older ones). */
+const DNS_EVENTS_KEPT_MS = 24 * 3600_000;
 
 export const agentRouter = createTRPCRouter({
   join: publicProcedure
@@ -321,6 +323,10 @@ export const agentRouter = createTRPCRouter({
     .mutation(async ({ ctx, input }) => {
       const r = await ctx.db.dnsEvent.createMany({
         data: input.events.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
+      });
+      // The console reads the recent ones (dns.overview): a node keeps its last day of queries.
+      await ctx.db.dnsEvent.deleteMany({
+        where: { nodeId: ctx.caller.nodeId, at: { lt: new Date(Date.now() - DNS_EVENTS_KEPT_MS) } },
       });
       return { accepted: r.count };
     }),

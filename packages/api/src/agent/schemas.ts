@@ -65,8 +65,20 @@ export const dnsEventSchema = z.object({
   rcode: z.string().max(16).default("NOERROR"),
   answers: z.array(ipAddressSchema).max(64).default([]),
   ttlSeconds: z.number().int().min(0).max(INT32_MAX).optional(),
-  verdict: z.enum(["allowed", "denied"]),
+  /** "malformed" and "error" (upstream failed, datapath write late: SERVFAIL) come from the proxy too. */
+  verdict: z.enum(["allowed", "denied", "malformed", "error"]),
   rule: z.string().max(300).optional(),
+  /** Why it was denied or failed. */
+  reason: z.string().max(300).optional(),
+  /** The server the pod asked (address:port). */
+  server: z
+    .string()
+    .max(MAX_TEXT.address + 6)
+    .optional(),
+  protocol: z.enum(["udp", "tcp"]).optional(),
+  latencyMs: z.number().min(0).max(INT32_MAX).optional(),
+  /** Answer received → its addresses in the datapath. */
+  datapathMs: z.number().min(0).max(INT32_MAX).optional(),
 });
 
 export const flowSummarySchema = z.object({

@@ -5,6 +5,7 @@
 // A component not listed yet (a feature in the making) is taken with a free detail.
 import { z } from "zod";
 import { bgpComponentDetailSchema } from "../bgp/session-schemas";
+import { dnsComponentDetailSchema } from "../dns/schemas";
 import { MAX_TEXT } from "../spec/limits";
 
 export const COMPONENT_STATES = ["ok", "degraded", "error", "unknown"] as const;
@@ -68,6 +69,7 @@ export const COMPONENT_DETAIL_SCHEMAS = {
   cni: cniDetailSchema,
   bgp: bgpComponentDetailSchema,
   srv6: srv6DetailSchema,
+  dns: dnsComponentDetailSchema,
 } as const satisfies Record<string, z.ZodType<Record<string, unknown>>>;
 export type KnownComponent = keyof typeof COMPONENT_DETAIL_SCHEMAS;
 export type ComponentDetail<C extends KnownComponent> = z.infer<(typeof COMPONENT_DETAIL_SCHEMAS)[C]>;
@@ -77,6 +79,7 @@ export const routingStatusSchema = componentStatusOf("routing", routingDetailSch
 export const cniStatusSchema = componentStatusOf("cni", cniDetailSchema);
 export const bgpStatusSchema = componentStatusOf("bgp", bgpComponentDetailSchema);
 export const srv6StatusSchema = componentStatusOf("srv6", srv6DetailSchema);
+export const dnsStatusSchema = componentStatusOf("dns", dnsComponentDetailSchema);
 
 const isKnown = (c: string): c is KnownComponent => Object.hasOwn(COMPONENT_DETAIL_SCHEMAS, c);
 

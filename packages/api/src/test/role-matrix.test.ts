@@ -60,6 +60,7 @@ const ACCESS: Record<string, Level> = {
   "audit.restore": "operator",
   "status.overview": "viewer",
   "status.live": "viewer",
+  "dns.overview": "viewer",
   "agent.join": "public",
   "agent.desiredState": "node",
   "agent.heartbeat": "node",

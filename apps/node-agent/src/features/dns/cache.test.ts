@@ -27,6 +27,38 @@ describe("learned addresses", () => {
     expect(c.claims()).toEqual([]);
   });
 
+  it("reports one row per endpoint and address (selectors merged), newest expiry first, bounded, with absolute expiry", () => {
+    const c = new LearnedAddresses(() => 1_000);
+    c.learn(entry("shop/a", "192.0.2.1", 5_000, ["x.example.test"]));
+    c.learn({ ...entry("shop/a", "192.0.2.1", 9_000, ["y.example.test"]), identity: 20971521 });
+    c.learn(entry("shop/a", "192.0.2.2", 7_000));
+    c.learn(entry("shop/b", "192.0.2.3", 3_000));
+    expect(c.reported(10)).toEqual([
+      {
+        endpoint: "shop/a",
+        address: "192.0.2.1",
+        names: ["x.example.test", "y.example.test"],
+        expiresAt: new Date(9_000).toISOString(),
+        heldByConnection: false,
+      },
+      {
+        endpoint: "shop/a",
+        address: "192.0.2.2",
+        names: ["a.example.test"],
+        expiresAt: new Date(7_000).toISOString(),
+        heldByConnection: false,
+      },
+      {
+        endpoint: "shop/b",
+        address: "192.0.2.3",
+        names: ["a.example.test"],
+        expiresAt: new Date(3_000).toISOString(),
+        heldByConnection: false,
+      },
+    ]);
+    expect(c.reported(2).map((r) => r.address)).toEqual(["192.0.2.1", "192.0.2.2"]);
+  });
+
   it("100,000 random names from one pod stay within the per-endpoint and per-entry limits, oldest evicted", () => {
     const c = new LearnedAddresses(() => 0, { perEndpoint: 1_000, perNode: 1_500, namesPerEntry: 4 });
     for (let i = 0; i < 100_000; i++) {

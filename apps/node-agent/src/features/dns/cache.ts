@@ -153,6 +153,52 @@ export class LearnedAddresses {
     for (const e of saved) this.learn(e);
   }
 
+  /**
+   * For the control plane's status report: one row per endpoint and address (the selectors'
+   * identities merged), newest expiry first, at most `limit`, with absolute expiry times.
+   */
+  reported(limit: number): {
+    endpoint: string;
+    address: string;
+    names: string[];
+    expiresAt: string;
+    heldByConnection: boolean;
+  }[] {
+    const rows = new Map<
+      string,
+      { endpoint: string; address: string; names: Set<string>; expiresAt: number; held: boolean }
+    >();
+    for (const [k, e] of this.entries) {
+      const id = `${e.endpointId}|${e.address}`;
+      const row = rows.get(id) ?? {
+        endpoint: e.endpointId,
+        address: e.address,
+        names: new Set(),
+        expiresAt: 0,
+        held: false,
+      };
+      for (const n of e.names) row.names.add(n);
+      row.expiresAt = Math.max(row.expiresAt, e.expiresAt);
+      row.held ||= this.held.has(k);
+      rows.set(id, row);
+    }
+    return [...rows.values()]
+      .sort(
+        (a, b) =>
+          b.expiresAt - a.expiresAt ||
+          a.endpoint.localeCompare(b.endpoint) ||
+          a.address.localeCompare(b.address),
+      )
+      .slice(0, limit)
+      .map((r) => ({
+        endpoint: r.endpoint,
+        address: r.address,
+        names: [...r.names].sort().slice(0, 32),
+        expiresAt: new Date(r.expiresAt).toISOString(),
+        heldByConnection: r.held,
+      }));
+  }
+
   view(): CacheView[] {
     const t = this.now();
     return [...this.entries]

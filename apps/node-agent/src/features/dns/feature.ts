@@ -5,33 +5,32 @@
 import { existsSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { dnsComponentDetailSchema, MAX_REPORTED_LEARNED } from "@meridian/api/dns/schemas";
 import { ifNameToIndex } from "@meridian/native";
 import { Counter, Histogram, type Metric } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { FeatureCli } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
 import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
-import type { NodeDesiredState } from "../../sync/channel.js";
-import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
+import type { DnsEventReport, NodeDesiredState } from "../../sync/channel.js";
+import {
+  type AgentFeature,
+  type ControlPlaneSession,
+  componentStatusSchema,
+  type FeatureContext,
+  type FeatureUplink,
+} from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
 import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
 import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import type { LearnedAddress } from "./message.js";
-import { DnsProxy, type DnsProxyStats } from "./proxy.js";
+import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
 
-export const dnsStatusSchema = componentStatusSchema(
-  "dns",
-  z
-    .object({
-      proxyPort: z.number().int(),
-      learned: z.number().int(),
-      redirectedEndpoints: z.number().int(),
-    })
-    .strict(),
-);
+/** The API's schema for the dns component (packages/api/src/dns/schemas.ts): console and agent share it. */
+export const dnsStatusSchema = componentStatusSchema("dns", dnsComponentDetailSchema);
 export type DnsStatus = z.infer<typeof dnsStatusSchema>;
 
 export interface DnsFeatureDeps {
@@ -68,6 +67,8 @@ export class DnsFeature implements AgentFeature {
   private expiryTimer?: NodeJS.Timeout;
   private readonly queries: Counter<"verdict" | "rcode">;
   private readonly datapathSeconds: Histogram;
+  /** Set while the control plane takes DNS events (connect). */
+  private uplinkEvent?: (e: DnsQueryEvent) => void;
 
   constructor(
     private readonly ctx: FeatureContext,
@@ -145,6 +146,7 @@ export class DnsFeature implements AgentFeature {
       },
     );
     this.proxy.onEvent = (e) => {
+      this.uplinkEvent?.(e);
       this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
       if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
       if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
@@ -298,6 +300,8 @@ export class DnsFeature implements AgentFeature {
       proxyPort: cfg.proxyPort,
       learned: this.cache.size,
       redirectedEndpoints: new Set(this.redirects.map((r) => r.ifindex)).size,
+      ...(this.proxy ? { stats: { ...this.proxy.stats } } : {}),
+      entries: this.cache.reported(MAX_REPORTED_LEARNED),
     };
     if (this.off) return { component: "dns", state: "degraded", message: this.off, detail };
     if (this.error) return { component: "dns", state: "error", message: this.error, detail };
@@ -314,6 +318,37 @@ export class DnsFeature implements AgentFeature {
     return this.error;
   }
 
+  /** Query events to the control plane in batches every `flowReportIntervalMs`, best effort. */
+  connect({ channel, log }: ControlPlaneSession): FeatureUplink {
+    const send = channel.reportDnsEvents?.bind(channel);
+    if (!send) return { stop() {} };
+    let batch: DnsEventReport[] = [];
+    let overflow = 0;
+    this.uplinkEvent = (e) => {
+      if (batch.length < MAX_EVENTS_PER_REPORT) batch.push(toReport(e));
+      else overflow++;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const tick = () => {
+      const rows = batch;
+      batch = [];
+      if (overflow) log.warn({ overflow }, "dns: query events over the per-report limit were dropped");
+      overflow = 0;
+      if (rows.length)
+        send(rows).catch((err) => log.debug({ err, rows: rows.length }, "dns event report failed; dropped"));
+      timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
+      timer.unref();
+    };
+    timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
+    timer.unref();
+    return {
+      stop: () => {
+        clearTimeout(timer);
+        this.uplinkEvent = undefined;
+      },
+    };
+  }
+
   statusView(): Record<string, unknown> {
     return {};
   }
@@ -325,6 +360,32 @@ export class DnsFeature implements AgentFeature {
     // port and fails (the pod's resolver retries) rather than reaching a server unfiltered.
     this.kernel?.close();
   }
+}
+
+/** agent.reportDnsEvents takes at most this many per call. */
+const MAX_EVENTS_PER_REPORT = 1000;
+const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+
+/** One proxy event as the control plane stores it (agent.reportDnsEvents). */
+export function toReport(e: DnsQueryEvent): DnsEventReport {
+  const ttls = (e.answers ?? []).map((a) => a.ttl);
+  return {
+    at: e.time,
+    ...(e.endpoint ? { endpoint: e.endpoint.slice(0, 300) } : {}),
+    sourceIP: e.client,
+    qname: (e.name ?? "").slice(0, 255),
+    qtype: (e.type ?? "").slice(0, 16),
+    rcode: e.rcode === undefined ? "none" : (RCODE_NAMES[e.rcode] ?? String(e.rcode)),
+    answers: (e.answers ?? []).slice(0, 64).map((a) => a.address),
+    ...(ttls.length ? { ttlSeconds: Math.min(...ttls) } : {}),
+    verdict: e.verdict,
+    ...(e.rule ? { rule: e.rule.slice(0, 300) } : {}),
+    ...(e.reason ? { reason: e.reason.slice(0, 300) } : {}),
+    ...(e.server ? { server: e.server } : {}),
+    protocol: e.protocol,
+    latencyMs: e.latencyMs,
+    ...(e.datapathMs !== undefined ? { datapathMs: e.datapathMs } : {}),
+  };
 }
 
 function cacheRows(entries: CacheView[]): string[][] {
