@@ -1,8 +1,8 @@
 // Egress gateway rules for a node that is a source (it steers its pods) or a gateway (it SNATs).
-import { type Labels, parseIp, selectorMatches } from "../spec";
+import { type Labels, nodeOwnsSubnetFor, parseIp, selectorMatches } from "../spec";
 import { byText } from "./hash";
 import type { ClusterSnapshot, SnapshotEgressPolicy, SnapshotNode } from "./snapshot";
-import type { EgressGatewayState, EgressGatewayTarget } from "./types";
+import type { CompileProblem, EgressGatewayState, EgressGatewayTarget } from "./types";
 
 /** Namespaces carry their name as a label, which namespaceSelector matches. */
 export function namespaceLabels(namespace: string): Labels {
@@ -30,6 +30,46 @@ export function egressSourceEndpoints(snapshot: ClusterSnapshot, policy: Snapsho
     .sort((a, b) => byText(a.id, b.id));
 }
 
+function gatewayNodes(snapshot: ClusterSnapshot, gw: SnapshotEgressPolicy["spec"]["gateways"][number]) {
+  return snapshot.nodes.filter((n) =>
+    gw.nodeName !== undefined ? n.name === gw.nodeName : selectorMatches(gw.nodeSelector ?? {}, n.labels),
+  );
+}
+
+/**
+ * Gateways of a policy that the datapath cannot use, each naming its field and the reason: a
+ * nodeName or nodeSelector that matches no node (yet), and an egress IP that no selected gateway
+ * node can source (not one of its addresses nor in one of their subnets). The policy is still
+ * compiled with the gateways that remain; these say what it leaves out.
+ */
+export function egressGatewayProblems(
+  snapshot: ClusterSnapshot,
+  policy: SnapshotEgressPolicy,
+): CompileProblem[] {
+  const problems: CompileProblem[] = [];
+  const problem = (message: string) => problems.push({ area: "egress", object: policy.name, message });
+  for (const [i, gw] of policy.spec.gateways.entries()) {
+    const matched = gatewayNodes(snapshot, gw);
+    if (matched.length === 0) {
+      problem(
+        gw.nodeName !== undefined
+          ? `gateways[${i}].nodeName: no node is named ${gw.nodeName}`
+          : `gateways[${i}].nodeSelector: matches no node`,
+      );
+      continue;
+    }
+    const egressIP = gw.egressIP;
+    if (egressIP === undefined) continue;
+    const outside = matched.filter((n) => !nodeOwnsSubnetFor(n, egressIP)).map((n) => n.name);
+    if (outside.length > 0) {
+      problem(
+        `gateways[${i}].egressIP: egress IP ${egressIP} is on no address or subnet of gateway node(s) ${outside.sort(byText).join(", ")}`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** Gateways in node-name order, one per node; the first maxActiveGateways are active. */
 export function resolveGateways(
   snapshot: ClusterSnapshot,
@@ -37,10 +77,7 @@ export function resolveGateways(
 ): EgressGatewayTarget[] {
   const targets = new Map<string, EgressGatewayTarget>();
   for (const gw of policy.spec.gateways) {
-    const matched = snapshot.nodes.filter((n) =>
-      gw.nodeName !== undefined ? n.name === gw.nodeName : selectorMatches(gw.nodeSelector ?? {}, n.labels),
-    );
-    for (const node of matched) {
+    for (const node of gatewayNodes(snapshot, gw)) {
       if (targets.has(node.name)) continue;
       const nodeIP = node.addresses.map((a) => parseIp(a.split("/")[0]!)?.text).find((a) => a !== undefined);
       targets.set(node.name, {
@@ -56,7 +93,12 @@ export function resolveGateways(
   return sorted.map((t, i) => ({ ...t, active: i < policy.spec.ha.maxActiveGateways }));
 }
 
-export function compileEgressGateway(snapshot: ClusterSnapshot, nodeName: string): EgressGatewayState[] {
+/** `problems`, when given, gets the problems of each policy this node takes part in. */
+export function compileEgressGateway(
+  snapshot: ClusterSnapshot,
+  nodeName: string,
+  problems: CompileProblem[] = [],
+): EgressGatewayState[] {
   const out: EgressGatewayState[] = [];
   const policies = snapshot.egressPolicies
     .filter((p) => p.spec.enabled !== false)
@@ -68,6 +110,7 @@ export function compileEgressGateway(snapshot: ClusterSnapshot, nodeName: string
     const isGateway = gateways.some((g) => g.node === nodeName);
     const isSource = localSources.length > 0;
     if (!isSource && !isGateway) continue;
+    problems.push(...egressGatewayProblems(snapshot, policy));
     out.push({
       policy: policy.name,
       isSource,

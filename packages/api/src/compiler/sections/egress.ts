@@ -1,7 +1,10 @@
 // The `egress` section (`egressGateway`): the egress gateway policies this node takes part in, as
 // a source (its pods to steer) or a gateway (every source address to SNAT). Compiled in ../egress.ts.
+// Gateways that match no node, or whose egress IP no selected node can source, go to `problems`
+// on every node that takes part in the policy.
 import { z } from "zod";
 import { compileEgressGateway } from "../egress";
+import type { CompileProblem } from "../types";
 import { defineSection } from "./section";
 
 export const egressGatewayStateSchema = z.strictObject({
@@ -36,5 +39,10 @@ export const egressSection = defineSection({
   name: "egress",
   keys: ["egressGateway"],
   schema: z.strictObject({ egressGateway: z.array(egressGatewayStateSchema) }),
-  compile: ({ snapshot, node }) => ({ egressGateway: compileEgressGateway(snapshot, node.name) }),
+  compile: ({ snapshot, node, problem }) => {
+    const problems: CompileProblem[] = [];
+    const egressGateway = compileEgressGateway(snapshot, node.name, problems);
+    for (const p of problems) problem(p);
+    return { egressGateway };
+  },
 });
