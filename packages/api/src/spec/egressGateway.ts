@@ -17,7 +17,6 @@ export const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
 /** Node names are Kubernetes object names: DNS-1123 subdomains of at most 253 characters. */
 export const NODE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-const NODE_NAME_LENGTH = "a node name is 1 to 253 characters";
 const NODE_NAME_SYNTAX =
   'a node name is lower-case letters, digits, "-" or ".", starting and ending with a letter or digit';
 
@@ -27,8 +26,8 @@ export const egressGatewaySchema = z
     /** A Node object's name (DNS-1123 subdomain), bounded before any pattern runs on it. */
     nodeName: z
       .string()
-      .min(1, NODE_NAME_LENGTH)
-      .max(MAX_TEXT.name, NODE_NAME_LENGTH)
+      .min(1, "a node name cannot be empty")
+      .max(MAX_TEXT.name, "a node name is at most 253 characters")
       .regex(NODE_NAME, NODE_NAME_SYNTAX)
       .optional(),
     egressIP: ipAddressSchema.optional(),
