@@ -5,6 +5,7 @@
 import type { LabelSelector, Labels } from "../spec";
 import { selectorMatches } from "../spec";
 import {
+  ADVERTISEMENT_LABEL,
   AGGREGATE_ANNOTATION,
   IMPORT_POLICY_ANNOTATION,
   INSTALL_ROUTES_ANNOTATION,
@@ -276,6 +277,13 @@ function importAdvertisement(
       }
     }
     result.peers = peersFor(doc.labels, path);
+    // The document's own labels, without the one a Meridian export adds for its peer configs.
+    const { [ADVERTISEMENT_LABEL]: _ours, ...labels } = doc.labels;
+    result.ciliumSource = {
+      name: doc.name,
+      ...(entries.length > 1 ? { part: i } : {}),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    };
     out.advertisements.push({ name, spec: result, doc, at: { name: "metadata.name", spec: path } });
   });
 }

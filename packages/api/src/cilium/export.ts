@@ -1,7 +1,7 @@
 // exportCiliumYaml: Meridian objects → Cilium YAML (cilium.io/v2). Meridian-only settings go into
 // meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
 import { stringify } from "yaml";
-import { selectorMatches } from "../spec";
+import { type CiliumSource, selectorMatches } from "../spec";
 import {
   ADVERTISE_EGRESS_IP_ANNOTATION,
   ADVERTISEMENT_LABEL,
@@ -96,44 +96,61 @@ function ciliumPolicySpec(obj: Policy): Record<string, unknown> {
   return spec;
 }
 
+interface CiliumDocument<T> {
+  name: string;
+  parts: T[];
+  /** Written as the document's list (`specs`, `advertisements`), not as one object's document. */
+  grouped: boolean;
+}
+
 /**
- * Policies back into Cilium documents. Those imported from one document's `specs` list (the same
- * `ciliumSource.name` with parts, in one namespace) become that document again, its specs in their
- * old order, so that applying the export to Cilium replaces the original instead of adding
- * `name-0…N` beside it. Cilium has no `enabled`, only this one annotation per document: a part
- * disabled while others are not leaves the document and is written alone under its own name (and
- * so is a part left alone: a one-spec list would import back under the document's name).
+ * Objects made from one document's list (a policy's `specs`, an advertisement's `advertisements`:
+ * named `<document>-<part>` by the import) back into that document, so that applying the export to
+ * Cilium replaces the original instead of adding `<document>-0…N` beside it. Grouped only when
+ * importing the document again gives the same objects: parts 0…n-1 all there (n ≥ 2), each still
+ * named after its part, agreeing on what the document holds once (`shared`, e.g. its annotations),
+ * and no other object of the export already named like the document. Otherwise each part is written
+ * alone under its own name, which imports back as the same object too.
  */
+function regroup<T extends { name: string; namespace: string | null }>(
+  items: T[],
+  source: (item: T) => CiliumSource | undefined,
+  shared: (item: T) => string,
+): CiliumDocument<T>[] {
+  const buckets = new Map<string, T[]>();
+  const alone: T[] = [];
+  for (const item of items) {
+    const src = source(item);
+    if (src?.part === undefined) alone.push(item);
+    else {
+      const key = `${item.namespace ?? ""}/${src.name}`;
+      buckets.set(key, [...(buckets.get(key) ?? []), item]);
+    }
+  }
+  const taken = new Set(items.map((i) => `${i.namespace ?? ""}/${i.name}`));
+  const documents: CiliumDocument<T>[] = [];
+  for (const [key, bucket] of buckets) {
+    const parts = [...bucket].sort((a, b) => source(a)!.part! - source(b)!.part!);
+    const name = source(parts[0]!)!.name;
+    const whole =
+      parts.length >= 2 &&
+      !taken.has(key) &&
+      parts.every((p, i) => source(p)!.part === i && p.name === `${name}-${i}`) &&
+      parts.every((p) => shared(p) === shared(parts[0]!));
+    if (whole) documents.push({ name, parts, grouped: true });
+    else alone.push(...parts);
+  }
+  for (const item of alone) documents.push({ name: item.name, parts: [item], grouped: false });
+  return documents;
+}
+
+/** Policies back into Cilium documents (see regroup); `enabled` is one annotation per document. */
 function exportPolicies(policies: Policy[]): Manifest[] {
-  const groups = new Map<string, Policy[]>();
-  for (const p of policies) {
-    const src = p.spec.ciliumSource;
-    const key =
-      src?.part !== undefined ? `doc/${p.namespace ?? ""}/${src.name}` : `one/${p.namespace ?? ""}/${p.name}`;
-    groups.set(key, [...(groups.get(key) ?? []), p]);
-  }
-  const documents: { name: string; parts: Policy[]; grouped: boolean }[] = [];
-  for (const group of groups.values()) {
-    const src = group[0]!.spec.ciliumSource;
-    if (src?.part === undefined) {
-      documents.push({ name: group[0]!.name, parts: group, grouped: false });
-      continue;
-    }
-    const enabled = group.filter((p) => p.spec.enabled !== false);
-    const together = enabled.length > 0 ? enabled : group;
-    // One spec in a `specs` list would import back under the document's name, not the part's.
-    if (together.length < 2) {
-      for (const p of group) documents.push({ name: p.name, parts: [p], grouped: false });
-      continue;
-    }
-    documents.push({
-      name: src.name,
-      parts: [...together].sort((a, b) => a.spec.ciliumSource!.part! - b.spec.ciliumSource!.part!),
-      grouped: true,
-    });
-    for (const p of group)
-      if (!together.includes(p)) documents.push({ name: p.name, parts: [p], grouped: false });
-  }
+  const documents = regroup(
+    policies,
+    (p) => p.spec.ciliumSource,
+    (p) => JSON.stringify([p.spec.enabled !== false, p.spec.ciliumSource?.labels ?? {}]),
+  );
   return documents.map(({ name, parts, grouped }) => {
     const first = parts[0]!;
     const annotations: Record<string, string> =
@@ -192,7 +209,10 @@ const FAMILY_TO_CILIUM: Record<string, { afi: string; safi: string }> = {
 type Peer = Extract<ExportableObject, { kind: "BgpPeer" }>;
 type Advertisement = Extract<ExportableObject, { kind: "BgpAdvertisement" }>;
 
-function advertisementsForPeer(peer: Peer, ads: Advertisement[]): string[] {
+/** The CiliumBGPAdvertisement document each advertisement is written into (exportAdvertisements). */
+type AdDocuments = Map<Advertisement, string>;
+
+function advertisementsForPeer(peer: Peer, ads: Advertisement[], adDocument: AdDocuments): string[] {
   return ads
     .filter((ad) => {
       const { peers, peerSelector } = ad.spec;
@@ -202,13 +222,19 @@ function advertisementsForPeer(peer: Peer, ads: Advertisement[]): string[] {
         (peerSelector !== undefined && selectorMatches(peerSelector, peer.spec.labels ?? {}))
       );
     })
-    .map((ad) => ad.name)
+    .map((ad) => adDocument.get(ad) ?? ad.name)
+    .filter((name, i, all) => all.indexOf(name) === i)
     .sort();
 }
 
-function exportPeerConfig(peer: Peer, ads: Advertisement[], unsupported: UnsupportedField[]): Manifest {
+function exportPeerConfig(
+  peer: Peer,
+  ads: Advertisement[],
+  adDocument: AdDocuments,
+  unsupported: UnsupportedField[],
+): Manifest {
   const s = peer.spec;
-  const adNames = advertisementsForPeer(peer, ads);
+  const adNames = advertisementsForPeer(peer, ads, adDocument);
   const labels = s.labels ?? {};
   const annotations: Record<string, string> = {};
   if (Object.keys(labels).length > 0) annotations[PEER_LABELS_ANNOTATION] = JSON.stringify(labels);
@@ -254,7 +280,8 @@ function exportPeerConfig(peer: Peer, ads: Advertisement[], unsupported: Unsuppo
   };
 }
 
-function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[]): Manifest | undefined {
+/** One advertisement's entry in a CiliumBGPAdvertisement's list; undefined when Cilium has no such type. */
+function advertisementEntry(ad: Advertisement, unsupported: UnsupportedField[]): Manifest | undefined {
   const s = ad.spec;
   const object = `BgpAdvertisement/${ad.name}`;
   if (s.type === "EgressIP" || s.type === "VRFRoutes") {
@@ -277,29 +304,65 @@ function exportAdvertisement(ad: Advertisement, unsupported: UnsupportedField[])
     ...(s.localPreference !== undefined ? { localPreference: s.localPreference } : {}),
   };
   return {
-    apiVersion: API_VERSION,
-    kind: "CiliumBGPAdvertisement",
-    metadata: metadata(
-      ad.name,
-      null,
-      s.type === "Service" && s.service.aggregate ? { [AGGREGATE_ANNOTATION]: "true" } : {},
-      { [ADVERTISEMENT_LABEL]: ad.name },
-    ),
-    spec: {
-      advertisements: [
-        {
-          advertisementType: s.type,
-          ...(s.type === "Service"
-            ? {
-                service: { addresses: s.service.addresses },
-                ...(s.service.selector ? { selector: s.service.selector } : {}),
-              }
-            : {}),
-          ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
-        },
-      ],
-    },
+    advertisementType: s.type,
+    ...(s.type === "Service"
+      ? {
+          service: { addresses: s.service.addresses },
+          ...(s.service.selector ? { selector: s.service.selector } : {}),
+        }
+      : {}),
+    ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
   };
+}
+
+const aggregated = (ad: Advertisement) => ad.spec.type === "Service" && ad.spec.service.aggregate;
+
+/**
+ * Advertisements back into CiliumBGPAdvertisements (see regroup). A document's labels are how peer
+ * configs select it: the export keeps the original labels and adds `meridian.io/advertisement`,
+ * which the exported peer configs select on. Grouped parts must agree on the peers they go to and
+ * on aggregation (one annotation per document).
+ */
+function exportAdvertisements(
+  ads: Advertisement[],
+  unsupported: UnsupportedField[],
+): { manifests: Manifest[]; documentOf: AdDocuments } {
+  const entries = new Map<Advertisement, Manifest>();
+  for (const ad of ads) {
+    const entry = advertisementEntry(ad, unsupported);
+    if (entry) entries.set(ad, entry);
+  }
+  const documentOf: AdDocuments = new Map();
+  const documents = regroup(
+    [...entries.keys()],
+    (ad) => ad.spec.ciliumSource,
+    (ad) =>
+      JSON.stringify([
+        ad.spec.peers ?? null,
+        ad.spec.peerSelector ?? null,
+        ad.spec.ciliumSource?.labels ?? {},
+      ]),
+  ).filter(({ parts }) => {
+    // Aggregation is one annotation per document: a Service part that differs from another.
+    const services = parts.filter((p) => p.spec.type === "Service");
+    return services.every((p) => aggregated(p) === aggregated(services[0]!)) || parts.length === 1;
+  });
+  const placed = new Set(documents.flatMap((d) => d.parts));
+  for (const ad of entries.keys())
+    if (!placed.has(ad)) documents.push({ name: ad.name, parts: [ad], grouped: false });
+  const manifests = documents.map(({ name, parts }) => {
+    for (const ad of parts) documentOf.set(ad, name);
+    return {
+      apiVersion: API_VERSION,
+      kind: "CiliumBGPAdvertisement",
+      metadata: metadata(name, null, parts.some(aggregated) ? { [AGGREGATE_ANNOTATION]: "true" } : {}, {
+        ...parts[0]!.spec.ciliumSource?.labels,
+        [ADVERTISEMENT_LABEL]: name,
+      }),
+      spec: { advertisements: parts.map((ad) => entries.get(ad)!) },
+    };
+  });
+  return { manifests, documentOf };
 }
 
 type Instance = Extract<ExportableObject, { kind: "BgpInstance" }>;
@@ -362,12 +425,13 @@ function exportClusterConfigs(
 function exportPeerConfigs(
   peers: Peer[],
   ads: Advertisement[],
+  adDocument: AdDocuments,
   unsupported: UnsupportedField[],
 ): { manifests: Manifest[]; configOf: Map<Peer, string> } {
   const configOf = new Map<Peer, string>();
   const byName = new Map<string, Manifest>();
   for (const peer of peers) {
-    const manifest = exportPeerConfig(peer, ads, unsupported);
+    const manifest = exportPeerConfig(peer, ads, adDocument, unsupported);
     const shared = peer.spec.ciliumPeerConfig;
     const same = (m: Manifest | undefined) =>
       m !== undefined &&
@@ -404,15 +468,13 @@ function exportBgp(objects: ExportableObject[], unsupported: UnsupportedField[])
       });
     }
   }
-  const peerConfigs = exportPeerConfigs(peers, ads, unsupported);
+  const advertisements = exportAdvertisements(ads, unsupported);
+  const peerConfigs = exportPeerConfigs(peers, ads, advertisements.documentOf, unsupported);
   const manifests = [
     ...exportClusterConfigs(instances, peers, peerConfigs.configOf),
     ...peerConfigs.manifests,
   ];
-  for (const ad of ads) {
-    const manifest = exportAdvertisement(ad, unsupported);
-    if (manifest) manifests.push(manifest);
-  }
+  manifests.push(...advertisements.manifests);
   return manifests;
 }
 

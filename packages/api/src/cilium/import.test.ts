@@ -379,6 +379,22 @@ specs:
     expect(importCiliumYaml(yaml).objects.map((o) => o.name)).toEqual(["multi-0", "multi-1"]);
   });
 
+  it("a specs document with a part deleted in Meridian is written part by part: a shorter list would renumber them", () => {
+    const first = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: multi, namespace: default }
+specs:
+- endpointSelector: { matchLabels: { app: a } }
+- endpointSelector: { matchLabels: { app: b } }
+- endpointSelector: { matchLabels: { app: c } }
+`);
+    const kept = first.objects.filter((o) => o.name !== "multi-1");
+    const yaml = exportCiliumYaml(kept).yaml;
+    expect(parseAllDocuments(yaml).map((d) => d.toJS().metadata.name)).toEqual(["multi-0", "multi-2"]);
+    expect(importCiliumYaml(yaml).objects.map((o) => o.name)).toEqual(["multi-0", "multi-2"]);
+  });
+
   it("reports CIDR groups (cidrGroupRef) in ingress by path", () => {
     const result = importCiliumYaml(
       `

@@ -82,9 +82,16 @@ describe("Cilium round trip", () => {
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       "CiliumBGPClusterConfig/cilium-bgp",
       "CiliumBGPPeerConfig/cilium-peer",
-      "CiliumBGPAdvertisement/bgp-advertisements-0",
-      "CiliumBGPAdvertisement/bgp-advertisements-1",
+      "CiliumBGPAdvertisement/bgp-advertisements",
     ]);
+    // Its labels kept; the label the exported peer config selects on added.
+    expect(docs[2].metadata.labels).toEqual({
+      advertise: "bgp",
+      "meridian.io/advertisement": "bgp-advertisements",
+    });
+    expect(
+      docs[2].spec.advertisements.map((a: { advertisementType: string }) => a.advertisementType),
+    ).toEqual(["PodCIDR", "Service"]);
     expect(docs[0].spec.bgpInstances[0].name).toBe("instance-65000");
     expect(docs[0].spec.bgpInstances[0].peers[0]).toEqual({
       name: "peer-65000-tor1",

@@ -296,6 +296,8 @@ const advertisementFields = {
   /** Peers by name; with neither peers nor peerSelector the advertisement goes to every peer of the node. */
   peers: list(z.string().min(1).max(MAX_TEXT.name), MAX_ITEMS.peers, "peers").optional(),
   peerSelector: labelSelectorSchema.optional(),
+  /** The CiliumBGPAdvertisement it was imported from (one document may list several). */
+  ciliumSource: ciliumSourceSchema.optional(),
 };
 
 export const SERVICE_ADDRESS_TYPES = ["LoadBalancerIP", "ClusterIP", "ExternalIP"] as const;
