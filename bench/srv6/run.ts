@@ -14,6 +14,7 @@ import { buildPacket, ipBytes } from "@meridian/bpf/packet";
 import { type BpfProgram, openObject, runInNetns } from "@meridian/native";
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
 import { Srv6Kernel } from "@meridian/node-agent/features/srv6/kernel";
+import { buildSrv6Topology, OUR_SID, PE_SID, sh } from "../../e2e/lab/srv6-topology";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,10 +27,6 @@ if (process.getuid?.() !== 0) throw new Error("the SRv6 benchmark needs root");
 const T = `s6b${process.pid % 100000}`;
 const NS = { pod: `${T}-pod`, node: `${T}-node`, pe: `${T}-pe`, cust: `${T}-cust`, run: `${T}-run` };
 const PIN = `/sys/fs/bpf/meridian-bench-${process.pid}-srv6`;
-const OUR_SID = "fc00:0:1:a::";
-const PE_SID = "fc00:0:2:e004::";
-const sh = (ns: string, cmd: string) =>
-  execFileSync("ip", ["netns", "exec", ns, "sh", "-c", cmd], { encoding: "utf8" });
 
 const dp = PinnedDatapath.load({ pinDir: PIN });
 const k = Srv6Kernel.open(PIN);
@@ -137,70 +134,8 @@ function perPacket(): Record<string, string> {
   };
 }
 
-function topology(): { hpod: number; up0: number } {
-  for (const n of [NS.pod, NS.node, NS.pe, NS.cust]) execFileSync("ip", ["netns", "add", n]);
-  for (const n of [NS.pod, NS.node, NS.pe, NS.cust]) sh(n, "ip link set lo up");
-  execFileSync("ip", [
-    "link",
-    "add",
-    "pod0",
-    "netns",
-    NS.pod,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "hpod",
-    "netns",
-    NS.node,
-  ]);
-  execFileSync("ip", [
-    "link",
-    "add",
-    "up0",
-    "netns",
-    NS.node,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "pe0",
-    "netns",
-    NS.pe,
-  ]);
-  execFileSync("ip", [
-    "link",
-    "add",
-    "pec",
-    "netns",
-    NS.pe,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "c0",
-    "netns",
-    NS.cust,
-  ]);
-  sh(
-    NS.pod,
-    "ip link set pod0 up && ip addr add 10.1.0.10/24 dev pod0 && ip route add default via 10.1.0.1 mtu 1436",
-  );
-  sh(
-    NS.node,
-    "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.seg6_enabled=1 && ip link set hpod up && ip addr add 10.1.0.1/24 dev hpod && ip link set up0 up && sysctl -qw net.ipv6.conf.up0.seg6_enabled=1 && ip -6 addr add fd00:99::1/64 dev up0 nodad && ip -6 addr add fd00:5::1/128 dev lo && ip -6 route add fc00:0:2::/48 via fd00:99::2 dev up0",
-  );
-  sh(
-    NS.pe,
-    `sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.seg6_enabled=1 && ip link set pe0 up && ip -6 addr add fd00:99::2/64 dev pe0 nodad && sysctl -qw net.ipv6.conf.pe0.seg6_enabled=1 && ip link set pec up && ip addr add 192.168.50.1/24 dev pec && ip -6 route add ${PE_SID}/128 encap seg6local action End.DX4 nh4 192.168.50.7 dev pec && ip -6 route add fc00:0:1::/48 via fd00:99::1 dev pe0 && ip route add 10.1.0.0/24 encap seg6 mode encap segs ${OUR_SID} dev pe0 mtu 1400`,
-  );
-  sh(
-    NS.cust,
-    "ip link set c0 up && ip addr add 192.168.50.7/24 dev c0 && ip route add default via 192.168.50.1",
-  );
-  const idx = (ns: string, dev: string) => Number(sh(ns, `cat /sys/class/net/${dev}/ifindex`).trim());
-  return { hpod: idx(NS.node, "hpod"), up0: idx(NS.node, "up0") };
-}
+/** The lab's namespaces (e2e/lab/srv6-topology.ts); the pod's route MTU leaves room for the SRH. */
+const topology = () => buildSrv6Topology(NS, 1436);
 
 function iperf(): number {
   const out = sh(NS.pod, `iperf3 -c 192.168.50.7 -t ${SECONDS} -J`);

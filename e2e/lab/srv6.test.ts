@@ -9,101 +9,23 @@ import { execFileSync, spawn } from "node:child_process";
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
 import { Srv6Kernel } from "@meridian/node-agent/features/srv6/kernel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSrv6Topology, NODE_SRV6_SOURCE, OUR_SID, PE_SID, sh } from "./srv6-topology";
 
 const T = `s6${process.pid % 100000}`;
 const NS = { pod: `${T}-pod`, node: `${T}-node`, pe: `${T}-pe`, cust: `${T}-cust` };
 const PIN = `/sys/fs/bpf/meridian-test-${process.pid}-srv6lab`;
-const OUR_SID = "fc00:0:1:a::"; // End.DT4, VRF red
-const PE_SID = "fc00:0:2:e004::"; // the kernel's End.DX4 towards the customer host
-const SRC = "fd00:5::1";
-
-const sh = (ns: string, cmd: string) =>
-  execFileSync("ip", ["netns", "exec", ns, "sh", "-c", cmd], { encoding: "utf8" });
+const SRC = NODE_SRV6_SOURCE;
 let dp: PinnedDatapath;
 let k: Srv6Kernel;
 
 beforeAll(() => {
-  for (const n of Object.values(NS)) execFileSync("ip", ["netns", "add", n]);
-  for (const n of Object.values(NS)) sh(n, "ip link set lo up");
-  execFileSync("ip", [
-    "link",
-    "add",
-    "pod0",
-    "netns",
-    NS.pod,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "hpod",
-    "netns",
-    NS.node,
-  ]);
-  execFileSync("ip", [
-    "link",
-    "add",
-    "up0",
-    "netns",
-    NS.node,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "pe0",
-    "netns",
-    NS.pe,
-  ]);
-  execFileSync("ip", [
-    "link",
-    "add",
-    "pec",
-    "netns",
-    NS.pe,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "c0",
-    "netns",
-    NS.cust,
-  ]);
-  sh(
-    NS.pod,
-    "ip link set pod0 up && ip addr add 10.1.0.10/24 dev pod0 && ip route add default via 10.1.0.1 mtu 1460",
-  );
-  sh(
-    NS.node,
-    [
-      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
-      "ip link set hpod up && ip addr add 10.1.0.1/24 dev hpod",
-      "ip link set up0 up && ip -6 addr add fd00:99::1/64 dev up0 nodad && ip -6 addr add fd00:5::1/128 dev lo",
-      "ip -6 route add fc00:0:2::/48 via fd00:99::2 dev up0",
-    ].join(" && "),
-  );
-  sh(
-    NS.pe,
-    [
-      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.seg6_enabled=1",
-      "ip link set pe0 up && ip -6 addr add fd00:99::2/64 dev pe0 nodad && sysctl -qw net.ipv6.conf.pe0.seg6_enabled=1",
-      "ip link set pec up && ip addr add 192.168.50.1/24 dev pec",
-      `ip -6 route add ${PE_SID}/128 encap seg6local action End.DX4 nh4 192.168.50.7 dev pec`,
-      "ip -6 route add fc00:0:1::/48 via fd00:99::1 dev pe0",
-      `ip route add 10.1.0.0/24 encap seg6 mode encap segs ${OUR_SID} dev pe0 mtu 1400`,
-    ].join(" && "),
-  );
-  sh(
-    NS.cust,
-    "ip link set c0 up && ip addr add 192.168.50.7/24 dev c0 && ip route add default via 192.168.50.1",
-  );
-
+  const { hpod, up0 } = buildSrv6Topology(NS, 1460);
   dp = PinnedDatapath.load({ pinDir: PIN });
   k = Srv6Kernel.open(PIN);
-  const idx = (ns: string, dev: string) => Number(sh(ns, `cat /sys/class/net/${dev}/ifindex`).trim());
   const mac = (ns: string, dev: string) => sh(ns, `cat /sys/class/net/${dev}/address`).trim();
-  const hpod = idx(NS.node, "hpod");
   dp.attach("from_pod", { ifindex: hpod, netnsPath: `/run/netns/${NS.node}`, name: `${T}-hpod` });
   dp.attach("from_net", {
-    ifindex: idx(NS.node, "up0"),
+    ifindex: up0,
     netnsPath: `/run/netns/${NS.node}`,
     name: `${T}-up0`,
   });
