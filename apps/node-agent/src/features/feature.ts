@@ -50,6 +50,35 @@ export interface FeatureUplink {
   stop(): void;
 }
 
+/**
+ * A subsystem's periodic report to the control plane: every `intervalMs` it takes what `drain`
+ * gathered and sends it, best effort (a report that fails is dropped, not retried; what did not fit
+ * in one report is counted by `drain` and logged). Returns the uplink's `stop`.
+ */
+export function reportEvery<T>(opts: {
+  intervalMs: number;
+  log: Logger;
+  /** What is sent, for the logs ("flow summaries", "dns: query events"). */
+  what: string;
+  drain: () => { rows: T[]; overflow: number };
+  send: (rows: T[]) => Promise<unknown>;
+}): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    const { rows, overflow } = opts.drain();
+    if (overflow) opts.log.warn({ overflow }, `${opts.what} over the per-report limit were dropped`);
+    if (rows.length)
+      opts
+        .send(rows)
+        .catch((err) => opts.log.debug({ err, rows: rows.length }, `${opts.what} report failed; dropped`));
+    timer = setTimeout(tick, opts.intervalMs);
+    timer.unref();
+  };
+  timer = setTimeout(tick, opts.intervalMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
 export interface AgentFeature {
   /** Its name in status reports, the `component` label of metrics, and logs. */
   readonly component: string;

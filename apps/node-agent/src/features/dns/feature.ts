@@ -21,6 +21,7 @@ import {
   componentStatusSchema,
   type FeatureContext,
   type FeatureUplink,
+  reportEvery,
 } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
 import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
@@ -328,22 +329,21 @@ export class DnsFeature implements AgentFeature {
       if (batch.length < MAX_EVENTS_PER_REPORT) batch.push(toReport(e));
       else overflow++;
     };
-    let timer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      const rows = batch;
-      batch = [];
-      if (overflow) log.warn({ overflow }, "dns: query events over the per-report limit were dropped");
-      overflow = 0;
-      if (rows.length)
-        send(rows).catch((err) => log.debug({ err, rows: rows.length }, "dns event report failed; dropped"));
-      timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
-      timer.unref();
-    };
-    timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
-    timer.unref();
+    const stop = reportEvery({
+      intervalMs: this.ctx.config.flowReportIntervalMs,
+      log,
+      what: "dns: query events",
+      drain: () => {
+        const drained = { rows: batch, overflow };
+        batch = [];
+        overflow = 0;
+        return drained;
+      },
+      send,
+    });
     return {
       stop: () => {
-        clearTimeout(timer);
+        stop();
         this.uplinkEvent = undefined;
       },
     };

@@ -11,7 +11,13 @@ import type { IpcacheClaim, IpcacheOwner, SyncDiff } from "../../datapath/index.
 import { REASON } from "../../datapath/layout.js";
 import { FlowAggregator } from "../../status/flow-summary.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
-import type { AgentFeature, ControlPlaneSession, FeatureContext, FeatureUplink } from "../feature.js";
+import {
+  type AgentFeature,
+  type ControlPlaneSession,
+  type FeatureContext,
+  type FeatureUplink,
+  reportEvery,
+} from "../feature.js";
 import type { FlowEvent, PolicyDatapath } from "./datapath.js";
 import { type FlowFilter, matchesFlow, parseFlowFilter } from "./flow-filter.js";
 import type { DesiredEndpoint } from "./translate.js";
@@ -191,21 +197,19 @@ export class PolicyFeature implements AgentFeature {
     const flows = new FlowAggregator();
     const onFlow = (f: FlowEvent) => flows.add(f);
     this.datapath.flows.on("flow", onFlow);
-    let timer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      const overflow = flows.overflow;
-      const rows = flows.drain();
-      if (overflow) log.warn({ overflow }, "flow summaries over the per-report limit were dropped");
-      if (rows.length)
-        send(rows).catch((err) => log.debug({ err, rows: rows.length }, "flow report failed; dropped"));
-      timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
-      timer.unref();
-    };
-    timer = setTimeout(tick, this.ctx.config.flowReportIntervalMs);
-    timer.unref();
+    const stop = reportEvery({
+      intervalMs: this.ctx.config.flowReportIntervalMs,
+      log,
+      what: "flow summaries",
+      drain: () => {
+        const overflow = flows.overflow;
+        return { rows: flows.drain(), overflow };
+      },
+      send,
+    });
     return {
       stop: () => {
-        clearTimeout(timer);
+        stop();
         this.datapath.flows.off("flow", onFlow);
       },
     };
