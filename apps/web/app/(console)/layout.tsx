@@ -24,7 +24,7 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
             </span>{" "}
             Meridian
           </span>
-          <LiveIndicator />
+          <LiveIndicator renderedAt={Date.now()} />
           <form method="post" action="/api/auth/logout" className="whoami">
             <span>
               {me.user.email} · role <strong data-testid="role">{me.role}</strong>

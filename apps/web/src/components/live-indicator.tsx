@@ -2,22 +2,39 @@
 // Keeps server-rendered pages honest: the status subscription (SSE) wakes on every revision and
 // every agent report, and each wake re-renders the page's server components in place. While the
 // stream is down the bar says the data may be stale, and EventSource reconnects by itself.
+// The first event is the overview at subscribe time: it re-renders too when anything in it is newer
+// than the server render, since a report between the render and the subscription would otherwise
+// stay unseen until the next one.
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "@/lib/trpc";
 
-export function LiveIndicator() {
+/** The newest moment the overview knows of: a revision's or a report's. */
+function newestChange(overview: {
+  at: Date;
+  nodes: { lastHeartbeatAt: Date | null; components: { updatedAt: Date }[] }[];
+}): number {
+  let newest = 0;
+  for (const node of overview.nodes) {
+    newest = Math.max(newest, node.lastHeartbeatAt?.getTime() ?? 0);
+    for (const c of node.components) newest = Math.max(newest, c.updatedAt.getTime());
+  }
+  return newest;
+}
+
+export function LiveIndicator({ renderedAt }: { renderedAt: number }) {
   const trpc = useTRPC();
   const router = useRouter();
   const first = useRef(true);
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const sub = useSubscription(
     trpc.status.live.subscriptionOptions(undefined, {
-      onData: () => {
+      onData: (overview) => {
         setUpdatedAt(new Date());
-        if (first.current) first.current = false;
-        else router.refresh();
+        const wasFirst = first.current;
+        first.current = false;
+        if (!wasFirst || newestChange(overview) > renderedAt) router.refresh();
       },
     }),
   );
