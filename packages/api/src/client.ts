@@ -34,7 +34,10 @@ export function createMeridianClient(opts: MeridianClientOptions) {
           // A function: each (re)connect asks for the token again (an agent gets its credential at join).
           eventSourceOptions: () => ({
             fetch: (input, init) =>
-              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth() } }),
+              connectStream(input, {
+                ...init,
+                headers: { ...(init?.headers as Record<string, string>), ...auth() },
+              }),
           }),
         }),
         false: httpBatchLink({ url, transformer: superjson, headers: auth, maxItems: MAX_BATCH }),
@@ -44,3 +47,29 @@ export function createMeridianClient(opts: MeridianClientOptions) {
 }
 
 export type MeridianClient = ReturnType<typeof createMeridianClient>;
+
+/** How long a subscription waits for the server's response headers before it tries again. */
+export const STREAM_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The stream's fetch, with a deadline for the response headers: a connection that a middlebox or a
+ * half-dead relay holds open without answering would otherwise hang the subscription for good
+ * (the server's pings and the client's inactivity timeout only start once the stream is open).
+ * The deadline fails the attempt with an ordinary error, so EventSource reconnects as it does
+ * after a refused connection; an abort of its own (close) still ends it.
+ */
+async function connectStream(input: string | URL | Request, init: RequestInit): Promise<Response> {
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new Error(`no response within ${STREAM_CONNECT_TIMEOUT_MS / 1000} s`)),
+    STREAM_CONNECT_TIMEOUT_MS,
+  );
+  try {
+    return await fetch(input, {
+      ...init,
+      signal: init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

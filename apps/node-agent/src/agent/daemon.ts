@@ -199,11 +199,19 @@ export class Agent implements SyncTarget {
 
   setSyncConnected(connected: boolean, revision?: number): void {
     this.metrics.syncConnected.set(connected ? 1 : 0);
+    const { rejected } = this.controlPlane;
     this.controlPlane = {
       mode: connected ? "connected" : "disconnected",
       api: this.config.api,
       ...(revision !== undefined ? { lastRevision: revision } : {}),
+      ...(rejected ? { rejected } : {}),
     };
+  }
+
+  setRejectedState(rejected: NonNullable<AgentStatusView["controlPlane"]["rejected"]> | undefined): void {
+    if (rejected) this.metrics.applyErrors.inc({ component: "sync" });
+    const { rejected: _old, ...rest } = this.controlPlane;
+    this.controlPlane = rejected ? { ...rest, rejected } : rest;
   }
 
   /** Every subsystem's component, then the agent's own (`cni`). */

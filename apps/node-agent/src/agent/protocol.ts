@@ -45,7 +45,13 @@ export interface AgentStatusView {
   podCIDRs: string[];
   /** From the policy subsystem. */
   datapath: { name: string; enforcing: boolean };
-  controlPlane: { mode: "standalone" | "connected" | "disconnected"; api?: string; lastRevision?: number };
+  controlPlane: {
+    mode: "standalone" | "connected" | "disconnected";
+    api?: string;
+    lastRevision?: number;
+    /** The last desired state refused before any subsystem saw it; cleared by the next one applied. */
+    rejected?: { revision: number; source: "control plane" | "disk"; reason: string; at: string };
+  };
   endpoints: number;
   /** From the routing subsystem. */
   peerRoutes: { dst: string; via: string }[];

@@ -38,6 +38,14 @@ const CORE_COMMANDS: CliCommand[] = [
                 s.controlPlane.lastRevision !== undefined ? ` revision ${s.controlPlane.lastRevision}` : ""
               }`,
             ],
+            ...(s.controlPlane.rejected
+              ? [
+                  [
+                    "refused state",
+                    `revision ${s.controlPlane.rejected.revision} from ${s.controlPlane.rejected.source}: ${s.controlPlane.rejected.reason}`,
+                  ],
+                ]
+              : []),
             ["endpoints", String(s.endpoints)],
             ...s.ipam.map((p) => [`ipam ${p.pool}`, `${p.used} used of ${p.usable}`]),
             ["uptime", `${s.uptimeSeconds}s`],

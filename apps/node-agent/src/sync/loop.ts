@@ -6,6 +6,7 @@
 // reconnects with capped, jittered backoff.
 // The event semantics (how a delta applies, when there is a gap) are the API's own pure
 // module, so agent and server cannot disagree about them.
+import { checkDesiredState } from "@meridian/api/agent/desired-state-check";
 import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
 import type { Logger } from "pino";
 import type { AgentEndpoint } from "../agent/endpoints.js";
@@ -37,6 +38,8 @@ export interface SyncTarget {
   /** Applies a desired state; throws to reject it (the previous one stays in force). */
   applyDesiredState(state: NodeDesiredState, revision: number): Promise<void>;
   setSyncConnected(connected: boolean, revision?: number): void;
+  /** The last desired state refused before it reached any subsystem (shape or hash), or none. */
+  setRejectedState(rejected: RejectedState | undefined): void;
   components(): ComponentStatus[];
   endpointList(): AgentEndpoint[];
   onEndpointsChanged(listener: () => void): void;
@@ -44,6 +47,15 @@ export interface SyncTarget {
   setEndpointReporter(report: () => Promise<void>): void;
   /** The agent's subsystems: each may keep reports of its own going (flows, the BGP looking glass). */
   readonly features: readonly Pick<AgentFeature, "component" | "connect">[];
+}
+
+export interface RejectedState {
+  revision: number;
+  /** Where it came from: the stream or the copy on disk. */
+  source: "control plane" | "disk";
+  /** The fields and reasons, e.g. `ipcache[3].cidr: …`, or the hash mismatch. */
+  reason: string;
+  at: string;
 }
 
 export interface SyncOptions {
@@ -122,12 +134,25 @@ export class SyncLoop {
       });
       log.info({ node: joined.nodeName, revision: joined.revision }, "joined the control plane");
     }
-    const last = await this.store.loadDesired();
-    if (last) {
-      this.applied = { revision: last.revision, contentHash: last.contentHash };
-      this.current = last.state;
+    const last = await this.store.loadDesired().catch((err: Error) => {
+      // Unreadable (truncated, not JSON): enforce nothing from it; the control plane sends a snapshot.
+      this.reject(0, "disk", err.message);
+      return undefined;
+    });
+    if (!last) return undefined;
+    const checked = checkDesiredState(last.state);
+    if (!checked.ok || last.state.contentHash !== last.contentHash) {
+      this.reject(
+        last.revision,
+        "disk",
+        checked.ok ? "contentHash: differs from the one recorded beside the state" : checked.reason,
+      );
+      await this.store.setAsideDesired().catch(() => undefined);
+      return undefined;
     }
-    return last?.state;
+    this.applied = { revision: last.revision, contentHash: last.contentHash };
+    this.current = checked.state;
+    return checked.state;
   }
 
   /** Starts following desired state, heartbeats and endpoint reports. */
@@ -225,6 +250,22 @@ export class SyncLoop {
       this.subscribe();
       return;
     }
+    // Checked before any subsystem sees it: a state that fails here is refused whole, and the
+    // one in force stays (a subsystem's own failure is handled by the agent, per subsystem).
+    if (ev.type !== "unchanged") {
+      const checked = checkDesiredState(next);
+      if (!checked.ok) {
+        this.reject(ev.revision, "control plane", checked.reason);
+        await this.report(this.applied?.revision, this.applied?.contentHash);
+        return;
+      }
+      if (checked.ignoredSections.length)
+        log.warn(
+          { sections: checked.ignoredSections, revision: ev.revision },
+          "desired state has sections this agent does not know; they are not enforced",
+        );
+      next = checked.state;
+    }
     if (ev.type === "unchanged") {
       // Same content at a newer revision: nothing to apply, but acknowledge it.
       this.current = next;
@@ -244,11 +285,20 @@ export class SyncLoop {
         receivedAt: new Date().toISOString(),
       });
       this.agent.setSyncConnected(true, ev.revision);
+      this.agent.setRejectedState(undefined);
       log.info({ revision: ev.revision, type: ev.type }, "desired state applied");
     } catch (err) {
       log.error({ err, revision: ev.revision }, "desired state rejected; the previous state stays in force");
     }
     await this.report(this.applied?.revision, this.applied?.contentHash);
+  }
+
+  private reject(revision: number, source: RejectedState["source"], reason: string): void {
+    this.agent.log.error(
+      { revision, source, reason },
+      "desired state refused before applying; the previous state stays in force",
+    );
+    this.agent.setRejectedState({ revision, source, reason, at: new Date().toISOString() });
   }
 
   private async report(revision: number | undefined, contentHash: string | undefined): Promise<void> {

@@ -48,4 +48,6 @@ export class SyncStore {
   saveCredential = (c: StoredCredential) => writeJson(this.credentialFile, c, 0o600);
   loadDesired = () => readJson<StoredDesiredState>(this.desiredFile);
   saveDesired = (d: StoredDesiredState) => writeJson(this.desiredFile, d, 0o644);
+  /** A copy that failed its check is kept beside, for whoever looks into why, and not loaded again. */
+  setAsideDesired = () => rename(this.desiredFile, `${this.desiredFile}.rejected`);
 }

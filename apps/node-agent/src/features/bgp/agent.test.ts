@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { contentHashOf } from "@meridian/api/agent/desired-state-check";
 import type { NodeDesiredState } from "@meridian/api/compiler/types";
 import { Lab, sh, startFrr } from "@meridian/bgp/testing";
 import { needs, parts } from "@meridian/testing";
@@ -26,15 +27,21 @@ const AS = 65001;
 const POD_CIDR = "10.244.8.0/24";
 let agent: AgentProcess | undefined;
 
+/** A whole state (every section, the agent refuses less), hashed as the compiler hashes it. */
 function desiredState(): NodeDesiredState {
-  const state = {
+  const state: Record<string, unknown> = {
+    revision: 1,
     node: {
       name: "bgp-n1",
       labels: {},
       addresses: [`${lab.v4(1)}/24`, `${lab.v6(1)}/64`],
       podCIDRs: [POD_CIDR],
     },
+    peers: [],
     endpoints: [],
+    identities: [],
+    ipcache: [],
+    egressGateway: [],
     bgp: {
       instances: [
         {
@@ -67,7 +74,9 @@ function desiredState(): NodeDesiredState {
       ],
     },
     srv6: { locators: [], vrfs: [], policies: [] },
+    problems: [],
   };
+  state.contentHash = contentHashOf(state);
   return state as unknown as NodeDesiredState;
 }
 
@@ -120,6 +129,7 @@ router bgp ${AS}
     // What the sync loop leaves on disk: a credential and the last desired state. The API is
     // unreachable, so the agent runs on that state (as it does when the control plane is away).
     const api = "http://127.0.0.1:9";
+    const state = desiredState();
     const stateDir = path.join(scratch.dir, "state");
     fs.mkdirSync(stateDir, { recursive: true });
     fs.writeFileSync(
@@ -131,8 +141,8 @@ router bgp ${AS}
       path.join(stateDir, "desired-state.json"),
       JSON.stringify({
         revision: 1,
-        contentHash: "test",
-        state: desiredState(),
+        contentHash: state.contentHash,
+        state,
         receivedAt: new Date().toISOString(),
       }),
     );

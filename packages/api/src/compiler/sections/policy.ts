@@ -3,7 +3,7 @@
 // datapath needs to tell peers apart. The rules themselves are compiled in ../policy.ts, the
 // ipcache in ../ipcache.ts; this is where they are put together for one node.
 import { z } from "zod";
-import { parseCidr } from "../../spec";
+import { cidrSchema, ipv4AddressSchema, ipv6AddressSchema, parseCidr } from "../../spec";
 import { byText } from "../hash";
 import { RESERVED_IDENTITY_NAMES } from "../identity";
 import { buildIpcache } from "../ipcache";
@@ -22,16 +22,20 @@ import { defineSection } from "./section";
 
 const labels = z.record(z.string(), z.string());
 const direction = z.enum(["ingress", "egress"]);
+// Bounded as the datapath's map fields are, so an agent refuses what it could not write.
+const identity = z.number().int().min(0).max(0xffffffff);
+const protocol = z.number().int().min(0).max(255);
+const port = z.number().int().min(0).max(65535);
 
 export const policyEntrySchema = z.strictObject({
   direction,
   /** 0 = any identity. */
-  remoteIdentity: z.number().int(),
+  remoteIdentity: identity,
   /** IANA protocol number; 0 = any protocol. */
-  protocol: z.number().int(),
+  protocol,
   /** Inclusive; 0..65535 means every port. */
-  portLow: z.number().int(),
-  portHigh: z.number().int(),
+  portLow: port,
+  portHigh: port,
   verdict: z.enum(["allow", "deny"]),
   /** `<policy>/<ingress|egress|ingressDeny|egressDeny>[i]`. */
   ruleId: z.string(),
@@ -44,9 +48,9 @@ export const localEndpointSchema = z.strictObject({
   namespace: z.string(),
   name: z.string(),
   labels,
-  ipv4: z.string().optional(),
-  ipv6: z.string().optional(),
-  identity: z.number().int(),
+  ipv4: ipv4AddressSchema.optional(),
+  ipv6: ipv6AddressSchema.optional(),
+  identity,
   /** Default-deny applies in a direction once any enabled policy selecting the endpoint has rules for it. */
   policyEnforced: z.strictObject({ ingress: z.boolean(), egress: z.boolean() }),
   /**
@@ -60,7 +64,7 @@ export const localEndpointSchema = z.strictObject({
   fqdnSelectors: z.array(
     z.strictObject({
       /** Identity that IPs learned for this selector get in the ipcache. */
-      identity: z.number().int(),
+      identity,
       ...namePattern,
       ruleIds: z.array(z.string()),
     }),
@@ -69,7 +73,7 @@ export const localEndpointSchema = z.strictObject({
     z.strictObject({
       ruleId: z.string(),
       /** Where the DNS proxy intercepts: port and protocol number (0 = any). */
-      ports: z.array(z.strictObject({ port: z.number().int(), protocol: z.number().int() })),
+      ports: z.array(z.strictObject({ port, protocol })),
       /** Names the proxy lets through; anything else is refused. */
       allowed: z.array(z.strictObject(namePattern)),
     }),
@@ -77,14 +81,14 @@ export const localEndpointSchema = z.strictObject({
 });
 
 export const identityStateSchema = z.strictObject({
-  id: z.number().int(),
+  id: identity,
   /** Labels for endpoint identities, `cidr:<prefix>` / `fqdn:<selector>` / `reserved:<name>` for the rest. */
   labels,
 });
 
 export const ipcacheEntrySchema = z.strictObject({
-  prefix: z.string(),
-  identity: z.number().int(),
+  prefix: cidrSchema,
+  identity,
   source: z.enum(["endpoint", "host", "remote-node", "cidr", "pod-cidr", "world"]),
 });
 
