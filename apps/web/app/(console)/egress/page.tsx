@@ -18,9 +18,9 @@ export default async function EgressPage() {
       </PageHeader>
       {/* Until the egress datapath lands, "enabled" is only the stored intent: say so. */}
       <div className="banner banner-warn" role="note" data-testid="egress-not-enforced">
-        Not enforced yet: these policies are validated, stored and compiled for the nodes, but no
-        node&apos;s datapath steers or translates their traffic, so selected pods still leave with
-        their own address. &ldquo;enabled&rdquo; below is the policy&apos;s intent.
+        Not enforced yet: these policies are validated, stored and compiled for the nodes, but no node&apos;s
+        datapath steers or translates their traffic, so selected pods still leave with their own address.
+        &ldquo;enabled&rdquo; below is the policy&apos;s intent.
       </div>
       <ObjectTable
         title="Egress gateway policies"
