@@ -432,6 +432,57 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
     await page.close();
   });
 
+  it("shows an egress policy as not enforced until a node's egress datapath reports it, then what it does", async () => {
+    await admin.egress.create.mutate({
+      name: "shop-out",
+      spec: {
+        selectors: [{ podSelector: { matchLabels: { app: "client" } } }],
+        destinationCIDRs: ["203.0.113.0/24"],
+        gateways: [{ nodeName: "node-a" }],
+      },
+    });
+    const page = await newPage();
+    await page.goto(`${app.url}/egress`);
+    // No node reports an egress datapath: "enabled" must not pass for enforced.
+    expect(await page.getByTestId("egress-not-enforced").textContent()).toContain("Not enforced");
+    expect(await page.getByTestId("egress-live").textContent()).toContain("No node reports taking part");
+    await agent.agent.heartbeat.mutate({ appliedRevision: 0 });
+    await agent.agent.reportStatus.mutate({
+      components: [
+        {
+          component: "egress",
+          state: "ok",
+          message: "1 policy",
+          detail: {
+            policies: [
+              {
+                policy: "shop-out",
+                role: "source+gateway",
+                mode: { ipv4: "snat", ipv6: null },
+                activeGateway: "node-a",
+                egressIP: "10.1.0.250",
+                selectedLocalPods: 1,
+                missingLocalPods: 0,
+                snatEntries: 7,
+                problems: [],
+              },
+            ],
+            counters: {},
+          },
+        },
+      ],
+    });
+    // The status subscription re-renders the page with the report beside the intent.
+    const row = page.locator('tr[data-policy="shop-out"][data-node="node-a"]');
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toContain("IPv4: translates to the egress IP");
+    expect(await row.textContent()).toContain("10.1.0.250");
+    expect(await page.getByTestId("egress-not-enforced").count()).toBe(0);
+    const policyRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: "shop-out" }) });
+    expect(await policyRow.textContent()).toContain("forwarding");
+    await shot(page, "egress-live");
+  });
+
   it("restores a revision after a confirmation that shows what will change", async () => {
     const page = await newPage();
     await page.goto(`${app.url}/audit/${createdRevision}`);
@@ -554,9 +605,6 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
       await page.waitForLoadState("load");
       await page.waitForTimeout(300);
       problems.push(...(await axeProblems(page)).map((p) => `${route}: ${p}`));
-      // No datapath enforces egress policies yet: the page must not pass "enabled" off as in force.
-      if (name === "egress")
-        expect(await page.getByTestId("egress-not-enforced").textContent()).toContain("Not enforced yet");
       if (!["overview", "bgp", "what-if-form"].includes(name)) await shot(page, name);
     }
     expect(problems).toEqual([]);

@@ -1,8 +1,10 @@
 import { defineResource } from "../resources/define";
 import { egressGatewayPolicySpecSchema } from "../spec";
+import { mergeRouters } from "../trpc";
+import { egressLiveRouter } from "./live";
 import { validateEgressPolicy } from "./service";
 
-export const egressPoliciesRouter = defineResource({
+const egressCrud = defineResource({
   entityType: "EgressGatewayPolicy",
   cilium: true,
   label: "egress gateway policy",
@@ -14,3 +16,6 @@ export const egressPoliciesRouter = defineResource({
   hasDescription: true,
   validate: (tx, spec) => validateEgressPolicy(tx, spec),
 });
+
+/** The policies as stored, and egress.live: what the nodes' datapaths report for each. */
+export const egressPoliciesRouter = mergeRouters(egressCrud, egressLiveRouter);

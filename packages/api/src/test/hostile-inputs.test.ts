@@ -252,6 +252,7 @@ function baseInput(path: string): Json {
     "audit.restore": { number: 1_000_000, message: "m" },
     "status.overview": {},
     "status.live": {},
+    "egress.live": {},
     "agent.join": {
       token: "mrd_join_not-a-real-token",
       nodeName: "n-join",

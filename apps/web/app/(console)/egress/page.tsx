@@ -1,14 +1,34 @@
+import Link from "next/link";
 import { ObjectTable, sel, specOf } from "@/components/object-table";
 import { PageHeader } from "@/components/page-header";
+import { StatusBadge, type Tone } from "@/components/status";
 import { serverCaller } from "@/server/caller";
 import { requireUser } from "@/server/session";
 
 export const dynamic = "force-dynamic";
 
+const STATE_TONE: Record<string, Tone> = {
+  forwarding: "ok",
+  degraded: "warn",
+  dropping: "bad",
+  "not reported": "unknown",
+  disabled: "unknown",
+};
+
+const MODE_WORDS: Record<string, string> = {
+  steer: "steers to the gateway",
+  snat: "translates to the egress IP",
+  drop: "drops (no gateway)",
+};
+
+// Egress gateway: the policies as stored (intent), then what each node's egress datapath reports
+// for them (live: role, what it does with new connections, gateway, egress IP, pods, translations).
+// A node with no egress datapath is named: a stored policy is not taken for an enforced one.
 export default async function EgressPage() {
   const me = await requireUser();
   const api = await serverCaller();
-  const list = await api.egress.list({ limit: 200 });
+  const [list, live] = await Promise.all([api.egress.list({ limit: 200 }), api.egress.live()]);
+  const stateOf = new Map(live.policies.map((p) => [p.id, p]));
   return (
     <>
       <PageHeader title="Egress gateway">
@@ -16,12 +36,17 @@ export default async function EgressPage() {
           Export YAML
         </a>
       </PageHeader>
-      {/* Until the egress datapath lands, "enabled" is only the stored intent: say so. */}
-      <div className="banner banner-warn" role="note" data-testid="egress-not-enforced">
-        Not enforced yet: these policies are validated, stored and compiled for the nodes, but no node&apos;s
-        datapath steers or translates their traffic, so selected pods still leave with their own address.
-        &ldquo;enabled&rdquo; below is the policy&apos;s intent.
-      </div>
+      {live.nodesWithDatapath.length === 0 ? (
+        <div className="banner banner-warn" role="note" data-testid="egress-not-enforced">
+          Not enforced: no node reports an egress datapath, so these policies are stored and compiled but no
+          traffic is steered or translated — selected pods leave with their own address.
+        </div>
+      ) : live.nodesWithout.length > 0 ? (
+        <div className="banner banner-warn" role="note" data-testid="egress-partly-enforced">
+          {live.nodesWithout.length === 1 ? "Node" : "Nodes"} {live.nodesWithout.join(", ")} report no egress
+          datapath: pods there are not steered.
+        </div>
+      ) : null}
       <ObjectTable
         title="Egress gateway policies"
         kind="egress"
@@ -50,8 +75,76 @@ export default async function EgressPage() {
                 .map((g) => `${g.nodeName ?? sel(g.nodeSelector)}${g.egressIP ? ` via ${g.egressIP}` : ""}`)
                 .join("; "),
           },
+          {
+            header: "Datapath",
+            cell: (r) => {
+              const s = stateOf.get(r.id)?.state ?? "not reported";
+              return <StatusBadge tone={STATE_TONE[s] ?? "unknown"} label={s} />;
+            },
+          },
         ]}
       />
+
+      <section aria-labelledby="h-egress-live" className="section">
+        <h2 id="h-egress-live">Live, as the nodes report it</h2>
+        <table className="grid" data-testid="egress-live">
+          <thead>
+            <tr>
+              <th scope="col">Policy</th>
+              <th scope="col">Node</th>
+              <th scope="col">Role</th>
+              <th scope="col">New connections</th>
+              <th scope="col">Active gateway</th>
+              <th scope="col">Egress IP</th>
+              <th scope="col">Local pods</th>
+              <th scope="col">Translations</th>
+              <th scope="col">Problems</th>
+            </tr>
+          </thead>
+          <tbody>
+            {live.policies.every((p) => p.nodes.length === 0) ? (
+              <tr>
+                <td colSpan={9} className="muted">
+                  {live.policies.length === 0
+                    ? "No egress gateway policy yet."
+                    : "No node reports taking part in any policy."}
+                </td>
+              </tr>
+            ) : null}
+            {live.policies.flatMap((p) =>
+              p.nodes.map((n) => (
+                <tr key={`${p.id}/${n.node}`} data-policy={p.name} data-node={n.node}>
+                  <th scope="row">{p.name}</th>
+                  <td>
+                    <Link href={`/nodes/${encodeURIComponent(n.node)}`}>{n.node}</Link>
+                    {n.stale ? (
+                      <>
+                        {" "}
+                        <StatusBadge tone="warn" label="stale" title="no heartbeat for 90 s" />
+                      </>
+                    ) : null}
+                  </td>
+                  <td>{n.role}</td>
+                  <td>
+                    {(["ipv4", "ipv6"] as const)
+                      .filter((f) => n.mode[f] !== null)
+                      .map((f) => `${f === "ipv4" ? "IPv4" : "IPv6"}: ${MODE_WORDS[n.mode[f]!] ?? n.mode[f]}`)
+                      .join("; ") || "—"}
+                  </td>
+                  <td>{n.activeGateway ?? "none"}</td>
+                  <td>{n.egressIP ?? "—"}</td>
+                  <td>
+                    {n.selectedLocalPods}
+                    {n.missingLocalPods > 0 ? ` (${n.missingLocalPods} without an address yet)` : ""}
+                  </td>
+                  <td>{n.snatEntries}</td>
+                  <td>{n.problems.join("; ") || "—"}</td>
+                </tr>
+              )),
+            )}
+          </tbody>
+        </table>
+      </section>
     </>
   );
 }
