@@ -152,6 +152,7 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
 
     // Why was it dropped: the default deny, and the policy whose selection put db-0 under it.
     await page.getByRole("link", { name: "Clear" }).click();
+    await page.waitForURL(/\/flows\?since=1h$/);
     await page.selectOption("select[name=verdict]", "dropped");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/verdict=dropped/);
@@ -174,6 +175,7 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
     // The drop tiles: 3 reported + 2 held back, by reason, on the Overview and the NOC wall.
     await page.goto(app.url);
     const tile = page.getByTestId("drops-tile");
+    await page.screenshot({ path: path.join(artifacts, "overview-drops.png"), fullPage: true });
     expect(await tile.textContent()).toMatch(
       /5\s*■\s*packets dropped\s*5\s*policy_default\s*Top rule: default deny of shop\/db-lockdown/,
     );

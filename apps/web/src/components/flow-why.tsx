@@ -78,7 +78,8 @@ export function FlowWhy({ e, closeHref }: { e: Explanation; closeHref: string })
       </dl>
       {f.reason === "policy_default" ? (
         <p className="muted">
-          To allow it, add a {f.direction ?? ""} rule for this peer and port to one of these policies.
+          To allow it, add {f.direction ? `an ${f.direction}` : "a"} rule for this peer and port to one of
+          these policies.
         </p>
       ) : null}
       <Link href={closeHref}>Close</Link>

@@ -3,7 +3,7 @@
 // say what each one means instead of showing the constant.
 
 export const DROP_REASON_WORDS: Record<string, string> = {
-  policy_default: "no rule allowed it: the pod is under default deny in this direction",
+  policy_default: "no rule allowed it (the pod is under default deny in this direction)",
   policy_deny: "an explicit deny rule matched",
   invalid_eth: "the frame was shorter than an Ethernet header",
   invalid_ipv4: "the IPv4 header was malformed (version, header length or total length)",

@@ -83,7 +83,9 @@ export default async function FlowsPage({
         </p>
       ) : null}
 
-      <form method="get" className="filters" aria-label="Filter flows">
+      {/* Keyed by the filters: after a client-side navigation (Clear, a tile's link) the inputs show
+          the URL's filters, not what was typed before. */}
+      <form key={flowsHref(f)} method="get" className="filters" aria-label="Filter flows">
         <label>
           Namespace <input name="namespace" defaultValue={f.namespace ?? ""} placeholder="shop" />
         </label>
