@@ -179,9 +179,11 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
     expect(await tile.textContent()).toMatch(
       /5\s*■\s*packets dropped\s*5\s*policy_default\s*Top rule: default deny of shop\/db-lockdown/,
     );
+    await page.setViewportSize({ width: 1920, height: 1080 });
     await page.goto(`${app.url}/noc`);
     await expect.poll(() => page.getByTestId("noc-drops").textContent()).toBe("5 packets");
     expect(await page.getByTestId("noc-drop-reasons").textContent()).toContain("policy_default 5");
+    await page.screenshot({ path: path.join(artifacts, "noc-drops.png") });
     await page.close();
   }, 90_000);
 });
