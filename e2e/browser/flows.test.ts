@@ -179,6 +179,11 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
     expect(await tile.textContent()).toMatch(
       /5\s*■\s*packets dropped\s*5\s*policy_default\s*Top rule: default deny of shop\/db-lockdown/,
     );
+    // A reason on the tile opens those drops on the Flows page, the filter set in its form.
+    await tile.getByRole("link", { name: /policy_default/ }).click();
+    await page.waitForURL(/verdict=dropped&reason=policy_default&since=15m/);
+    await expect.poll(() => page.getByTestId("flows-table").locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("select[name=reason]").inputValue()).toBe("policy_default");
     await page.setViewportSize({ width: 1920, height: 1080 });
     await page.goto(`${app.url}/noc`);
     await expect.poll(() => page.getByTestId("noc-drops").textContent()).toBe("5 packets");

@@ -1,3 +1,4 @@
+import { DROP_REASON_WORDS } from "@meridian/api/flows/reasons";
 import { flattenFieldErrors, zodIssuesOf } from "@meridian/api/trpc";
 import { TRPCError } from "@trpc/server";
 import Link from "next/link";
@@ -104,7 +105,19 @@ export default async function FlowsPage({
           </select>
         </label>
         <label>
-          Drop reason <input name="reason" defaultValue={f.reason ?? ""} placeholder="policy_default" />
+          Drop reason{" "}
+          <select name="reason" defaultValue={f.reason ?? ""}>
+            <option value="">any</option>
+            {/* A reason a newer agent reports (a tile's link) stays selectable. */}
+            {[
+              ...Object.keys(DROP_REASON_WORDS),
+              ...(f.reason && !(f.reason in DROP_REASON_WORDS) ? [f.reason] : []),
+            ].map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
         </label>
         <label>
           Node <input name="node" defaultValue={f.node ?? ""} placeholder="node-1" />
