@@ -1,11 +1,12 @@
 // Control-plane side of flows: how many flow records per second PostgreSQL takes in the batches
 // agents send (agent.reportFlows: up to 5,000 rows, one createMany), validated with the same zod
-// schema, and how long the console's query takes over what was written. Uses a fresh database
+// schema, and how long the console's reads take over what was written: the query, the Flows
+// page's default (newest 200 of the window) and the drops tiles' sums (flows.drops). Uses a fresh database
 // from the test server (createHarness), dropped at the end.
 //
 //   MERIDIAN_TEST_SERVER_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/flows/ingest.ts [--batches 20]
 import { flowSummarySchema } from "@meridian/api/agent/schemas";
-import { queryFlows } from "@meridian/api/flows/service";
+import { dropSummary, queryFlows } from "@meridian/api/flows/service";
 import { createHarness } from "@meridian/api/test/harness";
 import { z } from "zod";
 
@@ -54,8 +55,15 @@ try {
     limit: 500,
   });
   const qms = Number(process.hrtime.bigint() - q0) / 1e6;
+  const end = new Date(t0 + BATCHES * 15_000);
+  const p0 = process.hrtime.bigint();
+  const page = await queryFlows(h.db, { from: new Date(end.getTime() - 3_600_000), to: end, limit: 200 });
+  const pms = Number(process.hrtime.bigint() - p0) / 1e6;
+  const d0 = process.hrtime.bigint();
+  const drops = await dropSummary(h.db, new Date(end.getTime() - 15 * 60_000), end);
+  const dms = Number(process.hrtime.bigint() - d0) / 1e6;
   console.log(
-    `flows ingest: ${rows} records in ${BATCHES} batches of ${BATCH}: ${(rows / secs).toFixed(0)} records/s (${((secs / BATCHES) * 1000).toFixed(0)} ms/batch); query dropped+policy over ${rows}: ${found.length} rows in ${qms.toFixed(0)} ms`,
+    `flows ingest: ${rows} records in ${BATCHES} batches of ${BATCH}: ${(rows / secs).toFixed(0)} records/s (${((secs / BATCHES) * 1000).toFixed(0)} ms/batch); query dropped+policy over ${rows}: ${found.length} rows in ${qms.toFixed(0)} ms; Flows page (newest ${page.length}): ${pms.toFixed(0)} ms; drops tile over ${rows} (${drops.total} dropped packets): ${dms.toFixed(0)} ms`,
   );
 } finally {
   await h.close();

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { DropsTile } from "@/components/drops-tile";
 import { StatusBadge } from "@/components/status";
 import { bgpSessions, isUp } from "@/lib/bgp-status";
 import { nodeHealth } from "@/lib/node-health";
@@ -91,6 +92,7 @@ export default async function OverviewPage() {
             </li>
           </ul>
         </div>
+        <DropsTile />
         <div className="tile tile-wide">
           <h2>Recent changes</h2>
           {revisions.items.length === 0 ? (

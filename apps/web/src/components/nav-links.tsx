@@ -7,6 +7,7 @@ export const NAV = [
   { href: "/nodes", label: "Nodes" },
   { href: "/endpoints", label: "Endpoints" },
   { href: "/policies", label: "Policies" },
+  { href: "/flows", label: "Flows" },
   { href: "/egress", label: "Egress" },
   { href: "/dns", label: "DNS" },
   { href: "/bgp", label: "BGP" },

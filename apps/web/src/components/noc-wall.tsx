@@ -7,6 +7,7 @@ import { useEffect, useState } from "react";
 import { bgpSessions, isUp } from "@/lib/bgp-status";
 import { HEALTH_LABEL, type NodeHealth, nodeHealth } from "@/lib/node-health";
 import { useTRPC } from "@/lib/trpc";
+import { NocDrops } from "./noc-drops";
 import { StatusBadge, type Tone, toneOfHealth } from "./status";
 
 const utc = (d: Date) => `${d.toISOString().slice(11, 19)} UTC`;
@@ -119,6 +120,7 @@ export function NocWall() {
             label={up === sessions.length ? "all up" : `${sessions.length - up} down`}
           />
         </div>
+        <NocDrops wake={data?.at} />
         <div className="noc-tile">
           <h2>Revision</h2>
           <p className="noc-num">{data?.currentRevision ?? "—"}</p>

@@ -400,7 +400,16 @@ describe("status", () => {
       bytes: 180,
       suppressed: 12,
     };
+    // A flow report wakes the live status stream (the console's Flows page and drop tiles re-render).
+    await h.feed.start();
+    const woke = new Promise<string>((resolve) => {
+      const off = h.feed.subscribeStatus((node) => {
+        off();
+        resolve(node);
+      });
+    });
     expect((await agent.agent.reportFlows.mutate({ flows: [drop] })).accepted).toBe(1);
+    expect(await woke).toBe("edge-4");
     const stored = await h.db.flowSummary.findMany({ orderBy: { id: "desc" }, take: 1 });
     expect(stored[0]?.data).toMatchObject({
       verdict: "dropped",

@@ -338,6 +338,8 @@ export const agentRouter = createTRPCRouter({
       const r = await ctx.db.flowSummary.createMany({
         data: input.flows.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
       });
+      // Wakes status.live, so the console's Flows page and drop tiles re-render with the new window.
+      if (r.count > 0) await ctx.db.$executeRaw`SELECT pg_notify(${STATUS_CHANNEL}, ${ctx.caller.nodeName})`;
       // Bounded history (MERIDIAN_FLOW_RETENTION_HOURS), pruned on ingest at most once a minute.
       if (Date.now() - lastFlowPrune > 60_000) {
         lastFlowPrune = Date.now();

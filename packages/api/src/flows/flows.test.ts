@@ -2,8 +2,8 @@
 // (verdict, rule, policy, endpoint, address, node), newest first; old rows go with the retention;
 // the export speaks Hubble's field names.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "../test/harness";
-import { flowRetentionMs, pruneFlows, queryFlows, toHubbleJson } from "./service";
+import { createHarness, errorOf, type Harness } from "../test/harness";
+import { dropSummary, explainFlow, flowRetentionMs, pruneFlows, queryFlows, toHubbleJson } from "./service";
 
 let h: Harness;
 let nodeId = "";
@@ -81,6 +81,21 @@ beforeAll(async () => {
     },
   ];
   await h.db.flowSummary.createMany({ data: rows.map((r) => ({ nodeId, ...r })) });
+  // The other end of the default-deny drop is a pod the inventory knows; one policy it names exists.
+  const identity = await h.db.identity.create({ data: { labelsKey: "app=web", labels: { app: "web" } } });
+  await h.db.endpoint.create({
+    data: { nodeId, namespace: "shop", name: "web-1", ipv4: "10.0.1.5", identityNumber: identity.number },
+  });
+  await h.db.networkPolicy.createMany({
+    data: [
+      { namespace: "shop", name: "db-allow-web", spec: { endpointSelector: {}, ingress: [{}] } },
+      {
+        namespace: "shop",
+        name: "no-dns",
+        spec: { endpointSelector: {}, egressDeny: [{ toCIDR: ["192.0.2.1/32"] }] },
+      },
+    ],
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -152,6 +167,82 @@ describe("flow records", () => {
       l4: { UDP: { destination_port: 53 } },
       egress_denied_by: [{ namespace: "shop", name: "no-dns" }],
     });
+  });
+
+  it("filter by the local endpoint's namespace and pod name", async () => {
+    expect(await q({ namespace: "shop" })).toHaveLength(3);
+    expect(await q({ namespace: "sho" })).toEqual([]);
+    expect((await q({ pod: "db-0", verdict: "dropped" })).map((r) => r.port)).toEqual([53, 5432]);
+    expect(await q({ pod: "db" })).toEqual([]);
+  });
+
+  it("name the pod at each end: the local endpoint, and the other end by its address", async () => {
+    const [deny] = await q({ ruleId: "default-deny" });
+    expect(deny).toMatchObject({ sourcePod: "shop/web-1", destinationPod: "shop/db-0" });
+    const [egress] = await q({ ip: "192.0.2.1" });
+    expect(egress).toMatchObject({ sourcePod: "shop/db-0" });
+    expect(egress?.destinationPod).toBeUndefined();
+  });
+
+  it("sum drops by reason and by deciding rule, counting what the rate limit held back", async () => {
+    const s = await dropSummary(h.db, at(0), at(60));
+    expect(s.total).toBe(12);
+    expect(s.byReason).toEqual([
+      { reason: "policy_default", words: expect.stringContaining("default deny"), packets: 10 },
+      { reason: "policy_deny", words: "an explicit deny rule matched", packets: 2 },
+    ]);
+    expect(s.topRules).toEqual([
+      { ruleId: "default-deny", policies: ["shop/db-allow-web", "shop/lockdown"], packets: 10 },
+      { ruleId: "shop/no-dns/egressDeny[0]", policies: ["shop/no-dns"], packets: 2 },
+    ]);
+    expect(s.lastReportAt?.toISOString()).toBe(at(45).toISOString());
+    const later = await dropSummary(h.db, at(10), at(60));
+    expect(later.byReason.map((r) => r.reason)).toEqual(["policy_deny"]);
+  });
+
+  it("explain a default deny by the policies that enforce it, linking the ones that exist", async () => {
+    const [deny] = await q({ ruleId: "default-deny" });
+    const e = await explainFlow(h.db, BigInt(deny!.id));
+    expect(e?.byPolicy).toBe(true);
+    expect(e?.summary).toBe(
+      "shop/db-0 is under default deny for ingress because policies shop/db-allow-web, shop/lockdown select it, and no ingress rule of the policies that select it allows shop/web-1 on TCP port 5432.",
+    );
+    expect(e?.policies).toEqual([
+      { ref: "shop/db-allow-web", id: expect.any(String), enabled: true },
+      { ref: "shop/lockdown", id: null, enabled: false },
+    ]);
+    expect(e?.rule).toBeUndefined();
+  });
+
+  it("explain a deny rule's drop by the rule as its policy spells it", async () => {
+    const [drop] = await q({ reason: "policy_deny" });
+    const e = await explainFlow(h.db, BigInt(drop!.id));
+    expect(e?.summary).toBe(
+      "Deny rule shop/no-dns/egressDeny[0] of policy shop/no-dns matches 192.0.2.1 on UDP port 53; a deny rule wins over every allow rule.",
+    );
+    expect(e?.policies.map((p) => p.ref)).toEqual(["shop/no-dns"]);
+    expect(e?.rule).toEqual({
+      ruleId: "shop/no-dns/egressDeny[0]",
+      kind: "egressDeny",
+      index: 0,
+      spec: { toCIDR: ["192.0.2.1/32"] },
+    });
+  });
+
+  it("answer not found, naming the record, for one that is gone; refuse ids that are no number", async () => {
+    const viewer = await h.as("viewer");
+    expect(await errorOf(() => viewer.flows.explain({ id: "999999" }))).toMatchObject({
+      code: "NOT_FOUND",
+      message: "flow record 999999 not found",
+    });
+    expect((await errorOf(() => viewer.flows.explain({ id: "1 OR 1=1" }))).fieldErrors).toEqual({
+      id: ["id must be a flow record number"],
+    });
+    expect(
+      (await errorOf(() => viewer.flows.query({ namespace: "Shop!" }))).fieldErrors?.namespace?.[0],
+    ).toMatch(/lower-case/);
+    const drops = await viewer.flows.drops({ minutes: 15 });
+    expect(drops.to.getTime() - drops.from.getTime()).toBe(15 * 60_000);
   });
 
   it("are kept for the retention and no longer", async () => {

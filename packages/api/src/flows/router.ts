@@ -1,8 +1,10 @@
 // Flow records over a time range, with filters, and the same as NDJSON in Hubble's field names.
 import { z } from "zod";
+import { notFound } from "../errors";
+import { objectNameSchema } from "../spec/common";
 import { queryInt } from "../spec/limits";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
-import { queryFlows, toHubbleJson } from "./service";
+import { dropSummary, explainFlow, queryFlows, toHubbleJson } from "./service";
 
 const DAY = 86_400_000;
 
@@ -16,6 +18,9 @@ const flowQueryInput = z
     ruleId: z.string().max(300).optional(),
     policy: z.string().max(300).optional(),
     endpoint: z.string().max(300).optional(),
+    /** The local endpoint's namespace and pod name (the pod the node saw the flow at). */
+    namespace: objectNameSchema.optional(),
+    pod: objectNameSchema.optional(),
     ip: z.string().max(64).optional(),
     limit: queryInt(1, 5000).default(500),
   })
@@ -36,11 +41,24 @@ const flowRecordOutput = z.object({
   reason: z.string().optional(),
   direction: z.enum(["ingress", "egress"]).optional(),
   endpoint: z.string().optional(),
+  sourcePod: z.string().optional(),
+  destinationPod: z.string().optional(),
   ruleId: z.string().optional(),
   policies: z.array(z.string()),
   packets: z.number(),
   bytes: z.number(),
   suppressed: z.number(),
+});
+
+const policyLinkOutput = z.object({ ref: z.string(), id: z.string().nullable(), enabled: z.boolean() });
+
+const dropSummaryOutput = z.object({
+  from: z.date(),
+  to: z.date(),
+  lastReportAt: z.date().nullable(),
+  total: z.number(),
+  byReason: z.array(z.object({ reason: z.string(), words: z.string(), packets: z.number() })),
+  topRules: z.array(z.object({ ruleId: z.string(), policies: z.array(z.string()), packets: z.number() })),
 });
 
 /** The last hour unless the caller names the range. */
@@ -56,6 +74,39 @@ export const flowsRouter = createTRPCRouter({
     .input(flowQueryInput)
     .output(z.object({ items: z.array(flowRecordOutput) }))
     .query(async ({ ctx, input }) => ({ items: await queryFlows(ctx.db, range(input)) })),
+
+  /** Dropped packets over the last `minutes` (15 by default) by reason and by deciding rule. */
+  drops: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/flows/drops", tags: ["flows"] } })
+    .input(z.object({ minutes: queryInt(1, 24 * 60).default(15) }))
+    .output(dropSummaryOutput)
+    .query(({ ctx, input }) => {
+      const to = new Date();
+      return dropSummary(ctx.db, new Date(to.getTime() - input.minutes * 60_000), to);
+    }),
+
+  /** Why one flow record was dropped (or allowed): the reason in words and the policies to edit. */
+  explain: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/flows/{id}/explain", tags: ["flows"] } })
+    .input(z.object({ id: z.string().regex(/^\d{1,18}$/, "id must be a flow record number") }))
+    .output(
+      z.object({
+        flow: flowRecordOutput,
+        summary: z.string(),
+        reasonWords: z.string(),
+        byPolicy: z.boolean(),
+        policies: z.array(policyLinkOutput),
+        rule: z
+          .object({ ruleId: z.string(), kind: z.string(), index: z.number().int(), spec: z.unknown() })
+          .optional(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const e = await explainFlow(ctx.db, BigInt(input.id));
+      // A record past the retention is gone as well as one that never was.
+      if (!e) throw notFound(`flow record ${input.id}`);
+      return e;
+    }),
 
   export: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/flows/export", tags: ["flows"] } })

@@ -55,6 +55,8 @@ const ACCESS: Record<string, Level> = {
   "audit.list": "viewer",
   "flows.query": "viewer",
   "flows.export": "viewer",
+  "flows.drops": "viewer",
+  "flows.explain": "viewer",
   "audit.get": "viewer",
   "audit.diff": "viewer",
   "audit.restore": "operator",
