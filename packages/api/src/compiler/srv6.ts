@@ -1,43 +1,89 @@
-// SRv6: each node's locator carved from a pool by the node's index among the pool's nodes (sorted
-// by name), one End.DT* SID per VRF whose function bits are the VRF ID, VRF membership of local pods.
+// SRv6: each node's locator and each VRF's SID as the control plane allocated and stored them
+// (snapshot.srv6Allocations, planned in ./srv6Allocations.ts), VRF membership of local pods.
 import { formatIp, parseCidr, selectorMatches } from "../spec";
 import { byText } from "./hash";
 import { endpointLabels } from "./selection";
 import type { ClusterSnapshot, SnapshotSrv6LocatorPool } from "./snapshot";
+import { functionCapacity, locatorCapacity } from "./srv6Allocations";
 import type { CompileProblem, Srv6LocatorState, Srv6PolicyState, Srv6VrfState } from "./types";
 
 interface NodeLocator {
   state: Srv6LocatorState;
   network: bigint;
+  pool: SnapshotSrv6LocatorPool;
 }
 
+function prefixBits(pool: SnapshotSrv6LocatorPool): string {
+  return `/${pool.spec.locatorLength} locators under ${pool.spec.prefix}`;
+}
+
+/** The node's locator in the pool: its stored slot, or why it has none. */
 export function nodeLocator(
   snapshot: ClusterSnapshot,
   pool: SnapshotSrv6LocatorPool,
   nodeName: string,
 ): NodeLocator | { problem: string } | undefined {
-  const members = snapshot.nodes
-    .filter((n) => selectorMatches(pool.spec.nodeSelector ?? {}, n.labels))
-    .map((n) => n.name)
-    .sort(byText);
-  const index = members.indexOf(nodeName);
-  if (index < 0) return undefined;
-  const prefix = parseCidr(pool.spec.prefix)!;
-  const nodeBits = pool.spec.locatorLength - prefix.prefixLength;
-  if (BigInt(index) >= 1n << BigInt(nodeBits)) {
+  const node = snapshot.nodes.find((n) => n.name === nodeName);
+  if (!node || !selectorMatches(pool.spec.nodeSelector ?? {}, node.labels)) return undefined;
+  const capacity = locatorCapacity(pool.spec);
+  const held = snapshot.srv6Allocations.locators.filter((l) => l.pool === pool.name);
+  const mine = held.find((l) => l.node === nodeName);
+  if (!mine) {
     return {
-      problem: `pool ${pool.name} has room for ${2 ** nodeBits} locators; node ${nodeName} is number ${index + 1}`,
+      problem:
+        held.length >= capacity
+          ? `pool ${pool.name} is full: spec.locatorLength gives ${capacity} ${prefixBits(pool)} and all are held by other nodes; node ${nodeName} has no locator`
+          : `node ${nodeName} has no locator in pool ${pool.name} yet (not allocated)`,
     };
   }
-  const network = prefix.network | (BigInt(index) << BigInt(128 - pool.spec.locatorLength));
+  if (mine.slot >= capacity) {
+    return {
+      problem: `node ${nodeName}'s locator number ${mine.slot} no longer fits pool ${pool.name}: spec.locatorLength gives ${capacity} ${prefixBits(pool)}`,
+    };
+  }
+  const prefix = parseCidr(pool.spec.prefix)!;
+  const network = prefix.network | (BigInt(mine.slot) << BigInt(128 - pool.spec.locatorLength));
   return {
     network,
+    pool,
     state: {
       pool: pool.name,
       locator: `${formatIp(6, network)}/${pool.spec.locatorLength}`,
       structure: { ...pool.spec.structure },
     },
   };
+}
+
+/** The VRF's SID under the node's locator: its stored function, or why it has none. */
+function vrfSid(
+  snapshot: ClusterSnapshot,
+  locator: NodeLocator,
+  nodeName: string,
+  vrfName: string,
+): { sid: string } | { problem: string } {
+  const { pool } = locator;
+  const capacity = functionCapacity(pool.spec);
+  const mine = snapshot.srv6Allocations.sids.find(
+    (s) => s.node === nodeName && s.vrf === vrfName && s.pool === pool.name,
+  );
+  const { functionLength } = pool.spec.structure;
+  if (!mine) {
+    const held = snapshot.srv6Allocations.sids.filter((s) => s.node === nodeName && s.pool === pool.name);
+    return {
+      problem:
+        held.length >= capacity
+          ? `locator ${locator.state.locator} of node ${nodeName} is full: pool ${pool.name}'s structure.functionLength ${functionLength} gives ${capacity} SIDs and all are held by other VRFs; VRF ${vrfName} has no SID`
+          : `VRF ${vrfName} has no SID on node ${nodeName} yet (not allocated)`,
+    };
+  }
+  if (mine.function > capacity) {
+    return {
+      problem: `VRF ${vrfName}'s SID function ${mine.function} no longer fits pool ${pool.name}'s structure.functionLength ${functionLength}`,
+    };
+  }
+  const s = pool.spec.structure;
+  const shift = BigInt(128 - s.locatorBlockLength - s.locatorNodeLength - functionLength);
+  return { sid: formatIp(6, locator.network | (BigInt(mine.function) << shift)) };
 }
 
 export interface Srv6Compiled {
@@ -68,22 +114,12 @@ export function compileSrv6(snapshot: ClusterSnapshot, nodeName: string): Srv6Co
       .map((ep) => ep.id)
       .sort(byText);
     if (!locator || members.length === 0) continue;
-    const { functionLength } = locator.state.structure;
-    if (BigInt(vrf.spec.vrfID) >= 1n << BigInt(functionLength)) {
-      problems.push({
-        area: "srv6",
-        object: vrf.name,
-        message: `vrfID ${vrf.spec.vrfID} does not fit the ${functionLength}-bit function field of pool ${vrf.spec.locatorPool}`,
-      });
+    const allocated = vrfSid(snapshot, locator, nodeName, vrf.name);
+    if ("problem" in allocated) {
+      problems.push({ area: "srv6", object: vrf.name, message: allocated.problem });
       continue;
     }
-    const shift = BigInt(
-      128 -
-        locator.state.structure.locatorBlockLength -
-        locator.state.structure.locatorNodeLength -
-        functionLength,
-    );
-    const sid = formatIp(6, locator.network | (BigInt(vrf.spec.vrfID) << shift));
+    const { sid } = allocated;
     vrfs.push({
       name: vrf.name,
       vrfID: vrf.spec.vrfID,
