@@ -3,7 +3,7 @@
 import { formatIp, parseCidr, selectorMatches } from "../spec";
 import { byText } from "./hash";
 import { endpointLabels } from "./selection";
-import type { ClusterSnapshot, SnapshotSrv6LocatorPool } from "./snapshot";
+import type { ClusterSnapshot, SnapshotSrv6Allocations, SnapshotSrv6LocatorPool } from "./snapshot";
 import { functionCapacity, locatorCapacity } from "./srv6Allocations";
 import type { CompileProblem, Srv6LocatorState, Srv6PolicyState, Srv6VrfState } from "./types";
 
@@ -11,6 +11,37 @@ interface NodeLocator {
   state: Srv6LocatorState;
   network: bigint;
   pool: SnapshotSrv6LocatorPool;
+}
+
+interface AllocationIndex {
+  /** pool → node → slot */
+  slots: Map<string, Map<string, number>>;
+  /** node, VRF → the SID allocation */
+  sids: Map<string, SnapshotSrv6Allocations["sids"][number]>;
+  /** node, pool → SIDs held */
+  sidsHeld: Map<string, number>;
+}
+
+// Built once per snapshot and shared by every node compiled from it (a thousand nodes would
+// otherwise each scan every allocation).
+const indexes = new WeakMap<SnapshotSrv6Allocations, AllocationIndex>();
+
+function allocationIndex(a: SnapshotSrv6Allocations): AllocationIndex {
+  let index = indexes.get(a);
+  if (index) return index;
+  index = { slots: new Map(), sids: new Map(), sidsHeld: new Map() };
+  for (const l of a.locators) {
+    const byNode = index.slots.get(l.pool) ?? new Map<string, number>();
+    byNode.set(l.node, l.slot);
+    index.slots.set(l.pool, byNode);
+  }
+  for (const s of a.sids) {
+    index.sids.set(`${s.node}\u0000${s.vrf}`, s);
+    const key = `${s.node}\u0000${s.pool}`;
+    index.sidsHeld.set(key, (index.sidsHeld.get(key) ?? 0) + 1);
+  }
+  indexes.set(a, index);
+  return index;
 }
 
 function prefixBits(pool: SnapshotSrv6LocatorPool): string {
@@ -26,23 +57,23 @@ export function nodeLocator(
   const node = snapshot.nodes.find((n) => n.name === nodeName);
   if (!node || !selectorMatches(pool.spec.nodeSelector ?? {}, node.labels)) return undefined;
   const capacity = locatorCapacity(pool.spec);
-  const held = snapshot.srv6Allocations.locators.filter((l) => l.pool === pool.name);
-  const mine = held.find((l) => l.node === nodeName);
-  if (!mine) {
+  const held = allocationIndex(snapshot.srv6Allocations).slots.get(pool.name);
+  const slot = held?.get(nodeName);
+  if (slot === undefined) {
     return {
       problem:
-        held.length >= capacity
+        (held?.size ?? 0) >= capacity
           ? `pool ${pool.name} is full: spec.locatorLength gives ${capacity} ${prefixBits(pool)} and all are held by other nodes; node ${nodeName} has no locator`
           : `node ${nodeName} has no locator in pool ${pool.name} yet (not allocated)`,
     };
   }
-  if (mine.slot >= capacity) {
+  if (slot >= capacity) {
     return {
-      problem: `node ${nodeName}'s locator number ${mine.slot} no longer fits pool ${pool.name}: spec.locatorLength gives ${capacity} ${prefixBits(pool)}`,
+      problem: `node ${nodeName}'s locator number ${slot} no longer fits pool ${pool.name}: spec.locatorLength gives ${capacity} ${prefixBits(pool)}`,
     };
   }
   const prefix = parseCidr(pool.spec.prefix)!;
-  const network = prefix.network | (BigInt(mine.slot) << BigInt(128 - pool.spec.locatorLength));
+  const network = prefix.network | (BigInt(slot) << BigInt(128 - pool.spec.locatorLength));
   return {
     network,
     pool,
@@ -63,15 +94,14 @@ function vrfSid(
 ): { sid: string } | { problem: string } {
   const { pool } = locator;
   const capacity = functionCapacity(pool.spec);
-  const mine = snapshot.srv6Allocations.sids.find(
-    (s) => s.node === nodeName && s.vrf === vrfName && s.pool === pool.name,
-  );
+  const index = allocationIndex(snapshot.srv6Allocations);
+  const found = index.sids.get(`${nodeName}\u0000${vrfName}`);
+  const mine = found?.pool === pool.name ? found : undefined;
   const { functionLength } = pool.spec.structure;
   if (!mine) {
-    const held = snapshot.srv6Allocations.sids.filter((s) => s.node === nodeName && s.pool === pool.name);
     return {
       problem:
-        held.length >= capacity
+        (index.sidsHeld.get(`${nodeName}\u0000${pool.name}`) ?? 0) >= capacity
           ? `locator ${locator.state.locator} of node ${nodeName} is full: pool ${pool.name}'s structure.functionLength ${functionLength} gives ${capacity} SIDs and all are held by other VRFs; VRF ${vrfName} has no SID`
           : `VRF ${vrfName} has no SID on node ${nodeName} yet (not allocated)`,
     };
