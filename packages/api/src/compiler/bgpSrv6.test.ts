@@ -270,6 +270,28 @@ describe("SRv6", () => {
     ]);
   });
 
+  it("serves a static SID inside the node's locator, and flags one outside it naming the field", () => {
+    const fixed = vrf("blue", {
+      ...blue.spec,
+      staticSids: [
+        { node: "n1", sid: "fd00:aa:0:beef::" },
+        { node: "n2", sid: "fd00:aa:7:beef::" },
+      ],
+    });
+    const snapshot = srv6({ srv6Vrfs: [fixed] });
+    expect(compileNodeState(snapshot, "n1").srv6.vrfs.map((v) => v.sid)).toEqual(["fd00:aa:0:beef::"]);
+    const n2 = compileNodeState(snapshot, "n2");
+    expect(n2.srv6.vrfs).toEqual([]);
+    expect(n2.problems).toEqual([
+      {
+        area: "srv6",
+        object: "blue",
+        message:
+          "VRF blue staticSids.1.sid: static SID fd00:aa:7:beef:: is outside node n2's locator fd00:aa:1::/48",
+      },
+    ]);
+  });
+
   it("advertises VRF member routes as VPN routes with RD, route targets and SID", () => {
     const vpnPeer = bgpPeer("pe", {
       instance: "tor",

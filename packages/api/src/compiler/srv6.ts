@@ -1,15 +1,21 @@
 // SRv6: each node's locator and each VRF's SID as the control plane allocated and stored them
 // (snapshot.srv6Allocations, planned in ./srv6Allocations.ts), VRF membership of local pods.
-import { formatIp, parseCidr, selectorMatches } from "../spec";
+import { formatIp, parseCidr, parseIp, selectorMatches, sidInPool } from "../spec";
 import { byText } from "./hash";
 import { endpointLabels } from "./selection";
-import type { ClusterSnapshot, SnapshotSrv6Allocations, SnapshotSrv6LocatorPool } from "./snapshot";
+import type {
+  ClusterSnapshot,
+  SnapshotSrv6Allocations,
+  SnapshotSrv6LocatorPool,
+  SnapshotSrv6Vrf,
+} from "./snapshot";
 import { functionCapacity, locatorCapacity } from "./srv6Allocations";
 import type { CompileProblem, Srv6LocatorState, Srv6PolicyState, Srv6VrfState } from "./types";
 
 interface NodeLocator {
   state: Srv6LocatorState;
   network: bigint;
+  slot: number;
   pool: SnapshotSrv6LocatorPool;
 }
 
@@ -76,6 +82,7 @@ export function nodeLocator(
   const network = prefix.network | (BigInt(slot) << BigInt(128 - pool.spec.locatorLength));
   return {
     network,
+    slot,
     pool,
     state: {
       pool: pool.name,
@@ -90,9 +97,33 @@ function vrfSid(
   snapshot: ClusterSnapshot,
   locator: NodeLocator,
   nodeName: string,
-  vrfName: string,
+  vrf: SnapshotSrv6Vrf,
 ): { sid: string } | { problem: string } {
+  const vrfName = vrf.name;
   const { pool } = locator;
+  const fixedAt = (vrf.spec.staticSids ?? []).findIndex((x) => x.node === nodeName);
+  if (fixedAt >= 0) {
+    const fixed = vrf.spec.staticSids![fixedAt]!;
+    const at = sidInPool(pool.spec, fixed.sid);
+    const field = `staticSids.${fixedAt}.sid`;
+    if ("problem" in at) return { problem: `VRF ${vrfName} ${field}: ${at.problem}` };
+    if (at.slot !== BigInt(locator.slot))
+      return {
+        problem: `VRF ${vrfName} ${field}: static SID ${fixed.sid} is outside node ${nodeName}'s locator ${locator.state.locator}`,
+      };
+    const held = allocationIndex(snapshot.srv6Allocations).sids.get(`${nodeName}\u0000${vrfName}`);
+    if (held?.pool !== pool.name || BigInt(held.function) !== at.function) {
+      const other = snapshot.srv6Allocations.sids.find(
+        (x) => x.node === nodeName && x.pool === pool.name && BigInt(x.function) === at.function,
+      );
+      return {
+        problem: other
+          ? `VRF ${vrfName} ${field}: static SID ${fixed.sid} is already the SID of VRF ${other.vrf} on node ${nodeName}`
+          : `VRF ${vrfName} has no SID on node ${nodeName} yet (not allocated)`,
+      };
+    }
+    return { sid: formatIp(6, parseIp(fixed.sid)!.value) };
+  }
   const capacity = functionCapacity(pool.spec);
   const index = allocationIndex(snapshot.srv6Allocations);
   const found = index.sids.get(`${nodeName}\u0000${vrfName}`);
@@ -144,7 +175,7 @@ export function compileSrv6(snapshot: ClusterSnapshot, nodeName: string): Srv6Co
       .map((ep) => ep.id)
       .sort(byText);
     if (!locator || members.length === 0) continue;
-    const allocated = vrfSid(snapshot, locator, nodeName, vrf.name);
+    const allocated = vrfSid(snapshot, locator, nodeName, vrf);
     if ("problem" in allocated) {
       problems.push({ area: "srv6", object: vrf.name, message: allocated.problem });
       continue;

@@ -2,7 +2,7 @@
 // it under a lock and stores the result (../srv6/allocations.ts); tests run it on hand-built
 // snapshots. An allocation, once made, is never moved by this plan — only deleting the node, the
 // pool or the VRF releases it — so adding or removing one node never renumbers another's SIDs.
-import { parseCidr, type Srv6LocatorPoolSpec, type Srv6VrfSpec, selectorMatches } from "../spec";
+import { parseCidr, type Srv6LocatorPoolSpec, type Srv6VrfSpec, selectorMatches, sidInPool } from "../spec";
 import { byText } from "./hash";
 import type { SnapshotNode, SnapshotObject, SnapshotSrv6Allocations } from "./snapshot";
 
@@ -80,14 +80,27 @@ export function planSrv6Allocations(input: Srv6AllocationInput): Srv6AllocationP
     return set;
   };
   const vrfPool = new Map(input.vrfs.map((v) => [v.name, v.spec.locatorPool]));
+  const pools = new Map(input.pools.map((p) => [p.name, p]));
+  // A static SID that lies in the node's locator fixes that VRF's function on the node.
+  const staticFunction = new Map<string, number>();
+  for (const vrf of input.vrfs) {
+    const pool = pools.get(vrf.spec.locatorPool);
+    for (const fixed of vrf.spec.staticSids ?? []) {
+      const slot = locatorOf.get(`${fixed.node}\u0000${vrf.spec.locatorPool}`);
+      const at = pool ? sidInPool(pool.spec, fixed.sid) : undefined;
+      if (slot === undefined || !at || "problem" in at || at.slot !== BigInt(slot)) continue;
+      if (at.function <= BigInt(functionCapacity(pool!.spec)))
+        staticFunction.set(`${fixed.node}\u0000${vrf.name}`, Number(at.function));
+    }
+  }
   for (const s of input.held.sids) {
     const pool = vrfPool.get(s.vrf);
-    if (pool !== undefined && pool !== s.pool) {
+    const fixed = staticFunction.get(`${s.node}\u0000${s.vrf}`);
+    if ((pool !== undefined && pool !== s.pool) || (fixed !== undefined && fixed !== s.function)) {
       releaseSids.push({ node: s.node, vrf: s.vrf });
       sidOf.delete(`${s.node}\u0000${s.vrf}`);
     } else usedOn(s.node, s.pool).add(s.function);
   }
-  const pools = new Map(input.pools.map((p) => [p.name, p]));
   for (const vrf of [...input.vrfs].sort((a, b) => a.spec.vrfID - b.spec.vrfID || byText(a.name, b.name))) {
     const pool = pools.get(vrf.spec.locatorPool);
     if (!pool) continue;
@@ -97,8 +110,13 @@ export function planSrv6Allocations(input: Srv6AllocationInput): Srv6AllocationP
       if (!locatorOf.has(`${node.name}\u0000${pool.name}`)) continue;
       if (!selectorMatches(pool.spec.nodeSelector ?? {}, node.labels)) continue;
       const used = usedOn(node.name, pool.name);
+      const fixed = staticFunction.get(`${node.name}\u0000${vrf.name}`);
+      // A static SID whose function another VRF holds waits (the compiler says so); one outside
+      // the node's locator gets no allocated SID in its place.
+      if (fixed !== undefined && used.has(fixed)) continue;
+      if (fixed === undefined && vrf.spec.staticSids?.some((x) => x.node === node.name)) continue;
       const preferred = vrf.spec.vrfID < capacity && !used.has(vrf.spec.vrfID) ? vrf.spec.vrfID : undefined;
-      const fn = preferred ?? lowestFree(used, 1, capacity);
+      const fn = fixed ?? preferred ?? lowestFree(used, 1, capacity);
       if (fn === undefined) continue;
       used.add(fn);
       add.sids.push({ node: node.name, vrf: vrf.name, pool: pool.name, function: fn });

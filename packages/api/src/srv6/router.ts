@@ -11,7 +11,7 @@ export const srv6LocatorPoolsRouter = defineResource({
   delegate: (tx) => tx.srv6LocatorPool,
   spec: srv6LocatorPoolSpecSchema,
   columns: (spec) => ({ prefix: canonicalCidr(spec.prefix) }),
-  validate: (tx, spec, self) => validateLocatorPool(tx, spec, self.id),
+  validate: (tx, spec, self) => validateLocatorPool(tx, spec, self),
 });
 
 export const srv6VrfsRouter = defineResource({
@@ -23,7 +23,7 @@ export const srv6VrfsRouter = defineResource({
   delegate: (tx) => tx.srv6Vrf,
   spec: srv6VrfSpecSchema,
   columns: (spec) => ({ vrfId: BigInt(spec.vrfID) }),
-  validate: (tx, spec, self) => validateVrf(tx, spec, self.id),
+  validate: (tx, spec, self) => validateVrf(tx, spec, self),
   // A concurrent writer can still win the race past validate; the unique index has the last word.
   uniqueField: (spec) => ({ path: ["spec", "vrfID"], message: `VRF ID ${spec.vrfID} is already in use` }),
 });
