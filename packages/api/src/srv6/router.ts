@@ -1,6 +1,7 @@
 import { defineResource } from "../resources/define";
 import { canonicalCidr, srv6LocatorPoolSpecSchema, srv6PolicySpecSchema, srv6VrfSpecSchema } from "../spec";
-import { createTRPCRouter } from "../trpc";
+import { createTRPCRouter, viewerProcedure } from "../trpc";
+import { srv6Overview, srv6OverviewOutput } from "./overview";
 import { validateLocatorPool, validateSrv6Policy, validateVrf } from "./service";
 
 export const srv6LocatorPoolsRouter = defineResource({
@@ -41,6 +42,11 @@ export const srv6PoliciesRouter = defineResource({
 });
 
 export const srv6Router = createTRPCRouter({
+  /** Intent (allocated locators and SIDs, static policies) beside what each node's agent reports. */
+  overview: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/srv6/overview", tags: ["srv6"] } })
+    .output(srv6OverviewOutput)
+    .query(({ ctx }) => srv6Overview(ctx.db)),
   locatorPools: srv6LocatorPoolsRouter,
   vrfs: srv6VrfsRouter,
   policies: srv6PoliciesRouter,

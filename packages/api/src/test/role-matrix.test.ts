@@ -61,6 +61,7 @@ const ACCESS: Record<string, Level> = {
   "status.overview": "viewer",
   "status.live": "viewer",
   "dns.overview": "viewer",
+  "srv6.overview": "viewer",
   "agent.join": "public",
   "agent.desiredState": "node",
   "agent.heartbeat": "node",
