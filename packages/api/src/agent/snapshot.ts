@@ -3,10 +3,31 @@
 import type { Db } from "@meridian/db";
 import { secretVersion } from "../auth/secret-box";
 import type { ClusterSnapshot } from "../compiler/snapshot";
+import { planSrv6Allocations } from "../compiler/srv6Allocations";
 import type { ServiceSpec } from "../services/router";
 import type { Labels } from "../spec";
+import { ensureSrv6Allocations, srv6AllocationQueries, srv6AllocationsFromRows } from "../srv6/allocations";
 
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
+  // SRv6 locators and SIDs are allocated before the read, so the snapshot holds one for every node
+  // and VRF it has; a node added between the two is caught below and the load repeated.
+  for (let attempt = 1; ; attempt++) {
+    await ensureSrv6Allocations(db);
+    const snapshot = await readSnapshot(db);
+    const missing = planSrv6Allocations({
+      nodes: snapshot.nodes,
+      pools: snapshot.srv6LocatorPools,
+      vrfs: snapshot.srv6Vrfs,
+      held: snapshot.srv6Allocations,
+    });
+    const complete =
+      missing.add.locators.length === 0 && missing.add.sids.length === 0 && missing.releaseSids.length === 0;
+    // After three tries the compiler reports what is still missing as a problem of the node.
+    if (complete || attempt >= 3) return snapshot;
+  }
+}
+
+async function readSnapshot(db: Db): Promise<ClusterSnapshot> {
   const [
     rev,
     inventory,
@@ -22,6 +43,8 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
     pools,
     vrfs,
     srv6Policies,
+    srv6Locators,
+    srv6Sids,
   ] = await db.$transaction(
     [
       db.revision.findFirst({ orderBy: { number: "desc" }, select: { number: true } }),
@@ -41,6 +64,7 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
       db.srv6LocatorPool.findMany({ orderBy: { name: "asc" } }),
       db.srv6Vrf.findMany({ orderBy: { name: "asc" } }),
       db.srv6Policy.findMany({ orderBy: { name: "asc" } }),
+      ...srv6AllocationQueries(db),
     ],
     // Under load (pod churn fills the pool) a connection can take a while: wait for one rather
     // than fail every subscriber's stream after the default 2 s.
@@ -104,5 +128,6 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
     srv6LocatorPools: pools.map(obj) as ClusterSnapshot["srv6LocatorPools"],
     srv6Vrfs: vrfs.map(obj) as ClusterSnapshot["srv6Vrfs"],
     srv6Policies: srv6Policies.map(obj) as ClusterSnapshot["srv6Policies"],
+    srv6Allocations: srv6AllocationsFromRows(srv6Locators, srv6Sids),
   };
 }

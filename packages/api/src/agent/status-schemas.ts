@@ -59,8 +59,24 @@ export const srv6DetailSchema = z.strictObject({
       }),
     )
     .max(4096),
+  /** The SR policies in the datapath (static and BGP-learned), at most SRV6_REPORTED_POLICIES. */
+  policies: z
+    .array(
+      z.strictObject({
+        vrf: z.string().max(256),
+        destination: z.string().max(MAX_TEXT.address),
+        segments: z.array(z.string().max(MAX_TEXT.address)).max(16),
+        source: z.enum(["static", "bgp"]),
+        peer: z.string().max(256).optional(),
+      }),
+    )
+    .max(1024)
+    .optional(),
+  /** Datapath packet counters by name: encapsulated, decapsulated, transit, and one per drop reason. */
   counters: z.record(z.string().max(64), z.number()),
 });
+/** How many SR policies an agent lists in its srv6 status (the rest are only counted per VRF). */
+export const SRV6_REPORTED_POLICIES = 1024;
 
 /**
  * `egress` (the agent's egress gateway datapath): per policy this node takes part in, its role

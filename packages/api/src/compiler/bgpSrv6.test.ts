@@ -10,6 +10,7 @@ import {
   locatorPool,
   vrf,
   WEB,
+  withSrv6Allocations,
 } from "./fixtures.test-helpers";
 import { compileNodeState, type SnapshotService } from "./index";
 
@@ -164,21 +165,23 @@ describe("SRv6", () => {
   const blueWeb = { ...WEB, labels: { ...WEB.labels, vrf: "blue" } };
   const blueDb = { ...DB, labels: { ...DB.labels, vrf: "blue" } };
   const srv6 = (extra = {}) =>
-    cluster({
-      endpoints: [blueWeb, blueDb],
-      srv6LocatorPools: [pool],
-      srv6Vrfs: [blue],
-      srv6Policies: [
-        {
-          id: "p1",
-          name: "to-site",
-          spec: { vrf: "blue", destination: "10.200.0.0/16", segments: ["fd00:bb:1::a"] },
-        },
-      ],
-      ...extra,
-    });
+    withSrv6Allocations(
+      cluster({
+        endpoints: [blueWeb, blueDb],
+        srv6LocatorPools: [pool],
+        srv6Vrfs: [blue],
+        srv6Policies: [
+          {
+            id: "p1",
+            name: "to-site",
+            spec: { vrf: "blue", destination: "10.200.0.0/16", segments: ["fd00:bb:1::a"] },
+          },
+        ],
+        ...extra,
+      }),
+    );
 
-  it("carves each node's locator by its index among the pool's nodes", () => {
+  it("gives each node the locator stored for it; none is derived from the node's position", () => {
     expect(compileNodeState(srv6(), "n1").srv6.locators).toEqual([
       { pool: "main", locator: "fd00:aa::/48", structure: pool.spec.structure },
     ]);
@@ -210,27 +213,83 @@ describe("SRv6", () => {
     ]);
   });
 
-  it("reports a VRF ID too wide for the function field instead of emitting a wrong SID", () => {
+  it("gives a VRF ID too wide for the function field an allocated function instead", () => {
     const wide = vrf("wide", { ...blue.spec, vrfID: 70000 });
     const state = compileNodeState(srv6({ srv6Vrfs: [wide] }), "n1");
-    expect(state.srv6.vrfs).toEqual([]);
-    expect(state.problems).toEqual([
-      {
-        area: "srv6",
-        object: "wide",
-        message: "vrfID 70000 does not fit the 16-bit function field of pool main",
-      },
-    ]);
+    expect(state.srv6.vrfs.map((v) => v.sid)).toEqual(["fd00:aa:0:1::"]);
+    expect(state.problems).toEqual([]);
   });
 
-  it("reports a pool that has no room left for the node", () => {
+  it("uses the stored slot even when it is not the node's position among the pool's nodes", () => {
+    const snapshot = srv6({
+      srv6Allocations: {
+        locators: [{ node: "n1", pool: "main", slot: 7 }],
+        sids: [{ node: "n1", vrf: "blue", pool: "main", function: 0x42 }],
+      },
+    });
+    const n1 = compileNodeState(snapshot, "n1").srv6;
+    expect(n1.locators[0]!.locator).toBe("fd00:aa:7::/48");
+    expect(n1.vrfs[0]!.sid).toBe("fd00:aa:7:42::");
+    // The others got the lowest free slots around it.
+    expect(compileNodeState(snapshot, "n2").srv6.locators[0]!.locator).toBe("fd00:aa::/48");
+    expect(compileNodeState(snapshot, "n3").srv6.locators[0]!.locator).toBe("fd00:aa:1::/48");
+  });
+
+  it("reports a pool that is full on the node left without a locator, naming the field", () => {
     const tiny = locatorPool("tiny", {
       prefix: "fd00:cc::/47",
       locatorLength: 48,
       structure: { locatorBlockLength: 47, locatorNodeLength: 1, functionLength: 16 },
     });
     const state = compileNodeState(srv6({ srv6LocatorPools: [tiny], srv6Vrfs: [] }), "n3");
-    expect(state.problems[0]!.message).toBe("pool tiny has room for 2 locators; node n3 is number 3");
+    expect(state.problems).toEqual([
+      {
+        area: "srv6",
+        object: "tiny",
+        message:
+          "pool tiny is full: spec.locatorLength gives 2 /48 locators under fd00:cc::/47 and all are held by other nodes; node n3 has no locator",
+      },
+    ]);
+  });
+
+  it("reports a locator with no SID left for a VRF, naming structure.functionLength", () => {
+    const narrow = locatorPool("main", {
+      ...pool.spec,
+      structure: { ...pool.spec.structure, locatorNodeLength: 16, functionLength: 1 },
+    });
+    const red = vrf("red", { ...blue.spec, vrfID: 20 });
+    const state = compileNodeState(srv6({ srv6LocatorPools: [narrow], srv6Vrfs: [blue, red] }), "n2");
+    expect(state.srv6.vrfs.map((v) => [v.name, v.sid])).toEqual([["blue", "fd00:aa:1:8000::"]]);
+    expect(state.problems).toEqual([
+      {
+        area: "srv6",
+        object: "red",
+        message:
+          "locator fd00:aa:1::/48 of node n2 is full: pool main's structure.functionLength 1 gives 1 SIDs and all are held by other VRFs; VRF red has no SID",
+      },
+    ]);
+  });
+
+  it("serves a static SID inside the node's locator, and flags one outside it naming the field", () => {
+    const fixed = vrf("blue", {
+      ...blue.spec,
+      staticSids: [
+        { node: "n1", sid: "fd00:aa:0:beef::" },
+        { node: "n2", sid: "fd00:aa:7:beef::" },
+      ],
+    });
+    const snapshot = srv6({ srv6Vrfs: [fixed] });
+    expect(compileNodeState(snapshot, "n1").srv6.vrfs.map((v) => v.sid)).toEqual(["fd00:aa:0:beef::"]);
+    const n2 = compileNodeState(snapshot, "n2");
+    expect(n2.srv6.vrfs).toEqual([]);
+    expect(n2.problems).toEqual([
+      {
+        area: "srv6",
+        object: "blue",
+        message:
+          "VRF blue staticSids.1.sid: static SID fd00:aa:7:beef:: is outside node n2's locator fd00:aa:1::/48",
+      },
+    ]);
   });
 
   it("advertises VRF member routes as VPN routes with RD, route targets and SID", () => {

@@ -16,6 +16,7 @@ import {
   srv6VrfSpecSchema,
 } from "../spec";
 import { type ClusterSnapshot, emptySnapshot, type SnapshotEndpoint, type SnapshotPolicy } from "./snapshot";
+import { applySrv6AllocationPlan, planSrv6Allocations } from "./srv6Allocations";
 
 export function endpoint(
   id: string,
@@ -89,6 +90,17 @@ export const DNS = endpoint(
   "10.1.3.53",
   1005,
 );
+
+/** The snapshot with SRv6 locators and SIDs allocated as the API would store them. */
+export function withSrv6Allocations(snapshot: ClusterSnapshot): ClusterSnapshot {
+  const plan = planSrv6Allocations({
+    nodes: snapshot.nodes,
+    pools: snapshot.srv6LocatorPools,
+    vrfs: snapshot.srv6Vrfs,
+    held: snapshot.srv6Allocations,
+  });
+  return { ...snapshot, srv6Allocations: applySrv6AllocationPlan(snapshot.srv6Allocations, plan) };
+}
 
 export function cluster(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
   const endpoints = [WEB, CLIENT, DB, DEV_DB, DNS];

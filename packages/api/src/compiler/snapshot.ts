@@ -69,6 +69,18 @@ export type SnapshotSrv6LocatorPool = SnapshotObject<Srv6LocatorPoolSpec>;
 export type SnapshotSrv6Vrf = SnapshotObject<Srv6VrfSpec>;
 export type SnapshotSrv6Policy = SnapshotObject<Srv6PolicySpec>;
 
+/**
+ * SRv6 locators and SIDs as allocated and stored by the control plane (../srv6/allocations.ts),
+ * by node, pool and VRF name. The compiler only reads them: a SID never depends on the order or
+ * number of nodes.
+ */
+export interface SnapshotSrv6Allocations {
+  /** The node's locator is the `slot`-th locator-length prefix inside the pool's prefix. */
+  locators: { node: string; pool: string; slot: number }[];
+  /** The VRF's SID on the node: `function` in the function bits under the node's locator. */
+  sids: { node: string; vrf: string; pool: string; function: number }[];
+}
+
 export interface SnapshotService {
   namespace: string;
   name: string;
@@ -94,6 +106,7 @@ export interface ClusterSnapshot {
   srv6LocatorPools: SnapshotSrv6LocatorPool[];
   srv6Vrfs: SnapshotSrv6Vrf[];
   srv6Policies: SnapshotSrv6Policy[];
+  srv6Allocations: SnapshotSrv6Allocations;
 }
 
 /** A snapshot with every collection empty, to spread over in tests and bootstrapping. */
@@ -112,5 +125,6 @@ export function emptySnapshot(revision = 0): ClusterSnapshot {
     srv6LocatorPools: [],
     srv6Vrfs: [],
     srv6Policies: [],
+    srv6Allocations: { locators: [], sids: [] },
   };
 }

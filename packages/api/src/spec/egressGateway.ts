@@ -20,16 +20,17 @@ export const NODE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const NODE_NAME_SYNTAX =
   'a node name is lower-case letters, digits, "-" or ".", starting and ending with a letter or digit';
 
+/** A Node object's name (DNS-1123 subdomain), bounded before any pattern runs on it. */
+export const nodeNameSchema = z
+  .string()
+  .min(1, "a node name cannot be empty")
+  .max(MAX_TEXT.name, "a node name is at most 253 characters")
+  .regex(NODE_NAME, NODE_NAME_SYNTAX);
+
 export const egressGatewaySchema = z
   .strictObject({
     nodeSelector: labelSelectorSchema.optional(),
-    /** A Node object's name (DNS-1123 subdomain), bounded before any pattern runs on it. */
-    nodeName: z
-      .string()
-      .min(1, "a node name cannot be empty")
-      .max(MAX_TEXT.name, "a node name is at most 253 characters")
-      .regex(NODE_NAME, NODE_NAME_SYNTAX)
-      .optional(),
+    nodeName: nodeNameSchema.optional(),
     egressIP: ipAddressSchema.optional(),
     interface: z
       .string()

@@ -191,7 +191,7 @@ describe("SRv6", () => {
     ]);
   });
 
-  it("keeps the whole SID within 128 bits", () => {
+  it("keeps the whole SID within 128 bits: a function length that does not fit after the locator", () => {
     expect(
       issuesOf(srv6LocatorPoolSpecSchema, {
         ...pool,
@@ -199,9 +199,45 @@ describe("SRv6", () => {
       }),
     ).toEqual([
       {
-        field: "structure",
-        message: "block + node + function + argument = 144 bits, more than the 128 bits of an IPv6 SID",
+        field: "structure.functionLength",
+        message:
+          "functionLength 64 does not fit after the /48 locator: block + node + function + argument = 144 bits, more than the 128 bits of an IPv6 SID",
       },
+    ]);
+  });
+
+  it("refuses a locator block longer than the pool prefix (nodes would differ inside it)", () => {
+    expect(
+      issuesOf(srv6LocatorPoolSpecSchema, {
+        ...pool,
+        structure: { ...pool.structure, locatorBlockLength: 40, locatorNodeLength: 8 },
+      }),
+    ).toEqual([
+      {
+        field: "structure.locatorBlockLength",
+        message:
+          "locatorBlockLength 40 is longer than the pool prefix /32: nodes' locators would differ inside the block",
+      },
+    ]);
+  });
+
+  it("takes one static SID per node in a VRF", () => {
+    const vrf = { vrfID: 10, locatorPool: "main", memberSelector: {} };
+    const sid = (node: string, s: string) => ({ node, sid: s });
+    expect(issuesOf(srv6VrfSpecSchema, { ...vrf, staticSids: [sid("n1", "fd00:aa:0:a::")] })).toEqual([]);
+    expect(
+      issuesOf(srv6VrfSpecSchema, {
+        ...vrf,
+        staticSids: [sid("n1", "fd00:aa:0:a::"), sid("n1", "fd00:aa:0:b::"), sid("N 2", "x")],
+      }),
+    ).toEqual([
+      {
+        field: "staticSids[2].node",
+        message:
+          'a node name is lower-case letters, digits, "-" or ".", starting and ending with a letter or digit',
+      },
+      { field: "staticSids[2].sid", message: expect.stringContaining("x") },
+      { field: "staticSids[1].node", message: "node n1 already has a static SID in this VRF (staticSids.0)" },
     ]);
   });
 

@@ -7,7 +7,8 @@ import {
   routeDistinguisherSchema,
   routeTargetSchema,
 } from "./common";
-import { cidrOverlaps, parseCidr } from "./ip";
+import { nodeNameSchema } from "./egressGateway";
+import { cidrOverlaps, parseCidr, parseIp } from "./ip";
 import { labelSelectorSchema } from "./labels";
 import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
 
@@ -42,12 +43,20 @@ export const srv6LocatorPoolSpecSchema = z
     if (total > 128) {
       ctx.addIssue({
         code: "custom",
-        path: ["structure"],
-        message: `block + node + function + argument = ${total} bits, more than the 128 bits of an IPv6 SID`,
+        path: ["structure", "functionLength"],
+        message: `functionLength ${s.functionLength} does not fit after the /${pool.locatorLength} locator: block + node + function + argument = ${total} bits, more than the 128 bits of an IPv6 SID`,
       });
     }
     if (cidrProblem(pool.prefix, 6)) return;
     const prefixLength = parseCidr(pool.prefix)!.prefixLength;
+    // The block is what every node's locator shares; bits past the pool prefix differ per node.
+    if (s.locatorBlockLength > prefixLength) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["structure", "locatorBlockLength"],
+        message: `locatorBlockLength ${s.locatorBlockLength} is longer than the pool prefix /${prefixLength}: nodes' locators would differ inside the block`,
+      });
+    }
     if (prefixLength >= pool.locatorLength) {
       ctx.addIssue({
         code: "custom",
@@ -66,6 +75,13 @@ const vrfIdRange = {
   error: (issue: { input?: unknown }) => `vrfID ${String(issue.input)} must be 1..4294967294`,
 };
 
+/** A SID an operator fixes for a VRF on one node (say, one a remote PE is configured with). */
+export const srv6StaticSidSchema = z.strictObject({
+  node: nodeNameSchema,
+  sid: ipv6AddressSchema,
+});
+export type Srv6StaticSid = z.infer<typeof srv6StaticSidSchema>;
+
 export const srv6VrfSpecSchema = z.strictObject({
   vrfID: z.number().int(vrfIdRange).min(1, vrfIdRange).max(4294967294, vrfIdRange),
   locatorPool: z.string().max(MAX_TEXT.name).min(1, "name the locator pool this VRF's SIDs come from"),
@@ -76,6 +92,25 @@ export const srv6VrfSpecSchema = z.strictObject({
   memberSelector: labelSelectorSchema,
   behavior: z.enum(SRV6_BEHAVIORS).default("End.DT46"),
   encapMode: z.enum(SRV6_ENCAP_MODES).default("HEncaps"),
+  /**
+   * SIDs fixed per node instead of allocated; each must lie inside that node's locator of the
+   * pool (checked on write against the pool and the node's stored locator).
+   */
+  staticSids: list(srv6StaticSidSchema, MAX_ITEMS.small, "static SIDs")
+    .superRefine((sids, ctx) => {
+      const seen = new Map<string, number>();
+      sids.forEach((s, i) => {
+        const first = seen.get(s.node);
+        if (first !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "node"],
+            message: `node ${s.node} already has a static SID in this VRF (staticSids.${first})`,
+          });
+        else seen.set(s.node, i);
+      });
+    })
+    .optional(),
 });
 export type Srv6VrfSpec = z.infer<typeof srv6VrfSpecSchema>;
 export type Srv6VrfSpecInput = z.input<typeof srv6VrfSpecSchema>;
@@ -105,6 +140,32 @@ export type Srv6PolicySpec = z.infer<typeof srv6PolicySpecSchema>;
 export interface NamedSpec<T> {
   name: string;
   spec: T;
+}
+
+/** Where a SID sits in a pool: its node locator's slot, function and argument bits; or why it cannot. */
+export function sidInPool(
+  spec: Srv6LocatorPoolSpec,
+  sid: string,
+): { slot: bigint; function: bigint; argument: bigint } | { problem: string } {
+  const prefix = parseCidr(spec.prefix);
+  const ip = parseIp(sid);
+  if (!prefix || !ip || ip.family !== 6) return { problem: `${sid} is not an IPv6 address` };
+  const hostBits = 128n - BigInt(prefix.prefixLength);
+  if (ip.value >> hostBits !== prefix.network >> hostBits)
+    return { problem: `SID ${ip.text} is outside the pool prefix ${spec.prefix}` };
+  const s = spec.structure;
+  const functionShift = BigInt(128 - spec.locatorLength - s.functionLength);
+  const argumentShift = BigInt(128 - spec.locatorLength - s.functionLength - s.argumentLength);
+  const mask = (bits: number) => (1n << BigInt(bits)) - 1n;
+  const slot =
+    (ip.value >> BigInt(128 - spec.locatorLength)) & mask(spec.locatorLength - prefix.prefixLength);
+  const fn = (ip.value >> functionShift) & mask(s.functionLength);
+  const argument = (ip.value >> argumentShift) & mask(s.argumentLength);
+  if (ip.value & mask(Number(argumentShift)))
+    return { problem: `SID ${ip.text} has bits set past its function and argument fields` };
+  if (fn === 0n)
+    return { problem: `SID ${ip.text} has function 0, the locator's own address; give it a function` };
+  return { slot, function: fn, argument };
 }
 
 /** Pairs of locator pools whose prefixes overlap; SIDs from them could collide. */

@@ -1,6 +1,7 @@
 import { defineResource } from "../resources/define";
 import { canonicalCidr, srv6LocatorPoolSpecSchema, srv6PolicySpecSchema, srv6VrfSpecSchema } from "../spec";
-import { createTRPCRouter } from "../trpc";
+import { createTRPCRouter, viewerProcedure } from "../trpc";
+import { srv6Overview, srv6OverviewOutput } from "./overview";
 import { validateLocatorPool, validateSrv6Policy, validateVrf } from "./service";
 
 export const srv6LocatorPoolsRouter = defineResource({
@@ -11,7 +12,7 @@ export const srv6LocatorPoolsRouter = defineResource({
   delegate: (tx) => tx.srv6LocatorPool,
   spec: srv6LocatorPoolSpecSchema,
   columns: (spec) => ({ prefix: canonicalCidr(spec.prefix) }),
-  validate: (tx, spec, self) => validateLocatorPool(tx, spec, self.id),
+  validate: (tx, spec, self) => validateLocatorPool(tx, spec, self),
 });
 
 export const srv6VrfsRouter = defineResource({
@@ -23,7 +24,7 @@ export const srv6VrfsRouter = defineResource({
   delegate: (tx) => tx.srv6Vrf,
   spec: srv6VrfSpecSchema,
   columns: (spec) => ({ vrfId: BigInt(spec.vrfID) }),
-  validate: (tx, spec, self) => validateVrf(tx, spec, self.id),
+  validate: (tx, spec, self) => validateVrf(tx, spec, self),
   // A concurrent writer can still win the race past validate; the unique index has the last word.
   uniqueField: (spec) => ({ path: ["spec", "vrfID"], message: `VRF ID ${spec.vrfID} is already in use` }),
 });
@@ -41,6 +42,11 @@ export const srv6PoliciesRouter = defineResource({
 });
 
 export const srv6Router = createTRPCRouter({
+  /** Intent (allocated locators and SIDs, static policies) beside what each node's agent reports. */
+  overview: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/srv6/overview", tags: ["srv6"] } })
+    .output(srv6OverviewOutput)
+    .query(({ ctx }) => srv6Overview(ctx.db)),
   locatorPools: srv6LocatorPoolsRouter,
   vrfs: srv6VrfsRouter,
   policies: srv6PoliciesRouter,

@@ -70,7 +70,11 @@ describe("SRv6", () => {
     const inside = await errorOf(() =>
       op.srv6.locatorPools.create({
         name: "pool-d",
-        spec: { prefix: "fd00::/16", locatorLength: 64, structure },
+        spec: {
+          prefix: "fd00::/16",
+          locatorLength: 64,
+          structure: { ...structure, locatorBlockLength: 16, locatorNodeLength: 48 },
+        },
       }),
     );
     expect(inside.fieldErrors?.["spec.prefix"]?.[0]).toMatch(

@@ -64,6 +64,7 @@ const ACCESS: Record<string, Level> = {
   "status.live": "viewer",
   "dns.overview": "viewer",
   "egress.live": "viewer",
+  "srv6.overview": "viewer",
   "agent.join": "public",
   "agent.desiredState": "node",
   "agent.heartbeat": "node",

@@ -83,6 +83,14 @@ describe("Srv6Feature", () => {
         .datapath.policies.map((p) => `${p.destination} ${p.source}`)
         .sort(),
     ).toEqual(["192.168.50.0/24 static", "192.168.60.0/24 bgp"]);
+    // The status the control plane gets lists both policies with where each came from.
+    const reported = f.status()?.detail as {
+      policies: { destination: string; source: string; peer?: string }[];
+    };
+    expect(reported.policies.map((p) => `${p.destination} ${p.source} ${p.peer ?? "-"}`).sort()).toEqual([
+      "192.168.50.0/24 static -",
+      "192.168.60.0/24 bgp pe",
+    ]);
 
     await expect(f.apply({ srv6: section(Array(5).fill("fc00::1")) } as never)).rejects.toThrow(/5 segments/);
     expect(v().datapath.policies).toHaveLength(2);

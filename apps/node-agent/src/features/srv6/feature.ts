@@ -5,7 +5,7 @@
 // BGP). Every write is all or nothing; a failed one keeps the last good state in the maps.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { srv6DetailSchema } from "@meridian/api/agent/status-schemas";
+import { SRV6_REPORTED_POLICIES, srv6DetailSchema } from "@meridian/api/agent/status-schemas";
 import { ifNameToIndex } from "@meridian/native";
 import type { Metric } from "prom-client";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
@@ -121,6 +121,13 @@ export class Srv6Feature implements AgentFeature {
         members: p?.state.members.filter((m) => m.vrfId === v.vrfID).length ?? 0,
         staticPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "static").length ?? 0,
         bgpPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "bgp").length ?? 0,
+      })),
+      policies: (p?.policies ?? []).slice(0, SRV6_REPORTED_POLICIES).map((x) => ({
+        vrf: x.vrf,
+        destination: x.destination,
+        segments: x.segments,
+        source: x.source,
+        ...(x.peer ? { peer: x.peer } : {}),
       })),
       counters,
     };
