@@ -352,3 +352,45 @@ ${selector}`;
     ]);
   });
 });
+
+describe("named ports", () => {
+  // Cilium's connectivity test policy (echo-ingress-l7-http-named-port.yaml), without its L7 rules.
+  const NAMED = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: echo-ingress-named-port
+  namespace: cilium-test-1
+spec:
+  endpointSelector:
+    matchLabels:
+      kind: echo
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        kind: client
+    toPorts:
+    - ports:
+      - port: http-8080
+        protocol: TCP
+`;
+
+  it("are kept, but refused without acknowledgement since no endpoint can resolve them yet", () => {
+    const plain = importCiliumYaml(NAMED);
+    expect(plain.objects).toEqual([]);
+    expect(plain.errors).toEqual([
+      {
+        document: 0,
+        field: "spec.ingress[0].toPorts[0].ports[0].port",
+        message:
+          "NetworkPolicy echo-ingress-named-port not imported: it would deny traffic the original allows (named port http-8080 is kept, but Meridian endpoints declare no container port names yet, so it allows no port until they do (Cilium uses the port the endpoints name http-8080); the compiler lists it under problems); import with the differences acknowledged to accept it",
+      },
+    ]);
+    const acknowledged = importCiliumYaml(NAMED, { acknowledgeDifferences: true });
+    expect(acknowledged.errors).toEqual([]);
+    const spec = acknowledged.objects[0]!.spec as SnapshotPolicy["spec"];
+    expect(spec.ingress![0]!.toPorts).toEqual([{ ports: [{ port: "http-8080", protocol: "TCP" }] }]);
+    // The export writes the name back, as Cilium's CRD accepts it.
+    expect(exportCiliumYaml(acknowledged.objects).yaml).toContain("port: http-8080");
+  });
+});

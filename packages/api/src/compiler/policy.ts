@@ -7,6 +7,7 @@ import {
   canonicalCidr,
   type Entity,
   type FqdnSelector,
+  isNamedPort,
   type LabelSelector,
   normalizeDnsName,
   type PortRule,
@@ -24,6 +25,7 @@ import { policyKey, policySelectsEndpoint, scopeSelector } from "./selection";
 import type { SnapshotEndpoint, SnapshotPolicy } from "./snapshot";
 import { identitiesMatching, type SnapshotIndex } from "./snapshotIndex";
 import {
+  type CompileProblem,
   type Direction,
   type DnsRuleState,
   type FqdnSelectorState,
@@ -270,11 +272,38 @@ export function portRanges(
       continue;
     }
     for (const pp of portRule.ports) {
+      // A port name opens (or denies) nothing until it resolves; a rule of names only matches no
+      // port rather than every port. Reported by namedPortProblems.
+      if (isNamedPort(pp.port)) continue;
       const protocol = PROTOCOL_NUMBERS[(pp.protocol ?? "ANY") as Protocol];
       const port = Number(pp.port);
       if (port === 0) out.push({ protocol, ...ALL_PORTS });
       else out.push({ protocol, portLow: port, portHigh: pp.endPort ?? port });
     }
+  }
+  return out;
+}
+
+/**
+ * One line per named port in the rules: Meridian's endpoints declare no container port names yet,
+ * so no selected endpoint can resolve one, and the entry matches no port (what that does depends on
+ * the rule: an allow rule opens less than in Cilium, a deny rule denies less).
+ */
+export function namedPortProblems(rules: RuleRef[]): CompileProblem[] {
+  const out: CompileProblem[] = [];
+  for (const ref of rules) {
+    (ref.rule.toPorts ?? []).forEach((portRule, i) => {
+      (portRule.ports ?? []).forEach((pp, j) => {
+        if (!isNamedPort(pp.port)) return;
+        const effect =
+          KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
+        out.push({
+          area: "policy",
+          object: policyKey(ref.policy),
+          message: `${ref.kind}[${ref.index}].toPorts[${i}].ports[${j}].port: named port ${pp.port}: no selected endpoint declares it (Meridian endpoints carry no container port names yet), so ${effect}`,
+        });
+      });
+    });
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { buildIpcache } from "../ipcache";
 import {
   allocateRuleIdentities,
   compileEndpointPolicy,
+  namedPortProblems,
   type RuleRef,
   rulePrefixes,
   rulesOf,
@@ -96,7 +97,7 @@ export const policySection = defineSection({
     identities: z.array(identityStateSchema),
     ipcache: z.array(ipcacheEntrySchema),
   }),
-  compile({ snapshot, node, index }) {
+  compile({ snapshot, node, index, problem }) {
     const nodeName = node.name;
     const localEndpoints = [...(index.endpointsByNode.get(nodeName) ?? [])].sort((a, b) =>
       byText(a.id, b.id),
@@ -105,6 +106,7 @@ export const policySection = defineSection({
     const localRules = [
       ...new Set(localEndpoints.flatMap((ep) => selectingPolicies(snapshot.policies, ep, index))),
     ].flatMap(rulesOf);
+    for (const p of namedPortProblems(localRules)) problem(p);
     const local = allocateRuleIdentities(localRules);
     const endpointAddresses = neededEndpointAddresses(index, nodeName, localRules);
     const universe = {
