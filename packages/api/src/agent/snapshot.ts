@@ -4,7 +4,7 @@ import type { Db } from "@meridian/db";
 import { secretVersion } from "../auth/secret-box";
 import type { ClusterSnapshot } from "../compiler/snapshot";
 import type { ServiceSpec } from "../services/router";
-import type { Labels } from "../spec";
+import type { EndpointPort, Labels } from "../spec";
 
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
   const [
@@ -71,6 +71,7 @@ export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
       labels: e.labels as Labels,
       ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
       ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
+      ...(Array.isArray(e.ports) && e.ports.length > 0 ? { ports: e.ports as EndpointPort[] } : {}),
       identity: e.identityNumber,
     })),
     identities: identities.map((i) => ({ id: i.number, labels: i.labels as Labels })),

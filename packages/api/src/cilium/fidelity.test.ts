@@ -375,22 +375,45 @@ spec:
         protocol: TCP
 `;
 
-  it("are kept, but refused without acknowledgement since no endpoint can resolve them yet", () => {
-    const plain = importCiliumYaml(NAMED);
-    expect(plain.objects).toEqual([]);
-    expect(plain.errors).toEqual([
-      {
-        document: 0,
-        field: "spec.ingress[0].toPorts[0].ports[0].port",
-        message:
-          "NetworkPolicy echo-ingress-named-port not imported: it would deny traffic the original allows (named port http-8080 is kept, but Meridian endpoints declare no container port names yet, so it allows no port until they do (Cilium uses the port the endpoints name http-8080); the compiler lists it under problems); import with the differences acknowledged to accept it",
-      },
-    ]);
-    const acknowledged = importCiliumYaml(NAMED, { acknowledgeDifferences: true });
-    expect(acknowledged.errors).toEqual([]);
-    const spec = acknowledged.objects[0]!.spec as SnapshotPolicy["spec"];
+  it("are imported as they are, exported back, and resolved by the compiler against endpoint ports", () => {
+    const result = importCiliumYaml(NAMED);
+    expect(result.errors).toEqual([]);
+    expect(result.unsupported).toEqual([]);
+    const spec = result.objects[0]!.spec as SnapshotPolicy["spec"];
     expect(spec.ingress![0]!.toPorts).toEqual([{ ports: [{ port: "http-8080", protocol: "TCP" }] }]);
     // The export writes the name back, as Cilium's CRD accepts it.
-    expect(exportCiliumYaml(acknowledged.objects).yaml).toContain("port: http-8080");
+    expect(exportCiliumYaml(result.objects).yaml).toContain("port: http-8080");
+    const echo = {
+      ...DB,
+      labels: { kind: "echo" },
+      ports: [{ name: "http-8080", port: 8080, protocol: "TCP" as const }],
+    };
+    const client = { ...WEB, labels: { kind: "client" } };
+    const snapshot = cluster({
+      endpoints: [
+        client,
+        { ...echo, namespace: "cilium-test-1", id: "cilium-test-1/echo" },
+        { ...client, namespace: "cilium-test-1", id: "cilium-test-1/client", identity: 1010 },
+      ],
+      identities: [],
+      policies: [
+        {
+          id: "p",
+          name: result.objects[0]!.name,
+          namespace: "cilium-test-1",
+          enabled: true,
+          version: 1,
+          spec,
+        },
+      ],
+    });
+    const ask = (port: number) =>
+      whatIf(snapshot, {
+        source: "cilium-test-1/client",
+        destination: { endpoint: "cilium-test-1/echo" },
+        port,
+        protocol: "TCP",
+      }).verdict;
+    expect([ask(8080), ask(80)]).toEqual(["allow", "deny"]);
   });
 });

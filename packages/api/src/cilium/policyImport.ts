@@ -3,7 +3,7 @@
 // policy allow or deny other traffic carries a `change`, and such objects are refused unless the
 // import acknowledges it (import.ts). Cilium's semantics relied on: docs/cilium-semantics.md.
 import { CLUSTER_LABEL, CLUSTER_NAME } from "../compiler/selection";
-import { ENTITIES, isNamedPort } from "../spec";
+import { ENTITIES } from "../spec";
 import type { MeaningChange } from "./types";
 import { asArray, isObject, type Json, type JsonObject, type Reporter } from "./walk";
 
@@ -135,17 +135,6 @@ function importPortRule(
       reason: "listener dropped: traffic is no longer sent to that Envoy listener",
       change: "differs",
     },
-  });
-  asArray(out.ports).forEach((pp, k) => {
-    if (!isObject(pp) || typeof pp.port !== "string" || !isNamedPort(pp.port)) return;
-    const deny = isDeny(direction);
-    r.report(
-      `${path}.ports[${k}].port`,
-      `named port ${pp.port} is kept, but Meridian endpoints declare no container port names yet, so it ${
-        deny ? "denies" : "allows"
-      } no port until they do (Cilium uses the port the endpoints name ${pp.port}); the compiler lists it under problems`,
-      deny ? "allows-more" : "denies-more",
-    );
   });
   if (isObject(out.rules)) {
     const kept: JsonObject = {};

@@ -1,78 +1,154 @@
-// Named ports (`port: http`) are kept in policies, but Meridian's endpoints declare no container
-// port names yet: the compiler resolves none, opens or denies no port for them, never widens the
-// rule to every port, and lists each one under the node's problems with its field.
+// Named ports (`port: http`) resolve against the endpoints' declared container ports, as in Cilium:
+// an ingress rule's against the endpoint the policy selects, an egress rule's against each
+// destination endpoint. A name nothing declares matches no port (never every port) and is listed
+// under the node's problems with its field.
 import { describe, expect, it } from "vitest";
-import { cluster, DB, policy, WEB } from "./fixtures.test-helpers";
+import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "./fixtures.test-helpers";
 import { compileNodeState, whatIf } from "./index";
+import type { SnapshotEndpoint } from "./snapshot";
+
+const withPorts = (ep: SnapshotEndpoint, ports: SnapshotEndpoint["ports"]): SnapshotEndpoint => ({
+  ...ep,
+  ports,
+});
+const db = withPorts(DB, [
+  { name: "postgres", port: 5432, protocol: "TCP" },
+  { name: "metrics", port: 9187, protocol: "TCP" },
+]);
+const devDb = withPorts(DEV_DB, [{ name: "postgres", port: 6432, protocol: "TCP" }]);
+const dns = withPorts(DNS, [{ name: "dns", port: 53, protocol: "UDP" }]);
+const snapshotWith = (policies: ReturnType<typeof policy>[], endpoints = [WEB, CLIENT, db, devDb, dns]) =>
+  cluster({ endpoints, policies });
+
+const entriesOf = (snapshot: ReturnType<typeof cluster>, ep: SnapshotEndpoint) =>
+  compileNodeState(snapshot, ep.node)
+    .endpoints.find((e) => e.id === ep.id)!
+    .entries.map((e) => [e.direction, e.verdict, e.remoteIdentity, e.protocol, e.portLow, e.portHigh]);
+const verdict = (
+  snapshot: ReturnType<typeof cluster>,
+  from: SnapshotEndpoint,
+  to: SnapshotEndpoint,
+  port: number,
+  protocol: "TCP" | "UDP" = "TCP",
+) => whatIf(snapshot, { source: from.id, destination: { endpoint: to.id }, port, protocol }).verdict;
 
 const dbAllowsWebByName = policy("db-allow-web", "prod", {
   endpointSelector: { matchLabels: { app: "db" } },
   ingress: [
     {
       fromEndpoints: [{ matchLabels: { app: "web" } }],
-      toPorts: [
-        {
-          ports: [
-            { port: "postgres", protocol: "TCP" },
-            { port: "9187", protocol: "TCP" },
-          ],
-        },
-      ],
+      toPorts: [{ ports: [{ port: "postgres", protocol: "TCP" }] }],
     },
   ],
 });
 
-const webDeniesByName = policy("web-deny-http", "prod", {
-  endpointSelector: { matchLabels: { app: "web" } },
-  egressDeny: [{ toEndpoints: [{ matchLabels: { app: "db" } }], toPorts: [{ ports: [{ port: "http" }] }] }],
-});
-
 describe("named ports", () => {
-  it("open only the numbered ports of the rule, and are listed as problems naming the field", () => {
-    const snapshot = cluster({ policies: [dbAllowsWebByName] });
-    const state = compileNodeState(snapshot, DB.node);
-    const db = state.endpoints.find((e) => e.id === DB.id)!;
-    expect(db.entries.map((e) => [e.direction, e.remoteIdentity, e.protocol, e.portLow, e.portHigh])).toEqual(
-      [["ingress", WEB.identity, 6, 9187, 9187]],
-    );
-    expect(state.problems).toEqual([
-      {
-        area: "policy",
-        object: "prod/db-allow-web",
-        message:
-          "ingress[0].toPorts[0].ports[0].port: named port postgres: no selected endpoint declares it (Meridian endpoints carry no container port names yet), so this entry allows no port",
-      },
-    ]);
-    const ask = (port: number) =>
-      whatIf(snapshot, { source: WEB.id, destination: { endpoint: DB.id }, port, protocol: "TCP" }).verdict;
-    expect([ask(9187), ask(5432), ask(80)]).toEqual(["allow", "deny", "deny"]);
+  it("in an ingress rule resolve against the selected endpoint's own ports", () => {
+    const snapshot = snapshotWith([dbAllowsWebByName]);
+    expect(entriesOf(snapshot, db)).toEqual([["ingress", "allow", WEB.identity, 6, 5432, 5432]]);
+    expect([
+      verdict(snapshot, WEB, db, 5432),
+      verdict(snapshot, WEB, db, 9187),
+      verdict(snapshot, CLIENT, db, 5432),
+    ]).toEqual(["allow", "deny", "deny"]);
+    expect(compileNodeState(snapshot, db.node).problems).toEqual([]);
   });
 
-  it("a rule of names only matches no port: an allow rule opens nothing, a deny rule denies nothing", () => {
+  it("in an egress rule resolve per destination endpoint: each destination's own number", () => {
+    const webToAnyDb = policy("web-to-db", "prod", {
+      endpointSelector: { matchLabels: { app: "web" } },
+      egress: [
+        {
+          toEndpoints: [
+            { matchLabels: { app: "db", "k8s:io.kubernetes.pod.namespace": "prod" } },
+            { matchLabels: { app: "db", "k8s:io.kubernetes.pod.namespace": "dev" } },
+          ],
+          toPorts: [{ ports: [{ port: "postgres" }] }],
+        },
+      ],
+    });
+    const snapshot = snapshotWith([webToAnyDb]);
+    expect(entriesOf(snapshot, WEB)).toEqual([
+      ["egress", "allow", DB.identity, 6, 5432, 5432],
+      ["egress", "allow", DEV_DB.identity, 6, 6432, 6432],
+    ]);
+    expect([
+      verdict(snapshot, WEB, db, 5432),
+      verdict(snapshot, WEB, db, 6432),
+      verdict(snapshot, WEB, devDb, 6432),
+      verdict(snapshot, WEB, devDb, 5432),
+    ]).toEqual(["allow", "deny", "allow", "deny"]);
+  });
+
+  it("in a rule with ports only resolve against every endpoint, and keep the declared protocol", () => {
+    const dnsByName = policy("client-dns", "prod", {
+      endpointSelector: { matchLabels: { app: "client" } },
+      egress: [{ toPorts: [{ ports: [{ port: "dns" }] }] }],
+    });
+    const snapshot = snapshotWith([dnsByName]);
+    expect(entriesOf(snapshot, CLIENT)).toEqual([["egress", "allow", 0, 17, 53, 53]]);
+    expect([verdict(snapshot, CLIENT, dns, 53, "UDP"), verdict(snapshot, CLIENT, dns, 53, "TCP")]).toEqual([
+      "allow",
+      "deny",
+    ]);
+  });
+
+  it("a deny rule denies the resolved port", () => {
+    const webDenied = policy("db-deny-web", "prod", {
+      endpointSelector: { matchLabels: { app: "db" } },
+      ingress: [{ fromEndpoints: [{ matchLabels: { app: "web" } }] }],
+      ingressDeny: [
+        { fromEndpoints: [{ matchLabels: { app: "web" } }], toPorts: [{ ports: [{ port: "metrics" }] }] },
+      ],
+    });
+    const snapshot = snapshotWith([webDenied]);
+    expect([verdict(snapshot, WEB, db, 5432), verdict(snapshot, WEB, db, 9187)]).toEqual(["allow", "deny"]);
+  });
+
+  it("a name no selected endpoint declares matches no port, never every port, and is a problem naming the field", () => {
+    const byName = policy("db-names", "prod", {
+      endpointSelector: { matchLabels: { app: "db" } },
+      ingress: [
+        {
+          fromEndpoints: [{ matchLabels: { app: "web" } }],
+          toPorts: [
+            {
+              ports: [
+                { port: "http" },
+                { port: "postgres", protocol: "UDP" },
+                { port: "9999", protocol: "TCP" },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const snapshot = snapshotWith([byName]);
+    expect(entriesOf(snapshot, db)).toEqual([["ingress", "allow", WEB.identity, 6, 9999, 9999]]);
+    expect(compileNodeState(snapshot, db.node).problems).toEqual([
+      {
+        area: "policy",
+        object: "prod/db-names",
+        message:
+          "ingress[0].toPorts[0].ports[0].port: named port http: no selected endpoint declares it (endpoint ports), so this entry allows no port",
+      },
+      {
+        area: "policy",
+        object: "prod/db-names",
+        message:
+          "ingress[0].toPorts[0].ports[1].port: named port postgres: no selected endpoint declares it for UDP (endpoint ports), so this entry allows no port",
+      },
+    ]);
+    // Only nodes whose endpoints the policy selects report it.
+    expect(compileNodeState(snapshot, WEB.node).problems).toEqual([]);
     const namesOnly = policy("db-names-only", "prod", {
       endpointSelector: { matchLabels: { app: "db" } },
       ingress: [
-        { fromEndpoints: [{ matchLabels: { app: "web" } }], toPorts: [{ ports: [{ port: "postgres" }] }] },
+        { fromEndpoints: [{ matchLabels: { app: "web" } }], toPorts: [{ ports: [{ port: "http" }] }] },
       ],
     });
-    const snapshot = cluster({ policies: [namesOnly, webDeniesByName] });
-    const db = compileNodeState(snapshot, DB.node).endpoints.find((e) => e.id === DB.id)!;
-    expect(db.entries).toEqual([]);
-    expect(db.policyEnforced.ingress).toBe(true);
-    const web = compileNodeState(snapshot, WEB.node);
-    expect(web.endpoints.find((e) => e.id === WEB.id)!.entries).toEqual([]);
-    expect(web.problems.map((p) => p.message)).toEqual([
-      "egressDeny[0].toPorts[0].ports[0].port: named port http: no selected endpoint declares it (Meridian endpoints carry no container port names yet), so this entry denies no port",
-    ]);
-    expect(
-      whatIf(snapshot, { source: WEB.id, destination: { endpoint: DB.id }, port: 5432, protocol: "TCP" })
-        .verdict,
-    ).toBe("deny");
-  });
-
-  it("are reported only on the nodes whose endpoints the policy selects", () => {
-    const snapshot = cluster({ policies: [dbAllowsWebByName] });
-    expect(WEB.node).not.toBe(DB.node);
-    expect(compileNodeState(snapshot, WEB.node).problems).toEqual([]);
+    const bare = snapshotWith([namesOnly]);
+    expect(entriesOf(bare, db)).toEqual([]);
+    expect([verdict(bare, WEB, db, 80), verdict(bare, WEB, db, 5432)]).toEqual(["deny", "deny"]);
   });
 });

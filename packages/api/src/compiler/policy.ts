@@ -5,6 +5,7 @@
 import {
   type CidrRule,
   canonicalCidr,
+  type EndpointPort,
   type Entity,
   type FqdnSelector,
   isNamedPort,
@@ -260,9 +261,35 @@ export function rulePrefixes(rules: RuleRef[]): string[] {
 
 const ALL_PORTS = { portLow: 0, portHigh: 65535 };
 
-/** Port ranges and protocol numbers of a rule's toPorts; one any-port, any-protocol range when absent. */
+/** The named container ports a port name can mean for one rule and peer; none when unknown. */
+export type PortNames = (name: string) => EndpointPort[];
+
+/** A named port's numbers among the declared ports, keeping the rule's protocol if it gives one. */
+function resolveNamedPort(
+  pp: { port: string; protocol?: Protocol },
+  names: PortNames | undefined,
+): { protocol: number; portLow: number; portHigh: number }[] {
+  const wanted = pp.protocol && pp.protocol !== "ANY" ? pp.protocol : undefined;
+  const out = new Map<string, { protocol: number; portLow: number; portHigh: number }>();
+  for (const declared of names?.(pp.port) ?? []) {
+    if (wanted && declared.protocol !== wanted) continue;
+    const range = {
+      protocol: PROTOCOL_NUMBERS[declared.protocol],
+      portLow: declared.port,
+      portHigh: declared.port,
+    };
+    out.set(JSON.stringify(range), range);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Port ranges and protocol numbers of a rule's toPorts; one any-port, any-protocol range when absent.
+ * Named ports resolve through `names`; one that resolves to nothing matches no port (never every port).
+ */
 export function portRanges(
   toPorts: PortRule[] | undefined,
+  names?: PortNames,
 ): { protocol: number; portLow: number; portHigh: number }[] {
   if (!toPorts || toPorts.length === 0) return [{ protocol: PROTOCOL_NUMBERS.ANY, ...ALL_PORTS }];
   const out: { protocol: number; portLow: number; portHigh: number }[] = [];
@@ -272,9 +299,12 @@ export function portRanges(
       continue;
     }
     for (const pp of portRule.ports) {
-      // A port name opens (or denies) nothing until it resolves; a rule of names only matches no
-      // port rather than every port. Reported by namedPortProblems.
-      if (isNamedPort(pp.port)) continue;
+      if (isNamedPort(pp.port)) {
+        out.push(
+          ...resolveNamedPort({ port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) }, names),
+        );
+        continue;
+      }
       const protocol = PROTOCOL_NUMBERS[(pp.protocol ?? "ANY") as Protocol];
       const port = Number(pp.port);
       if (port === 0) out.push({ protocol, ...ALL_PORTS });
@@ -284,26 +314,66 @@ export function portRanges(
   return out;
 }
 
+/** Declared ports of a set of endpoints under one name. */
+const portsNamed =
+  (endpoints: readonly SnapshotEndpoint[]): PortNames =>
+  (name) =>
+    endpoints.flatMap((e) => (e.ports ?? []).filter((p) => p.name === name));
+
 /**
- * One line per named port in the rules: Meridian's endpoints declare no container port names yet,
- * so no selected endpoint can resolve one, and the entry matches no port (what that does depends on
- * the rule: an allow rule opens less than in Cilium, a deny rule denies less).
+ * Where a rule's named ports resolve, as Cilium resolves them: an ingress rule's against the
+ * endpoint the policy is compiled for (the traffic's destination), an egress rule's against the
+ * endpoints of each destination identity (every endpoint for "any"); world, CIDR and FQDN peers
+ * have no endpoint, so no name resolves there.
  */
-export function namedPortProblems(rules: RuleRef[]): CompileProblem[] {
+function namesFor(ref: RuleRef, endpoint: SnapshotEndpoint, index: SnapshotIndex, remoteIdentity: number) {
+  if (KIND_DIRECTION[ref.kind] === "ingress") return portsNamed([endpoint]);
+  return portsNamed(index.endpointsByIdentity.get(remoteIdentity) ?? []);
+}
+
+/**
+ * One line per named port that no endpoint the rule applies to declares, on the nodes whose
+ * endpoints the policy selects: there the entry matches no port (an allow rule opens less than
+ * the author meant, a deny rule denies less).
+ */
+export function namedPortProblems(
+  rules: RuleRef[],
+  localEndpoints: SnapshotEndpoint[],
+  universe: PeerUniverse,
+): CompileProblem[] {
   const out: CompileProblem[] = [];
   for (const ref of rules) {
-    (ref.rule.toPorts ?? []).forEach((portRule, i) => {
-      (portRule.ports ?? []).forEach((pp, j) => {
-        if (!isNamedPort(pp.port)) return;
-        const effect =
-          KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
-        out.push({
-          area: "policy",
-          object: policyKey(ref.policy),
-          message: `${ref.kind}[${ref.index}].toPorts[${i}].ports[${j}].port: named port ${pp.port}: no selected endpoint declares it (Meridian endpoints carry no container port names yet), so ${effect}`,
-        });
+    const named = (ref.rule.toPorts ?? []).flatMap((portRule, i) =>
+      (portRule.ports ?? []).flatMap((pp, j) =>
+        isNamedPort(pp.port)
+          ? [
+              {
+                at: `toPorts[${i}].ports[${j}].port`,
+                pp: { port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) },
+              },
+            ]
+          : [],
+      ),
+    );
+    if (named.length === 0) continue;
+    const candidates =
+      KIND_DIRECTION[ref.kind] === "ingress"
+        ? localEndpoints.filter((ep) =>
+            policySelectsEndpoint(ref.policy, ep, universe.index.endpointLabels.get(ep) ?? {}),
+          )
+        : remoteIdentities(ref, universe).flatMap((id) => universe.index.endpointsByIdentity.get(id) ?? []);
+    for (const { at, pp } of named) {
+      if (resolveNamedPort(pp, portsNamed(candidates)).length > 0) continue;
+      const effect =
+        KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
+      out.push({
+        area: "policy",
+        object: policyKey(ref.policy),
+        message: `${ref.kind}[${ref.index}].${at}: named port ${pp.port}: no selected endpoint declares it${
+          pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : ""
+        } (endpoint ports), so ${effect}`,
       });
-    });
+    }
   }
   return out;
 }
@@ -365,7 +435,8 @@ export function compileEndpointPolicy(
   for (const ref of rules) {
     const id = ruleId(ref);
     for (const remoteIdentity of remoteIdentities(ref, universe)) {
-      for (const range of portRanges(ref.rule.toPorts)) {
+      const names = namesFor(ref, endpoint, universe.index, remoteIdentity);
+      for (const range of portRanges(ref.rule.toPorts, names)) {
         const entry: PolicyEntry = {
           direction: KIND_DIRECTION[ref.kind],
           remoteIdentity,

@@ -22,8 +22,8 @@ export type Entity = z.infer<typeof entitySchema>;
 
 /**
  * A named port as Cilium's CRD accepts it (a Kubernetes container port name, IANA_SVC_NAME): 1 to 15
- * letters, digits and single inner dashes, at least one letter. Kept as written; Meridian's endpoints
- * declare no container port names yet, so the compiler resolves none and says so (`namedPortsIn`).
+ * letters, digits and single inner dashes, at least one letter. Kept as written; the compiler
+ * resolves it against the endpoints' declared `ports` and lists a name none declares as a problem.
  */
 export const NAMED_PORT = /^(?=.{1,15}$)(?=.*[A-Za-z])[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 export const isNamedPort = (port: string | number): port is string =>

@@ -106,7 +106,6 @@ export const policySection = defineSection({
     const localRules = [
       ...new Set(localEndpoints.flatMap((ep) => selectingPolicies(snapshot.policies, ep, index))),
     ].flatMap(rulesOf);
-    for (const p of namedPortProblems(localRules)) problem(p);
     const local = allocateRuleIdentities(localRules);
     const endpointAddresses = neededEndpointAddresses(index, nodeName, localRules);
     const universe = {
@@ -116,6 +115,8 @@ export const policySection = defineSection({
         (a, b) => a - b,
       ),
     };
+
+    for (const p of namedPortProblems(localRules, localEndpoints, universe)) problem(p);
 
     const endpoints: LocalEndpointState[] = localEndpoints.map((ep) => ({
       id: ep.id,
