@@ -127,10 +127,26 @@ function gridEndpoints(doc: Obj): RefEndpoint[] {
     const { "io.kubernetes.pod.namespace": ns, ...rest } = labels;
     eps.push({ namespace: ns ?? own, labels: rest });
   }
+  // The pods a document selects declare the port names it uses (a number in the name, as in
+  // `http-8080`, else 9000 + its position), all alike; strangers declare none.
+  const ports = namedPortsOf(doc).map((name, i) => ({
+    name,
+    port: Number(/\d+/.exec(name)?.[0] ?? 9000 + i),
+    protocol: "TCP" as const,
+  }));
+  if (ports.length > 0) for (const ep of eps) ep.ports = ports;
   for (const ns of new Set([own, "kube-system", ...eps.map((e) => e.namespace)]))
     eps.push({ namespace: ns, labels: { role: "stranger" } });
   const unique = new Map(eps.map((e) => [JSON.stringify(e), e]));
   return [...unique.values()];
+}
+
+/** The port names a document's rules use. */
+function namedPortsOf(doc: Obj): string[] {
+  const names = new Set<string>();
+  for (const [p, v] of leaves(doc.spec ?? doc.specs, ""))
+    if (/\.port$/.test(p) && /[a-z]/i.test(v)) names.add(v);
+  return [...names].sort();
 }
 
 function gridWorld(doc: Obj): string[] {
@@ -147,6 +163,7 @@ function gridFlows(doc: Obj): RefFlow[] {
   for (const [p, v] of leaves(doc.spec ?? doc.specs, "")) {
     if (/\.(port|endPort)$/.test(p) && /^\d+$/.test(v) && Number(v) > 0) ports.add(Number(v));
   }
+  namedPortsOf(doc).forEach((name, i) => ports.add(Number(/\d+/.exec(name)?.[0] ?? 9000 + i)));
   return [...ports].flatMap((port) => [
     { protocol: "TCP" as const, port },
     { protocol: "UDP" as const, port },
@@ -169,6 +186,7 @@ function disagreements(doc: Obj, policies: SnapshotPolicy[]): Disagreement[] {
     namespace: e.namespace,
     name: `ep-${i}`,
     labels: e.labels,
+    ...(e.ports ? { ports: e.ports } : {}),
     ipv4: `10.1.${i % 2 === 0 ? 1 : 2}.${10 + i}`,
     identity: 2000 + i,
   }));
@@ -179,7 +197,7 @@ function disagreements(doc: Obj, policies: SnapshotPolicy[]): Disagreement[] {
   });
   const out: Disagreement[] = [];
   const verdictAt = (ep: RefEndpoint, direction: "ingress" | "egress", peer: RefPeer, flow: RefFlow) =>
-    directionVerdict(selectingSpecs(doc as never, ep), direction, peer, flow);
+    directionVerdict(selectingSpecs(doc as never, ep), direction, peer, flow, { local: ep, all: refs });
   for (const flow of gridFlows(doc)) {
     refs.forEach((src, i) => {
       const peers: { peer: RefPeer; dest: { endpoint: string } | { ip: string }; dst?: RefEndpoint }[] = [

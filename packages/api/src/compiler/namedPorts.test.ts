@@ -1,7 +1,8 @@
 // Named ports (`port: http`) resolve against the endpoints' declared container ports, as in Cilium:
-// an ingress rule's against the endpoint the policy selects, an egress rule's against each
-// destination endpoint. A name nothing declares matches no port (never every port) and is listed
-// under the node's problems with its field.
+// an ingress rule's against the endpoint the policy selects, an egress rule's against the named
+// ports of every endpoint (one number per protocol; a name declared with several numbers resolves
+// to none). A name that resolves to nothing matches no port (never every port) and is listed under
+// the node's problems with its field.
 import { describe, expect, it } from "vitest";
 import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "./fixtures.test-helpers";
 import { compileNodeState, whatIf } from "./index";
@@ -54,7 +55,21 @@ describe("named ports", () => {
     expect(compileNodeState(snapshot, db.node).problems).toEqual([]);
   });
 
-  it("in an egress rule resolve per destination endpoint: each destination's own number", () => {
+  it("in an egress rule resolve cluster-wide, to the one number endpoints give the name", () => {
+    const webToDb = policy("web-to-db", "prod", {
+      endpointSelector: { matchLabels: { app: "web" } },
+      egress: [
+        { toEndpoints: [{ matchLabels: { app: "db" } }], toPorts: [{ ports: [{ port: "metrics" }] }] },
+      ],
+    });
+    // Only prod/db-1 declares metrics (9187); the rule selects the prod db identity and opens 9187 to it.
+    const snapshot = snapshotWith([webToDb]);
+    expect(entriesOf(snapshot, WEB)).toEqual([["egress", "allow", DB.identity, 6, 9187, 9187]]);
+    expect([verdict(snapshot, WEB, db, 9187), verdict(snapshot, WEB, db, 5432)]).toEqual(["allow", "deny"]);
+    expect(compileNodeState(snapshot, WEB.node).problems).toEqual([]);
+  });
+
+  it("a name endpoints declare with different numbers resolves to none in egress, as in Cilium, and says so", () => {
     const webToAnyDb = policy("web-to-db", "prod", {
       endpointSelector: { matchLabels: { app: "web" } },
       egress: [
@@ -67,17 +82,23 @@ describe("named ports", () => {
         },
       ],
     });
+    // prod/db-1 says postgres is 5432, dev/db-1 says 6432.
     const snapshot = snapshotWith([webToAnyDb]);
-    expect(entriesOf(snapshot, WEB)).toEqual([
-      ["egress", "allow", DB.identity, 6, 5432, 5432],
-      ["egress", "allow", DEV_DB.identity, 6, 6432, 6432],
+    expect(entriesOf(snapshot, WEB)).toEqual([]);
+    expect([verdict(snapshot, WEB, db, 5432), verdict(snapshot, WEB, devDb, 6432)]).toEqual(["deny", "deny"]);
+    expect(compileNodeState(snapshot, WEB.node).problems.map((p) => p.message)).toEqual([
+      "egress[0].toPorts[0].ports[0].port: named port postgres: endpoints declare it as 5432 and 6432 for TCP, so it resolves to no port for TCP (as in Cilium, which resolves an egress name cluster-wide)",
     ]);
-    expect([
-      verdict(snapshot, WEB, db, 5432),
-      verdict(snapshot, WEB, db, 6432),
-      verdict(snapshot, WEB, devDb, 6432),
-      verdict(snapshot, WEB, devDb, 5432),
-    ]).toEqual(["allow", "deny", "allow", "deny"]);
+    // Ingress resolves each endpoint's own name: there both numbers are fine.
+    const dbFromWeb = policy("db-from-web", null, {
+      endpointSelector: { matchLabels: { app: "db" } },
+      ingress: [
+        { fromEndpoints: [{ matchLabels: { app: "web" } }], toPorts: [{ ports: [{ port: "postgres" }] }] },
+      ],
+    });
+    const clusterwide = snapshotWith([dbFromWeb]);
+    expect(entriesOf(clusterwide, db)).toEqual([["ingress", "allow", WEB.identity, 6, 5432, 5432]]);
+    expect(entriesOf(clusterwide, devDb)).toEqual([["ingress", "allow", WEB.identity, 6, 6432, 6432]]);
   });
 
   it("in a rule with ports only resolve against every endpoint, and keep the declared protocol", () => {

@@ -264,23 +264,36 @@ const ALL_PORTS = { portLow: 0, portHigh: 65535 };
 /** The named container ports a port name can mean for one rule and peer; none when unknown. */
 export type PortNames = (name: string) => EndpointPort[];
 
-/** A named port's numbers among the declared ports, keeping the rule's protocol if it gives one. */
+interface NamedPortResolution {
+  ranges: { protocol: number; portLow: number; portHigh: number }[];
+  /** Per protocol, the numbers the name was declared with when they disagree (resolved to none). */
+  conflicts: { protocol: EndpointPort["protocol"]; ports: number[] }[];
+}
+
+/**
+ * A named port's numbers among the declared ports, as Cilium's NamedPortMultiMap.GetNamedPort
+ * resolves them (pkg/policy/types): per protocol (the rule's, or each declared one), the one number
+ * the name has there; a name declared with several numbers for a protocol resolves to none.
+ */
 function resolveNamedPort(
   pp: { port: string; protocol?: Protocol },
   names: PortNames | undefined,
-): { protocol: number; portLow: number; portHigh: number }[] {
+): NamedPortResolution {
   const wanted = pp.protocol && pp.protocol !== "ANY" ? pp.protocol : undefined;
-  const out = new Map<string, { protocol: number; portLow: number; portHigh: number }>();
+  const byProtocol = new Map<EndpointPort["protocol"], Set<number>>();
   for (const declared of names?.(pp.port) ?? []) {
     if (wanted && declared.protocol !== wanted) continue;
-    const range = {
-      protocol: PROTOCOL_NUMBERS[declared.protocol],
-      portLow: declared.port,
-      portHigh: declared.port,
-    };
-    out.set(JSON.stringify(range), range);
+    const numbers = byProtocol.get(declared.protocol) ?? new Set<number>();
+    numbers.add(declared.port);
+    byProtocol.set(declared.protocol, numbers);
   }
-  return [...out.values()];
+  const out: NamedPortResolution = { ranges: [], conflicts: [] };
+  for (const [protocol, numbers] of [...byProtocol].sort(([a], [b]) => byText(a, b))) {
+    const ports = [...numbers].sort((a, b) => a - b);
+    if (ports.length > 1) out.conflicts.push({ protocol, ports });
+    else out.ranges.push({ protocol: PROTOCOL_NUMBERS[protocol], portLow: ports[0]!, portHigh: ports[0]! });
+  }
+  return out;
 }
 
 /**
@@ -301,7 +314,8 @@ export function portRanges(
     for (const pp of portRule.ports) {
       if (isNamedPort(pp.port)) {
         out.push(
-          ...resolveNamedPort({ port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) }, names),
+          ...resolveNamedPort({ port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) }, names)
+            .ranges,
         );
         continue;
       }
@@ -321,20 +335,20 @@ const portsNamed =
     endpoints.flatMap((e) => (e.ports ?? []).filter((p) => p.name === name));
 
 /**
- * Where a rule's named ports resolve, as Cilium resolves them: an ingress rule's against the
- * endpoint the policy is compiled for (the traffic's destination), an egress rule's against the
- * endpoints of each destination identity (every endpoint for "any"); world, CIDR and FQDN peers
- * have no endpoint, so no name resolves there.
+ * Where a rule's named ports resolve, as in Cilium: an ingress rule's against the endpoint the
+ * policy is compiled for (the traffic's destination, its own NamedPortMap); an egress rule's
+ * against the named ports of every endpoint of the cluster (Cilium's ipcache NamedPortMultiMap),
+ * whatever the destination.
  */
-function namesFor(ref: RuleRef, endpoint: SnapshotEndpoint, index: SnapshotIndex, remoteIdentity: number) {
-  if (KIND_DIRECTION[ref.kind] === "ingress") return portsNamed([endpoint]);
-  return portsNamed(index.endpointsByIdentity.get(remoteIdentity) ?? []);
+function namesFor(ref: RuleRef, endpoint: SnapshotEndpoint, index: SnapshotIndex): PortNames {
+  return portsNamed(KIND_DIRECTION[ref.kind] === "ingress" ? [endpoint] : index.allEndpoints);
 }
 
 /**
- * One line per named port that no endpoint the rule applies to declares, on the nodes whose
- * endpoints the policy selects: there the entry matches no port (an allow rule opens less than
- * the author meant, a deny rule denies less).
+ * One line per named port that resolves to nothing, on the nodes whose endpoints the policy
+ * selects: no endpoint declares it (for ingress: no selected endpoint), or endpoints declare it
+ * with different numbers (egress, where Cilium then resolves it to no port). There the entry
+ * matches no port: an allow rule opens less than its author meant, a deny rule denies less.
  */
 export function namedPortProblems(
   rules: RuleRef[],
@@ -356,23 +370,34 @@ export function namedPortProblems(
       ),
     );
     if (named.length === 0) continue;
-    const candidates =
-      KIND_DIRECTION[ref.kind] === "ingress"
-        ? localEndpoints.filter((ep) =>
-            policySelectsEndpoint(ref.policy, ep, universe.index.endpointLabels.get(ep) ?? {}),
-          )
-        : remoteIdentities(ref, universe).flatMap((id) => universe.index.endpointsByIdentity.get(id) ?? []);
+    const ingress = KIND_DIRECTION[ref.kind] === "ingress";
+    const candidates = ingress
+      ? localEndpoints.filter((ep) =>
+          policySelectsEndpoint(ref.policy, ep, universe.index.endpointLabels.get(ep) ?? {}),
+        )
+      : universe.index.allEndpoints;
+    const effect =
+      KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
     for (const { at, pp } of named) {
-      if (resolveNamedPort(pp, portsNamed(candidates)).length > 0) continue;
-      const effect =
-        KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
-      out.push({
-        area: "policy",
-        object: policyKey(ref.policy),
-        message: `${ref.kind}[${ref.index}].${at}: named port ${pp.port}: no selected endpoint declares it${
-          pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : ""
-        } (endpoint ports), so ${effect}`,
-      });
+      const field = `${ref.kind}[${ref.index}].${at}: named port ${pp.port}`;
+      const problem = (message: string) =>
+        out.push({ area: "policy", object: policyKey(ref.policy), message: `${field}: ${message}` });
+      if (ingress) {
+        // Each selected endpoint resolves the name on its own; only a name none of them has is lost.
+        if (candidates.some((ep) => resolveNamedPort(pp, portsNamed([ep])).ranges.length > 0)) continue;
+        const proto = pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : "";
+        problem(`no selected endpoint declares it${proto} (endpoint ports), so ${effect}`);
+        continue;
+      }
+      const { ranges, conflicts } = resolveNamedPort(pp, portsNamed(candidates));
+      for (const c of conflicts)
+        problem(
+          `endpoints declare it as ${c.ports.join(" and ")} for ${c.protocol}, so it resolves to no port for ${c.protocol} (as in Cilium, which resolves an egress name cluster-wide)`,
+        );
+      if (ranges.length === 0 && conflicts.length === 0) {
+        const proto = pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : "";
+        problem(`no endpoint declares it${proto} (endpoint ports), so ${effect}`);
+      }
     }
   }
   return out;
@@ -434,9 +459,9 @@ export function compileEndpointPolicy(
   const dnsRules: DnsRuleState[] = [];
   for (const ref of rules) {
     const id = ruleId(ref);
+    const ranges = portRanges(ref.rule.toPorts, namesFor(ref, endpoint, universe.index));
     for (const remoteIdentity of remoteIdentities(ref, universe)) {
-      const names = namesFor(ref, endpoint, universe.index, remoteIdentity);
-      for (const range of portRanges(ref.rule.toPorts, names)) {
+      for (const range of ranges) {
         const entry: PolicyEntry = {
           direction: KIND_DIRECTION[ref.kind],
           remoteIdentity,

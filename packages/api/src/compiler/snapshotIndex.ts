@@ -11,7 +11,6 @@ import {
   parseIp,
   selectorMatchesNormalized,
 } from "../spec";
-import { ReservedIdentity } from "./identity";
 import { endpointLabels } from "./selection";
 import type { ClusterSnapshot, SnapshotEndpoint } from "./snapshot";
 
@@ -32,8 +31,8 @@ export interface SnapshotIndex {
   addressesByNode: Map<string, EndpointAddress[]>;
   addressesByIdentity: Map<number, EndpointAddress[]>;
   endpointsByNode: Map<string, SnapshotEndpoint[]>;
-  /** Endpoints per identity, and every endpoint under 0 (any): where egress named ports resolve. */
-  endpointsByIdentity: Map<number, SnapshotEndpoint[]>;
+  /** Every endpoint: egress named ports resolve against all their declared ports, as in Cilium. */
+  allEndpoints: SnapshotEndpoint[];
   /** Normalized labels of each endpoint, namespace label included. */
   endpointLabels: Map<SnapshotEndpoint, Labels>;
   /** Every node's PodCIDRs, aggregated: the same addresses in as few prefixes as possible. */
@@ -109,10 +108,7 @@ function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
     addressesByNode: groupBy(addresses, (a) => a.endpoint.node),
     addressesByIdentity: groupBy(addresses, (a) => a.endpoint.identity),
     endpointsByNode: groupBy(snapshot.endpoints, (e) => e.node),
-    endpointsByIdentity: new Map([
-      ...groupBy(snapshot.endpoints, (e) => e.identity),
-      [ReservedIdentity.any, snapshot.endpoints],
-    ]),
+    allEndpoints: snapshot.endpoints,
     endpointLabels: new Map(snapshot.endpoints.map((e) => [e, normalizeLabels(endpointLabels(e))])),
     podCidrs,
     nodeHostPrefixes,

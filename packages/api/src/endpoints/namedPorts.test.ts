@@ -14,33 +14,26 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 describe("named ports", () => {
-  it("resolve against each endpoint's declared ports, from the API to the compiled state", async () => {
+  it("resolve against the endpoints' declared ports, from the API to the compiled state", async () => {
     const op = await h.as("operator");
-    const db = await op.endpoints.upsert({
-      node: "np-a",
-      namespace: "np",
-      name: "db-1",
-      labels: { app: "db" },
-      ipv4: "10.71.0.20",
-      ports: [{ name: "postgres", port: 5432, protocol: "TCP" }],
-    });
+    const upsert = (
+      name: string,
+      labels: Record<string, string>,
+      ip: string,
+      ports?: { name: string; port: number }[],
+    ) =>
+      op.endpoints.upsert({
+        node: "np-a",
+        namespace: "np",
+        name,
+        labels,
+        ipv4: ip,
+        ...(ports ? { ports } : {}),
+      });
+    const db = await upsert("db-1", { app: "db" }, "10.71.0.20", [{ name: "postgres", port: 5432 }]);
     expect(db.ports).toEqual([{ name: "postgres", port: 5432, protocol: "TCP" }]);
-    await op.endpoints.upsert({
-      node: "np-a",
-      namespace: "np",
-      name: "db-2",
-      labels: { app: "db", tier: "replica" },
-      ipv4: "10.71.0.21",
-      // Another pod gives the same name another number: each destination keeps its own.
-      ports: [{ name: "postgres", port: 6432 }],
-    });
-    await op.endpoints.upsert({
-      node: "np-a",
-      namespace: "np",
-      name: "web-1",
-      labels: { app: "web" },
-      ipv4: "10.71.0.10",
-    });
+    await upsert("db-2", { app: "db", tier: "replica" }, "10.71.0.21");
+    await upsert("web-1", { app: "web" }, "10.71.0.10");
     const created = await op.policies.create({
       namespace: "np",
       name: "web-to-db",
@@ -67,46 +60,35 @@ describe("named ports", () => {
           protocol: "TCP",
         })
       ).verdict;
-    expect([
-      await ask("db-1", 5432),
-      await ask("db-1", 6432),
-      await ask("db-2", 6432),
-      await ask("db-2", 5432),
-    ]).toEqual(["allow", "deny", "allow", "deny"]);
+    const problems = async () =>
+      compileNodeState(await loadSnapshot(h.db), "np-a").problems.map((p) => p.message);
 
-    const state = compileNodeState(await loadSnapshot(h.db), "np-a");
-    const web = state.endpoints.find((e) => e.name === "web-1")!;
-    expect(web.entries.map((e) => [e.direction, e.protocol, e.portLow, e.portHigh]).sort()).toEqual([
-      ["egress", 6, 5432, 5432],
-      ["egress", 6, 6432, 6432],
+    // An egress name resolves cluster-wide (Cilium's NamedPortMultiMap): 5432, to every db the rule selects.
+    expect([await ask("db-1", 5432), await ask("db-2", 5432), await ask("db-1", 6432)]).toEqual([
+      "allow",
+      "allow",
+      "deny",
     ]);
-    expect(state.problems).toEqual([]);
+    const web = compileNodeState(await loadSnapshot(h.db), "np-a").endpoints.find((e) => e.name === "web-1")!;
+    expect(web.entries.map((e) => [e.direction, e.protocol, e.portLow, e.portHigh])).toEqual([
+      ["egress", 6, 5432, 5432],
+      ["egress", 6, 5432, 5432],
+    ]);
+    expect(await problems()).toEqual([]);
 
-    // Ports change with the pod: the old number closes, the problem appears once nothing declares the name.
-    await op.endpoints.upsert({
-      node: "np-a",
-      namespace: "np",
-      name: "db-1",
-      labels: { app: "db" },
-      ipv4: "10.71.0.20",
-      ports: [],
-    });
-    await op.endpoints.upsert({
-      node: "np-a",
-      namespace: "np",
-      name: "db-2",
-      labels: { app: "db", tier: "replica" },
-      ipv4: "10.71.0.21",
-      ports: [],
-    });
+    // Another pod gives the name another number: Cilium resolves it to none, and so does Meridian, saying so.
+    await upsert("db-2", { app: "db", tier: "replica" }, "10.71.0.21", [{ name: "postgres", port: 6432 }]);
+    expect([await ask("db-1", 5432), await ask("db-2", 6432)]).toEqual(["deny", "deny"]);
+    expect(await problems()).toEqual([
+      "egress[0].toPorts[0].ports[0].port: named port postgres: endpoints declare it as 5432 and 6432 for TCP, so it resolves to no port for TCP (as in Cilium, which resolves an egress name cluster-wide)",
+    ]);
+
+    // Ports change with the pods: once none declares the name, nothing is open and the problem says why.
+    await upsert("db-1", { app: "db" }, "10.71.0.20", []);
+    await upsert("db-2", { app: "db", tier: "replica" }, "10.71.0.21", []);
     expect(await ask("db-1", 5432)).toBe("deny");
-    expect(compileNodeState(await loadSnapshot(h.db), "np-a").problems).toEqual([
-      {
-        area: "policy",
-        object: "np/web-to-db",
-        message:
-          "egress[0].toPorts[0].ports[0].port: named port postgres: no selected endpoint declares it for TCP (endpoint ports), so this entry allows no port",
-      },
+    expect(await problems()).toEqual([
+      "egress[0].toPorts[0].ports[0].port: named port postgres: no endpoint declares it for TCP (endpoint ports), so this entry allows no port",
     ]);
   });
 
