@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { cidrSchema, interfaceAddressSchema, ipAddressSchema, labelsSchema, objectNameSchema } from "../spec";
+import {
+  cidrSchema,
+  endpointPortsSchema,
+  interfaceAddressSchema,
+  ipAddressSchema,
+  labelsSchema,
+  objectNameSchema,
+} from "../spec";
 import { INT32_MAX, MAX_COUNTER, MAX_TEXT } from "../spec/limits";
 import { reportedComponentSchema } from "./status-schemas";
 
@@ -111,6 +118,8 @@ export const reportEndpointsInput = z.object({
         labels: labelsSchema.default({}),
         ipv4: ipAddressSchema.optional(),
         ipv6: ipAddressSchema.optional(),
+        /** Named container ports (from the pod spec), which policies' named ports resolve to. */
+        ports: endpointPortsSchema,
       }),
     )
     .max(5000),

@@ -5,7 +5,7 @@ import { secretVersion } from "../auth/secret-box";
 import type { ClusterSnapshot } from "../compiler/snapshot";
 import { planSrv6Allocations } from "../compiler/srv6Allocations";
 import type { ServiceSpec } from "../services/router";
-import type { Labels } from "../spec";
+import type { EndpointPort, Labels } from "../spec";
 import { ensureSrv6Allocations, srv6AllocationQueries, srv6AllocationsFromRows } from "../srv6/allocations";
 
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
@@ -95,6 +95,7 @@ async function readSnapshot(db: Db): Promise<ClusterSnapshot> {
       labels: e.labels as Labels,
       ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
       ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
+      ...(Array.isArray(e.ports) && e.ports.length > 0 ? { ports: e.ports as EndpointPort[] } : {}),
       identity: e.identityNumber,
     })),
     identities: identities.map((i) => ({ id: i.number, labels: i.labels as Labels })),

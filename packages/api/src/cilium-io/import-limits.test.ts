@@ -302,7 +302,7 @@ describe("a maximum-size import is one revision, written in batches, all or noth
   });
 
   it("a thousand broken documents are reported as the first hundred and a count", async () => {
-    const yaml = manyPolicies(MAX_IMPORT_OBJECTS, "broken").replaceAll('port: "80"', 'port: "eighty"');
+    const yaml = manyPolicies(MAX_IMPORT_OBJECTS, "broken").replaceAll('port: "80"', 'port: "-80"');
     const err = await errorOf(async () => (await h.as("operator")).cilium.import({ yaml }));
     const keys = Object.keys(err.fieldErrors ?? {});
     expect(keys).toHaveLength(101);

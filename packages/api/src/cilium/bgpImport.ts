@@ -29,6 +29,8 @@ export interface BgpImported {
   spec: JsonObject;
   doc: CiliumDoc;
   at: { name: string; spec: string };
+  /** The other document the object took settings from: a peer's CiliumBGPPeerConfig. */
+  from?: CiliumDoc;
 }
 
 export interface BgpImportOutput {
@@ -200,10 +202,13 @@ function importClusterConfig(
           peerASN: peer.peerASN as Json,
           ...config?.settings,
           ...(labels ? { labels } : {}),
-          ...(config ? { ciliumPeerConfig: configName } : {}),
+          // The peerConfigRef name, kept even when that config is not in this import, so that an
+          // export writes the peer's config under the name the cluster config refers to.
+          ...(configName ? { ciliumPeerConfig: configName } : {}),
         },
         doc,
         at: { name: `${peerPath}.name`, spec: peerPath },
+        ...(config ? { from: config.doc } : {}),
       });
       peerAdSelectors.set(peerName, config?.adSelectors ?? []);
     });

@@ -12,6 +12,26 @@ const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
 export interface RefEndpoint {
   namespace: string;
   labels: Record<string, string>;
+  /** Named container ports, as a pod spec declares them. */
+  ports?: { name: string; port: number; protocol: "TCP" | "UDP" | "SCTP" }[];
+}
+
+/**
+ * Where named ports resolve (Cilium pkg/policy/types: an ingress rule against the local endpoint's
+ * NamedPortMap, an egress rule against the ipcache's NamedPortMultiMap of every endpoint, which
+ * gives a name the one number it has for the protocol, or none when endpoints disagree).
+ */
+export interface RefNames {
+  local: RefEndpoint;
+  all: RefEndpoint[];
+}
+
+function namedPortNumber(name: string, flow: RefFlow, declaredBy: RefEndpoint[]): number | undefined {
+  const numbers = new Set(
+    declaredBy.flatMap((e) => (e.ports ?? []).filter((p) => p.name === name && p.protocol === flow.protocol)),
+  );
+  const distinct = new Set([...numbers].map((p) => p.port));
+  return distinct.size === 1 ? [...distinct][0] : undefined;
 }
 /** The other side of a flow: a pod of the grid, or an address outside the cluster. */
 export type RefPeer = { endpoint: RefEndpoint } | { world: string };
@@ -97,7 +117,7 @@ const L3_KEYS = (dir: "from" | "to") => [
   `${dir}Requires`,
 ];
 
-function portsMatch(rule: Obj, flow: RefFlow): boolean {
+function portsMatch(rule: Obj, flow: RefFlow, names?: RefEndpoint[]): boolean {
   const toPorts = list(rule.toPorts);
   const icmps = list(rule.icmps);
   // No L4 part: every protocol and port.
@@ -119,6 +139,10 @@ function portsMatch(rule: Obj, flow: RefFlow): boolean {
       if (!isObj(pp)) return false;
       const protocol = String(pp.protocol ?? "ANY");
       if (protocol !== "ANY" && protocol !== flow.protocol) return false;
+      if (typeof pp.port === "string" && /[a-z]/i.test(pp.port)) {
+        const named = namedPortNumber(pp.port, flow, names ?? []);
+        return named !== undefined && flow.port === named;
+      }
       const port = Number(pp.port ?? 0);
       if (port === 0) return true;
       const end = typeof pp.endPort === "number" ? pp.endPort : port;
@@ -133,6 +157,7 @@ function ruleMatches(
   peer: RefPeer,
   flow: RefFlow,
   ns: string | null,
+  names?: RefEndpoint[],
 ): boolean {
   if (!isObj(rule)) return false;
   const hasL3 = L3_KEYS(dir).some((k) => rule[k] !== undefined);
@@ -140,7 +165,7 @@ function ruleMatches(
   // An empty rule selects nothing; a rule with only ports selects every peer.
   if (!hasL3 && !hasL4) return false;
   if (hasL3 && !peerSelected(rule, dir, peer, ns)) return false;
-  return portsMatch(rule, flow);
+  return portsMatch(rule, flow, names);
 }
 
 export type RefVerdict = "allow" | "deny";
@@ -155,13 +180,16 @@ export function directionVerdict(
   direction: "ingress" | "egress",
   peer: RefPeer,
   flow: RefFlow,
+  namesFrom?: RefNames,
 ): RefVerdict {
   const dir = direction === "ingress" ? "from" : "to";
+  const names = namesFrom && (direction === "ingress" ? [namesFrom.local] : namesFrom.all);
   for (const { spec, namespace } of specs) {
-    if (list(spec[`${direction}Deny`]).some((r) => ruleMatches(r, dir, peer, flow, namespace))) return "deny";
+    if (list(spec[`${direction}Deny`]).some((r) => ruleMatches(r, dir, peer, flow, namespace, names)))
+      return "deny";
   }
   for (const { spec, namespace } of specs) {
-    if (list(spec[direction]).some((r) => ruleMatches(r, dir, peer, flow, namespace))) return "allow";
+    if (list(spec[direction]).some((r) => ruleMatches(r, dir, peer, flow, namespace, names))) return "allow";
   }
   const enforced = specs.some(({ spec }) => {
     const explicit = isObj(spec.enableDefaultDeny) ? spec.enableDefaultDeny[direction] : undefined;

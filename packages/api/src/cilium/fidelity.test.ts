@@ -352,3 +352,68 @@ ${selector}`;
     ]);
   });
 });
+
+describe("named ports", () => {
+  // Cilium's connectivity test policy (echo-ingress-l7-http-named-port.yaml), without its L7 rules.
+  const NAMED = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: echo-ingress-named-port
+  namespace: cilium-test-1
+spec:
+  endpointSelector:
+    matchLabels:
+      kind: echo
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        kind: client
+    toPorts:
+    - ports:
+      - port: http-8080
+        protocol: TCP
+`;
+
+  it("are imported as they are, exported back, and resolved by the compiler against endpoint ports", () => {
+    const result = importCiliumYaml(NAMED);
+    expect(result.errors).toEqual([]);
+    expect(result.unsupported).toEqual([]);
+    const spec = result.objects[0]!.spec as SnapshotPolicy["spec"];
+    expect(spec.ingress![0]!.toPorts).toEqual([{ ports: [{ port: "http-8080", protocol: "TCP" }] }]);
+    // The export writes the name back, as Cilium's CRD accepts it.
+    expect(exportCiliumYaml(result.objects).yaml).toContain("port: http-8080");
+    const echo = {
+      ...DB,
+      labels: { kind: "echo" },
+      ports: [{ name: "http-8080", port: 8080, protocol: "TCP" as const }],
+    };
+    const client = { ...WEB, labels: { kind: "client" } };
+    const snapshot = cluster({
+      endpoints: [
+        client,
+        { ...echo, namespace: "cilium-test-1", id: "cilium-test-1/echo" },
+        { ...client, namespace: "cilium-test-1", id: "cilium-test-1/client", identity: 1010 },
+      ],
+      identities: [],
+      policies: [
+        {
+          id: "p",
+          name: result.objects[0]!.name,
+          namespace: "cilium-test-1",
+          enabled: true,
+          version: 1,
+          spec,
+        },
+      ],
+    });
+    const ask = (port: number) =>
+      whatIf(snapshot, {
+        source: "cilium-test-1/client",
+        destination: { endpoint: "cilium-test-1/echo" },
+        port,
+        protocol: "TCP",
+      }).verdict;
+    expect([ask(8080), ask(80)]).toEqual(["allow", "deny"]);
+  });
+});

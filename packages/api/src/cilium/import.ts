@@ -165,6 +165,8 @@ interface Candidate {
   namespaceField?: string;
   source: CiliumKind;
   version: { version?: number };
+  /** For a peer: the CiliumBGPPeerConfig document its settings came from. */
+  peerConfigDocument?: number;
 }
 
 const SPEC_SCHEMAS: Record<MeridianKind, z.ZodType> = {
@@ -258,11 +260,22 @@ function bgpCandidates(
   docs: CiliumDoc[],
   reporters: Map<CiliumDoc, Reporter>,
   skipped: SkippedDocument[],
+  errors: ImportError[],
 ): Candidate[] {
   const bgp = importBgpDocs(
     docs.filter((d) => d.kind.startsWith("CiliumBGP")),
     reporters,
   );
+  // An advertisement document of which no entry could be imported would vanish with only its
+  // entries' types reported: refused as a whole, by name.
+  for (const doc of docs.filter((d) => d.kind === "CiliumBGPAdvertisement")) {
+    if (bgp.advertisements.some((a) => a.doc === doc)) continue;
+    errors.push({
+      document: doc.index,
+      field: "spec.advertisements",
+      message: `CiliumBGPAdvertisement ${doc.name} not imported: none of its advertisements is of a type Meridian supports (PodCIDR, Service), so nothing it advertises would be advertised`,
+    });
+  }
   for (const doc of bgp.unbound)
     skipped.push({
       document: doc.index,
@@ -298,7 +311,10 @@ function bgpCandidates(
     ),
     ...bgp.peers.map((peer) => {
       const config = peerConfigOf(peer.name);
-      return candidate("BgpPeer", peer, config ? versionOf(config, 1) : {});
+      return {
+        ...candidate("BgpPeer", peer, config ? versionOf(config, 1) : {}),
+        ...(peer.from ? { peerConfigDocument: peer.from.index } : {}),
+      };
     }),
     ...bgp.advertisements.map((ad) =>
       candidate(
@@ -332,6 +348,7 @@ function checked(c: Candidate, errors: ImportError[]): ImportedObject | undefine
     ...c.version,
     origin: {
       document: c.doc.index,
+      ...(c.peerConfigDocument !== undefined ? { peerConfigDocument: c.peerConfigDocument } : {}),
       name: c.nameField,
       ...(c.namespaceField ? { namespace: c.namespaceField } : {}),
       spec: c.specPath,
@@ -382,18 +399,35 @@ export function* importCiliumYamlSteps(
       candidates.push(egressCandidate(doc, r));
     }
   }
-  candidates.push(...bgpCandidates(docs, reporters, skipped));
+  candidates.push(...bgpCandidates(docs, reporters, skipped, errors));
   // Counted before any spec is checked: checking is most of the work.
   if (candidates.length > MAX_IMPORT_OBJECTS)
     return tooLarge(`${candidates.length.toLocaleString("en")} objects`, candidates.length);
-  const objects: ImportedObject[] = [];
+  const made: (ImportedObject | undefined)[] = [];
   for (const c of candidates) {
     const report = reporters.get(c.doc)!.unsupported.filter((u) => concerns(c, u.field));
-    if (refused(c, report, options, errors)) continue;
-    const obj = checked(c, errors);
-    if (obj) objects.push(obj);
+    made.push(refused(c, report, options, errors) ? undefined : checked(c, errors));
     yield;
   }
+  // Cilium enforces the parts of a `specs` document together: one part alone may deny what another
+  // allowed, so a policy document is imported whole or not at all.
+  const brokenPolicyDocs = new Set(
+    candidates.filter((c, i) => c.kind === "NetworkPolicy" && !made[i]).map((c) => c.doc),
+  );
+  const objects: ImportedObject[] = [];
+  candidates.forEach((c, i) => {
+    const obj = made[i];
+    if (!obj) return;
+    if (c.kind === "NetworkPolicy" && brokenPolicyDocs.has(c.doc)) {
+      errors.push({
+        document: c.doc.index,
+        field: c.specPath,
+        message: `${c.kind} ${c.name} not imported: another part of this document is not imported, and Cilium enforces a document's specs together, so this part alone would not mean what the document means`,
+      });
+      return;
+    }
+    objects.push(obj);
+  });
   return { objects, unsupported: [...reporters.values()].flatMap((r) => r.unsupported), errors, skipped };
 }
 

@@ -22,6 +22,8 @@ export type CiliumKind = (typeof CILIUM_KINDS)[number];
 export interface ObjectOrigin {
   /** Zero-based position of the document in the multi-document YAML. */
   document: number;
+  /** A BGP peer's settings come from this CiliumBGPPeerConfig document too (its position). */
+  peerConfigDocument?: number;
   /** Paths inside that document, e.g. `metadata.name`, `spec.bgpInstances[0].peers[1].name`. */
   name: string;
   namespace?: string;

@@ -5,8 +5,10 @@
 import {
   type CidrRule,
   canonicalCidr,
+  type EndpointPort,
   type Entity,
   type FqdnSelector,
+  isNamedPort,
   type LabelSelector,
   normalizeDnsName,
   type PortRule,
@@ -24,6 +26,7 @@ import { policyKey, policySelectsEndpoint, scopeSelector } from "./selection";
 import type { SnapshotEndpoint, SnapshotPolicy } from "./snapshot";
 import { identitiesMatching, type SnapshotIndex } from "./snapshotIndex";
 import {
+  type CompileProblem,
   type Direction,
   type DnsRuleState,
   type FqdnSelectorState,
@@ -258,9 +261,48 @@ export function rulePrefixes(rules: RuleRef[]): string[] {
 
 const ALL_PORTS = { portLow: 0, portHigh: 65535 };
 
-/** Port ranges and protocol numbers of a rule's toPorts; one any-port, any-protocol range when absent. */
+/** The named container ports a port name can mean for one rule and peer; none when unknown. */
+export type PortNames = (name: string) => EndpointPort[];
+
+interface NamedPortResolution {
+  ranges: { protocol: number; portLow: number; portHigh: number }[];
+  /** Per protocol, the numbers the name was declared with when they disagree (resolved to none). */
+  conflicts: { protocol: EndpointPort["protocol"]; ports: number[] }[];
+}
+
+/**
+ * A named port's numbers among the declared ports, as Cilium's NamedPortMultiMap.GetNamedPort
+ * resolves them (pkg/policy/types): per protocol (the rule's, or each declared one), the one number
+ * the name has there; a name declared with several numbers for a protocol resolves to none.
+ */
+function resolveNamedPort(
+  pp: { port: string; protocol?: Protocol },
+  names: PortNames | undefined,
+): NamedPortResolution {
+  const wanted = pp.protocol && pp.protocol !== "ANY" ? pp.protocol : undefined;
+  const byProtocol = new Map<EndpointPort["protocol"], Set<number>>();
+  for (const declared of names?.(pp.port) ?? []) {
+    if (wanted && declared.protocol !== wanted) continue;
+    const numbers = byProtocol.get(declared.protocol) ?? new Set<number>();
+    numbers.add(declared.port);
+    byProtocol.set(declared.protocol, numbers);
+  }
+  const out: NamedPortResolution = { ranges: [], conflicts: [] };
+  for (const [protocol, numbers] of [...byProtocol].sort(([a], [b]) => byText(a, b))) {
+    const ports = [...numbers].sort((a, b) => a - b);
+    if (ports.length > 1) out.conflicts.push({ protocol, ports });
+    else out.ranges.push({ protocol: PROTOCOL_NUMBERS[protocol], portLow: ports[0]!, portHigh: ports[0]! });
+  }
+  return out;
+}
+
+/**
+ * Port ranges and protocol numbers of a rule's toPorts; one any-port, any-protocol range when absent.
+ * Named ports resolve through `names`; one that resolves to nothing matches no port (never every port).
+ */
 export function portRanges(
   toPorts: PortRule[] | undefined,
+  names?: PortNames,
 ): { protocol: number; portLow: number; portHigh: number }[] {
   if (!toPorts || toPorts.length === 0) return [{ protocol: PROTOCOL_NUMBERS.ANY, ...ALL_PORTS }];
   const out: { protocol: number; portLow: number; portHigh: number }[] = [];
@@ -270,10 +312,92 @@ export function portRanges(
       continue;
     }
     for (const pp of portRule.ports) {
+      if (isNamedPort(pp.port)) {
+        out.push(
+          ...resolveNamedPort({ port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) }, names)
+            .ranges,
+        );
+        continue;
+      }
       const protocol = PROTOCOL_NUMBERS[(pp.protocol ?? "ANY") as Protocol];
       const port = Number(pp.port);
       if (port === 0) out.push({ protocol, ...ALL_PORTS });
       else out.push({ protocol, portLow: port, portHigh: pp.endPort ?? port });
+    }
+  }
+  return out;
+}
+
+/** Declared ports of a set of endpoints under one name. */
+const portsNamed =
+  (endpoints: readonly SnapshotEndpoint[]): PortNames =>
+  (name) =>
+    endpoints.flatMap((e) => (e.ports ?? []).filter((p) => p.name === name));
+
+/**
+ * Where a rule's named ports resolve, as in Cilium: an ingress rule's against the endpoint the
+ * policy is compiled for (the traffic's destination, its own NamedPortMap); an egress rule's
+ * against the named ports of every endpoint of the cluster (Cilium's ipcache NamedPortMultiMap),
+ * whatever the destination.
+ */
+function namesFor(ref: RuleRef, endpoint: SnapshotEndpoint, index: SnapshotIndex): PortNames {
+  return portsNamed(KIND_DIRECTION[ref.kind] === "ingress" ? [endpoint] : index.allEndpoints);
+}
+
+/**
+ * One line per named port that resolves to nothing, on the nodes whose endpoints the policy
+ * selects: no endpoint declares it (for ingress: no selected endpoint), or endpoints declare it
+ * with different numbers (egress, where Cilium then resolves it to no port). There the entry
+ * matches no port: an allow rule opens less than its author meant, a deny rule denies less.
+ */
+export function namedPortProblems(
+  rules: RuleRef[],
+  localEndpoints: SnapshotEndpoint[],
+  universe: PeerUniverse,
+): CompileProblem[] {
+  const out: CompileProblem[] = [];
+  for (const ref of rules) {
+    const named = (ref.rule.toPorts ?? []).flatMap((portRule, i) =>
+      (portRule.ports ?? []).flatMap((pp, j) =>
+        isNamedPort(pp.port)
+          ? [
+              {
+                at: `toPorts[${i}].ports[${j}].port`,
+                pp: { port: pp.port, ...(pp.protocol ? { protocol: pp.protocol } : {}) },
+              },
+            ]
+          : [],
+      ),
+    );
+    if (named.length === 0) continue;
+    const ingress = KIND_DIRECTION[ref.kind] === "ingress";
+    const candidates = ingress
+      ? localEndpoints.filter((ep) =>
+          policySelectsEndpoint(ref.policy, ep, universe.index.endpointLabels.get(ep) ?? {}),
+        )
+      : universe.index.allEndpoints;
+    const effect =
+      KIND_VERDICT[ref.kind] === "allow" ? "this entry allows no port" : "this entry denies no port";
+    for (const { at, pp } of named) {
+      const field = `${ref.kind}[${ref.index}].${at}: named port ${pp.port}`;
+      const problem = (message: string) =>
+        out.push({ area: "policy", object: policyKey(ref.policy), message: `${field}: ${message}` });
+      if (ingress) {
+        // Each selected endpoint resolves the name on its own; only a name none of them has is lost.
+        if (candidates.some((ep) => resolveNamedPort(pp, portsNamed([ep])).ranges.length > 0)) continue;
+        const proto = pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : "";
+        problem(`no selected endpoint declares it${proto} (endpoint ports), so ${effect}`);
+        continue;
+      }
+      const { ranges, conflicts } = resolveNamedPort(pp, portsNamed(candidates));
+      for (const c of conflicts)
+        problem(
+          `endpoints declare it as ${c.ports.join(" and ")} for ${c.protocol}, so it resolves to no port for ${c.protocol} (as in Cilium, which resolves an egress name cluster-wide)`,
+        );
+      if (ranges.length === 0 && conflicts.length === 0) {
+        const proto = pp.protocol && pp.protocol !== "ANY" ? ` for ${pp.protocol}` : "";
+        problem(`no endpoint declares it${proto} (endpoint ports), so ${effect}`);
+      }
     }
   }
   return out;
@@ -335,8 +459,9 @@ export function compileEndpointPolicy(
   const dnsRules: DnsRuleState[] = [];
   for (const ref of rules) {
     const id = ruleId(ref);
+    const ranges = portRanges(ref.rule.toPorts, namesFor(ref, endpoint, universe.index));
     for (const remoteIdentity of remoteIdentities(ref, universe)) {
-      for (const range of portRanges(ref.rule.toPorts)) {
+      for (const range of ranges) {
         const entry: PolicyEntry = {
           direction: KIND_DIRECTION[ref.kind],
           remoteIdentity,

@@ -6,6 +6,7 @@ import type {
   BgpInstanceSpec,
   BgpPeerSpec,
   EgressGatewayPolicySpec,
+  EndpointPort,
   Labels,
   NetworkPolicySpec,
   Srv6LocatorPoolSpec,
@@ -29,6 +30,8 @@ export interface SnapshotEndpoint {
   labels: Labels;
   ipv4?: string;
   ipv6?: string;
+  /** Named container ports; a policy's named port resolves against these. */
+  ports?: EndpointPort[];
   identity: number;
 }
 

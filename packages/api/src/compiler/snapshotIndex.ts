@@ -31,6 +31,8 @@ export interface SnapshotIndex {
   addressesByNode: Map<string, EndpointAddress[]>;
   addressesByIdentity: Map<number, EndpointAddress[]>;
   endpointsByNode: Map<string, SnapshotEndpoint[]>;
+  /** Every endpoint: egress named ports resolve against all their declared ports, as in Cilium. */
+  allEndpoints: SnapshotEndpoint[];
   /** Normalized labels of each endpoint, namespace label included. */
   endpointLabels: Map<SnapshotEndpoint, Labels>;
   /** Every node's PodCIDRs, aggregated: the same addresses in as few prefixes as possible. */
@@ -106,6 +108,7 @@ function buildIndex(snapshot: ClusterSnapshot): SnapshotIndex {
     addressesByNode: groupBy(addresses, (a) => a.endpoint.node),
     addressesByIdentity: groupBy(addresses, (a) => a.endpoint.identity),
     endpointsByNode: groupBy(snapshot.endpoints, (e) => e.node),
+    allEndpoints: snapshot.endpoints,
     endpointLabels: new Map(snapshot.endpoints.map((e) => [e, normalizeLabels(endpointLabels(e))])),
     podCidrs,
     nodeHostPrefixes,

@@ -17,6 +17,10 @@ export const endpointOutput = z.object({
   labels: z.record(z.string(), z.string()),
   ipv4: z.string().nullable(),
   ipv6: z.string().nullable(),
+  /** Named container ports, which policies' named ports resolve to. */
+  ports: z.array(
+    z.object({ name: z.string(), port: z.number().int(), protocol: z.enum(["TCP", "UDP", "SCTP"]) }),
+  ),
   identityNumber: z.number().int(),
   version: z.number().int(),
   createdAt: z.date(),

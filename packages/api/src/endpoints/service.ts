@@ -4,7 +4,7 @@ import { endpointLabels, policyKey, policySelectsEndpoint } from "../compiler/se
 import type { SnapshotEndpoint, SnapshotPolicy } from "../compiler/snapshot";
 import { fieldError } from "../errors";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
-import { type EndpointSpec, type Labels, normalizeLabels } from "../spec";
+import { type EndpointPort, type EndpointSpec, type Labels, normalizeLabels } from "../spec";
 import { allocateIdentity, identityLabels } from "./identities";
 
 export const endpointInclude = { node: { select: { name: true } } } as const;
@@ -17,6 +17,7 @@ export interface EndpointRow {
   labels: unknown;
   ipv4: string | null;
   ipv6: string | null;
+  ports: unknown;
   identityNumber: number;
   version: number;
   createdAt: Date;
@@ -27,7 +28,12 @@ export interface EndpointRow {
 
 export function endpointOutputOf(row: EndpointRow) {
   const { node, nodeId: _nodeId, ...rest } = row;
-  return { ...rest, node: node.name, labels: (row.labels ?? {}) as Labels };
+  return {
+    ...rest,
+    node: node.name,
+    labels: (row.labels ?? {}) as Labels,
+    ports: (row.ports ?? []) as EndpointPort[],
+  };
 }
 
 /** Creates or replaces an endpoint by namespace/name; records an audit entry only when something changed. */
@@ -52,6 +58,7 @@ export async function upsertEndpoint(
     labels: ep.labels,
     ipv4: ep.ipv4 ?? null,
     ipv6: ep.ipv6 ?? null,
+    ports: ep.ports ?? [],
     identityNumber,
   };
   if (
@@ -60,7 +67,8 @@ export async function upsertEndpoint(
     before.ipv4 === data.ipv4 &&
     before.ipv6 === data.ipv6 &&
     before.identityNumber === identityNumber &&
-    JSON.stringify(before.labels) === JSON.stringify(data.labels)
+    JSON.stringify(before.labels) === JSON.stringify(data.labels) &&
+    JSON.stringify(before.ports) === JSON.stringify(data.ports)
   ) {
     return before;
   }

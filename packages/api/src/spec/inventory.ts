@@ -4,6 +4,7 @@ import { cidrProblem, cidrSchema, ipv4AddressSchema, ipv6AddressSchema, objectNa
 import { cidrOverlaps, parseCidr, parseIp } from "./ip";
 import { labelsSchema } from "./labels";
 import { list, MAX_ITEMS, MAX_TEXT } from "./limits";
+import { NAMED_PORT } from "./networkPolicy";
 
 /** A node address: a bare IP, or an interface address with its prefix length (host bits expected). */
 export const interfaceAddressSchema = z
@@ -35,6 +36,29 @@ export const nodeSpecSchema = z
   });
 export type NodeSpec = z.infer<typeof nodeSpecSchema>;
 
+/** A named container port, as a Kubernetes pod declares it (`ports[].name`, `containerPort`, `protocol`). */
+export const endpointPortSchema = z.strictObject({
+  name: z.string().refine((n) => NAMED_PORT.test(n), {
+    error: (i) =>
+      `port name ${JSON.stringify(String(i.input).slice(0, 20))} is not a container port name: 1 to 15 letters, digits and single inner dashes, with at least one letter`,
+  }),
+  port: z.number().int().min(1, "port must be 1..65535").max(65535, "port must be 1..65535"),
+  protocol: z.enum(["TCP", "UDP", "SCTP"], { error: "protocol must be TCP, UDP or SCTP" }).default("TCP"),
+});
+export type EndpointPort = z.infer<typeof endpointPortSchema>;
+
+/** An endpoint's named ports: each name once, as Kubernetes requires within a pod. */
+export const endpointPortsSchema = list(endpointPortSchema, MAX_ITEMS.small, "ports")
+  .default([])
+  .superRefine((ports, ctx) => {
+    const seen = new Set<string>();
+    ports.forEach((p, i) => {
+      if (seen.has(p.name))
+        ctx.addIssue({ code: "custom", path: [i, "name"], message: `port name ${p.name} is given twice` });
+      seen.add(p.name);
+    });
+  });
+
 export const endpointSpecSchema = z.strictObject({
   node: objectNameSchema,
   namespace: objectNameSchema,
@@ -42,6 +66,7 @@ export const endpointSpecSchema = z.strictObject({
   labels: labelsSchema.default({}),
   ipv4: ipv4AddressSchema.optional(),
   ipv6: ipv6AddressSchema.optional(),
+  ports: endpointPortsSchema,
 });
 export type EndpointSpec = z.infer<typeof endpointSpecSchema>;
 

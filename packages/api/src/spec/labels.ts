@@ -43,7 +43,13 @@ export const labelKeySchema = z
   });
 
 export const labelValueSchema = z
-  .string()
+  .string({
+    // YAML reads `app: true` or `tier: 1` as a boolean or a number; Kubernetes refuses those too.
+    error: (issue) =>
+      typeof issue.input === "boolean" || typeof issue.input === "number"
+        ? `label value ${String(issue.input)} must be text: quote it ("${String(issue.input)}")`
+        : `label value must be text, not ${Array.isArray(issue.input) ? "a list" : typeof issue.input === "object" && issue.input !== null ? "a mapping" : String(issue.input)}`,
+  })
   .max(63, "a label value is at most 63 characters")
   .superRefine((value, ctx) => {
     const problem = labelValueProblem(value);
@@ -59,7 +65,12 @@ export const labelsSchema = z.record(z.string(), labelValueSchema).superRefine((
 });
 export type Labels = z.infer<typeof labelsSchema>;
 
-export const selectorOperatorSchema = z.enum(["In", "NotIn", "Exists", "DoesNotExist"]);
+const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
+export const selectorOperatorSchema = z.enum(OPERATORS, {
+  // Cilium's CRD and Kubernetes compare operators exactly: "in" is refused there too.
+  error: (issue) =>
+    `operator ${JSON.stringify(issue.input)} is not one of ${OPERATORS.join(", ")} (case matters)`,
+});
 
 // Strict: a misspelt field (`valuez`, `matchLabel`) is an error naming it. Stripped, it would
 // leave a broader selector than the one written (`{}` selects everything).

@@ -74,9 +74,19 @@ describe("networkPolicySpec", () => {
         message: "port 70000 is out of range: must be 0..65535",
       },
     ]);
-    expect(ports({ port: "http" })[0]!.message).toBe(
-      'named port "http" is not supported: Meridian does not know the endpoints\' container port names yet, so it cannot resolve it; give the port number',
+    // Named ports are kept (the compiler reports what it cannot resolve); malformed names are not.
+    expect(ports({ port: "http" })).toEqual([]);
+    expect(ports({ port: "http-8080", protocol: "TCP" })).toEqual([]);
+    expect(ports({ port: "http--x" })[0]!.message).toBe(
+      'port name "http--x" is not a container port name: 1 to 15 letters, digits and single inner dashes, with at least one letter',
     );
+    expect(ports({ port: "a-very-long-port-name" })[0]!.message).toContain("is not a container port name");
+    expect(ports({ port: "http", endPort: 90 })).toEqual([
+      {
+        field: "ingress[0].toPorts[0].ports[0].endPort",
+        message: "endPort needs a port number, not a port name",
+      },
+    ]);
     expect(ports({ port: 8100, endPort: 8000 })).toEqual([
       {
         field: "ingress[0].toPorts[0].ports[0].endPort",

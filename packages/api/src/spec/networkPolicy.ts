@@ -20,7 +20,16 @@ export const entitySchema = z.enum(ENTITIES, {
 });
 export type Entity = z.infer<typeof entitySchema>;
 
-/** Port as Cilium writes it: a number or a numeric string; 0 means every port. Named ports are not resolved. */
+/**
+ * A named port as Cilium's CRD accepts it (a Kubernetes container port name, IANA_SVC_NAME): 1 to 15
+ * letters, digits and single inner dashes, at least one letter. Kept as written; the compiler
+ * resolves it against the endpoints' declared `ports` and lists a name none declares as a problem.
+ */
+export const NAMED_PORT = /^(?=.{1,15}$)(?=.*[A-Za-z])[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
+export const isNamedPort = (port: string | number): port is string =>
+  typeof port === "string" && NAMED_PORT.test(port);
+
+/** Port as Cilium writes it: a number, a numeric string or a port name; 0 means every port. */
 const portOutOfRange = {
   error: (i: { input?: unknown }) => `port ${String(i.input)} is out of range: must be 0..65535`,
 };
@@ -31,11 +40,12 @@ export const policyPortSchema = z
   ])
   .superRefine((raw, ctx) => {
     const text = String(raw);
+    if (isNamedPort(raw)) return;
     if (!/^(0|[1-9]\d{0,4})$/.test(text)) {
       ctx.addIssue({
         code: "custom",
         message: /^[a-z]/i.test(text)
-          ? `named port "${text}" is not supported: Meridian does not know the endpoints' container port names yet, so it cannot resolve it; give the port number`
+          ? `port name "${text.slice(0, 20)}" is not a container port name: 1 to 15 letters, digits and single inner dashes, with at least one letter`
           : `port "${text}" is not a number`,
       });
       return;
@@ -52,6 +62,14 @@ export const portProtocolSchema = z
   })
   .superRefine((pp, ctx) => {
     if (pp.endPort === undefined) return;
+    if (isNamedPort(pp.port)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["endPort"],
+        message: "endPort needs a port number, not a port name",
+      });
+      return;
+    }
     const start = Number(pp.port);
     if (start === 0)
       ctx.addIssue({ code: "custom", path: ["endPort"], message: "endPort needs a start port other than 0" });

@@ -10,6 +10,7 @@ import { buildIpcache } from "../ipcache";
 import {
   allocateRuleIdentities,
   compileEndpointPolicy,
+  namedPortProblems,
   type RuleRef,
   rulePrefixes,
   rulesOf,
@@ -100,7 +101,7 @@ export const policySection = defineSection({
     identities: z.array(identityStateSchema),
     ipcache: z.array(ipcacheEntrySchema),
   }),
-  compile({ snapshot, node, index }) {
+  compile({ snapshot, node, index, problem }) {
     const nodeName = node.name;
     const localEndpoints = [...(index.endpointsByNode.get(nodeName) ?? [])].sort((a, b) =>
       byText(a.id, b.id),
@@ -118,6 +119,8 @@ export const policySection = defineSection({
         (a, b) => a - b,
       ),
     };
+
+    for (const p of namedPortProblems(localRules, localEndpoints, universe)) problem(p);
 
     const endpoints: LocalEndpointState[] = localEndpoints.map((ep) => ({
       id: ep.id,
