@@ -3,7 +3,7 @@
 // agent's DNS proxy in between — reached only because from_pod redirects the pod's DNS (the pod
 // asks the server itself, as its resolver is configured). Needs root, the native addon, PostgreSQL
 // and dnsmasq (`npm test`): skipped without them, failed on CI.
-import { type ChildProcess, execFile } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { needs, parts } from "@meridian/testing";
@@ -16,6 +16,7 @@ import {
   startControlPlane,
   until,
 } from "./control-plane-harness";
+import { dig as digIn } from "./dig";
 import { startDnsmasq } from "./dnsmasq";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
@@ -84,45 +85,10 @@ let dnsmasqLog = "";
 const servers: TcpServer[] = [];
 const pod = (name: string) => lab!.pods.get(name)!;
 
-function run(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(argv[0]!, argv.slice(1), { timeout: 20_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
-    ),
-  );
-}
-
-interface DigResult {
-  status: string;
-  server: string;
-  addresses: string[];
-}
-
 /** dig inside a pod, asking the lab's DNS server directly (the pod's own resolver choice). */
-async function dig(podName: string, name: string, tcp = false): Promise<DigResult> {
-  const out = await run([
-    "ip",
-    "netns",
-    "exec",
-    pod(podName).netns,
-    "dig",
-    `@${DNS}`,
-    name,
-    "A",
-    "+time=2",
-    "+tries=1",
-    ...(tcp ? ["+tcp"] : []),
-  ]);
-  const answer = out.split(";; ANSWER SECTION:")[1]?.split("\n\n")[0] ?? "";
-  return {
-    status: /status: (\w+)/.exec(out)?.[1] ?? `no answer: ${out}`,
-    server: /SERVER: (\S+)/.exec(out)?.[1] ?? "",
-    addresses: answer
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f[3] === "A")
-      .map((f) => f[4]!),
-  };
+async function dig(podName: string, name: string, tcp = false) {
+  const { status, server, addresses } = await digIn(pod(podName).netns, { server: DNS, name, tcp });
+  return { status, server, addresses };
 }
 
 const connect = (from: string, ip: string, timeoutMs = FIRST_SYN_MS) =>
