@@ -109,7 +109,8 @@ describe.skipIf(realParts.skip)("FQDN policy over IPv6: queries and AAAA answers
     const node = lab.nodes.get(NODE)!;
     for (const a of Object.values(V6))
       await lab.exec(ext.netns, ["ip", "-6", "addr", "add", `${a}/128`, "dev", "lo", "nodad"]);
-    for (const a of Object.values(V4)) await lab.exec(ext.netns, ["ip", "addr", "add", `${a}/32`, "dev", "lo"]);
+    for (const a of Object.values(V4))
+      await lab.exec(ext.netns, ["ip", "addr", "add", `${a}/32`, "dev", "lo"]);
     await lab.exec(node.netns, ["ip", "-6", "route", "add", "fd99:1::/64", "via", ext.ipv6]);
     await lab.exec(node.netns, ["ip", "route", "add", "10.99.1.0/24", "via", ext.ipv4]);
     servers.push(await startTcpServer(ext.netns, 80, "ext1"));
@@ -207,7 +208,9 @@ describe.skipIf(realParts.skip)("FQDN policy over IPv6: queries and AAAA answers
       status: "NOERROR",
       addresses: [V4.dual],
     });
-    expect(await digFrom("client-1", { server: DNS6, name: "dual.example.test", type: "AAAA" })).toMatchObject({
+    expect(
+      await digFrom("client-1", { server: DNS6, name: "dual.example.test", type: "AAAA" }),
+    ).toMatchObject({
       status: "NOERROR",
       addresses: [V6.dual],
     });
@@ -225,7 +228,9 @@ describe.skipIf(realParts.skip)("FQDN policy over IPv6: queries and AAAA answers
       SHORT_TTL * 1000 + 3_000,
     );
     expect((await connect("client-1", V6.short, 2_000)).ok).toBe(false);
-    expect(await digFrom("client-1", { server: DNS6, name: "short.example.test", type: "AAAA" })).toMatchObject({
+    expect(
+      await digFrom("client-1", { server: DNS6, name: "short.example.test", type: "AAAA" }),
+    ).toMatchObject({
       status: "NOERROR",
     });
     expect((await connect("client-1", V6.short)).ok).toBe(true);

@@ -61,6 +61,12 @@ export const agentConfigSchema = z.object({
   dns: z
     .object({
       proxyPort: z.number().int().min(1).max(65535).default(10053),
+      /**
+       * IPv6 DNS is DNATed to this address (a /128 the agent puts on the node's lo) so the proxy's
+       * replies leave with it and conntrack maps them back (features/dns/kernel.ts says why IPv4's
+       * `redirect` does not work for IPv6). A ULA of ours; change it if it collides with yours.
+       */
+      proxyAddressV6: z.ipv6().default("fd6d:7264:6e73::53"),
       datapathTimeoutMs: z.number().int().min(1).max(10_000).default(100),
       minTtlSeconds: z.number().int().min(0).max(86_400).default(0),
       connectionIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),

@@ -25,7 +25,7 @@ import {
 } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
 import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
-import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
+import { addProxyAddressV6, DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import type { LearnedAddress } from "./message.js";
 import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
@@ -122,8 +122,16 @@ export class DnsFeature implements AgentFeature {
     const cfg = this.ctx.config.dns;
     this.kernel = DnsKernel.open(pinDir);
     this.restoreLearned();
+    let proxyV6: string | undefined = cfg.proxyAddressV6;
     try {
-      await installNftRedirect(cfg.proxyPort);
+      await addProxyAddressV6(proxyV6);
+    } catch (err) {
+      // The nft rule then drops marked IPv6 DNS: a pod with DNS rules gets no IPv6 DNS, never unfiltered.
+      this.ctx.log.warn({ err }, "dns: no IPv6 proxy address; IPv6 DNS of pods with DNS rules is dropped");
+      proxyV6 = undefined;
+    }
+    try {
+      await installNftRedirect(cfg.proxyPort, proxyV6);
     } catch (err) {
       // The rest of the agent runs; pods with DNS rules get no DNS (their queries are marked and
       // meet nothing), and status says why.
@@ -152,12 +160,12 @@ export class DnsFeature implements AgentFeature {
       if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
       if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
     };
-    await this.proxy.listen(cfg.proxyPort);
+    await this.proxy.listen(cfg.proxyPort, proxyV6 ? ["0.0.0.0", proxyV6] : ["0.0.0.0"]);
     this.expiryTimer = setInterval(() => this.expire(), EXPIRY_INTERVAL_MS);
     this.expiryTimer.unref();
     const state = this.ctx.desiredState();
     if (state) await this.apply(state);
-    this.ctx.log.info({ port: cfg.proxyPort }, "dns proxy listening");
+    this.ctx.log.info({ port: cfg.proxyPort, ipv6: proxyV6 ?? "off" }, "dns proxy listening");
   }
 
   /**
