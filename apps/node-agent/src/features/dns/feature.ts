@@ -2,17 +2,21 @@
 // pods whose policy has DNS rules (mdp_dns_redir), runs the transparent proxy that enforces those
 // rules (proxy.ts), and claims the addresses of allowed answers in the ipcache as the "dns-proxy"
 // owner — before the answer reaches the pod — until their TTL passes and no connection uses them.
+import { EventEmitter } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { dnsComponentDetailSchema, MAX_REPORTED_LEARNED } from "@meridian/api/dns/schemas";
+import {
+  dnsComponentDetailSchema,
+  dnsQueryFilterSchema,
+  MAX_REPORTED_LEARNED,
+  matchesDnsQuery,
+} from "@meridian/api/dns/schemas";
 import { ifNameToIndex } from "@meridian/native";
 import { Counter, Histogram, type Metric } from "prom-client";
 import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
-import type { FeatureCli } from "../../cli/command.js";
-import { table } from "../../cli/table.js";
 import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
 import type { DnsEventReport, NodeDesiredState } from "../../sync/channel.js";
 import {
@@ -24,9 +28,9 @@ import {
   reportEvery,
 } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
-import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
+import { DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
 import { addProxyAddressV6, DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
-import type { LearnedAddress } from "./message.js";
+import { type LearnedAddress, rcodeName } from "./message.js";
 import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
 
@@ -68,6 +72,8 @@ export class DnsFeature implements AgentFeature {
   private expiryTimer?: NodeJS.Timeout;
   private readonly queries: Counter<"verdict" | "rcode">;
   private readonly datapathSeconds: Histogram;
+  /** Every query's event as it is answered ("query"), for `dns log --follow`. */
+  private readonly queryEvents = new EventEmitter().setMaxListeners(0);
   /** Set while the control plane takes DNS events (connect). */
   private uplinkEvent?: (e: DnsQueryEvent) => void;
 
@@ -103,8 +109,33 @@ export class DnsFeature implements AgentFeature {
       {
         method: "GET",
         path: "/v1/dns/log",
-        handle: ({ res }) =>
-          sendJson(res, 200, { events: this.proxy?.recentEvents() ?? [], stats: this.stats() }),
+        handle: ({ req, res, url }) => {
+          const parsed = dnsQueryFilterSchema.safeParse(
+            Object.fromEntries(
+              ["verdict", "name", "endpoint"].flatMap((k) => {
+                const v = url.searchParams.get(k);
+                return v ? [[k, v]] : [];
+              }),
+            ),
+          );
+          if (!parsed.success) {
+            const i = parsed.error.issues[0]!;
+            return sendJson(res, 400, { msg: `${String(i.path[0])}: ${i.message}` });
+          }
+          const wanted = (e: DnsQueryEvent) => matchesDnsQuery(e, parsed.data);
+          // Without follow: the last queries the proxy keeps, with its counters.
+          if (url.searchParams.get("follow") !== "1") {
+            const events = (this.proxy?.recentEvents() ?? []).filter(wanted);
+            return sendJson(res, 200, { events, stats: this.stats() });
+          }
+          // With follow: each query as it is answered, one JSON line each, until the client goes.
+          res.writeHead(200, { "content-type": "application/x-ndjson" });
+          const onQuery = (e: DnsQueryEvent) => {
+            if (wanted(e)) res.write(`${JSON.stringify(e)}\n`);
+          };
+          this.queryEvents.on("query", onQuery);
+          req.on("close", () => this.queryEvents.off("query", onQuery));
+        },
       },
     ];
   }
@@ -156,6 +187,7 @@ export class DnsFeature implements AgentFeature {
     );
     this.proxy.onEvent = (e) => {
       this.uplinkEvent?.(e);
+      this.queryEvents.emit("query", e);
       this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
       if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
       if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
@@ -372,7 +404,6 @@ export class DnsFeature implements AgentFeature {
 
 /** agent.reportDnsEvents takes at most this many per call. */
 const MAX_EVENTS_PER_REPORT = 1000;
-const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
 /** One proxy event as the control plane stores it (agent.reportDnsEvents). */
 export function toReport(e: DnsQueryEvent): DnsEventReport {
@@ -383,7 +414,7 @@ export function toReport(e: DnsQueryEvent): DnsEventReport {
     sourceIP: e.client,
     qname: (e.name ?? "").slice(0, 255),
     qtype: (e.type ?? "").slice(0, 16),
-    rcode: e.rcode === undefined ? "none" : (RCODE_NAMES[e.rcode] ?? String(e.rcode)),
+    rcode: e.rcode === undefined ? "none" : rcodeName(e.rcode),
     answers: (e.answers ?? []).slice(0, 64).map((a) => a.address),
     ...(ttls.length ? { ttlSeconds: Math.min(...ttls) } : {}),
     verdict: e.verdict,
@@ -395,53 +426,3 @@ export function toReport(e: DnsQueryEvent): DnsEventReport {
     ...(e.datapathMs !== undefined ? { datapathMs: e.datapathMs } : {}),
   };
 }
-
-function cacheRows(entries: CacheView[]): string[][] {
-  return entries.map((e) => [
-    e.endpoint,
-    e.address,
-    String(e.identity),
-    e.names.join(","),
-    e.heldByConnection ? "held (open connection)" : `${e.expiresInSeconds}s`,
-  ]);
-}
-
-export const dnsCli: FeatureCli = {
-  commands: [
-    {
-      name: "dns",
-      usage: "  dns cache|log [--json]                 learned names and addresses; recent queries",
-      async run(call) {
-        const sub = call.positionals[0];
-        if (sub === "cache") {
-          const r = (await call.get("/v1/dns/cache")) as { entries: CacheView[] };
-          if (call.json) call.out(JSON.stringify(r.entries, null, 2));
-          else call.out(table(["ENDPOINT", "ADDRESS", "IDENTITY", "NAMES", "EXPIRES"], cacheRows(r.entries)));
-          return 0;
-        }
-        if (sub === "log") {
-          const r = (await call.get("/v1/dns/log")) as { events: Record<string, unknown>[] };
-          if (call.json) call.out(JSON.stringify(r.events, null, 2));
-          else
-            call.out(
-              table(
-                ["TIME", "ENDPOINT", "NAME", "TYPE", "VERDICT", "RCODE", "RULE / REASON"],
-                r.events.map((e) => [
-                  String(e.time),
-                  String(e.endpoint ?? e.client),
-                  String(e.name ?? ""),
-                  String(e.type ?? ""),
-                  String(e.verdict),
-                  String(e.rcode ?? ""),
-                  String(e.rule ?? e.reason ?? ""),
-                ]),
-              ),
-            );
-          return 0;
-        }
-        call.out("usage: meridian-agent dns cache|log [--json]");
-        return 2;
-      },
-    },
-  ],
-};
