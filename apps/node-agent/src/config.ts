@@ -72,7 +72,11 @@ export const agentConfigSchema = z.object({
       connectionIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),
       upstreamTimeoutMs: z.number().int().min(100).max(30_000).default(5_000),
       deniedResponse: z.enum(["REFUSED", "NXDOMAIN"]).default("REFUSED"),
-      /** Learned (address, selector) entries per endpoint and per node; the oldest go first. */
+      /**
+       * Learned (address, selector) entries per name of an endpoint, per endpoint and per node; the
+       * oldest go first (an answer with thousands of records keeps its last ones).
+       */
+      maxAddressesPerName: z.number().int().min(1).max(100_000).default(1_000),
       maxLearnedPerEndpoint: z.number().int().min(1).max(1_000_000).default(5_000),
       maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
     })

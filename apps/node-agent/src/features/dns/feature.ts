@@ -13,7 +13,7 @@ import {
   matchesDnsQuery,
 } from "@meridian/api/dns/schemas";
 import { ifNameToIndex } from "@meridian/native";
-import { Counter, Histogram, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, type Metric } from "prom-client";
 import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
@@ -28,7 +28,7 @@ import {
   reportEvery,
 } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
-import { DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
+import { DEFAULT_CACHE_LIMITS, EVICTION_LIMITS, LearnedAddresses } from "./cache.js";
 import { addProxyAddressV6, DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import { type LearnedAddress, rcodeName } from "./message.js";
 import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
@@ -84,6 +84,7 @@ export class DnsFeature implements AgentFeature {
     const cfg = ctx.config.dns;
     this.cache = new LearnedAddresses(Date.now, {
       ...DEFAULT_CACHE_LIMITS,
+      perName: cfg.maxAddressesPerName,
       perEndpoint: cfg.maxLearnedPerEndpoint,
       perNode: cfg.maxLearnedPerNode,
     });
@@ -99,7 +100,27 @@ export class DnsFeature implements AgentFeature {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers: [],
     });
-    this.metrics = [this.queries, this.datapathSeconds];
+    const cache = this.cache;
+    const evicted = new Counter({
+      name: "meridian_dns_learned_evicted_total",
+      help: "Learned addresses dropped before their TTL to stay within a limit (dns.maxAddressesPerName, maxLearnedPerEndpoint, maxLearnedPerNode)",
+      labelNames: ["limit"] as const,
+      registers: [],
+      // Read at scrape time from the cache's own counts.
+      collect() {
+        this.reset();
+        for (const limit of EVICTION_LIMITS) this.inc({ limit }, cache.evicted[limit]);
+      },
+    });
+    const learned = new Gauge({
+      name: "meridian_dns_learned_entries",
+      help: "Learned (endpoint, address, selector) entries the DNS proxy holds in the datapath",
+      registers: [],
+      collect() {
+        this.set(cache.size);
+      },
+    });
+    this.metrics = [this.queries, this.datapathSeconds, evicted, learned];
     this.routes = [
       {
         method: "GET",
@@ -235,8 +256,8 @@ export class DnsFeature implements AgentFeature {
       this.policies = policies;
       const keep = new Set([...policies.values()].map((p) => p.endpointId));
       let dropped = false;
-      for (const v of this.cache.view())
-        if (!keep.has(v.endpoint)) dropped = this.cache.dropEndpoint(v.endpoint) || dropped;
+      for (const id of this.cache.endpoints())
+        if (!keep.has(id)) dropped = this.cache.dropEndpoint(id) || dropped;
       this.syncRedirects(next);
       if (dropped) await this.flush();
       this.error = undefined;
@@ -282,6 +303,7 @@ export class DnsFeature implements AgentFeature {
   ): Promise<void> {
     const minTtl = this.ctx.config.dns.minTtlSeconds;
     const now = Date.now();
+    const perNameBefore = this.cache.evicted["per-name"];
     let changed = false;
     for (const a of addresses) {
       for (const identity of identities) {
@@ -296,6 +318,12 @@ export class DnsFeature implements AgentFeature {
           }) || changed;
       }
     }
+    const overName = this.cache.evicted["per-name"] - perNameBefore;
+    if (overName > 0)
+      this.ctx.log.warn(
+        { endpoint: policy.endpointId, name: names[0], addresses: addresses.length, evicted: overName },
+        "dns: an answer went over dns.maxAddressesPerName; the oldest addresses of the name were dropped",
+      );
     // Known already: in the kernel once any write in flight is done.
     return changed ? this.flush() : (this.flushLoop ?? Promise.resolve());
   }
