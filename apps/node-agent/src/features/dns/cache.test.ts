@@ -157,4 +157,31 @@ describe("learned addresses", () => {
     );
     expect(ms).toBeLessThan(15_000);
   });
+
+  it("an answer's addresses past the per-name limit are not learned at all, only counted", () => {
+    const c = new LearnedAddresses(() => 0, {
+      perName: 100,
+      perEndpoint: 1_000,
+      perNode: 10_000,
+      namesPerEntry: 4,
+    });
+    c.learn(entry("shop/a", "192.0.2.1", 60_000, ["many.example.test"]));
+    const many = Array.from({ length: 3_000 }, (_, i) => ({
+      address: `10.98.${i >> 8}.${i & 255}`,
+      expiresAt: 60_000,
+    }));
+    const answer = {
+      endpointId: "shop/a",
+      endpointAddresses: ["10.0.0.6"],
+      names: ["many.example.test"],
+      addresses: many,
+    };
+    expect(c.learnAnswer({ ...answer, identities: [20971520, 20971521] })).toBe(true);
+    // Two selectors: 2 entries an address, 100 entries for the name — its last 50 addresses.
+    expect(c.size).toBe(100);
+    expect(new Set(c.view().map((v) => v.address))).toEqual(new Set(many.slice(-50).map((a) => a.address)));
+    expect(c.evicted["per-name"]).toBe(2 * 2_950 + 1);
+    // The same answer again changes nothing.
+    expect(c.learnAnswer({ ...answer, identities: [20971520, 20971521] })).toBe(false);
+  });
 });

@@ -106,9 +106,9 @@ class GroupIndex {
 }
 
 export class LearnedAddresses {
-  /** In insertion order: a Map iterates oldest first, which is the order eviction takes. */
+  /** Least recently answered first (a Map iterates in insertion order), the order eviction takes. */
   private readonly entries = new Map<string, Entry>();
-  /** Each endpoint's entry keys, oldest first. */
+  /** Each endpoint's entry keys, least recently answered first. */
   private readonly byEndpoint = new GroupIndex();
   /** Each (endpoint, name)'s entry keys, the least recently answered first. */
   private readonly byName = new GroupIndex();
@@ -139,7 +139,12 @@ export class LearnedAddresses {
         if (have.names.length < this.limits.namesPerEntry && !have.names.includes(n)) have.names.push(n);
       have.expiresAt = Math.max(have.expiresAt, e.expiresAt);
       this.held.delete(k);
-      // The latest answer carrying it owns it: it becomes that name's newest.
+      // The latest answer carrying it owns it, and it becomes the newest of that name, of its
+      // endpoint and of the node: the least recently answered go first.
+      this.entries.delete(k);
+      this.entries.set(k, have);
+      this.byEndpoint.delete(e.endpointId, k);
+      this.byEndpoint.add(e.endpointId, k);
       this.byName.delete(have.owner, k);
       have.owner = owner;
       const evicted = this.makeRoom(this.byName, owner, this.limits.perName, "per-name");
@@ -157,6 +162,37 @@ export class LearnedAddresses {
     this.byEndpoint.add(e.endpointId, k);
     this.byName.add(owner, k);
     return true;
+  }
+
+  /**
+   * One answer's addresses for an endpoint, under each of the selectors' identities. Only the last
+   * `perName` entries can stay (the answer's own entries would evict its first ones), so only those are
+   * learned and the rest counted as evicted by the name's limit: a hostile answer with thousands
+   * of records costs the proxy no more than the limit. True when the claims may have changed.
+   */
+  learnAnswer(a: {
+    endpointId: string;
+    endpointAddresses: string[];
+    identities: number[];
+    names: string[];
+    addresses: { address: string; expiresAt: number }[];
+  }): boolean {
+    const fit = Math.max(1, Math.floor(this.limits.perName / Math.max(1, a.identities.length)));
+    const keep = a.addresses.slice(-fit);
+    this.evicted["per-name"] += (a.addresses.length - keep.length) * a.identities.length;
+    let changed = false;
+    for (const { address, expiresAt } of keep)
+      for (const identity of a.identities)
+        changed =
+          this.learn({
+            endpointId: a.endpointId,
+            endpointAddresses: a.endpointAddresses,
+            address,
+            identity,
+            names: a.names,
+            expiresAt,
+          }) || changed;
+    return changed;
   }
 
   /** Evicts the group's oldest entries until one more fits under `limit`; true if it evicted any. */

@@ -80,6 +80,10 @@ describe("dns log: filters and rows", () => {
     ]);
     expect(logRow(denied).indexOf("denied")).toBe(header.indexOf("VERDICT"));
     expect(logRow(denied).indexOf("REFUSED")).toBe(header.indexOf("RCODE"));
+    // An answer with more addresses than an event keeps says how many more.
+    expect(logCells({ ...allowed, answers: allowed.answers!.slice(0, 1), answerCount: 3_000 })[6]).toBe(
+      "10.99.1.10 (300s), +2999 more",
+    );
     // A message the proxy could not read has no endpoint yet: the client's address stands in.
     expect(logCells({ ...allowed, endpoint: undefined, rcode: undefined })[1]).toBe("10.244.41.5");
     expect(logCells({ ...allowed, endpoint: undefined, rcode: undefined })[5]).toBe("-");

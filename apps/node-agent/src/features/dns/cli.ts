@@ -23,7 +23,12 @@ const LOG_WIDTHS = [24, 24, 32, 5, 9, 8, 28];
 
 /** One query as table cells: answers with their TTLs, the rule that allowed it or why not. */
 export function logCells(e: DnsQueryEvent): string[] {
-  const answers = (e.answers ?? []).map((a) => `${a.address} (${a.ttl}s)`).join(", ");
+  const shown = e.answers ?? [];
+  const more = (e.answerCount ?? shown.length) - shown.length;
+  const answers = [
+    ...shown.map((a) => `${a.address} (${a.ttl}s)`),
+    ...(more > 0 ? [`+${more} more`] : []),
+  ].join(", ");
   return [
     e.time,
     e.endpoint ?? e.client,

@@ -304,20 +304,16 @@ export class DnsFeature implements AgentFeature {
     const minTtl = this.ctx.config.dns.minTtlSeconds;
     const now = Date.now();
     const perNameBefore = this.cache.evicted["per-name"];
-    let changed = false;
-    for (const a of addresses) {
-      for (const identity of identities) {
-        changed =
-          this.cache.learn({
-            endpointId: policy.endpointId,
-            endpointAddresses: policy.addresses,
-            address: a.address,
-            identity,
-            names,
-            expiresAt: now + Math.max(a.ttl, minTtl) * 1000,
-          }) || changed;
-      }
-    }
+    const changed = this.cache.learnAnswer({
+      endpointId: policy.endpointId,
+      endpointAddresses: policy.addresses,
+      identities,
+      names,
+      addresses: addresses.map((a) => ({
+        address: a.address,
+        expiresAt: now + Math.max(a.ttl, minTtl) * 1000,
+      })),
+    });
     const overName = this.cache.evicted["per-name"] - perNameBefore;
     if (overName > 0)
       this.ctx.log.warn(
