@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { MeridianClient } from "@meridian/api/client";
 import { labDir, run } from "./builder";
+import { dig } from "./dig";
 import { FABRIC, type LabTopology } from "./topology";
 
 export const DNSMASQ = "/usr/sbin/dnsmasq";
@@ -148,26 +149,8 @@ export async function startDemoDns(opts: {
 
 /** `dig @server name` inside a pod: status and A records. */
 export async function digFrom(netns: string, name: string): Promise<{ status: string; addresses: string[] }> {
-  const out = await run("ip", [
-    "netns",
-    "exec",
-    netns,
-    "dig",
-    `@${DEMO_DNS.server}`,
-    name,
-    "A",
-    "+time=2",
-    "+tries=1",
-  ]).catch((e: Error) => e.message);
-  const answer = out.split(";; ANSWER SECTION:")[1]?.split("\n\n")[0] ?? "";
-  return {
-    status: /status: (\w+)/.exec(out)?.[1] ?? `no answer: ${out}`,
-    addresses: answer
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f[3] === "A")
-      .map((f) => f[4]!),
-  };
+  const r = await dig(netns, { server: DEMO_DNS.server, name });
+  return { status: r.status, addresses: r.addresses };
 }
 
 /** curl inside a pod; the body, or the error. One try, no retries beyond the kernel's. */

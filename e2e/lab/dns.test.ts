@@ -3,9 +3,10 @@
 // agent's DNS proxy in between — reached only because from_pod redirects the pod's DNS (the pod
 // asks the server itself, as its resolver is configured). Needs root, the native addon, PostgreSQL
 // and dnsmasq (`npm test`): skipped without them, failed on CI.
-import { type ChildProcess, execFile } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { AGENT_BIN } from "@meridian/node-agent/cni/invoke";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLab, type Lab, teardownLab } from "./builder";
@@ -16,6 +17,7 @@ import {
   startControlPlane,
   until,
 } from "./control-plane-harness";
+import { dig as digIn } from "./dig";
 import { startDnsmasq } from "./dnsmasq";
 import type { LabTopology } from "./topology";
 import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
@@ -84,45 +86,10 @@ let dnsmasqLog = "";
 const servers: TcpServer[] = [];
 const pod = (name: string) => lab!.pods.get(name)!;
 
-function run(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(argv[0]!, argv.slice(1), { timeout: 20_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
-    ),
-  );
-}
-
-interface DigResult {
-  status: string;
-  server: string;
-  addresses: string[];
-}
-
 /** dig inside a pod, asking the lab's DNS server directly (the pod's own resolver choice). */
-async function dig(podName: string, name: string, tcp = false): Promise<DigResult> {
-  const out = await run([
-    "ip",
-    "netns",
-    "exec",
-    pod(podName).netns,
-    "dig",
-    `@${DNS}`,
-    name,
-    "A",
-    "+time=2",
-    "+tries=1",
-    ...(tcp ? ["+tcp"] : []),
-  ]);
-  const answer = out.split(";; ANSWER SECTION:")[1]?.split("\n\n")[0] ?? "";
-  return {
-    status: /status: (\w+)/.exec(out)?.[1] ?? `no answer: ${out}`,
-    server: /SERVER: (\S+)/.exec(out)?.[1] ?? "",
-    addresses: answer
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f[3] === "A")
-      .map((f) => f[4]!),
-  };
+async function dig(podName: string, name: string, tcp = false) {
+  const { status, server, addresses } = await digIn(pod(podName).netns, { server: DNS, name, tcp });
+  return { status, server, addresses };
 }
 
 const connect = (from: string, ip: string, timeoutMs = FIRST_SYN_MS) =>
@@ -151,6 +118,41 @@ interface DnsEvent {
 async function dnsLog(): Promise<DnsEvent[]> {
   return JSON.parse(await lab!.agentCli(NODE, ["dns", "log", "--json"])) as DnsEvent[];
 }
+
+/** `meridian-agent dns log --follow …` against the node's agent, its stdout lines as they arrive. */
+function followDnsLog(args: string[]) {
+  const n = lab!.nodes.get(NODE)!;
+  const child = spawn(
+    process.execPath,
+    [AGENT_BIN, "dns", "log", "--follow", ...args, "--socket", n.socket],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  followers.push(child);
+  const lines: string[] = [];
+  let buf = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    buf += d;
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  child.stderr.on("data", (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return {
+    lines,
+    stderr: () => stderr,
+    /** Ctrl-C, as a person ends it; the exit code. */
+    stop: () => {
+      child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+const followers: ChildProcess[] = [];
 
 const realParts = needs("FQDN policy lab", [...LAB_PARTS, parts.dnsmasq]);
 
@@ -194,6 +196,7 @@ describe.skipIf(realParts.skip)("FQDN policy: the DNS proxy opens the datapath b
   }, 300_000);
 
   afterAll(async () => {
+    for (const f of followers) if (f.exitCode === null) f.kill("SIGKILL");
     for (const s of servers) await s.stop().catch(() => undefined);
     dnsmasq?.kill("SIGKILL");
     await lab?.teardown().catch(() => undefined);
@@ -255,6 +258,74 @@ describe.skipIf(realParts.skip)("FQDN policy: the DNS proxy opens the datapath b
     const e = (await dnsLog()).find((x) => x.name === "tcp.example.test")!;
     expect(e).toMatchObject({ verdict: "allowed", protocol: "tcp" });
     expect(await dig("client-1", "blocked.other.test", true)).toMatchObject({ status: "REFUSED" });
+  });
+
+  it("dns log --follow streams each query as the proxy answers it: pod, name, verdict, answers with TTLs", async () => {
+    const json = followDnsLog(["--json"]);
+    const denied = followDnsLog(["--verdict", "denied", "--pod", "client-1"]);
+    const events = () =>
+      json.lines.map(
+        (l) =>
+          JSON.parse(l) as DnsEvent & {
+            endpoint?: string;
+            type?: string;
+            answers?: { address: string; ttl: number }[];
+          },
+      );
+    // A positive barrier: both streams are subscribed once a query made now shows up in both.
+    await until(
+      "the follow streams are connected",
+      async () => {
+        await dig("client-1", "nope.other.test");
+        return (
+          events().some((e) => e.name === "nope.other.test") &&
+          denied.lines.some((l) => l.includes("nope.other.test"))
+        );
+      },
+      20_000,
+    );
+    const t0 = Date.now();
+    expect(await dig("client-1", "alias.other.test")).toMatchObject({ status: "NOERROR" });
+    expect(await dig("client-1", "blocked.other.test")).toMatchObject({ status: "REFUSED" });
+    await until(
+      "both queries in the JSON stream",
+      async () => events().some((e) => e.name === "blocked.other.test"),
+      5_000,
+    );
+    console.log(`dns log --follow: both queries streamed within ${Date.now() - t0} ms of the first dig`);
+    const alias = events().find((e) => e.name === "alias.other.test")!;
+    expect(alias).toMatchObject({
+      endpoint: "shop/client-1",
+      type: "A",
+      verdict: "allowed",
+      rcode: 0,
+      protocol: "udp",
+    });
+    expect(alias.rule).toContain("matchName:alias.other.test");
+    expect(alias.answers?.map((a) => a.address)).toEqual([ADDR.cnamed]);
+    for (const a of alias.answers ?? []) expect(a.ttl).toBeGreaterThan(0);
+    expect(alias.answers!.every((a) => a.ttl <= 300)).toBe(true);
+    expect(events().find((e) => e.name === "blocked.other.test")).toMatchObject({
+      endpoint: "shop/client-1",
+      verdict: "denied",
+      rcode: 5,
+    });
+    // The table stream: a header, then only the denied queries of client-1.
+    await until(
+      "the denied query in the table stream",
+      async () => denied.lines.some((l) => l.includes("blocked.other.test")),
+      5_000,
+    );
+    expect(denied.lines[0]).toMatch(
+      /^TIME\s+ENDPOINT\s+NAME\s+TYPE\s+VERDICT\s+RCODE\s+ANSWERS \(TTL\)\s+RULE \/ REASON$/,
+    );
+    const rows = denied.lines.slice(1);
+    expect(rows.every((l) => /\sdenied\s+REFUSED\s/.test(l) && l.includes("shop/client-1"))).toBe(true);
+    expect(rows.some((l) => l.includes("alias.other.test"))).toBe(false);
+    expect(rows.find((l) => l.includes("blocked.other.test"))).toContain("allows blocked.other.test");
+    expect(await json.stop()).toBe(0);
+    expect(await denied.stop()).toBe(0);
+    expect(json.stderr() + denied.stderr()).toBe("");
   });
 
   it("after the TTL passes with no connection, the address is blocked again", async () => {

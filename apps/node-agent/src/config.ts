@@ -61,12 +61,22 @@ export const agentConfigSchema = z.object({
   dns: z
     .object({
       proxyPort: z.number().int().min(1).max(65535).default(10053),
+      /**
+       * IPv6 DNS is DNATed to this address (a /128 the agent puts on the node's lo) so the proxy's
+       * replies leave with it and conntrack maps them back (features/dns/kernel.ts says why IPv4's
+       * `redirect` does not work for IPv6). A ULA of ours; change it if it collides with yours.
+       */
+      proxyAddressV6: z.ipv6().default("fd6d:7264:6e73::53"),
       datapathTimeoutMs: z.number().int().min(1).max(10_000).default(100),
       minTtlSeconds: z.number().int().min(0).max(86_400).default(0),
       connectionIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),
       upstreamTimeoutMs: z.number().int().min(100).max(30_000).default(5_000),
       deniedResponse: z.enum(["REFUSED", "NXDOMAIN"]).default("REFUSED"),
-      /** Learned (address, selector) entries per endpoint and per node; the oldest go first. */
+      /**
+       * Learned (address, selector) entries per name of an endpoint, per endpoint and per node; the
+       * oldest go first (an answer with thousands of records keeps its last ones).
+       */
+      maxAddressesPerName: z.number().int().min(1).max(100_000).default(1_000),
       maxLearnedPerEndpoint: z.number().int().min(1).max(1_000_000).default(5_000),
       maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
     })

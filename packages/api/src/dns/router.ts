@@ -7,6 +7,7 @@ import type { Db } from "@meridian/db";
 import { z } from "zod";
 import { parseComponentDetail } from "../agent/status-schemas";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
+import { type DnsQueryFilter, dnsQueryFilterSchema, matchesDnsQuery } from "./schemas";
 
 const nameSelector = z.object({ matchName: z.string().optional(), matchPattern: z.string().optional() });
 type Selector = z.infer<typeof nameSelector>;
@@ -83,7 +84,7 @@ interface Rule {
 
 export async function dnsOverview(
   db: Db,
-  filter: { verdict?: string; name?: string; endpoint?: string; limit: number },
+  filter: DnsQueryFilter & { limit: number },
   now = new Date(),
 ): Promise<DnsOverview> {
   const [policies, nodes, events] = await Promise.all([
@@ -143,7 +144,6 @@ export async function dnsOverview(
     };
   });
 
-  const needle = filter.name?.toLowerCase();
   const queries = events
     .map((e) => {
       const d = e.data as Record<string, unknown>;
@@ -162,12 +162,7 @@ export async function dnsOverview(
         latencyMs: typeof d.latencyMs === "number" ? d.latencyMs : null,
       };
     })
-    .filter(
-      (q) =>
-        (!filter.verdict || q.verdict === filter.verdict) &&
-        (!needle || q.qname.toLowerCase().includes(needle)) &&
-        (!filter.endpoint || (q.endpoint ?? "").includes(filter.endpoint)),
-    )
+    .filter((q) => matchesDnsQuery({ ...q, name: q.qname }, filter))
     .slice(0, filter.limit);
 
   return { at: now, policies: policyRows, nodes: nodeRows, queries };
@@ -177,13 +172,8 @@ export const dnsRouter = createTRPCRouter({
   overview: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/dns", tags: ["dns"] } })
     .input(
-      z
-        .object({
-          verdict: z.enum(["allowed", "denied", "malformed", "error"]).optional(),
-          name: z.string().max(255).optional(),
-          endpoint: z.string().max(300).optional(),
-          limit: z.number().int().min(1).max(500).default(100),
-        })
+      dnsQueryFilterSchema
+        .extend({ limit: z.number().int().min(1).max(500).default(100) })
         .default({ limit: 100 }),
     )
     .output(overviewOutput)

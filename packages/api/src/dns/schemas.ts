@@ -35,3 +35,26 @@ export const dnsComponentDetailSchema = z.strictObject({
   entries: z.array(dnsLearnedEntrySchema).max(MAX_REPORTED_LEARNED).optional(),
 });
 export type DnsComponentDetail = z.infer<typeof dnsComponentDetailSchema>;
+
+export const DNS_VERDICTS = ["allowed", "denied", "malformed", "error"] as const;
+
+/** Which queries to show: the console's DNS page (dns.overview) and `meridian-agent dns log`. */
+export const dnsQueryFilterSchema = z.object({
+  verdict: z.enum(DNS_VERDICTS).optional(),
+  /** Part of the name asked, in any case. */
+  name: z.string().max(255).optional(),
+  /** Part of the endpoint (namespace/pod) that asked. */
+  endpoint: z.string().max(300).optional(),
+});
+export type DnsQueryFilter = z.infer<typeof dnsQueryFilterSchema>;
+
+/** Every filter given must match; a query without the field a filter asks about does not. */
+export function matchesDnsQuery(
+  q: { verdict: string; name?: string | null; endpoint?: string | null },
+  f: DnsQueryFilter,
+): boolean {
+  if (f.verdict && q.verdict !== f.verdict) return false;
+  if (f.name && !(q.name ?? "").toLowerCase().includes(f.name.toLowerCase())) return false;
+  if (f.endpoint && !(q.endpoint ?? "").includes(f.endpoint)) return false;
+  return true;
+}

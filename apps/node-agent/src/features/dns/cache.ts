@@ -11,7 +11,8 @@ export interface LearnedEntry {
   endpointAddresses: string[];
   address: string;
   identity: number;
-  names: Set<string>;
+  /** At most `namesPerEntry`, without repeats (an array: a Set per entry costs several times more). */
+  names: string[];
   expiresAt: number;
 }
 
@@ -27,6 +28,11 @@ export interface CacheView {
 const key = (endpointId: string, address: string, identity: number) => `${endpointId}|${address}|${identity}`;
 
 export interface CacheLimits {
+  /**
+   * Entries the answers for one name may hold for one endpoint; the oldest go first. An entry
+   * belongs to the name whose answer carried it last (the question, not a CNAME target).
+   */
+  perName: number;
   /** Learned (address, selector) entries one endpoint may hold; the oldest go first. */
   perEndpoint: number;
   /** Entries on the node; the oldest go first. */
@@ -35,14 +41,79 @@ export interface CacheLimits {
   namesPerEntry: number;
 }
 
-export const DEFAULT_CACHE_LIMITS: CacheLimits = { perEndpoint: 5_000, perNode: 100_000, namesPerEntry: 32 };
+export const DEFAULT_CACHE_LIMITS: CacheLimits = {
+  perName: 1_000,
+  perEndpoint: 5_000,
+  perNode: 100_000,
+  namesPerEntry: 32,
+};
+
+export const EVICTION_LIMITS = ["per-name", "per-endpoint", "per-node"] as const;
+export type EvictionLimit = (typeof EVICTION_LIMITS)[number];
+
+interface Entry extends LearnedEntry {
+  /** The name whose answer carried it last: its place in that name's order. */
+  owner: string;
+}
+
+/**
+ * Keys in groups, each group in insertion order. A group of one is held as the key itself: most
+ * names own one address, and a Set per name would double the cache's memory.
+ */
+class GroupIndex {
+  private readonly groups = new Map<string, string | Set<string>>();
+
+  size(group: string): number {
+    const g = this.groups.get(group);
+    return g === undefined ? 0 : typeof g === "string" ? 1 : g.size;
+  }
+
+  oldest(group: string): string | undefined {
+    const g = this.groups.get(group);
+    return typeof g === "string" ? g : g?.values().next().value;
+  }
+
+  members(group: string): string[] {
+    const g = this.groups.get(group);
+    return g === undefined ? [] : typeof g === "string" ? [g] : [...g];
+  }
+
+  /** Adds `k` as the group's newest (callers delete it first to move it). */
+  add(group: string, k: string): void {
+    const g = this.groups.get(group);
+    if (g === undefined) this.groups.set(group, k);
+    else if (typeof g === "string") {
+      if (g !== k) this.groups.set(group, new Set([g, k]));
+    } else g.add(k);
+  }
+
+  delete(group: string, k: string): void {
+    const g = this.groups.get(group);
+    if (g === k) this.groups.delete(group);
+    else if (typeof g === "object") {
+      g.delete(k);
+      if (g.size === 1) this.groups.set(group, g.values().next().value!);
+    }
+  }
+
+  dropGroup(group: string): void {
+    this.groups.delete(group);
+  }
+
+  names(): string[] {
+    return [...this.groups.keys()];
+  }
+}
 
 export class LearnedAddresses {
-  /** In insertion order: a Map iterates oldest first, which is the order eviction takes. */
-  private readonly entries = new Map<string, LearnedEntry>();
-  private readonly perEndpoint = new Map<string, number>();
-  /** Entries evicted to stay within the limits. */
-  evicted = 0;
+  /** Least recently answered first (a Map iterates in insertion order), the order eviction takes. */
+  private readonly entries = new Map<string, Entry>();
+  /** Each endpoint's entry keys, least recently answered first. */
+  private readonly byEndpoint = new GroupIndex();
+  /** Each (endpoint, name)'s entry keys, the least recently answered first. */
+  private readonly byName = new GroupIndex();
+  /** Entries evicted to stay within each limit. */
+  readonly evicted: Record<EvictionLimit, number> = { "per-name": 0, "per-endpoint": 0, "per-node": 0 };
   /** Entries past their TTL that an open connection keeps. */
   private readonly held = new Set<string>();
 
@@ -55,38 +126,94 @@ export class LearnedAddresses {
     return this.entries.size;
   }
 
-  /** Adds or extends; true when the set of claims may have changed (a new address or identity). */
-  learn(e: Omit<LearnedEntry, "names"> & { names: string[] }): boolean {
+  /**
+   * Adds or extends an entry learned from an answer to `names[0]` (the question; the rest are the
+   * CNAME chain). True when the set of claims may have changed: a new entry, or one evicted.
+   */
+  learn(e: LearnedEntry): boolean {
     const k = key(e.endpointId, e.address, e.identity);
+    const owner = `${e.endpointId}|${e.names[0] ?? ""}`;
     const have = this.entries.get(k);
     if (have) {
-      for (const n of e.names) if (have.names.size < this.limits.namesPerEntry) have.names.add(n);
+      for (const n of e.names)
+        if (have.names.length < this.limits.namesPerEntry && !have.names.includes(n)) have.names.push(n);
       have.expiresAt = Math.max(have.expiresAt, e.expiresAt);
       this.held.delete(k);
-      return false;
+      // The latest answer carrying it owns it, and it becomes the newest of that name, of its
+      // endpoint and of the node: the least recently answered go first.
+      this.entries.delete(k);
+      this.entries.set(k, have);
+      this.byEndpoint.delete(e.endpointId, k);
+      this.byEndpoint.add(e.endpointId, k);
+      this.byName.delete(have.owner, k);
+      have.owner = owner;
+      const evicted = this.makeRoom(this.byName, owner, this.limits.perName, "per-name");
+      this.byName.add(owner, k);
+      return evicted;
     }
-    if ((this.perEndpoint.get(e.endpointId) ?? 0) >= this.limits.perEndpoint) this.evictOldest(e.endpointId);
-    if (this.entries.size >= this.limits.perNode) this.evictOldest();
-    this.entries.set(k, { ...e, names: new Set(e.names.slice(0, this.limits.namesPerEntry)) });
-    this.perEndpoint.set(e.endpointId, (this.perEndpoint.get(e.endpointId) ?? 0) + 1);
+    this.makeRoom(this.byName, owner, this.limits.perName, "per-name");
+    this.makeRoom(this.byEndpoint, e.endpointId, this.limits.perEndpoint, "per-endpoint");
+    while (this.entries.size >= this.limits.perNode) {
+      const [oldest, entry] = this.entries.entries().next().value!;
+      this.remove(oldest, entry);
+      this.evicted["per-node"]++;
+    }
+    this.entries.set(k, { ...e, owner, names: [...new Set(e.names)].slice(0, this.limits.namesPerEntry) });
+    this.byEndpoint.add(e.endpointId, k);
+    this.byName.add(owner, k);
     return true;
   }
 
-  private evictOldest(endpointId?: string): void {
-    for (const [k, e] of this.entries) {
-      if (endpointId !== undefined && e.endpointId !== endpointId) continue;
-      this.remove(k, e);
-      this.evicted++;
-      return;
-    }
+  /**
+   * One answer's addresses for an endpoint, under each of the selectors' identities. Only the last
+   * `perName` entries can stay (the answer's own entries would evict its first ones), so only those are
+   * learned and the rest counted as evicted by the name's limit: a hostile answer with thousands
+   * of records costs the proxy no more than the limit. True when the claims may have changed.
+   */
+  learnAnswer(a: {
+    endpointId: string;
+    endpointAddresses: string[];
+    identities: number[];
+    names: string[];
+    addresses: { address: string; expiresAt: number }[];
+  }): boolean {
+    const fit = Math.max(1, Math.floor(this.limits.perName / Math.max(1, a.identities.length)));
+    const keep = a.addresses.slice(-fit);
+    this.evicted["per-name"] += (a.addresses.length - keep.length) * a.identities.length;
+    let changed = false;
+    for (const { address, expiresAt } of keep)
+      for (const identity of a.identities)
+        changed =
+          this.learn({
+            endpointId: a.endpointId,
+            endpointAddresses: a.endpointAddresses,
+            address,
+            identity,
+            names: a.names,
+            expiresAt,
+          }) || changed;
+    return changed;
   }
 
-  private remove(k: string, e: LearnedEntry): void {
+  /** Evicts the group's oldest entries until one more fits under `limit`; true if it evicted any. */
+  private makeRoom(index: GroupIndex, group: string, limit: number, why: EvictionLimit): boolean {
+    let evicted = false;
+    while (index.size(group) >= limit) {
+      const k = index.oldest(group)!;
+      const e = this.entries.get(k);
+      if (e) this.remove(k, e);
+      else index.delete(group, k);
+      this.evicted[why]++;
+      evicted = true;
+    }
+    return evicted;
+  }
+
+  private remove(k: string, e: Entry): void {
     this.entries.delete(k);
     this.held.delete(k);
-    const n = (this.perEndpoint.get(e.endpointId) ?? 1) - 1;
-    if (n > 0) this.perEndpoint.set(e.endpointId, n);
-    else this.perEndpoint.delete(e.endpointId);
+    this.byEndpoint.delete(e.endpointId, k);
+    this.byName.delete(e.owner, k);
   }
 
   /** Entries whose TTL has passed, for the caller to check against conntrack. */
@@ -111,15 +238,20 @@ export class LearnedAddresses {
     return removed;
   }
 
+  /** The endpoints that hold entries. */
+  endpoints(): string[] {
+    return this.byEndpoint.names();
+  }
+
   /** Forget an endpoint (it is gone, or its policy no longer has DNS rules). */
   dropEndpoint(endpointId: string): boolean {
-    let removed = false;
-    for (const [k, e] of this.entries) {
-      if (e.endpointId !== endpointId) continue;
-      this.remove(k, e);
-      removed = true;
+    const keys = this.byEndpoint.members(endpointId);
+    for (const k of keys) {
+      const e = this.entries.get(k);
+      if (e) this.remove(k, e);
     }
-    return removed;
+    this.byEndpoint.dropGroup(endpointId);
+    return keys.length > 0;
   }
 
   /**
@@ -146,7 +278,11 @@ export class LearnedAddresses {
     names: string[];
     expiresAt: number;
   }[] {
-    return [...this.entries.values()].map((e) => ({ ...e, names: [...e.names] }));
+    return [...this.entries.values()].map(({ owner, ...e }) => {
+      // The owning name first: restored, the entry goes back under it (learn reads names[0]).
+      const first = owner.slice(e.endpointId.length + 1);
+      return { ...e, names: [first, ...e.names.filter((n) => n !== first)] };
+    });
   }
 
   restore(saved: ReturnType<LearnedAddresses["toJSON"]>): void {

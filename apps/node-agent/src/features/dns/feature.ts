@@ -2,17 +2,21 @@
 // pods whose policy has DNS rules (mdp_dns_redir), runs the transparent proxy that enforces those
 // rules (proxy.ts), and claims the addresses of allowed answers in the ipcache as the "dns-proxy"
 // owner — before the answer reaches the pod — until their TTL passes and no connection uses them.
+import { EventEmitter } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { dnsComponentDetailSchema, MAX_REPORTED_LEARNED } from "@meridian/api/dns/schemas";
+import {
+  dnsComponentDetailSchema,
+  dnsQueryFilterSchema,
+  MAX_REPORTED_LEARNED,
+  matchesDnsQuery,
+} from "@meridian/api/dns/schemas";
 import { ifNameToIndex } from "@meridian/native";
-import { Counter, Histogram, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, type Metric } from "prom-client";
 import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
-import type { FeatureCli } from "../../cli/command.js";
-import { table } from "../../cli/table.js";
 import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
 import type { DnsEventReport, NodeDesiredState } from "../../sync/channel.js";
 import {
@@ -24,9 +28,9 @@ import {
   reportEvery,
 } from "../feature.js";
 import { desiredEndpointFor } from "../policy/translate.js";
-import { type CacheView, DEFAULT_CACHE_LIMITS, LearnedAddresses } from "./cache.js";
-import { DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
-import type { LearnedAddress } from "./message.js";
+import { DEFAULT_CACHE_LIMITS, EVICTION_LIMITS, LearnedAddresses } from "./cache.js";
+import { addProxyAddressV6, DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
+import { type LearnedAddress, rcodeName } from "./message.js";
 import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
 
@@ -68,6 +72,8 @@ export class DnsFeature implements AgentFeature {
   private expiryTimer?: NodeJS.Timeout;
   private readonly queries: Counter<"verdict" | "rcode">;
   private readonly datapathSeconds: Histogram;
+  /** Every query's event as it is answered ("query"), for `dns log --follow`. */
+  private readonly queryEvents = new EventEmitter().setMaxListeners(0);
   /** Set while the control plane takes DNS events (connect). */
   private uplinkEvent?: (e: DnsQueryEvent) => void;
 
@@ -78,6 +84,7 @@ export class DnsFeature implements AgentFeature {
     const cfg = ctx.config.dns;
     this.cache = new LearnedAddresses(Date.now, {
       ...DEFAULT_CACHE_LIMITS,
+      perName: cfg.maxAddressesPerName,
       perEndpoint: cfg.maxLearnedPerEndpoint,
       perNode: cfg.maxLearnedPerNode,
     });
@@ -93,7 +100,27 @@ export class DnsFeature implements AgentFeature {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers: [],
     });
-    this.metrics = [this.queries, this.datapathSeconds];
+    const cache = this.cache;
+    const evicted = new Counter({
+      name: "meridian_dns_learned_evicted_total",
+      help: "Learned addresses dropped before their TTL to stay within a limit (dns.maxAddressesPerName, maxLearnedPerEndpoint, maxLearnedPerNode)",
+      labelNames: ["limit"] as const,
+      registers: [],
+      // Read at scrape time from the cache's own counts.
+      collect() {
+        this.reset();
+        for (const limit of EVICTION_LIMITS) this.inc({ limit }, cache.evicted[limit]);
+      },
+    });
+    const learned = new Gauge({
+      name: "meridian_dns_learned_entries",
+      help: "Learned (endpoint, address, selector) entries the DNS proxy holds in the datapath",
+      registers: [],
+      collect() {
+        this.set(cache.size);
+      },
+    });
+    this.metrics = [this.queries, this.datapathSeconds, evicted, learned];
     this.routes = [
       {
         method: "GET",
@@ -103,8 +130,33 @@ export class DnsFeature implements AgentFeature {
       {
         method: "GET",
         path: "/v1/dns/log",
-        handle: ({ res }) =>
-          sendJson(res, 200, { events: this.proxy?.recentEvents() ?? [], stats: this.stats() }),
+        handle: ({ req, res, url }) => {
+          const parsed = dnsQueryFilterSchema.safeParse(
+            Object.fromEntries(
+              ["verdict", "name", "endpoint"].flatMap((k) => {
+                const v = url.searchParams.get(k);
+                return v ? [[k, v]] : [];
+              }),
+            ),
+          );
+          if (!parsed.success) {
+            const i = parsed.error.issues[0]!;
+            return sendJson(res, 400, { msg: `${String(i.path[0])}: ${i.message}` });
+          }
+          const wanted = (e: DnsQueryEvent) => matchesDnsQuery(e, parsed.data);
+          // Without follow: the last queries the proxy keeps, with its counters.
+          if (url.searchParams.get("follow") !== "1") {
+            const events = (this.proxy?.recentEvents() ?? []).filter(wanted);
+            return sendJson(res, 200, { events, stats: this.stats() });
+          }
+          // With follow: each query as it is answered, one JSON line each, until the client goes.
+          res.writeHead(200, { "content-type": "application/x-ndjson" });
+          const onQuery = (e: DnsQueryEvent) => {
+            if (wanted(e)) res.write(`${JSON.stringify(e)}\n`);
+          };
+          this.queryEvents.on("query", onQuery);
+          req.on("close", () => this.queryEvents.off("query", onQuery));
+        },
       },
     ];
   }
@@ -122,8 +174,16 @@ export class DnsFeature implements AgentFeature {
     const cfg = this.ctx.config.dns;
     this.kernel = DnsKernel.open(pinDir);
     this.restoreLearned();
+    let proxyV6: string | undefined = cfg.proxyAddressV6;
     try {
-      await installNftRedirect(cfg.proxyPort);
+      await addProxyAddressV6(proxyV6);
+    } catch (err) {
+      // The nft rule then drops marked IPv6 DNS: a pod with DNS rules gets no IPv6 DNS, never unfiltered.
+      this.ctx.log.warn({ err }, "dns: no IPv6 proxy address; IPv6 DNS of pods with DNS rules is dropped");
+      proxyV6 = undefined;
+    }
+    try {
+      await installNftRedirect(cfg.proxyPort, proxyV6);
     } catch (err) {
       // The rest of the agent runs; pods with DNS rules get no DNS (their queries are marked and
       // meet nothing), and status says why.
@@ -148,16 +208,17 @@ export class DnsFeature implements AgentFeature {
     );
     this.proxy.onEvent = (e) => {
       this.uplinkEvent?.(e);
+      this.queryEvents.emit("query", e);
       this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
       if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
       if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
     };
-    await this.proxy.listen(cfg.proxyPort);
+    await this.proxy.listen(cfg.proxyPort, proxyV6 ? ["0.0.0.0", proxyV6] : ["0.0.0.0"]);
     this.expiryTimer = setInterval(() => this.expire(), EXPIRY_INTERVAL_MS);
     this.expiryTimer.unref();
     const state = this.ctx.desiredState();
     if (state) await this.apply(state);
-    this.ctx.log.info({ port: cfg.proxyPort }, "dns proxy listening");
+    this.ctx.log.info({ port: cfg.proxyPort, ipv6: proxyV6 ?? "off" }, "dns proxy listening");
   }
 
   /**
@@ -195,8 +256,8 @@ export class DnsFeature implements AgentFeature {
       this.policies = policies;
       const keep = new Set([...policies.values()].map((p) => p.endpointId));
       let dropped = false;
-      for (const v of this.cache.view())
-        if (!keep.has(v.endpoint)) dropped = this.cache.dropEndpoint(v.endpoint) || dropped;
+      for (const id of this.cache.endpoints())
+        if (!keep.has(id)) dropped = this.cache.dropEndpoint(id) || dropped;
       this.syncRedirects(next);
       if (dropped) await this.flush();
       this.error = undefined;
@@ -242,20 +303,23 @@ export class DnsFeature implements AgentFeature {
   ): Promise<void> {
     const minTtl = this.ctx.config.dns.minTtlSeconds;
     const now = Date.now();
-    let changed = false;
-    for (const a of addresses) {
-      for (const identity of identities) {
-        changed =
-          this.cache.learn({
-            endpointId: policy.endpointId,
-            endpointAddresses: policy.addresses,
-            address: a.address,
-            identity,
-            names,
-            expiresAt: now + Math.max(a.ttl, minTtl) * 1000,
-          }) || changed;
-      }
-    }
+    const perNameBefore = this.cache.evicted["per-name"];
+    const changed = this.cache.learnAnswer({
+      endpointId: policy.endpointId,
+      endpointAddresses: policy.addresses,
+      identities,
+      names,
+      addresses: addresses.map((a) => ({
+        address: a.address,
+        expiresAt: now + Math.max(a.ttl, minTtl) * 1000,
+      })),
+    });
+    const overName = this.cache.evicted["per-name"] - perNameBefore;
+    if (overName > 0)
+      this.ctx.log.warn(
+        { endpoint: policy.endpointId, name: names[0], addresses: addresses.length, evicted: overName },
+        "dns: an answer went over dns.maxAddressesPerName; the oldest addresses of the name were dropped",
+      );
     // Known already: in the kernel once any write in flight is done.
     return changed ? this.flush() : (this.flushLoop ?? Promise.resolve());
   }
@@ -364,7 +428,6 @@ export class DnsFeature implements AgentFeature {
 
 /** agent.reportDnsEvents takes at most this many per call. */
 const MAX_EVENTS_PER_REPORT = 1000;
-const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
 /** One proxy event as the control plane stores it (agent.reportDnsEvents). */
 export function toReport(e: DnsQueryEvent): DnsEventReport {
@@ -375,7 +438,7 @@ export function toReport(e: DnsQueryEvent): DnsEventReport {
     sourceIP: e.client,
     qname: (e.name ?? "").slice(0, 255),
     qtype: (e.type ?? "").slice(0, 16),
-    rcode: e.rcode === undefined ? "none" : (RCODE_NAMES[e.rcode] ?? String(e.rcode)),
+    rcode: e.rcode === undefined ? "none" : rcodeName(e.rcode),
     answers: (e.answers ?? []).slice(0, 64).map((a) => a.address),
     ...(ttls.length ? { ttlSeconds: Math.min(...ttls) } : {}),
     verdict: e.verdict,
@@ -387,53 +450,3 @@ export function toReport(e: DnsQueryEvent): DnsEventReport {
     ...(e.datapathMs !== undefined ? { datapathMs: e.datapathMs } : {}),
   };
 }
-
-function cacheRows(entries: CacheView[]): string[][] {
-  return entries.map((e) => [
-    e.endpoint,
-    e.address,
-    String(e.identity),
-    e.names.join(","),
-    e.heldByConnection ? "held (open connection)" : `${e.expiresInSeconds}s`,
-  ]);
-}
-
-export const dnsCli: FeatureCli = {
-  commands: [
-    {
-      name: "dns",
-      usage: "  dns cache|log [--json]                 learned names and addresses; recent queries",
-      async run(call) {
-        const sub = call.positionals[0];
-        if (sub === "cache") {
-          const r = (await call.get("/v1/dns/cache")) as { entries: CacheView[] };
-          if (call.json) call.out(JSON.stringify(r.entries, null, 2));
-          else call.out(table(["ENDPOINT", "ADDRESS", "IDENTITY", "NAMES", "EXPIRES"], cacheRows(r.entries)));
-          return 0;
-        }
-        if (sub === "log") {
-          const r = (await call.get("/v1/dns/log")) as { events: Record<string, unknown>[] };
-          if (call.json) call.out(JSON.stringify(r.events, null, 2));
-          else
-            call.out(
-              table(
-                ["TIME", "ENDPOINT", "NAME", "TYPE", "VERDICT", "RCODE", "RULE / REASON"],
-                r.events.map((e) => [
-                  String(e.time),
-                  String(e.endpoint ?? e.client),
-                  String(e.name ?? ""),
-                  String(e.type ?? ""),
-                  String(e.verdict),
-                  String(e.rcode ?? ""),
-                  String(e.rule ?? e.reason ?? ""),
-                ]),
-              ),
-            );
-          return 0;
-        }
-        call.out("usage: meridian-agent dns cache|log [--json]");
-        return 2;
-      },
-    },
-  ],
-};

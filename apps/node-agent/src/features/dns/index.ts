@@ -1,3 +1,4 @@
 // The DNS subsystem: FQDN policy's transparent DNS proxy.
-export { DnsFeature, dnsCli, dnsStatusSchema } from "./feature.js";
+export { dnsCli } from "./cli.js";
+export { DnsFeature, dnsStatusSchema } from "./feature.js";
 export { DnsProxy } from "./proxy.js";

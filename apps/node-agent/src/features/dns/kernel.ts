@@ -121,21 +121,36 @@ export class DnsKernel {
 }
 
 /**
- * The node's nftables table: marked packets (from_pod's DNS redirect) to the proxy's port on the
- * address of the interface they came in on (169.254.1.1 on every pod veth), through conntrack, so
- * the answer goes back with the server's address as its source. Replaced whole, idempotent.
+ * The node's nftables table: marked packets (from_pod's DNS redirect) to the proxy, through
+ * conntrack, so the answer goes back with the server's address as its source. Replaced whole,
+ * idempotent.
+ *
+ * IPv4: `redirect` to the address of the interface the query came in on (169.254.1.1 on every pod
+ * veth); a reply from the proxy's socket on 0.0.0.0 leaves with that address, so conntrack maps it
+ * back. IPv6 cannot do the same: the only address on a pod veth is fe80::1, and a reply from a socket
+ * on :: to a pod's global address takes a global source (source address selection), which matches
+ * no conntrack entry, so the pod never sees the answer. IPv6 is therefore DNATed to `proxyAddressV6`,
+ * a /128 on the node's lo that the proxy's IPv6 sockets bind to: the reply's source is that address.
  */
-export async function installNftRedirect(proxyPort: number): Promise<void> {
+export async function installNftRedirect(proxyPort: number, proxyAddressV6?: string): Promise<void> {
+  // Without the address (a node without IPv6) marked IPv6 DNS is dropped: never let through unfiltered.
+  const v6 = proxyAddressV6 ? `dnat ip6 to [${proxyAddressV6}]:${proxyPort}` : "drop";
   const rules = `table inet ${NFT_TABLE}
 delete table inet ${NFT_TABLE}
 table inet ${NFT_TABLE} {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-    meta mark ${MARK_DNS_PROXY} meta l4proto { tcp, udp } redirect to :${proxyPort}
+    meta mark ${MARK_DNS_PROXY} meta nfproto ipv4 meta l4proto { tcp, udp } redirect to :${proxyPort}
+    meta mark ${MARK_DNS_PROXY} meta nfproto ipv6 meta l4proto { tcp, udp } ${v6}
   }
 }
 `;
   await run("nft", ["-f", "-"], { input: rules });
+}
+
+/** Puts the IPv6 proxy address on lo (idempotent); throws where the node has no IPv6. */
+export async function addProxyAddressV6(address: string): Promise<void> {
+  await run("ip", ["-6", "addr", "replace", `${address}/128`, "dev", "lo", "nodad"]);
 }
 
 export async function removeNftRedirect(): Promise<void> {

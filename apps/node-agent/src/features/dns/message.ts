@@ -5,6 +5,9 @@ import dnsPacket from "dns-packet";
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type RcodeName = keyof typeof RCODE;
+const RCODE_NAMES = Object.keys(RCODE) as RcodeName[];
+/** NOERROR, REFUSED…; a code without a name of ours as its number. */
+export const rcodeName = (rcode: number): string => RCODE_NAMES[rcode] ?? String(rcode);
 const RD = 0x0100;
 const RA = 0x0080;
 const QR = 0x8000;

@@ -15,6 +15,13 @@ export const PROTO_UDP = 17;
 const MAX_TCP_MESSAGE = 65535;
 const TCP_IDLE_MS = 10_000;
 const LOG_SIZE = 1000;
+/** Addresses an event keeps: a hostile answer's thousands of records must not fill the log's memory. */
+export const MAX_EVENT_ANSWERS = 64;
+
+function eventAnswers(addresses: LearnedAddress[]): Pick<DnsQueryEvent, "answers" | "answerCount"> {
+  if (addresses.length <= MAX_EVENT_ANSWERS) return { answers: addresses };
+  return { answers: addresses.slice(0, MAX_EVENT_ANSWERS), answerCount: addresses.length };
+}
 
 export interface DnsProxyOptions {
   datapathTimeoutMs: number;
@@ -54,7 +61,10 @@ export interface DnsQueryEvent {
   rule?: string;
   reason?: string;
   rcode?: number;
+  /** The answer's first MAX_EVENT_ANSWERS addresses with their TTLs (the log keeps 1,000 events). */
   answers?: LearnedAddress[];
+  /** How many addresses the answer held, when more than `answers` shows. */
+  answerCount?: number;
   /** Answer received → its addresses in the datapath. */
   datapathMs?: number;
   latencyMs: number;
@@ -338,12 +348,12 @@ export class DnsProxy {
           return done(errorReply(q.packet, RCODE.SERVFAIL), {
             reason: `datapath: ${(err as Error).message}`,
             rcode: RCODE.SERVFAIL,
-            answers: a.addresses,
+            ...eventAnswers(a.addresses),
           });
         }
       }
       this.stats.allowed++;
-      return done(upstream, { verdict: "allowed", rcode: a.rcode, answers: a.addresses, datapathMs });
+      return done(upstream, { verdict: "allowed", rcode: a.rcode, ...eventAnswers(a.addresses), datapathMs });
     } catch (err) {
       // A bug, not the input's fault: say so and answer nothing rather than crash.
       this.opts.log?.error({ err }, "dns proxy: query handling failed");
