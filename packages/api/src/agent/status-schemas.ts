@@ -62,6 +62,36 @@ export const srv6DetailSchema = z.strictObject({
   counters: z.record(z.string().max(64), z.number()),
 });
 
+/**
+ * `egress` (the agent's egress gateway datapath): per policy this node takes part in, its role
+ * here, the gateway the datapath uses (the first active one), the egress IP, the local pods it
+ * steers and the translations this node holds for it (as gateway); counters over all policies.
+ */
+export const egressDetailSchema = z.strictObject({
+  policies: z
+    .array(
+      z.strictObject({
+        policy: z.string().max(MAX_TEXT.name),
+        role: z.enum(["source", "gateway", "source+gateway"]),
+        /** What this node does with the policy's new connections, per family it has CIDRs of. */
+        mode: z.strictObject({
+          ipv4: z.enum(["steer", "snat", "drop"]).nullable(),
+          ipv6: z.enum(["steer", "snat", "drop"]).nullable(),
+        }),
+        activeGateway: z.string().max(MAX_TEXT.name).nullable(),
+        egressIP: z.string().max(MAX_TEXT.address).nullable(),
+        selectedLocalPods: z.number().int().nonnegative(),
+        /** Selected local pods the agent has no address for (not on this node's CNI yet). */
+        missingLocalPods: z.number().int().nonnegative(),
+        snatEntries: z.number().int().nonnegative(),
+        /** Why the policy cannot send traffic out here (no active gateway, no egress IP, …). */
+        problems: z.array(z.string().max(MAX_TEXT.message)).max(16),
+      }),
+    )
+    .max(4096),
+  counters: z.record(z.string().max(64), z.number()),
+});
+
 /** The components whose detail has a schema, by component name. */
 export const COMPONENT_DETAIL_SCHEMAS = {
   datapath: datapathDetailSchema,
@@ -69,6 +99,7 @@ export const COMPONENT_DETAIL_SCHEMAS = {
   cni: cniDetailSchema,
   bgp: bgpComponentDetailSchema,
   srv6: srv6DetailSchema,
+  egress: egressDetailSchema,
   dns: dnsComponentDetailSchema,
 } as const satisfies Record<string, z.ZodType<Record<string, unknown>>>;
 export type KnownComponent = keyof typeof COMPONENT_DETAIL_SCHEMAS;
@@ -79,6 +110,7 @@ export const routingStatusSchema = componentStatusOf("routing", routingDetailSch
 export const cniStatusSchema = componentStatusOf("cni", cniDetailSchema);
 export const bgpStatusSchema = componentStatusOf("bgp", bgpComponentDetailSchema);
 export const srv6StatusSchema = componentStatusOf("srv6", srv6DetailSchema);
+export const egressStatusSchema = componentStatusOf("egress", egressDetailSchema);
 export const dnsStatusSchema = componentStatusOf("dns", dnsComponentDetailSchema);
 
 const isKnown = (c: string): c is KnownComponent => Object.hasOwn(COMPONENT_DETAIL_SCHEMAS, c);
