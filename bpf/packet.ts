@@ -127,7 +127,9 @@ export function l4Checksum(frame: Buffer): number {
   seg.writeUInt16BE(0, csumAt);
   let pseudo = Buffer.alloc(0);
   if (proto !== PROTO.ICMP) {
-    const addrs = v6 ? frame.subarray(OFFSET.L3 + 8, OFFSET.L3 + 40) : frame.subarray(OFFSET.L3 + 12, OFFSET.L3 + 20);
+    const addrs = v6
+      ? frame.subarray(OFFSET.L3 + 8, OFFSET.L3 + 40)
+      : frame.subarray(OFFSET.L3 + 12, OFFSET.L3 + 20);
     const tail = Buffer.alloc(v6 ? 8 : 4);
     if (v6) {
       tail.writeUInt32BE(seg.length, 0);

@@ -8,12 +8,20 @@ import { randomBytes } from "node:crypto";
 import { isNativeError, runInNetns } from "@meridian/native";
 import { POINT, REASON } from "@meridian/node-agent/datapath/index";
 import {
-  type EgressDatapathState,
   EGW_PORT_RANGE,
+  type EgressDatapathState,
   EgressKernel,
 } from "@meridian/node-agent/features/egress/kernel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildPacket, ipv4HeaderValid, l4Checksum, l4ChecksumOffset, OFFSET, TCP_FLAGS, withL4Checksum } from "../packet";
+import {
+  buildPacket,
+  ipv4HeaderValid,
+  l4Checksum,
+  l4ChecksumOffset,
+  OFFSET,
+  TCP_FLAGS,
+  withL4Checksum,
+} from "../packet";
 import { type Harness, openHarness, TC_ACT_OK, TC_ACT_SHOT } from "./harness";
 
 const TC_ACT_REDIRECT = 7;
@@ -79,7 +87,10 @@ function run(point: "from_pod" | "to_net" | "from_net", pkt: Buffer) {
 const stat = (name: string) => k.counters()[name] ?? -1;
 
 /** POD (and, as a gateway sees them, POD_B and POD6) selected for 203.0.113.0/24 minus the excluded /25. */
-function policy(gateway: EgressDatapathState["gateways"][number]["mode"], extra: Partial<EgressDatapathState> = {}) {
+function policy(
+  gateway: EgressDatapathState["gateways"][number]["mode"],
+  extra: Partial<EgressDatapathState> = {},
+) {
   const entries: EgressDatapathState["entries"] = [];
   for (const source of [POD, POD_B]) {
     entries.push({ source, destination: "203.0.113.0/24", policyId: POLICY, excluded: false });
@@ -100,11 +111,14 @@ function policy(gateway: EgressDatapathState["gateways"][number]["mode"], extra:
           ]
         : [{ policyId: POLICY, family: 4, mode: "none" }];
   k.apply({ entries, gateways, ...extra });
-  for (const ip of [POD, OTHER, POD6]) h.dp.maps.setEndpoint(ip, { epId: 100, identity: 1000, ifindex: 1, flags: 0 });
+  for (const ip of [POD, OTHER, POD6])
+    h.dp.maps.setEndpoint(ip, { epId: 100, identity: 1000, ifindex: 1, flags: 0 });
 }
 
 const tcp = (src: string, dst: string, sport = 41000, dport = 443, flags: number = TCP_FLAGS.SYN) =>
-  withL4Checksum(buildPacket({ src, dst, protocol: "tcp", sport, dport, flags, payload: Buffer.from("hello") }));
+  withL4Checksum(
+    buildPacket({ src, dst, protocol: "tcp", sport, dport, flags, payload: Buffer.from("hello") }),
+  );
 
 /** The frame's source or destination address and port as text. */
 function endpoints(f: Buffer) {
@@ -134,9 +148,9 @@ describe("source node: steering new connections in from_pod", () => {
     const pkt = tcp(POD, REMOTE);
     const res = run("from_pod", pkt);
     expect(res.retval).toBe(TC_ACT_REDIRECT);
-    expect(res.data.subarray(0, 6).equals(Buffer.from(GW_MAC.split(":").map((x) => Number.parseInt(x, 16))))).toBe(
-      true,
-    );
+    expect(
+      res.data.subarray(0, 6).equals(Buffer.from(GW_MAC.split(":").map((x) => Number.parseInt(x, 16)))),
+    ).toBe(true);
     expect(res.data.subarray(6, 12).equals(uplinkMac)).toBe(true);
     expect(res.data.subarray(12).equals(pkt.subarray(12))).toBe(true);
     expect(stat("steered")).toBe(1);
@@ -202,9 +216,9 @@ describe("source node: steering new connections in from_pod", () => {
     const ev = h.events().find((e) => e.reason === "egress_no_gateway");
     expect(ev?.verdict).toBe("dropped");
     // No entry for the family at all (IPv6 here) is the same.
-    expect(run("from_pod", withL4Checksum(buildPacket({ src: POD6, dst: REMOTE6, protocol: "udp" }))).retval).toBe(
-      TC_ACT_SHOT,
-    );
+    expect(
+      run("from_pod", withL4Checksum(buildPacket({ src: POD6, dst: REMOTE6, protocol: "udp" }))).retval,
+    ).toBe(TC_ACT_SHOT);
   });
 
   it("this node the active gateway: passed to its own SNAT", () => {
@@ -237,7 +251,13 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
     expect(stat("snat")).toBe(1);
     expect(stat("new_mappings")).toBe(1);
     const [m] = k.snatEntries();
-    expect(m).toMatchObject({ policyId: POLICY, pod: POD_B, podPort: 61500, egressIP: EGRESS, egressPort: 61500 });
+    expect(m).toMatchObject({
+      policyId: POLICY,
+      pod: POD_B,
+      podPort: 61500,
+      egressIP: EGRESS,
+      egressPort: 61500,
+    });
   });
 
   it("a pod port below the range is mapped into it; the reply is translated back to the pod", () => {
@@ -284,11 +304,19 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
 
   it("UDP: a valid checksum stays valid, a zero (absent) one stays zero", () => {
     policy("local");
-    const withSum = withL4Checksum(buildPacket({ src: POD, dst: REMOTE, protocol: "udp", sport: 61600, payload: Buffer.from("q") }));
+    const withSum = withL4Checksum(
+      buildPacket({ src: POD, dst: REMOTE, protocol: "udp", sport: 61600, payload: Buffer.from("q") }),
+    );
     const r1 = run("to_net", withSum);
     expect(endpoints(r1.data).src).toBe(EGRESS);
     expectValidChecksums(r1.data);
-    const noSum = buildPacket({ src: POD, dst: REMOTE, protocol: "udp", sport: 61601, payload: Buffer.from("q") });
+    const noSum = buildPacket({
+      src: POD,
+      dst: REMOTE,
+      protocol: "udp",
+      sport: 61601,
+      payload: Buffer.from("q"),
+    });
     const r2 = run("to_net", noSum);
     expect(endpoints(r2.data).src).toBe(EGRESS);
     expect(r2.data.readUInt16BE(l4ChecksumOffset(r2.data))).toBe(0);
@@ -313,7 +341,10 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
 
   it("IPv6: source rewritten, TCP checksum over the new pseudo-header holds, reply translated back", () => {
     policy("local");
-    const out = run("to_net", withL4Checksum(buildPacket({ src: POD6, dst: REMOTE6, protocol: "tcp", sport: 62000 })));
+    const out = run(
+      "to_net",
+      withL4Checksum(buildPacket({ src: POD6, dst: REMOTE6, protocol: "tcp", sport: 62000 })),
+    );
     expect(out.retval).toBe(TC_ACT_OK);
     const e = endpoints(out.data);
     expect(e.src).toBe("fd77:0:0:0:0:0:0:1");
@@ -321,7 +352,16 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
     expectValidChecksums(out.data);
     const back = run(
       "from_net",
-      withL4Checksum(buildPacket({ src: REMOTE6, dst: EGRESS6, protocol: "tcp", sport: 80, dport: 62000, flags: TCP_FLAGS.ACK })),
+      withL4Checksum(
+        buildPacket({
+          src: REMOTE6,
+          dst: EGRESS6,
+          protocol: "tcp",
+          sport: 80,
+          dport: 62000,
+          flags: TCP_FLAGS.ACK,
+        }),
+      ),
     );
     expect(endpoints(back.data).dst).toBe("fd00:1:0:0:0:0:0:10");
     expectValidChecksums(back.data);
@@ -375,7 +415,8 @@ describe("malformed and truncated packets", () => {
     policy("local");
     let ran = 0;
     for (let i = 0; i < 300; i++) {
-      const base = i % 2 ? tcp(POD, REMOTE, 61000 + i) : buildPacket({ src: POD, dst: REMOTE, protocol: "icmp" });
+      const base =
+        i % 2 ? tcp(POD, REMOTE, 61000 + i) : buildPacket({ src: POD, dst: REMOTE, protocol: "icmp" });
       const f = Buffer.from(base.subarray(0, 14 + ((i * 7) % (base.length - 13))));
       randomBytes(Math.max(0, f.length - 34)).copy(f, 34);
       if (i % 5 === 0) randomBytes(f.length - 14).copy(f, 14);

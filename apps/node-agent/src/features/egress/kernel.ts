@@ -83,7 +83,15 @@ export const egwSnatEntry = defineStruct("egw_snat_entry", {
   last_seen_ns: "u64",
 });
 
-export const egressLayouts = [egwPolicyKey, egwPolicyInfo, egwGwKey, egwGw, egwFlow, egwSnatKey, egwSnatEntry];
+export const egressLayouts = [
+  egwPolicyKey,
+  egwPolicyInfo,
+  egwGwKey,
+  egwGw,
+  egwFlow,
+  egwSnatKey,
+  egwSnatEntry,
+];
 
 /** What the policy and gateway maps should hold: the agent builds it from the desired state (plan.ts). */
 export interface EgressDatapathState {
@@ -128,20 +136,29 @@ export function encodeEgressState(s: EgressDatapathState): { policy: Want; gw: W
       throw new TypeError(`source ${e.source} and destination ${e.destination} are of different families`);
     put(
       policy,
-      egwPolicyKey.encode({ prefixlen: 32 + 128 + dst.prefix, family: dst.family, saddr: src.bytes, daddr: dst.bytes }),
+      egwPolicyKey.encode({
+        prefixlen: 32 + 128 + dst.prefix,
+        family: dst.family,
+        saddr: src.bytes,
+        daddr: dst.bytes,
+      }),
       egwPolicyInfo.encode({ policy_id: e.policyId, flags: e.excluded ? EGW_F_EXCLUDED : 0 }),
       `source ${e.source} destination ${e.destination}`,
     );
   }
   for (const g of s.gateways) {
-    if (g.mode === "remote" && !g.nexthop) throw new TypeError(`policy ${g.policyId}: a remote gateway needs a next hop`);
-    if (g.mode === "local" && !g.egressIP) throw new TypeError(`policy ${g.policyId}: a local gateway needs an egress IP`);
+    if (g.mode === "remote" && !g.nexthop)
+      throw new TypeError(`policy ${g.policyId}: a remote gateway needs a next hop`);
+    if (g.mode === "local" && !g.egressIP)
+      throw new TypeError(`policy ${g.policyId}: a local gateway needs an egress IP`);
     put(
       gw,
       egwGwKey.encode({ policy_id: g.policyId, family: g.family }),
       egwGw.encode({
         mode: GW_MODE[g.mode],
-        nexthop: g.nexthop ? family(parseAddr(g.nexthop), g.family, `policy ${g.policyId} next hop`).bytes : Buffer.alloc(16),
+        nexthop: g.nexthop
+          ? family(parseAddr(g.nexthop), g.family, `policy ${g.policyId} next hop`).bytes
+          : Buffer.alloc(16),
         egress_ip: g.egressIP
           ? family(parseAddr(g.egressIP), g.family, `policy ${g.policyId} egress IP`).bytes
           : Buffer.alloc(16),
@@ -198,7 +215,9 @@ export class EgressKernel {
           written += changed.length;
         }
         for (const [n, w] of [...order].reverse()) {
-          const stale = [...before.get(n)!.keys()].filter((id) => !w.has(id)).map((id) => Buffer.from(id, "hex"));
+          const stale = [...before.get(n)!.keys()]
+            .filter((id) => !w.has(id))
+            .map((id) => Buffer.from(id, "hex"));
           deleteBatch(this.maps[n], stale);
           removed += stale.length;
         }
