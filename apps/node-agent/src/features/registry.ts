@@ -11,7 +11,13 @@ import { type BgpControllerOptions, BgpFeature, bgpCli } from "./bgp/index.js";
 import { DnsFeature, dnsCli } from "./dns/index.js";
 import { EgressFeature, egressCli } from "./egress/index.js";
 import type { AgentFeature, FeatureContext } from "./feature.js";
-import { type PolicyDatapath, PolicyFeature, policyCli, UnenforcedDatapath } from "./policy/index.js";
+import {
+  EbpfDatapath,
+  type PolicyDatapath,
+  PolicyFeature,
+  policyCli,
+  UnenforcedDatapath,
+} from "./policy/index.js";
 import { RoutingFeature, routingCli } from "./routing/index.js";
 import { Srv6Feature, srv6Cli } from "./srv6/index.js";
 
@@ -31,7 +37,10 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
     policy,
     // Right after policy, and it refuses a state it cannot write: CNI ADD waits for an applied
     // state holding the pod, so a selected pod's steering is in the kernel before ADD returns.
-    new EgressFeature(ctx, { pinDir }),
+    new EgressFeature(ctx, {
+      pinDir,
+      ...(datapath instanceof EbpfDatapath ? { setUplinks: (names) => datapath.setUplinks(names) } : {}),
+    }),
     // After policy: its endpoint hook has attached the programs the redirect map steers.
     new DnsFeature(ctx, {
       pinDir,

@@ -16,6 +16,7 @@ import type { Metric } from "prom-client";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { FeatureCli } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
+import { parseCidr } from "../../datapath/index.js";
 import type { ComponentStatus, NodeDesiredState } from "../../sync/channel.js";
 import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
 import { EgressKernel, type EgressSnatEntry } from "./kernel.js";
@@ -31,6 +32,8 @@ export interface EgressFeatureDeps {
   pinDir?: string;
   /** An interface's addresses (a gateway given by `interface`); default: this process's view. */
   interfaceAddresses?(name: string): string[];
+  /** The uplink programs (from_net, to_net) on exactly these interfaces (the eBPF datapath's). */
+  setUplinks?(ifnames: string[]): Promise<unknown>;
 }
 
 /** The interface's addresses as this process sees them, link-local IPv6 left out (not routable). */
@@ -38,6 +41,26 @@ function localInterfaceAddresses(name: string): string[] {
   return (networkInterfaces()[name] ?? [])
     .map((a) => a.address)
     .filter((a) => !a.toLowerCase().startsWith("fe80:"));
+}
+
+/** The interface holding `ip`, else one with an address whose subnet holds it. */
+function localInterfaceOf(ip: string): string | undefined {
+  const all = Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
+    (addrs ?? []).filter((a) => !a.internal).map((a) => ({ name, a })),
+  );
+  const exact = all.find(({ a }) => a.address === ip);
+  if (exact) return exact.name;
+  return all.find(({ a }) => a.cidr && cidrHolds(a.cidr, ip))?.name;
+}
+
+function cidrHolds(cidr: string, ip: string): boolean {
+  try {
+    const c = parseCidr(cidr);
+    const a = parseCidr(`${ip}/${c.prefix}`);
+    return a.family === c.family && a.bytes.equals(c.bytes);
+  } catch {
+    return false;
+  }
 }
 
 export class EgressFeature implements AgentFeature {
@@ -75,10 +98,16 @@ export class EgressFeature implements AgentFeature {
       const plan = planEgress(next.egressGateway, next.endpoints, {
         nodeName: next.node.name,
         interfaceAddresses: this.deps.interfaceAddresses ?? localInterfaceAddresses,
+        interfaceOf: localInterfaceOf,
       });
       if (this.kernel) {
         const { written, removed } = this.kernel.apply(plan.state);
         if (written || removed) this.ctx.log.info({ written, removed }, "egress: maps updated");
+        // Maps first: the uplink programs find this node's translations as they start.
+        const uplinks = [
+          ...new Set(plan.policies.map((p) => p.uplink).filter((u): u is string => u !== null)),
+        ];
+        await this.deps.setUplinks?.(uplinks.sort());
       }
       this.plan = plan;
       this.error = undefined;

@@ -28,9 +28,10 @@ function policy(over: Partial<EgressPolicyState> = {}): EgressPolicyState {
   };
 }
 
-const ctx = (nodeName: string, ifaces: Record<string, string[]> = {}) => ({
+const ctx = (nodeName: string, ifaces: Record<string, string[]> = { eth0: ["192.168.0.2"] }) => ({
   nodeName,
   interfaceAddresses: (n: string) => ifaces[n] ?? [],
+  interfaceOf: (ip: string) => Object.keys(ifaces).find((n) => ifaces[n]?.includes(ip)),
 });
 
 describe("planEgress", () => {
@@ -76,7 +77,7 @@ describe("planEgress", () => {
     expect(plan.state.gateways).toEqual([
       { policyId: egressPolicyId("partner"), family: 4, mode: "local", egressIP: "192.168.0.2" },
     ]);
-    expect(plan.policies[0]).toMatchObject({ role: "gateway", mode: { ipv4: "snat" } });
+    expect(plan.policies[0]).toMatchObject({ role: "gateway", mode: { ipv4: "snat" }, uplink: "eth0" });
   });
 
   it("a standby gateway with local pods steers them to the active one", () => {
@@ -107,6 +108,18 @@ describe("planEgress", () => {
     expect(plan.state.entries.map((e) => `${e.source} ${e.destination}`)).toEqual([
       "10.1.0.10 203.0.113.0/24",
       "fd00:1::10 2001:db8::/32",
+    ]);
+  });
+
+  it("an egress IP on no interface of the gateway: not translated, and it says so", () => {
+    const plan = planEgress(
+      [policy({ isGateway: true, sourceIPs: ["10.1.0.10"] })],
+      endpoints,
+      ctx("n2", {}),
+    );
+    expect(plan.state.gateways[0]).toMatchObject({ mode: "none" });
+    expect(plan.policies[0]?.problems).toEqual([
+      "egress IP 192.168.0.2 is on no interface of this node: IPv4 traffic is not translated",
     ]);
   });
 

@@ -25,6 +25,8 @@ export interface PlannedEgressPolicy {
   mode: { ipv4: "steer" | "snat" | "drop" | null; ipv6: "steer" | "snat" | "drop" | null };
   activeGateway: string | null;
   egressIP: string | null;
+  /** This node the active gateway: the interface its translation runs on (the egress IP's). */
+  uplink: string | null;
   /** Local pods selected (source role), and those the agent has no address for. */
   selectedLocalPods: string[];
   missingLocalPods: string[];
@@ -41,6 +43,8 @@ export interface EgressPlanContext {
   nodeName: string;
   /** The addresses of one of this node's interfaces (for a gateway given by `interface`). */
   interfaceAddresses(name: string): string[];
+  /** The interface holding `ip`, or one whose subnet holds it. */
+  interfaceOf(ip: string): string | undefined;
 }
 
 /**
@@ -115,6 +119,7 @@ export function planEgress(
     const active = p.gateways.find((g) => g.active);
     const mode: PlannedEgressPolicy["mode"] = { ipv4: null, ipv6: null };
     let egressIP: string | null = null;
+    let uplink: string | null = null;
     for (const f of [4, 6] as const) {
       if (!families.has(f)) continue;
       let m: GatewayMode = "none";
@@ -124,9 +129,15 @@ export function planEgress(
         problems.push("no active gateway: matching traffic is dropped");
       } else if (active.node === ctx.nodeName) {
         eip = egressIPFor(active, f, ctx);
-        if (eip) {
+        const dev = eip && (active.interface ?? ctx.interfaceOf(eip));
+        if (eip && dev) {
           m = "local";
           egressIP ??= eip;
+          uplink ??= dev;
+        } else if (eip) {
+          problems.push(
+            `egress IP ${eip} is on no interface of this node: IPv${f} traffic is not translated`,
+          );
         } else
           problems.push(
             active.interface
@@ -175,6 +186,7 @@ export function planEgress(
       mode,
       activeGateway: active?.node ?? null,
       egressIP,
+      uplink,
       selectedLocalPods: selected,
       missingLocalPods: missing,
       problems: [...new Set(problems)].slice(0, 16),
