@@ -24,6 +24,10 @@
  *                   follow (from_pod's established path). A policy applied or moved later thus
  *                   changes new connections only; a connection older than the policy has no
  *                   entry and stays on its direct path (moving it would cut it at the remote).
+ *                   Two exceptions keep the pod's address in: a connection whose policy has no
+ *                   gateway now is dropped, and one whose first packet was dropped for want of a
+ *                   gateway (pinned NONE: conntrack already passes its retransmissions) takes
+ *                   the gateway there is when it retries.
  *
  * Gateway node (hook_snat, to_net; hook_egress_gw_return, from_net):
  *   The same mdp_egw_policy entries, written for every source pod of the policy (not only the
@@ -288,7 +292,19 @@ static __always_inline int egw_from_pod(struct __sk_buff *skb, const struct flow
 		struct ct_key ck;
 		ct_fill(&ck, f, DIR_EGRESS, false);
 		struct egw_flow *fl = bpf_map_lookup_elem(&mdp_egw_flow, &ck);
-		if (!fl || fl->mode != EGW_GW_REMOTE)
+		if (!fl)
+			return CTX_ACT_OK; /* older than the policy: its direct path */
+		/* The policy has no gateway now: drop, never let the pod's address out. */
+		struct egw_gw *now = egw_gateway(fl->policy_id, f->family);
+		if (!now || (now->mode != EGW_GW_REMOTE && now->mode != EGW_GW_LOCAL))
+			return egw_drop(skb, DROP_EGRESS_NO_GATEWAY);
+		if (fl->mode == EGW_GW_NONE) {
+			/* Its first packet was dropped for want of a gateway (conntrack passes the
+			 * retransmission as established): it takes the gateway there is now. */
+			fl->mode = now->mode;
+			__builtin_memcpy(fl->nexthop, now->nexthop, 16);
+		}
+		if (fl->mode != EGW_GW_REMOTE)
 			return CTX_ACT_OK;
 		__u8 nh[16];
 		__builtin_memcpy(nh, fl->nexthop, 16);
@@ -305,18 +321,21 @@ static __always_inline int egw_from_pod(struct __sk_buff *skb, const struct flow
 	}
 	__u32 policy_id = pol->policy_id;
 	struct egw_gw *gw = egw_gateway(policy_id, f->family);
-	if (!gw || (gw->mode != EGW_GW_REMOTE && gw->mode != EGW_GW_LOCAL))
-		return egw_drop(skb, DROP_EGRESS_NO_GATEWAY);
-
 	struct egw_flow fl = {};
 	fl.policy_id = policy_id;
-	fl.mode = gw->mode;
-	__builtin_memcpy(fl.nexthop, gw->nexthop, 16);
+	if (gw && (gw->mode == EGW_GW_REMOTE || gw->mode == EGW_GW_LOCAL)) {
+		fl.mode = gw->mode;
+		__builtin_memcpy(fl.nexthop, gw->nexthop, 16);
+	}
+	/* Pinned even when dropped: conntrack has the flow now (from_pod created it before this
+	 * hook), so its retransmissions come back as established and must meet the policy too. */
 	if (ct_trackable(f)) {
 		struct ct_key ck;
 		ct_fill(&ck, f, DIR_EGRESS, false);
 		bpf_map_update_elem(&mdp_egw_flow, &ck, &fl, BPF_ANY);
 	}
+	if (fl.mode == EGW_GW_NONE)
+		return egw_drop(skb, DROP_EGRESS_NO_GATEWAY);
 	if (fl.mode == EGW_GW_LOCAL) {
 		egw_count(EGW_STAT_LOCAL, skb->len);
 		return CTX_ACT_OK;

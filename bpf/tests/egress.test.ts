@@ -157,15 +157,34 @@ describe("source node: steering new connections in from_pod", () => {
     expect(h.dp.maps.counter(POINT.FROM_POD, REASON.REDIRECTED).packets).toBe(1n);
   });
 
-  it("later packets of the connection follow the first, even once the policy has no gateway", () => {
+  it("later packets of the connection follow the first, also when the active gateway moves", () => {
     policy("remote");
     expect(run("from_pod", tcp(POD, REMOTE, 41001)).retval).toBe(TC_ACT_REDIRECT);
-    policy("none");
+    policy("remote", { gateways: [{ policyId: POLICY, family: 4, mode: "local", egressIP: EGRESS }] });
     const ack = run("from_pod", tcp(POD, REMOTE, 41001, 443, TCP_FLAGS.ACK));
     expect(ack.retval).toBe(TC_ACT_REDIRECT);
+    expect(ack.data.subarray(0, 6).toString("hex")).toBe(GW_MAC.replaceAll(":", ""));
     expect(stat("steered")).toBe(2);
-    // A new connection now meets the policy as it is.
-    expect(run("from_pod", tcp(POD, REMOTE, 41002)).retval).toBe(TC_ACT_SHOT);
+    // A new connection takes the gateway as it is now (this node).
+    expect(run("from_pod", tcp(POD, REMOTE, 41002)).retval).toBe(TC_ACT_OK);
+  });
+
+  it("once the policy has no gateway, its established connections are dropped too, never sent direct", () => {
+    policy("remote");
+    expect(run("from_pod", tcp(POD, REMOTE, 41004)).retval).toBe(TC_ACT_REDIRECT);
+    policy("none");
+    expect(run("from_pod", tcp(POD, REMOTE, 41004, 443, TCP_FLAGS.ACK)).retval).toBe(TC_ACT_SHOT);
+    expect(h.dp.maps.counter(POINT.FROM_POD, REASON.EGRESS_NO_GATEWAY).packets).toBe(1n);
+  });
+
+  it("a SYN dropped for want of a gateway: its retransmission (established in conntrack) is dropped too, and takes a gateway that appears", () => {
+    policy("none");
+    expect(run("from_pod", tcp(POD, REMOTE, 41005)).retval).toBe(TC_ACT_SHOT);
+    expect(run("from_pod", tcp(POD, REMOTE, 41005)).retval).toBe(TC_ACT_SHOT);
+    expect(h.dp.maps.counter(POINT.FROM_POD, REASON.EGRESS_NO_GATEWAY).packets).toBe(2n);
+    policy("remote");
+    expect(run("from_pod", tcp(POD, REMOTE, 41005)).retval).toBe(TC_ACT_REDIRECT);
+    expect(run("from_pod", tcp(POD, REMOTE, 41005, 443, TCP_FLAGS.ACK)).retval).toBe(TC_ACT_REDIRECT);
   });
 
   it("a connection older than the policy keeps its direct path", () => {

@@ -203,7 +203,13 @@ export const egressCli: FeatureCli = {
         const v = (await call.get("/v1/egress")) as View;
         if (sub === "policies") {
           if (call.json)
-            call.out(JSON.stringify({ off: v.off, error: v.error, policies: v.policies }, null, 2));
+            call.out(
+              JSON.stringify(
+                { off: v.off, error: v.error, policies: v.policies, counters: v.counters },
+                null,
+                2,
+              ),
+            );
           else {
             if (v.off) call.out(v.off);
             if (v.error) call.out(`error: ${v.error}`);

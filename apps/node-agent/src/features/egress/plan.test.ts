@@ -84,6 +84,8 @@ describe("planEgress", () => {
     const plan = planEgress([policy({ isGateway: true, sourceIPs: ["10.1.0.10"] })], endpoints, ctx("n3"));
     expect(plan.state.gateways[0]).toMatchObject({ mode: "remote", nexthop: "192.168.0.2" });
     expect(plan.policies[0]?.role).toBe("source+gateway");
+    // Its uplink programs stay: what it translated while active is still translated.
+    expect(plan.policies[0]?.uplink).toBe("eth0");
   });
 
   it("egress IP from the gateway's interface, of the right family; IPv6 CIDRs use the pod's IPv6 address", () => {

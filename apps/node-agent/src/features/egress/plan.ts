@@ -25,7 +25,7 @@ export interface PlannedEgressPolicy {
   mode: { ipv4: "steer" | "snat" | "drop" | null; ipv6: "steer" | "snat" | "drop" | null };
   activeGateway: string | null;
   egressIP: string | null;
-  /** This node the active gateway: the interface its translation runs on (the egress IP's). */
+  /** This node a gateway of the policy (active or standby): the interface its translation runs on (the egress IP's). */
   uplink: string | null;
   /** Local pods selected (source role), and those the agent has no address for. */
   selectedLocalPods: string[];
@@ -161,6 +161,16 @@ export function planEgress(
         ...(nexthop ? { nexthop } : {}),
         ...(eip ? { egressIP: eip } : {}),
       });
+    }
+
+    // A standby gateway keeps its uplink programs too: connections it translated while it was
+    // active (and that their source nodes keep sending it) are still translated, not sent on
+    // with the pod's address; it makes no new translations (its policy is not LOCAL here).
+    const own = p.gateways.find((g) => g.node === ctx.nodeName);
+    for (const f of [4, 6] as const) {
+      if (uplink || !own || !families.has(f)) continue;
+      const eip = egressIPFor(own, f, ctx);
+      uplink = (eip && (own.interface ?? ctx.interfaceOf(eip))) || null;
     }
 
     const add = (source: string, destination: string, excluded: boolean) => {
