@@ -4,7 +4,7 @@
  * Validates headers (malformed packets stop here with a reason) and hosts the SRv6
  * decap and egress-gateway return hooks. Pod ingress policy is enforced at to_pod.
  *
- *   parse → hook_srv6_decap → hook_egress_gw_return → finish
+ *   parse (a non-first fragment: pass) → hook_srv6_decap → hook_egress_gw_return → finish
  */
 #include "lib/common.h"
 #include "lib/exit.h"
@@ -15,6 +15,10 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f)
 {
 	int ret = parse_packet(skb, f);
 
+	/* A later fragment has no ports to decide on, but on the uplink it is the node's own or
+	 * transit traffic (pods cannot send one: from_pod drops them), which must not break: pass. */
+	if (ret == -DROP_FRAG_UNSUPPORTED)
+		return 0;
 	if (ret < 0)
 		return ret;
 	if (ret == PARSE_NOT_IP)

@@ -4,7 +4,7 @@
  * Enforces the sending endpoint's egress policy.
  *
  *   parse → (not IP: pass) → (IPv6 ND: pass) → conntrack (established / reply:
- *   hook_dns_redirect, hook_srv6_encap) → endpoint by source address (unknown: pass, not ours) →
+ *   hook_dns_redirect, hook_egress_gw, hook_srv6_encap) → endpoint by source address (unknown: pass, not ours) →
  *   hook_dns_redirect → egress policy → conntrack create → hook_egress_gw →
  *   hook_srv6_encap → finish
  */
@@ -23,6 +23,10 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f, struct 
 		 * query's segments after the SYN); the hook ignores everything else (ep NULL). */
 		if (ret == 0) {
 			ret = hook_dns_redirect(skb, f, NULL);
+			if (ret)
+				return ret;
+			/* An established connection the egress gateway steered keeps going to its gateway. */
+			ret = hook_egress_gw(skb, f, NULL);
 			if (ret)
 				return ret;
 			/* Established and reply packets of a VRF member are encapsulated too. */

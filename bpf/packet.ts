@@ -113,3 +113,56 @@ export function buildPacket(spec: PacketSpec): Buffer {
 
 /** Offsets of the headers inside a frame from buildPacket (no IP options / extension headers). */
 export const OFFSET = { ETH_TYPE: 12, L3: 14, L4_V4: 34, L4_V6: 54 } as const;
+
+/**
+ * The L4 checksum of a frame from buildPacket (TCP, UDP, ICMP, ICMPv6; pseudo-header where the
+ * protocol has one), as it should be: 0 in the checksum field is taken as the field's value.
+ */
+export function l4Checksum(frame: Buffer): number {
+  const v6 = frame.readUInt16BE(OFFSET.ETH_TYPE) === 0x86dd;
+  const l4off = v6 ? OFFSET.L4_V6 : OFFSET.L3 + ((frame[OFFSET.L3] ?? 0) & 0x0f) * 4;
+  const proto = v6 ? (frame[OFFSET.L3 + 6] ?? 0) : (frame[OFFSET.L3 + 9] ?? 0);
+  const seg = Buffer.from(frame.subarray(l4off));
+  const csumAt = proto === PROTO.TCP ? 16 : proto === PROTO.UDP ? 6 : 2;
+  seg.writeUInt16BE(0, csumAt);
+  let pseudo = Buffer.alloc(0);
+  if (proto !== PROTO.ICMP) {
+    const addrs = v6
+      ? frame.subarray(OFFSET.L3 + 8, OFFSET.L3 + 40)
+      : frame.subarray(OFFSET.L3 + 12, OFFSET.L3 + 20);
+    const tail = Buffer.alloc(v6 ? 8 : 4);
+    if (v6) {
+      tail.writeUInt32BE(seg.length, 0);
+      tail[7] = proto;
+    } else {
+      tail[1] = proto;
+      tail.writeUInt16BE(seg.length, 2);
+    }
+    pseudo = Buffer.concat([addrs, tail]);
+  }
+  const sum = checksum(Buffer.concat([pseudo, seg]));
+  // UDP sends a computed 0 as 0xffff (0 means "no checksum").
+  return proto === PROTO.UDP && sum === 0 ? 0xffff : sum;
+}
+
+/** Where the L4 checksum of a frame from buildPacket sits. */
+export function l4ChecksumOffset(frame: Buffer): number {
+  const v6 = frame.readUInt16BE(OFFSET.ETH_TYPE) === 0x86dd;
+  const l4off = v6 ? OFFSET.L4_V6 : OFFSET.L3 + ((frame[OFFSET.L3] ?? 0) & 0x0f) * 4;
+  const proto = v6 ? (frame[OFFSET.L3 + 6] ?? 0) : (frame[OFFSET.L3 + 9] ?? 0);
+  return l4off + (proto === PROTO.TCP ? 16 : proto === PROTO.UDP ? 6 : 2);
+}
+
+/** The frame with its L4 checksum filled in (buildPacket leaves it 0). */
+export function withL4Checksum(frame: Buffer): Buffer {
+  const out = Buffer.from(frame);
+  out.writeUInt16BE(l4Checksum(out), l4ChecksumOffset(out));
+  return out;
+}
+
+/** Whether the IPv4 header checksum of a frame holds (true for IPv6, which has none). */
+export function ipv4HeaderValid(frame: Buffer): boolean {
+  if (frame.readUInt16BE(OFFSET.ETH_TYPE) !== 0x0800) return true;
+  const ihl = ((frame[OFFSET.L3] ?? 0) & 0x0f) * 4;
+  return checksum(frame.subarray(OFFSET.L3, OFFSET.L3 + ihl)) === 0;
+}

@@ -3,7 +3,7 @@
  * to_net: tcx egress on the uplink — packets leaving the node.
  * Validates headers and hosts the egress-gateway SNAT hook.
  *
- *   parse → hook_snat → finish
+ *   parse (a non-first fragment: pass) → hook_snat → finish
  */
 #include "lib/common.h"
 #include "lib/exit.h"
@@ -14,6 +14,10 @@ static __always_inline int handle(struct __sk_buff *skb, struct flow *f)
 {
 	int ret = parse_packet(skb, f);
 
+	/* A later fragment has no ports to decide on, but on the uplink it is the node's own or
+	 * transit traffic (pods cannot send one: from_pod drops them), which must not break: pass. */
+	if (ret == -DROP_FRAG_UNSUPPORTED)
+		return 0;
 	if (ret < 0)
 		return ret;
 	if (ret == PARSE_NOT_IP)

@@ -59,6 +59,57 @@ export async function startTcpServer(netns: string, port: number, tag: string): 
   };
 }
 
+// Like SERVER, and prints every accepted connection's source address as it arrives ("from <addr>"),
+// even one whose client gives up before the answer: what a firewall in front of it would see.
+const RECORDING_SERVER = `
+const net = require("node:net");
+const [port, tag] = process.argv.slice(1);
+const s = net.createServer((c) => {
+  const from = c.remoteAddress.replace(/^::ffff:/, "");
+  console.log("from " + from);
+  c.on("error", () => {});
+  c.end(tag + " " + from + "\\n");
+});
+s.listen({ port: Number(port), host: "::", ipv6Only: false }, () => console.log("listening"));
+`;
+
+export interface RecordingServer extends TcpServer {
+  /** Source addresses of every connection accepted so far, in order. */
+  sources(): string[];
+}
+
+/** A TCP server in `netns` answering "<tag> <client address>" that records every client address. */
+export async function startRecordingServer(
+  netns: string,
+  port: number,
+  tag: string,
+): Promise<RecordingServer> {
+  const child = spawn(
+    "ip",
+    ["netns", "exec", netns, process.execPath, "-e", RECORDING_SERVER, String(port), tag],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d;
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await waitForLine(child, "listening", `recording server in ${netns}`);
+  return {
+    sources: () =>
+      out
+        .split("\n")
+        .filter((l) => l.startsWith("from "))
+        .map((l) => l.slice(5)),
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
 export interface TcpResult {
   ok: boolean;
   /** "<tag> <address the server saw>" on success; the error code otherwise. */

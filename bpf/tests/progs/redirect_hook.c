@@ -12,6 +12,8 @@
 #define HOOK_EGRESS_GW
 static __always_inline int hook_egress_gw(struct __sk_buff *skb, const struct flow *f, const struct endpoint_info *ep)
 {
+	if (!ep)
+		return 0; /* established packets: from_pod calls the hook for them too */
 	return bpf_redirect(skb->ifindex, 0);
 }
 

@@ -1,9 +1,11 @@
 // The TypeScript layouts must match the C structs byte for byte: compare them with the
 // BTF that clang emitted into the built objects.
 import { execFileSync } from "node:child_process";
-import { objectPath, programs } from "@meridian/bpf";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { bpfDir, objectPath, programs } from "@meridian/bpf";
 import { describe, expect, it } from "vitest";
-import { allLayouts, endpointKey, formatAddr, ipcacheKey, parseAddr, parseCidr } from "./layout";
+import { allLayouts, endpointKey, formatAddr, ipcacheKey, parseAddr, parseCidr, REASON } from "./layout";
 
 interface BtfStruct {
   size: number;
@@ -54,6 +56,19 @@ describe("layouts match the BTF of the built objects", () => {
       );
     });
   }
+});
+
+describe("drop reasons match the C headers", () => {
+  it("every DROP_* of bpf/lib/*.h is in REASON with its number, and every REASON drop is in a header", () => {
+    const lib = path.join(bpfDir, "lib");
+    const inC = new Map<string, number>();
+    for (const f of readdirSync(lib).filter((n) => n.endsWith(".h")))
+      for (const m of readFileSync(path.join(lib, f), "utf8").matchAll(/^#define DROP_(\w+) (\d+)/gm))
+        if (!m[1]!.startsWith("EVENTS_")) inC.set(m[1]!, Number(m[2])); // DROP_EVENTS_*: the event rate limit
+    const notDrops = new Set(["FORWARDED", "EVENTS_SUPPRESSED", "REDIRECTED", "EVENTS_LOST"]);
+    const inTs = new Map(Object.entries(REASON).filter(([k]) => !notDrops.has(k)));
+    expect(Object.fromEntries(inTs)).toEqual(Object.fromEntries(inC));
+  });
 });
 
 describe("codec", () => {

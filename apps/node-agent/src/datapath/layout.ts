@@ -128,7 +128,7 @@ export const DIRECTION = { INGRESS: 0, EGRESS: 1 } as const;
 export const EP_FLAGS = {
   POLICY_INGRESS: 1 << 0,
   POLICY_EGRESS: 1 << 1,
-  // Bits 2-4 are kept for DNS redirect, egress gateway and SRv6 (bpf/lib/types.h).
+  // Bits 2-4 are kept for DNS redirect, egress gateway and SRv6 (bpf/lib/types.h); none uses them yet.
 } as const;
 export const VERDICT = { ALLOW: 1, DENY: 2 } as const;
 /** ct_entry.flags: a flow a policy change no longer allows (and whether an explicit deny said so). */
@@ -155,6 +155,11 @@ export const REASON = {
   SRV6_BAD_SRH: 45,
   SRV6_SEGLEFT: 46,
   SRV6_BAD_INNER: 47,
+  // Egress gateway (bpf/lib/egress_gw.h).
+  EGRESS_NO_GATEWAY: 48,
+  EGRESS_UNREACHABLE: 49,
+  EGRESS_NO_PORT: 50,
+  EGRESS_SNAT: 51,
   EVENTS_SUPPRESSED: 61,
   REDIRECTED: 62,
   EVENTS_LOST: 63,

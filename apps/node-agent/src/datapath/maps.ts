@@ -63,6 +63,11 @@ export const FEATURE_MAP_NAMES = [
   "mdp_srv6_vrfep",
   "mdp_srv6_cfg",
   "mdp_srv6_stats",
+  "mdp_egw_policy",
+  "mdp_egw_gw",
+  "mdp_egw_flow",
+  "mdp_egw_snat",
+  "mdp_egw_stats",
 ] as const;
 
 export interface Endpoint {

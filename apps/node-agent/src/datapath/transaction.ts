@@ -2,10 +2,15 @@
 // write touches are read first; when the write throws midway (a map full, the kernel refusing an
 // entry), they are put back entry for entry and the error says so, so the last good state stays
 // in force and the caller's view of it (what it last applied) stays true.
+import type { BpfMap } from "@meridian/native";
 import type { Logger } from "pino";
-import { type DatapathMaps, deleteBatch, type MapName, mapEntries, writeBatch } from "./maps";
+import { deleteBatch, mapEntries, writeBatch } from "./maps";
 
-type Snapshot = Map<MapName, Map<string, Buffer>>;
+/** The policy datapath's maps (DatapathMaps), or a feature's own, by name. */
+interface NamedMaps<N extends string> {
+  maps: Record<N, BpfMap>;
+}
+type Snapshot<N extends string> = Map<N, Map<string, Buffer>>;
 
 /**
  * Runs `write` against `maps`; if it throws, every map in `names` is restored to what it held
@@ -13,9 +18,9 @@ type Snapshot = Map<MapName, Map<string, Buffer>>;
  * last good state"). Entries are compared by value, so a write that changed nothing restores
  * nothing.
  */
-export function withRollback<T>(
-  maps: DatapathMaps,
-  names: readonly MapName[],
+export function withRollback<T, N extends string>(
+  maps: NamedMaps<N>,
+  names: readonly N[],
   write: () => T,
   log?: Logger,
 ): T {
@@ -34,15 +39,15 @@ export function withRollback<T>(
   }
 }
 
-function snapshot(maps: DatapathMaps, names: readonly MapName[]): Snapshot {
-  const out: Snapshot = new Map();
+function snapshot<N extends string>(maps: NamedMaps<N>, names: readonly N[]): Snapshot<N> {
+  const out: Snapshot<N> = new Map();
   for (const n of names)
     out.set(n, new Map(mapEntries(maps.maps[n]).map(([k, v]) => [k.toString("hex"), Buffer.from(v)])));
   return out;
 }
 
 /** Put the maps back to `before`: delete what was added first (frees room), then rewrite the rest. */
-function restore(maps: DatapathMaps, before: Snapshot): void {
+function restore<N extends string>(maps: NamedMaps<N>, before: Snapshot<N>): void {
   for (const [n, was] of before) {
     const map = maps.maps[n];
     const now = new Map(mapEntries(map).map(([k, v]) => [k.toString("hex"), v]));

@@ -17,7 +17,7 @@ import { UnenforcedDatapath } from "./policy/index.js";
 import { createFeatures, FEATURE_CLIS } from "./registry.js";
 
 /** Sections no subsystem of this agent enforces yet (their features are being built). */
-const NOT_ENFORCED_YET = ["identities", "egressGateway", "problems"];
+const NOT_ENFORCED_YET = ["identities", "problems"];
 /** Read by the agent's core: the node's own PodCIDRs. */
 const CORE_SECTIONS = ["node"];
 
@@ -47,9 +47,13 @@ afterAll(async () => {
 });
 
 describe("the agent's subsystems", () => {
-  it("are the policy datapath, DNS, BGP, SRv6 and routing, applied in that order, each its own component", () => {
-    expect(features.map((f) => f.component)).toEqual(["datapath", "dns", "bgp", "srv6", "routing"]);
-    expect(features.filter((f) => f.refusesStateOnFailure).map((f) => f.component)).toEqual(["datapath"]);
+  it("are the policy datapath, egress gateway, DNS, BGP, SRv6 and routing, applied in that order, each its own component", () => {
+    expect(features.map((f) => f.component)).toEqual(["datapath", "egress", "dns", "bgp", "srv6", "routing"]);
+    // Egress refuses too: CNI ADD must not return before a selected pod's steering is written.
+    expect(features.filter((f) => f.refusesStateOnFailure).map((f) => f.component)).toEqual([
+      "datapath",
+      "egress",
+    ]);
   });
 
   it("consume every section of the desired state, or it is one no feature enforces yet", () => {
@@ -115,7 +119,7 @@ describe("the agent's subsystems", () => {
     );
     expect(routes.length).toBe(new Set(routes).size);
     const commands = FEATURE_CLIS.flatMap((c) => c.commands.map((x) => x.name));
-    expect(commands).toEqual(["policy", "flows", "dns", "bgp", "srv6"]);
+    expect(commands).toEqual(["policy", "flows", "egress", "dns", "bgp", "srv6"]);
   });
 });
 

@@ -9,8 +9,15 @@
 import type { FeatureCli } from "../cli/command.js";
 import { type BgpControllerOptions, BgpFeature, bgpCli } from "./bgp/index.js";
 import { DnsFeature, dnsCli } from "./dns/index.js";
+import { EgressFeature, egressCli } from "./egress/index.js";
 import type { AgentFeature, FeatureContext } from "./feature.js";
-import { type PolicyDatapath, PolicyFeature, policyCli, UnenforcedDatapath } from "./policy/index.js";
+import {
+  EbpfDatapath,
+  type PolicyDatapath,
+  PolicyFeature,
+  policyCli,
+  UnenforcedDatapath,
+} from "./policy/index.js";
 import { RoutingFeature, routingCli } from "./routing/index.js";
 import { Srv6Feature, srv6Cli } from "./srv6/index.js";
 
@@ -25,18 +32,25 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
   const policy = new PolicyFeature(ctx, opts.datapath ?? new UnenforcedDatapath());
   const datapath = policy.datapath;
   const bgp = opts.bgp === false ? undefined : new BgpFeature(ctx, opts.bgp ?? {});
+  const pinDir = datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined;
   return [
     policy,
+    // Right after policy, and it refuses a state it cannot write: CNI ADD waits for an applied
+    // state holding the pod, so a selected pod's steering is in the kernel before ADD returns.
+    new EgressFeature(ctx, {
+      pinDir,
+      ...(datapath instanceof EbpfDatapath ? { setUplinks: (names) => datapath.setUplinks(names) } : {}),
+    }),
     // After policy: its endpoint hook has attached the programs the redirect map steers.
     new DnsFeature(ctx, {
-      pinDir: datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined,
+      pinDir,
       claimIpcache: (claims) => policy.claimIpcache("dns-proxy", claims),
       adoptIpcacheClaims: (claims) => policy.adoptIpcacheClaims("dns-proxy", claims),
     }),
     ...(bgp ? [bgp] : []),
     // After BGP: imports its received VPN routes into the VRFs' SRv6 policies.
     new Srv6Feature(ctx, {
-      pinDir: datapath.enforcing && "pinDir" in datapath ? String(datapath.pinDir) : undefined,
+      pinDir,
       vpnRoutes: () => bgp?.controller?.vpnRoutes() ?? [],
       onRoutesChanged: (l) => bgp?.controller?.onRoutesChanged(l),
     }),
@@ -45,4 +59,11 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
 }
 
 /** The subsystems' commands and `status` rows, in the same order. */
-export const FEATURE_CLIS: readonly FeatureCli[] = [policyCli, dnsCli, bgpCli, srv6Cli, routingCli];
+export const FEATURE_CLIS: readonly FeatureCli[] = [
+  policyCli,
+  egressCli,
+  dnsCli,
+  bgpCli,
+  srv6Cli,
+  routingCli,
+];

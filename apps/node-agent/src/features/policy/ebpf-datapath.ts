@@ -4,7 +4,7 @@
 // difference. The ipcache holds the union of its owners' claims (datapath/ipcache-owners.ts).
 // Programs and maps stay when the agent stops: traffic keeps its verdicts.
 import { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { objectPath } from "@meridian/bpf";
 import { ifNameToIndex, isBpffs, type RingBuffer, runInNetns } from "@meridian/native";
@@ -62,6 +62,7 @@ import {
 } from "./translate.js";
 
 const POD_POINTS: AttachPoint[] = ["from_pod", "to_pod"];
+const UPLINK_POINTS: AttachPoint[] = ["from_net", "to_net"];
 const FLOW_HISTORY = 1000;
 /** The maps a desired state writes; a failure anywhere restores all three. */
 const DESIRED_STATE_MAPS = ["mdp_ipcache", "mdp_policy", "mdp_endpoints"] as const;
@@ -174,6 +175,42 @@ export class EbpfDatapath implements PolicyDatapath {
       for (const point of POD_POINTS)
         this.dp.attach(point, { ifindex, name: ep.hostIfname, ...(ns ? { netnsPath: ns } : {}) });
     });
+  }
+
+  /**
+   * The uplink programs (from_net, to_net) on exactly the interfaces in `ifnames`: attached (or
+   * kept) there, detached from any other interface that had them. Features that act on the
+   * uplink (the egress gateway's SNAT and its reverse) ask for it; pod traffic does not need it.
+   */
+  setUplinks(ifnames: string[]): Promise<{ attached: string[]; detached: string[] }> {
+    return this.serial(() => {
+      const ns = this.netnsPath;
+      const want = new Set(ifnames);
+      // Pins spell a dot as "_" (bpffs refuses dots): compare in that spelling.
+      const pinned = new Set(ifnames.map((n) => n.replaceAll(".", "_")));
+      const detached: string[] = [];
+      for (const name of this.uplinks()) {
+        if (pinned.has(name)) continue;
+        for (const point of UPLINK_POINTS) this.dp.detach(point, { ifindex: 0, name });
+        detached.push(name);
+      }
+      for (const name of want) {
+        const ifindex = ns ? runInNetns(ns, () => ifNameToIndex(name)) : ifNameToIndex(name);
+        if (!ifindex) throw new Error(`uplink interface ${name} does not exist`);
+        for (const point of UPLINK_POINTS)
+          this.dp.attach(point, { ifindex, name, ...(ns ? { netnsPath: ns } : {}) });
+      }
+      return { attached: [...want], detached };
+    });
+  }
+
+  /** Interfaces the uplink programs are attached to (by their pinned links, "." spelled "_"). */
+  uplinks(): string[] {
+    const dir = path.join(this.dp.pinDir, "links");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => f.endsWith("-from_net"))
+      .map((f) => f.slice(0, -"-from_net".length));
   }
 
   onEndpointRemoved(ep: AgentEndpoint): Promise<void> {

@@ -1,0 +1,3 @@
+export { EgressFeature, egressCli, egressStatusSchema } from "./feature.js";
+export * from "./kernel.js";
+export * from "./plan.js";
