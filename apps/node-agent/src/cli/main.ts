@@ -150,6 +150,8 @@ async function run(args: string[]): Promise<number> {
     "log-level": { type: "string" },
     "bpf-pin-dir": { type: "string" },
     datapath: { type: "string" },
+    kubeconfig: { type: "string" },
+    "cluster-name": { type: "string" },
   });
   const config = await loadConfig({
     file: values.config as string | undefined,
@@ -165,6 +167,8 @@ async function run(args: string[]): Promise<number> {
       logLevel: values["log-level"],
       bpfPinDir: values["bpf-pin-dir"],
       datapath: values.datapath,
+      kubeconfig: values.kubeconfig,
+      clusterName: values["cluster-name"],
     },
   });
   const agent = new Agent(config, { datapath: openPolicyDatapath(config) });

@@ -6,8 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filesPart, needs } from "@meridian/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../wait.js";
 import { KubeApiServer } from "./server.js";
 
@@ -20,13 +20,17 @@ const example = path.join(import.meta.dirname, "examples", "simple-pod.yaml");
 describe.skipIf(realParts.skip)("the stand-in API server, driven by the real kubectl", () => {
   const server = new KubeApiServer();
   let dir = "";
-  let env: NodeJS.ProcessEnv = {};
+  let env: NodeJS.ProcessEnv = { ...process.env };
   const kubectl = async (...args: string[]) => (await run("kubectl", args, { env })).stdout;
 
   beforeAll(async () => {
     await server.start();
     dir = await mkdtemp(path.join(tmpdir(), "k8s-watch-kubectl-"));
-    env = { ...process.env, KUBECONFIG: await server.writeKubeconfig(path.join(dir, "kubeconfig")), HOME: dir };
+    env = {
+      ...process.env,
+      KUBECONFIG: await server.writeKubeconfig(path.join(dir, "kubeconfig")),
+      HOME: dir,
+    };
     server.upsert("namespaces", { metadata: { name: "default" } });
   });
   afterAll(async () => {
@@ -39,12 +43,18 @@ describe.skipIf(realParts.skip)("the stand-in API server, driven by the real kub
     const created = await kubectl("apply", "--validate=false", "-f", example);
     expect(created.trim()).toBe("pod/nginx created");
     const pod = server.get("pods", "nginx", "default");
-    expect(pod?.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"]).toContain('"nginx:1.14.2"');
+    expect(pod?.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"]).toContain(
+      '"nginx:1.14.2"',
+    );
 
     const listed = JSON.parse(await kubectl("get", "pods", "-o", "json"));
     expect(listed.kind).toBe("List");
     expect(listed.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(["nginx"]);
-    expect(listed.items[0].spec.containers[0]).toMatchObject({ name: "nginx", image: "nginx:1.14.2", ports: [{ containerPort: 80 }] });
+    expect(listed.items[0].spec.containers[0]).toMatchObject({
+      name: "nginx",
+      image: "nginx:1.14.2",
+      ports: [{ containerPort: 80 }],
+    });
 
     await kubectl("label", "pod", "nginx", "app=web");
     const relabelled = JSON.parse(await kubectl("get", "pod", "nginx", "-o", "json"));

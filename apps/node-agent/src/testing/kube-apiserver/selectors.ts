@@ -103,8 +103,7 @@ export function parseFieldSelector(resource: string, s: string | null): FieldReq
   return splitTerms(s).map((term) => {
     const m = /^([\w.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (!m) throw new SelectorError(`invalid selector: '${term}'; can't understand '${term}'`);
-    if (!FIELDS[resource]?.[m[1]!])
-      throw new SelectorError(`field label not supported: ${m[1]}`);
+    if (!FIELDS[resource]?.[m[1]!]) throw new SelectorError(`field label not supported: ${m[1]}`);
     return { field: m[1]!, value: m[3]!, equal: m[2] !== "!=" };
   });
 }

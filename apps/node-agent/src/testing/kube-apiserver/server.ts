@@ -110,6 +110,7 @@ export class KubeApiServer {
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
   }
 
+  /** Listens on loopback; `port` 0 picks one. Started again after stop(), it keeps its objects. */
   async start(port = 0): Promise<string> {
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => {
@@ -124,6 +125,11 @@ export class KubeApiServer {
     this.server = server;
     this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return this.url;
+  }
+
+  /** The port it listens on (to start it again on the same one). */
+  port(): number {
+    return Number(new URL(this.url).port);
   }
 
   /** Stops listening and cuts every open connection (an API server that went away). */
@@ -143,7 +149,8 @@ export class KubeApiServer {
     const config = {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "stand-in", cluster: { server: this.url } }],
+      // client-node refuses plain HTTP unless TLS verification is marked off (there is no TLS here).
+      clusters: [{ name: "stand-in", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
       users: [{ name: "test", user: {} }],
       contexts: [{ name: "stand-in", context: { cluster: "stand-in", user: "test", namespace } }],
       "current-context": "stand-in",
@@ -289,9 +296,12 @@ export class KubeApiServer {
     let start = 0;
     if (query.continue) {
       const token = decodeContinue(query.continue);
-      if (!token) return this.status(res, 400, "BadRequest", "continue key is not valid");
-      if (token.rv < this.oldestResumable)
-        return this.status(res, 410, "Expired", "The provided continue parameter is too old");
+      if (!token || token.rv < this.oldestResumable) {
+        // An expired continue key is 410 Gone, as on a real server after compaction.
+        if (token) this.status(res, 410, "Expired", "The provided continue parameter is too old");
+        else this.status(res, 400, "BadRequest", "continue key is not valid");
+        return;
+      }
       start = items.findIndex((o) => keyOf(resource, o) > token.after);
       if (start < 0) start = items.length;
     }
@@ -304,8 +314,13 @@ export class KubeApiServer {
       metadata.continue = encodeContinue(this.rv, keyOf(resource, page[page.length - 1]!));
       metadata.remainingItemCount = 0;
     }
-    if (table) return this.json(res, 200, { ...toTable(resource, items), metadata });
-    this.json(res, 200, { kind: `${RESOURCES[resource].kind}List`, apiVersion: "v1", metadata, items });
+    this.json(
+      res,
+      200,
+      table
+        ? { ...toTable(resource, items), metadata }
+        : { kind: `${RESOURCES[resource].kind}List`, apiVersion: "v1", metadata, items },
+    );
   }
 
   private watch(
@@ -415,11 +430,16 @@ export class KubeApiServer {
     table: boolean,
   ): void {
     const o = this.get(resource, name, namespace);
-    if (!o) return this.notFound(res, resource, name);
-    this.json(res, 200, table ? toTable(resource, [o]) : o);
+    if (o) this.json(res, 200, table ? toTable(resource, [o]) : o);
+    else this.notFound(res, resource, name);
   }
 
-  private create(res: http.ServerResponse, resource: KubeResource, namespace: string | undefined, obj: unknown) {
+  private create(
+    res: http.ServerResponse,
+    resource: KubeResource,
+    namespace: string | undefined,
+    obj: unknown,
+  ) {
     const o = this.validObject(res, resource, obj, namespace);
     if (!o) return;
     if (this.get(resource, o.metadata.name, o.metadata.namespace)) {
@@ -467,16 +487,30 @@ export class KubeApiServer {
     if (!current) return this.notFound(res, resource, name ?? "");
     const type = (contentType ?? "").split(";")[0]!.trim();
     if (type !== "application/strategic-merge-patch+json" && type !== "application/merge-patch+json") {
-      return this.status(res, 415, "UnsupportedMediaType", `the body of the request was in an unknown format: ${type}`);
+      return this.status(
+        res,
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format: ${type}`,
+      );
     }
     const patch = parseJson(body);
     if (!patch || typeof patch !== "object")
       return this.status(res, 400, "BadRequest", "the patch is not a JSON object");
-    const merged = mergePatch(structuredClone(current), patch, type.startsWith("application/strategic")) as KubeObject;
+    const merged = mergePatch(
+      structuredClone(current),
+      patch,
+      type.startsWith("application/strategic"),
+    ) as KubeObject;
     this.json(res, 200, this.upsert(resource, merged));
   }
 
-  private del(res: http.ServerResponse, resource: KubeResource, name: string | undefined, namespace?: string) {
+  private del(
+    res: http.ServerResponse,
+    resource: KubeResource,
+    name: string | undefined,
+    namespace?: string,
+  ) {
     const gone = name ? this.remove(resource, name, namespace) : undefined;
     if (!gone) return this.notFound(res, resource, name ?? "");
     this.json(res, 200, gone);
@@ -490,7 +524,12 @@ export class KubeApiServer {
   ): KubeObject | undefined {
     const o = obj as KubeObject | undefined;
     if (!o || typeof o !== "object" || typeof o.metadata?.name !== "string" || o.metadata.name === "") {
-      this.status(res, 422, "Invalid", `${RESOURCES[resource].kind} is invalid: metadata.name: Required value`);
+      this.status(
+        res,
+        422,
+        "Invalid",
+        `${RESOURCES[resource].kind} is invalid: metadata.name: Required value`,
+      );
       return undefined;
     }
     if (o.kind && o.kind !== RESOURCES[resource].kind) {
@@ -499,7 +538,12 @@ export class KubeApiServer {
     }
     if (RESOURCES[resource].namespaced) {
       if (o.metadata.namespace && namespace && o.metadata.namespace !== namespace) {
-        this.status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+        this.status(
+          res,
+          400,
+          "BadRequest",
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
         return undefined;
       }
       o.metadata.namespace = namespace ?? o.metadata.namespace ?? "default";
@@ -658,11 +702,15 @@ function toTable(resource: KubeResource, items: KubeObject[]) {
               const cs = ((o.status as Record<string, unknown> | undefined)?.containerStatuses ?? []) as {
                 ready?: boolean;
               }[];
-              const total = ((o.spec as Record<string, unknown> | undefined)?.containers as unknown[])?.length ?? 0;
+              const total =
+                ((o.spec as Record<string, unknown> | undefined)?.containers as unknown[])?.length ?? 0;
               return `${cs.filter((c) => c.ready).length}/${total}`;
             },
           },
-          { name: "Status", cell: (o) => String((o.status as Record<string, unknown> | undefined)?.phase ?? "") },
+          {
+            name: "Status",
+            cell: (o) => String((o.status as Record<string, unknown> | undefined)?.phase ?? ""),
+          },
           { name: "Restarts", cell: () => 0 },
           { name: "Age", cell: age },
         ]
@@ -671,7 +719,9 @@ function toTable(resource: KubeResource, items: KubeObject[]) {
           {
             name: "Status",
             cell: (o) =>
-              resource === "nodes" ? "Ready" : String((o.status as Record<string, unknown> | undefined)?.phase ?? ""),
+              resource === "nodes"
+                ? "Ready"
+                : String((o.status as Record<string, unknown> | undefined)?.phase ?? ""),
           },
           { name: "Age", cell: age },
         ];
