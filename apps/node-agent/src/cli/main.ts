@@ -101,6 +101,9 @@ commands:
       --http-address H:P    /healthz and /metrics (default 127.0.0.1:9962; "" disables)
       --datapath MODE       auto (default: eBPF when root + BTF + bpffs), ebpf, none
       --bpf-pin-dir DIR     pinned maps and links (default /sys/fs/bpf/meridian; one per node)
+      --kubeconfig FILE     watch this node's pods, its Node and Namespaces (env MERIDIAN_KUBECONFIG;
+                            in a cluster the service account is used without it)
+      --cluster-name NAME   io.cilium.k8s.policy.cluster of endpoints (default "default")
 ${COMMANDS.map((c) => c.usage).join("\n")}
 
 common options: --socket PATH (env MERIDIAN_AGENT_SOCKET), --json
