@@ -81,6 +81,19 @@ export const agentConfigSchema = z.object({
       maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
     })
     .prefault({}),
+  /**
+   * Kubernetes (src/kubernetes/): a kubeconfig file to watch this node's pods, its Node and the
+   * Namespaces with; without one the agent watches in-cluster when KUBERNETES_SERVICE_HOST is set
+   * (a DaemonSet pod), and not at all otherwise.
+   */
+  kubeconfig: z.string().min(1).optional(),
+  /** `io.cilium.k8s.policy.cluster` of this cluster's endpoints. */
+  clusterName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/, {
+      message: "must be a DNS label of at most 32 characters",
+    })
+    .default("default"),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
@@ -121,6 +134,8 @@ export async function loadConfig({ file, env = {}, flags = {} }: ConfigSources):
   if (env.MERIDIAN_AGENT_SOCKET) fromEnv.socketPath = env.MERIDIAN_AGENT_SOCKET;
   if (env.MERIDIAN_BPF_PIN_DIR) fromEnv.bpfPinDir = env.MERIDIAN_BPF_PIN_DIR;
   if (env.MERIDIAN_DATAPATH) fromEnv.datapath = env.MERIDIAN_DATAPATH;
+  if (env.MERIDIAN_KUBECONFIG) fromEnv.kubeconfig = env.MERIDIAN_KUBECONFIG;
+  if (env.MERIDIAN_CLUSTER_NAME) fromEnv.clusterName = env.MERIDIAN_CLUSTER_NAME;
   const merged = {
     ...fromFile,
     ...fromEnv,

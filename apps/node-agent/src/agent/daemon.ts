@@ -13,6 +13,8 @@ import { type AgentConfig, ConfigError } from "../config.js";
 import type { AgentFeature, FeatureContext } from "../features/feature.js";
 import { createFeatures, type FeatureOptions } from "../features/registry.js";
 import { Ipam } from "../ipam/allocator.js";
+import { EndpointLabeller } from "../kubernetes/endpoint-labels.js";
+import { KubernetesInventory, loadKubeConfig } from "../kubernetes/inventory.js";
 import { setSysctls } from "../routing/exec.js";
 import { AgentMetrics } from "../status/metrics.js";
 import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
@@ -48,6 +50,8 @@ export class Agent implements SyncTarget {
   private endpointListeners: (() => void)[] = [];
   /** CNI ADD waits here for an applied desired state that holds the new pod. */
   private readonly admission: EndpointAdmission;
+  /** What the agent learns from the Kubernetes API server (pods on this node, its Node, Namespaces). */
+  kubernetes?: KubernetesInventory;
 
   constructor(
     readonly config: AgentConfig,
@@ -102,6 +106,7 @@ export class Agent implements SyncTarget {
     this.endpoints.onChange(() => {
       for (const l of this.endpointListeners) l();
     });
+    this.startKubernetes();
     // Pods whose network namespace vanished without a DEL (e.g. while this agent was down).
     this.endpoints.startCollecting(config.endpointGcIntervalMs);
     await this.listenUnix();
@@ -120,6 +125,23 @@ export class Agent implements SyncTarget {
       },
       "agent started",
     );
+  }
+
+  /**
+   * With a kubeconfig, or in a cluster, endpoints get their pods' labels. Never awaited: an API
+   * server that is away must not keep the agent (and its datapath) from starting.
+   */
+  private startKubernetes(): void {
+    const { config } = this;
+    if (!config.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) return;
+    this.kubernetes = new KubernetesInventory({
+      kubeConfig: loadKubeConfig(config.kubeconfig),
+      nodeName: config.nodeName,
+      clusterName: config.clusterName,
+      log: this.log.child({ component: "kubernetes" }),
+    });
+    new EndpointLabeller(this.kubernetes, this.endpoints, this.log);
+    void this.kubernetes.start();
   }
 
   /** Every subsystem's endpoint hooks, in registry order; a failure is counted against its subsystem. */
@@ -242,6 +264,7 @@ export class Agent implements SyncTarget {
       ...Object.assign({}, ...this.features.map((f) => f.statusView())),
       controlPlane: this.controlPlane,
       endpoints: this.endpoints.list().length,
+      ...(this.kubernetes ? { kubernetes: this.kubernetes.statusView() } : {}),
       ipam: this.ipam.capacity().map((c) => ({ pool: c.pool, used: c.used, usable: c.usable.toString() })),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ...(lastError ? { lastError } : {}),
@@ -250,6 +273,7 @@ export class Agent implements SyncTarget {
 
   async close(): Promise<void> {
     this.endpoints?.stopCollecting();
+    await this.kubernetes?.stop();
     await Promise.all(
       [this.unixServer, this.tcpServer].map(
         (s) =>

@@ -35,6 +35,11 @@ export interface AgentEndpoint {
   namespace?: string;
   podName?: string;
   labels: Record<string, string>;
+  /**
+   * The labels the CNI request carried, kept once Kubernetes labels the endpoint (src/kubernetes/),
+   * so that `labels` is always these plus the pod's current Kubernetes labels.
+   */
+  cniLabels?: Record<string, string>;
   createdAt: string;
 }
 
@@ -121,6 +126,25 @@ export class EndpointManager {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Gives an endpoint the labels Kubernetes has for its pod (undefined: none any more), on top of
+   * the CNI request's. Returns whether anything changed; a change is persisted and reported.
+   */
+  async relabel(id: string, kubernetesLabels: Record<string, string> | undefined): Promise<boolean> {
+    return this.serialised(id, async () => {
+      const ep = this.endpoints.get(id);
+      if (!ep) return false;
+      const cniLabels = ep.cniLabels ?? ep.labels;
+      const labels = { ...cniLabels, ...kubernetesLabels };
+      if (sameLabels(labels, ep.labels)) return false;
+      const next: AgentEndpoint = { ...ep, labels, cniLabels };
+      this.endpoints.set(id, next);
+      await this.persist();
+      this.log.info({ endpoint: id, labels }, "endpoint relabelled from Kubernetes");
+      return true;
+    });
   }
 
   async handle(req: CniRequest): Promise<CniResult | undefined> {
@@ -386,4 +410,9 @@ export class EndpointManager {
     this.persistChain = next.catch(() => undefined);
     return next;
   }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
 }

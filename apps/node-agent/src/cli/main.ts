@@ -101,6 +101,9 @@ commands:
       --http-address H:P    /healthz and /metrics (default 127.0.0.1:9962; "" disables)
       --datapath MODE       auto (default: eBPF when root + BTF + bpffs), ebpf, none
       --bpf-pin-dir DIR     pinned maps and links (default /sys/fs/bpf/meridian; one per node)
+      --kubeconfig FILE     watch this node's pods, its Node and Namespaces (env MERIDIAN_KUBECONFIG;
+                            in a cluster the service account is used without it)
+      --cluster-name NAME   io.cilium.k8s.policy.cluster of endpoints (default "default")
 ${COMMANDS.map((c) => c.usage).join("\n")}
 
 common options: --socket PATH (env MERIDIAN_AGENT_SOCKET), --json
@@ -150,6 +153,8 @@ async function run(args: string[]): Promise<number> {
     "log-level": { type: "string" },
     "bpf-pin-dir": { type: "string" },
     datapath: { type: "string" },
+    kubeconfig: { type: "string" },
+    "cluster-name": { type: "string" },
   });
   const config = await loadConfig({
     file: values.config as string | undefined,
@@ -165,6 +170,8 @@ async function run(args: string[]): Promise<number> {
       logLevel: values["log-level"],
       bpfPinDir: values["bpf-pin-dir"],
       datapath: values.datapath,
+      kubeconfig: values.kubeconfig,
+      clusterName: values["cluster-name"],
     },
   });
   const agent = new Agent(config, { datapath: openPolicyDatapath(config) });
