@@ -108,36 +108,6 @@ export const egressDetailSchema = z.strictObject({
   counters: z.record(z.string().max(64), z.number()),
 });
 
-/**
- * `egress` (the agent's egress gateway datapath): per policy this node takes part in, its role
- * here, the gateway the datapath uses (the first active one), the egress IP, the local pods it
- * steers and the translations this node holds for it (as gateway); counters over all policies.
- */
-export const egressDetailSchema = z.strictObject({
-  policies: z
-    .array(
-      z.strictObject({
-        policy: z.string().max(MAX_TEXT.name),
-        role: z.enum(["source", "gateway", "source+gateway"]),
-        /** What this node does with the policy's new connections, per family it has CIDRs of. */
-        mode: z.strictObject({
-          ipv4: z.enum(["steer", "snat", "drop"]).nullable(),
-          ipv6: z.enum(["steer", "snat", "drop"]).nullable(),
-        }),
-        activeGateway: z.string().max(MAX_TEXT.name).nullable(),
-        egressIP: z.string().max(MAX_TEXT.address).nullable(),
-        selectedLocalPods: z.number().int().nonnegative(),
-        /** Selected local pods the agent has no address for (not on this node's CNI yet). */
-        missingLocalPods: z.number().int().nonnegative(),
-        snatEntries: z.number().int().nonnegative(),
-        /** Why the policy cannot send traffic out here (no active gateway, no egress IP, …). */
-        problems: z.array(z.string().max(MAX_TEXT.message)).max(16),
-      }),
-    )
-    .max(4096),
-  counters: z.record(z.string().max(64), z.number()),
-});
-
 /** The components whose detail has a schema, by component name. */
 export const COMPONENT_DETAIL_SCHEMAS = {
   datapath: datapathDetailSchema,
