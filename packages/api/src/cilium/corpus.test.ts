@@ -163,7 +163,9 @@ function gridFlows(doc: Obj): RefFlow[] {
   for (const [p, v] of leaves(doc.spec ?? doc.specs, "")) {
     if (/\.(port|endPort)$/.test(p) && /^\d+$/.test(v) && Number(v) > 0) ports.add(Number(v));
   }
-  namedPortsOf(doc).forEach((name, i) => ports.add(Number(/\d+/.exec(name)?.[0] ?? 9000 + i)));
+  namedPortsOf(doc).forEach((name, i) => {
+    ports.add(Number(/\d+/.exec(name)?.[0] ?? 9000 + i));
+  });
   return [...ports].flatMap((port) => [
     { protocol: "TCP" as const, port },
     { protocol: "UDP" as const, port },
