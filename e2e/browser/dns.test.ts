@@ -1,34 +1,24 @@
 // The console's DNS page in a real browser: a node's proxy status and query events reported
 // through the agent API show as proxy health, learned names with TTL left, the policy's rules and
 // recent queries; the verdict filter narrows the log; no accessibility problems.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { MeridianClient } from "@meridian/api";
-import { seedDatabase } from "@meridian/api/seed";
-import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../src/browser";
-import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
-import { axeProblems, joinNode, signIn, userClient } from "../src/session";
-
-const artifacts = path.join(repoRoot, "e2e", "artifacts");
+import type { RunningConsole } from "../src/console";
+import { artifacts, type ConsoleSession, openConsole } from "../src/console-session";
+import { axeProblems, joinNode } from "../src/session";
 
 describe("DNS page (production build, real PostgreSQL, Debian Chromium)", () => {
-  let db: TestDatabase;
+  let session: ConsoleSession;
   let app: RunningConsole;
-  let browser: Browser;
-  let closeBrowser: () => Promise<void>;
   let agent: MeridianClient;
   let ctx: BrowserContext;
 
   beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    buildConsole();
-    db = await createTestDatabase();
-    const seeded = await seedDatabase(db.prisma);
-    app = await startConsole(db.url);
-    const admin = await userClient(app.url, seeded.adminEmail, seeded.adminPassword!);
+    session = await openConsole();
+    ({ app, ctx } = session);
+    const { admin } = session;
     await admin.policies.create.mutate({
       namespace: "shop",
       name: "demo-fqdn",
@@ -98,14 +88,10 @@ describe("DNS page (production build, real PostgreSQL, Debian Chromium)", () => 
         },
       ],
     });
-    ({ browser, close: closeBrowser } = await launchBrowser());
-    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
   }, 600_000);
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await app?.stop();
-    await db?.drop();
+    await session?.close();
   });
 
   it("shows proxy health, rules, learned names and queries; the verdict filter narrows the log", async () => {

@@ -3,35 +3,25 @@
 // reload, the namespace filter narrows the rows, a default-deny drop opens the "why" panel naming
 // the policy that put the pod under enforcement (linked to its page), and the Overview and NOC
 // drop tiles count the drops by reason.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { MeridianClient } from "@meridian/api";
-import { seedDatabase } from "@meridian/api/seed";
-import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../src/browser";
-import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
-import { axeProblems, joinNode, signIn, userClient } from "../src/session";
-
-const artifacts = path.join(repoRoot, "e2e", "artifacts");
+import type { RunningConsole } from "../src/console";
+import { artifacts, type ConsoleSession, openConsole } from "../src/console-session";
+import { axeProblems, joinNode } from "../src/session";
 
 describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () => {
-  let db: TestDatabase;
+  let session: ConsoleSession;
   let app: RunningConsole;
-  let browser: Browser;
-  let closeBrowser: () => Promise<void>;
   let agent: MeridianClient;
   let ctx: BrowserContext;
   let policyId = "";
 
   beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    buildConsole();
-    db = await createTestDatabase();
-    const seeded = await seedDatabase(db.prisma);
-    app = await startConsole(db.url);
-    const admin = await userClient(app.url, seeded.adminEmail, seeded.adminPassword!);
+    session = await openConsole();
+    ({ app, ctx } = session);
+    const { admin } = session;
     policyId = (
       await admin.policies.create.mutate({
         namespace: "shop",
@@ -61,14 +51,10 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
         ipv4,
       });
     }
-    ({ browser, close: closeBrowser } = await launchBrowser());
-    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
   }, 600_000);
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await app?.stop();
-    await db?.drop();
+    await session?.close();
   });
 
   it("shows reported flows live, narrows them by namespace, and explains a default-deny drop", async () => {

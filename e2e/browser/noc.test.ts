@@ -1,48 +1,34 @@
 // The NOC wall: live over SSE, updates when an agent reports, says so when the stream drops, and
 // recovers by itself after the console server restarts on the same port.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { MeridianClient } from "@meridian/api";
-import { seedDatabase } from "@meridian/api/seed";
-import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpDetail } from "../src/bgp-report";
-import { launchBrowser } from "../src/browser";
-import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
-import { axeProblems, joinNode, signIn, userClient } from "../src/session";
-
-const artifacts = path.join(repoRoot, "e2e", "artifacts");
+import { type RunningConsole, startConsole } from "../src/console";
+import { artifacts, type ConsoleSession, openConsole } from "../src/console-session";
+import { axeProblems, joinNode } from "../src/session";
 
 describe("NOC wall view (production build, real PostgreSQL, Debian Chromium)", () => {
-  let db: TestDatabase;
+  let session: ConsoleSession;
   let app: RunningConsole;
-  let browser: Browser;
-  let closeBrowser: () => Promise<void>;
   let agent: MeridianClient;
   let ctx: BrowserContext;
 
   beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    buildConsole();
-    db = await createTestDatabase();
-    const seeded = await seedDatabase(db.prisma);
-    app = await startConsole(db.url);
-    const admin = await userClient(app.url, seeded.adminEmail, seeded.adminPassword!);
+    session = await openConsole();
+    ({ app, ctx } = session);
+    const { admin } = session;
     agent = await joinNode(admin, app.url, { name: "wall-node", podCIDR: "10.9.0.0/24" });
     const current = (await admin.audit.list.query({ limit: 1 })).current;
     await agent.agent.reportStatus.mutate({
       appliedRevision: current,
       components: [{ component: "datapath", state: "ok", message: "", detail: {} }],
     });
-    ({ browser, close: closeBrowser } = await launchBrowser());
-    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
   }, 600_000);
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await app?.stop();
-    await db?.drop();
+    await session?.close();
   });
 
   it("updates when an agent's status changes and recovers after the server restarts", async () => {
@@ -84,7 +70,8 @@ describe("NOC wall view (production build, real PostgreSQL, Debian Chromium)", (
     expect(await attention.textContent()).toContain("tcx attach failed");
     await page.screenshot({ path: path.join(artifacts, "noc-reconnecting.png") });
 
-    app = await startConsole(db.url, {}, { port: app.port });
+    app = await startConsole(session.db.url, {}, { port: app.port });
+    session.app = app;
     await conn.getByText("Live").waitFor({ timeout: 60_000 });
     await agent.agent.reportStatus.mutate({
       components: [

@@ -2,34 +2,24 @@
 // allocated on each node) it shows what the node's agent reported through the agent API — the SID in
 // its datapath and its drop counters by reason, the static policy it installed — and says "not
 // reported" for a node whose agent has not; no accessibility problems.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { seedDatabase } from "@meridian/api/seed";
-import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../src/browser";
-import { buildConsole, type RunningConsole, repoRoot, startConsole } from "../src/console";
-import { axeProblems, joinNode, signIn, userClient } from "../src/session";
-
-const artifacts = path.join(repoRoot, "e2e", "artifacts");
+import type { RunningConsole } from "../src/console";
+import { artifacts, type ConsoleSession, openConsole } from "../src/console-session";
+import { axeProblems, joinNode } from "../src/session";
 
 describe("SRv6 page (production build, real PostgreSQL, Debian Chromium)", () => {
-  let db: TestDatabase;
+  let session: ConsoleSession;
   let app: RunningConsole;
-  let browser: Browser;
-  let closeBrowser: () => Promise<void>;
   let ctx: BrowserContext;
   let peSid = "";
   let quietSid = "";
 
   beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    buildConsole();
-    db = await createTestDatabase();
-    const seeded = await seedDatabase(db.prisma);
-    app = await startConsole(db.url);
-    const admin = await userClient(app.url, seeded.adminEmail, seeded.adminPassword!);
+    session = await openConsole();
+    ({ app, ctx } = session);
+    const { admin } = session;
     // The seed's VRF blue (pool "default") serves pods labelled vpn=blue.
     await admin.srv6.policies.create.mutate({
       name: "to-site-b",
@@ -80,14 +70,10 @@ describe("SRv6 page (production build, real PostgreSQL, Debian Chromium)", () =>
         },
       ],
     });
-    ({ browser, close: closeBrowser } = await launchBrowser());
-    ctx = await signIn(browser, app.url, seeded.adminEmail, seeded.adminPassword!);
   }, 600_000);
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await app?.stop();
-    await db?.drop();
+    await session?.close();
   });
 
   it("shows the reported SID and drop counter beside the intent, and 'not reported' where no agent did", async () => {

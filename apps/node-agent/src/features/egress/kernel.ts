@@ -4,7 +4,7 @@
 // the datapath (it creates their entries); the agent only reads them and removes the entries of
 // policies that are gone, so a connection pinned to a removed policy's gateway is not kept there.
 import path from "node:path";
-import { type BpfMap, openPinnedMap, possibleCpus } from "@meridian/native";
+import { type BpfMap, openPinnedMap } from "@meridian/native";
 import {
   type Addr,
   defineStruct,
@@ -16,6 +16,7 @@ import {
   withRollback,
   writeBatch,
 } from "../../datapath/index.js";
+import { sumPerCpuSlot, zeroPerCpuSlot } from "../../datapath/percpu.js";
 
 export const EGRESS_MAP_NAMES = [
   "mdp_egw_policy",
@@ -301,30 +302,15 @@ export class EgressKernel {
 
   /** Counters summed over CPUs, by name. */
   counters(): Record<string, number> {
-    const cpus = possibleCpus();
     const out: Record<string, number> = {};
-    for (const [idx, name] of Object.entries(EGRESS_STATS)) {
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(Number(idx));
-      const v = this.maps.mdp_egw_stats.lookup(k);
-      let packets = 0n;
-      if (v) {
-        const stride = v.length / cpus;
-        for (let c = 0; c < cpus; c++) packets += v.readBigUInt64LE(c * stride);
-      }
-      out[name] = Number(packets);
-    }
+    for (const [idx, name] of Object.entries(EGRESS_STATS))
+      out[name] = Number(sumPerCpuSlot(this.maps.mdp_egw_stats, Number(idx)).packets);
     return out;
   }
 
   /** Zero the counters and drop every flow pin and translation (tests). */
   reset(): void {
-    const cpus = possibleCpus();
-    for (const idx of Object.keys(EGRESS_STATS)) {
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(Number(idx));
-      this.maps.mdp_egw_stats.update(k, Buffer.alloc(16 * cpus));
-    }
+    for (const idx of Object.keys(EGRESS_STATS)) zeroPerCpuSlot(this.maps.mdp_egw_stats, Number(idx));
     this.forgetPolicies(new Set());
   }
 

@@ -3,7 +3,7 @@
 // nothing: every entry is encoded (and checked) before the first write, and a failed write puts
 // back what the maps held before.
 import path from "node:path";
-import { type BpfMap, openPinnedMap, possibleCpus } from "@meridian/native";
+import { type BpfMap, openPinnedMap } from "@meridian/native";
 import {
   type Addr,
   defineStruct,
@@ -13,6 +13,7 @@ import {
   parseAddr,
   parseCidr,
 } from "../../datapath/index.js";
+import { sumPerCpuSlot, zeroPerCpuSlot } from "../../datapath/percpu.js";
 
 export const SRV6_MAX_SEGS = 4;
 export const SRV6_MAP_NAMES = [
@@ -361,33 +362,14 @@ export class Srv6Kernel {
 
   /** SRv6 counters summed over CPUs. */
   counters(): Srv6Counter[] {
-    const cpus = possibleCpus();
-    const out: Srv6Counter[] = [];
-    for (const [idx, name] of Object.entries(SRV6_STATS)) {
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(Number(idx));
-      const v = this.maps.mdp_srv6_stats.lookup(k);
-      let packets = 0n;
-      let bytes = 0n;
-      if (v) {
-        const stride = v.length / cpus;
-        for (let c = 0; c < cpus; c++) {
-          packets += v.readBigUInt64LE(c * stride);
-          bytes += v.readBigUInt64LE(c * stride + 8);
-        }
-      }
-      out.push({ name, packets, bytes });
-    }
-    return out;
+    return Object.entries(SRV6_STATS).map(([idx, name]) => ({
+      name,
+      ...sumPerCpuSlot(this.maps.mdp_srv6_stats, Number(idx)),
+    }));
   }
 
   resetCounters(): void {
-    const cpus = possibleCpus();
-    for (const idx of Object.keys(SRV6_STATS)) {
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(Number(idx));
-      this.maps.mdp_srv6_stats.update(k, Buffer.alloc(16 * cpus));
-    }
+    for (const idx of Object.keys(SRV6_STATS)) zeroPerCpuSlot(this.maps.mdp_srv6_stats, Number(idx));
   }
 
   close(): void {
