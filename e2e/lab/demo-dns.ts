@@ -59,6 +59,14 @@ http.createServer((req, res) => {
 }).listen({ port: Number(process.argv[1]), host: "::", ipv6Only: false });
 `;
 
+/**
+ * ext1's web server, which answers with the address it saw (the DNS and egress demos show it). A
+ * second start finds the port taken and exits, so each demo may start it.
+ */
+export function startExt1WebServer(prefix: string): void {
+  spawnInNetns(`${prefix}ext1`, [process.execPath, "-e", HTTP_SERVER, String(DEMO_DNS.httpPort)]);
+}
+
 /** A process inside a lab namespace that outlives the caller (npm start's demo-lab step exits). */
 function spawnInNetns(netns: string, argv: string[]): void {
   const child = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: "ignore", detached: true });
@@ -93,7 +101,7 @@ export async function startDemoDns(opts: {
   mkdirSync(dir, { recursive: true });
 
   await run("ip", ["-n", extNs, "addr", "replace", `${DEMO_DNS.blockedAddress}/32`, "dev", "lo"]);
-  spawnInNetns(extNs, [process.execPath, "-e", HTTP_SERVER, String(DEMO_DNS.httpPort)]);
+  startExt1WebServer(opts.prefix);
   const ttl = DEMO_DNS.ttlSeconds;
   spawnInNetns(dnsNs, [
     DNSMASQ,

@@ -117,8 +117,16 @@ describe("the agent's Kubernetes watches (against the stand-in API server)", () 
       "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name": "default",
     });
     // Persisted: a restarted agent reports the same labels before the API server answers.
-    const onDisk = JSON.parse(await readFile(path.join(dir, "endpoints.json"), "utf8"));
-    expect(onDisk.endpoints.find((e: AgentEndpoint) => e.podName === "nginx").labels.app).toBe("web");
+    // (The write follows the change in memory: wait for it rather than race it.)
+    const onDiskApp = async () => {
+      const onDisk = JSON.parse(await readFile(path.join(dir, "endpoints.json"), "utf8"));
+      return onDisk.endpoints.find((e: AgentEndpoint) => e.podName === "nginx")?.labels.app as
+        | string
+        | undefined;
+    };
+    expect(await waitFor("nginx's labels on disk", async () => (await onDiskApp()) === "web" && "web")).toBe(
+      "web",
+    );
     expect(inventory.node()).toEqual({
       name: NODE,
       labels: { "topology.kubernetes.io/zone": "rack-1" },

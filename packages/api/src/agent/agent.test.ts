@@ -264,6 +264,16 @@ describe("desired state over SSE", () => {
       lastRevision: first.revision,
       lastContentHash: first.contentHash,
     });
+    // The server has compiled f3's state once it reports an unrelated revision as "unchanged"; a
+    // change made before that first compile is rightly a snapshot (the server never saw the
+    // agent's sections), so wait for it before the change that must arrive as a delta.
+    const unrelated = await op.policies.create({
+      namespace: "elsewhere",
+      name: "selects-nothing-here",
+      spec: { endpointSelector: { matchLabels: { app: "nobody" } }, ingress: [] },
+    });
+    const quiet = await f3.until((e) => e.revision >= unrelated.revision!);
+    expect(quiet.type).toBe("unchanged");
     // Barrier: a later change reaches f3; anything stale would have come before it.
     const changed = await op.policies.update({
       id: p.id,
@@ -271,7 +281,7 @@ describe("desired state over SSE", () => {
       spec: { endpointSelector: { matchLabels: { app: "pay" } }, egress: [{ toCIDR: ["198.51.100.0/24"] }] },
     });
     const next = await f3.until((e) => e.revision >= changed.revision!);
-    expect(f3.events).toEqual([next]);
+    expect(f3.events).toEqual([quiet, next]);
     expect(next.type).toBe("delta");
     f3.stop();
   });

@@ -88,7 +88,14 @@ export const flowsRouter = createTRPCRouter({
   /** Why one flow record was dropped (or allowed): the reason in words and the policies to edit. */
   explain: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/flows/{id}/explain", tags: ["flows"] } })
-    .input(z.object({ id: z.string().regex(/^\d{1,18}$/, "id must be a flow record number") }))
+    .input(
+      z.object({
+        id: z
+          .string()
+          .max(18, "id must be a flow record number")
+          .regex(/^\d{1,18}$/, "id must be a flow record number"),
+      }),
+    )
     .output(
       z.object({
         flow: flowRecordOutput,

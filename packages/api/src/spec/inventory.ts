@@ -38,10 +38,13 @@ export type NodeSpec = z.infer<typeof nodeSpecSchema>;
 
 /** A named container port, as a Kubernetes pod declares it (`ports[].name`, `containerPort`, `protocol`). */
 export const endpointPortSchema = z.strictObject({
-  name: z.string().refine((n) => NAMED_PORT.test(n), {
-    error: (i) =>
-      `port name ${JSON.stringify(String(i.input).slice(0, 20))} is not a container port name: 1 to 15 letters, digits and single inner dashes, with at least one letter`,
-  }),
+  name: z
+    .string()
+    .max(15, "port name: at most 15 characters")
+    .refine((n) => NAMED_PORT.test(n), {
+      error: (i) =>
+        `port name ${JSON.stringify(String(i.input).slice(0, 20))} is not a container port name: 1 to 15 letters, digits and single inner dashes, with at least one letter`,
+    }),
   port: z.number().int().min(1, "port must be 1..65535").max(65535, "port must be 1..65535"),
   protocol: z.enum(["TCP", "UDP", "SCTP"], { error: "protocol must be TCP, UDP or SCTP" }).default("TCP"),
 });
