@@ -1,6 +1,7 @@
 // Brings up the demo lab for `npm start`: signs in to the console, runs `lab up` with that
 // session so the lab's agents join this control plane, then the BGP demo (FRR as the lab's ToR)
-// and the DNS demo (dnsmasq and an FQDN policy on the shop's client pods).
+// the DNS demo (dnsmasq and an FQDN policy on the shop's client pods) and the egress demo (the
+// shop's web pods reach ext1 through node2 with a fixed source address).
 //
 //   MERIDIAN_LAB_EMAIL=… MERIDIAN_LAB_PASSWORD=… tsx scripts/demo-lab.ts http://127.0.0.1:3000 [--prefix mrdlab-]
 //
@@ -70,6 +71,13 @@ async function main(): Promise<void> {
     console.log(await startDemoDns({ prefix, topology: demoTopology, client: admin }));
   } catch (err) {
     console.log(`DNS demo failed: ${(err as Error).message}`);
+  }
+  // Egress Gateway: the shop's web pods leave for ext1 through node2 with its address.
+  const { startDemoEgress } = await import("../e2e/lab/demo-egress");
+  try {
+    console.log(await startDemoEgress({ prefix, topology: demoTopology, client: admin }));
+  } catch (err) {
+    console.log(`Egress demo failed: ${(err as Error).message}`);
   }
 }
 

@@ -213,6 +213,15 @@ describe.skipIf(needs("npm start with the demo lab", [...FRR_LAB_PARTS, parts.dn
       expect(await digFrom(client, "blocked.lab")).toEqual({ status: "REFUSED", addresses: [] });
       expect(await curlFrom(client, DEMO_DNS.blockedAddress)).toMatch(/^failed: /);
 
+      // The egress demo: web-1 on node1 reaches ext1 with node2's address; client-1 kept its own above.
+      expect(run.output()).toMatch(/^meridian: Egress demo: policy shop-web-to-ext1 .*$/m);
+      const web = `${labPrefix}node1-web-1`;
+      await until(
+        "web-1 reaching ext1 through node2",
+        async () => (await curlFrom(web, ext1)) === `ext1 ${FABRIC.v4(2)}`,
+        30_000,
+      );
+
       const before = processesOf(stateDir).map((p) => p.cmd);
       const parts = {
         console: /console-server\.mjs|next-server|next start/,
