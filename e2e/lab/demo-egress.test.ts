@@ -105,7 +105,8 @@ describe.skipIf(needs("the npm start demo's egress policy", LAB_PARTS).skip)(
         ["de-n1", "source", "steer", "de-n2", GATEWAY.egressIP],
         ["de-n2", "source+gateway", "snat", "de-n2", GATEWAY.egressIP],
       ]);
-      expect(live.p.nodes.find((n) => n.node === "de-n2")!.snatEntries).toBeGreaterThan(0);
+      // (Translations are not asserted here: the curls above have closed, and the count is a report's
+      // snapshot; e2e/lab/egress.test.ts checks them with `meridian-agent egress snat`.)
     });
   },
 );
