@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callAgent } from "../agent/local-client.js";
 import type { AgentStatusView, EndpointView } from "../agent/protocol.js";
 import { type AgentProcess, Scratch, sh } from "../testing/netns.js";
+import { waitFor } from "../testing/wait.js";
 import { type CniInvocation, invokeCni } from "./invoke.js";
 
 const scratch = new Scratch("cni");
@@ -310,7 +311,8 @@ describe("meridian-cni", () => {
     expect(eps.map((e) => e.containerId)).not.toContain("ctr-lost");
     expect(sh("ip", ["-n", node.name, "link", "show"])).not.toContain(lostHost);
     expect(sh("ip", ["-n", node.name, "route", "show"])).not.toContain(`${lostIps[0]} `);
-    expect(agent.logs()).toContain("its host interface is gone");
+    // The log line follows the removal (the agent's output arrives through a pipe): wait for it.
+    await waitFor("the collection logged", () => agent.logs().includes("its host interface is gone"), 5_000);
     // Its addresses are free again: IPAM holds exactly the kept pod's two.
     expect((await status()).ipam.reduce((n, p) => n + p.used, 0)).toBe(2);
     expect((await cni({ command: "CHECK", containerId: "ctr-keep", netns: keep.path })).exitCode).toBe(0);
