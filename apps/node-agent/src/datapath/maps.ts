@@ -184,19 +184,24 @@ function syncMap(map: BpfMap, want: Map<string, { key: Buffer; value: Buffer }>)
   return { written: writes.length, removed: stale.length };
 }
 
+/** Opens the maps pinned under pinDir by name; if one fails, those already open are closed again. */
+export function openPinnedMaps<N extends string>(pinDir: string, names: readonly N[]): Record<N, BpfMap> {
+  const maps = {} as Record<N, BpfMap>;
+  try {
+    for (const n of names) maps[n] = openPinnedMap(path.join(pinDir, n));
+  } catch (err) {
+    for (const m of Object.values<BpfMap>(maps)) m.close();
+    throw err;
+  }
+  return maps;
+}
+
 export class DatapathMaps {
   constructor(readonly maps: Record<MapName, BpfMap>) {}
 
   /** Open every map pinned under pinDir (what a restarted agent does). */
   static openPinned(pinDir: string): DatapathMaps {
-    const maps = {} as Record<MapName, BpfMap>;
-    try {
-      for (const n of MAP_NAMES) maps[n] = openPinnedMap(path.join(pinDir, n));
-    } catch (err) {
-      for (const m of Object.values(maps)) m.close();
-      throw err;
-    }
-    return new DatapathMaps(maps);
+    return new DatapathMaps(openPinnedMaps(pinDir, MAP_NAMES));
   }
 
   close(): void {

@@ -1,8 +1,7 @@
 // The DNS feature's kernel side: its two maps (bpf/lib/dns.h), opened by their pins under the
 // node's pin directory, the nftables rule that hands marked packets to the proxy, and a read of
 // conntrack for connections that still use a learned address.
-import path from "node:path";
-import { type BpfMap, openPinnedMap } from "@meridian/native";
+import type { BpfMap } from "@meridian/native";
 import {
   ctEntry,
   ctKey,
@@ -13,6 +12,7 @@ import {
   mapEntries,
   parseAddr,
 } from "../../datapath/index.js";
+import { openPinnedMaps } from "../../datapath/maps.js";
 import { run } from "../../routing/exec.js";
 
 /** skb->mark from_pod puts on DNS it redirects (MARK_DNS_PROXY in bpf/lib/dns.h). */
@@ -55,15 +55,8 @@ export class DnsKernel {
   ) {}
 
   static open(pinDir: string): DnsKernel {
-    const maps: BpfMap[] = [];
-    try {
-      for (const n of ["mdp_dns_redir", "mdp_dns_orig", "mdp_ct"])
-        maps.push(openPinnedMap(path.join(pinDir, n)));
-    } catch (err) {
-      for (const m of maps) m.close();
-      throw err;
-    }
-    return new DnsKernel(maps[0]!, maps[1]!, maps[2]!);
+    const m = openPinnedMaps(pinDir, ["mdp_dns_redir", "mdp_dns_orig", "mdp_ct"] as const);
+    return new DnsKernel(m.mdp_dns_redir, m.mdp_dns_orig, m.mdp_ct);
   }
 
   /** Makes the redirect map exactly `want`; returns what it wrote and removed. */

@@ -3,8 +3,7 @@
 // maps a wanted state, all or nothing (datapath/transaction.ts). The flow and SNAT maps belong to
 // the datapath (it creates their entries); the agent only reads them and removes the entries of
 // policies that are gone, so a connection pinned to a removed policy's gateway is not kept there.
-import path from "node:path";
-import { type BpfMap, openPinnedMap } from "@meridian/native";
+import type { BpfMap } from "@meridian/native";
 import {
   type Addr,
   defineStruct,
@@ -16,6 +15,7 @@ import {
   withRollback,
   writeBatch,
 } from "../../datapath/index.js";
+import { openPinnedMaps } from "../../datapath/maps.js";
 import { sumPerCpuSlot, zeroPerCpuSlot } from "../../datapath/percpu.js";
 
 export const EGRESS_MAP_NAMES = [
@@ -174,14 +174,7 @@ export class EgressKernel {
   private constructor(readonly maps: Record<EgressMapName, BpfMap>) {}
 
   static open(pinDir: string): EgressKernel {
-    const maps = {} as Record<EgressMapName, BpfMap>;
-    try {
-      for (const n of EGRESS_MAP_NAMES) maps[n] = openPinnedMap(path.join(pinDir, n));
-    } catch (err) {
-      for (const m of Object.values(maps)) m.close();
-      throw err;
-    }
-    return new EgressKernel(maps);
+    return new EgressKernel(openPinnedMaps(pinDir, EGRESS_MAP_NAMES));
   }
 
   /**

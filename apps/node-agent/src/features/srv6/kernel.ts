@@ -2,8 +2,7 @@
 // pin directory, their byte layouts, and the one write that makes them a wanted state, all or
 // nothing: every entry is encoded (and checked) before the first write, and a failed write puts
 // back what the maps held before.
-import path from "node:path";
-import { type BpfMap, openPinnedMap } from "@meridian/native";
+import type { BpfMap } from "@meridian/native";
 import {
   type Addr,
   defineStruct,
@@ -13,6 +12,7 @@ import {
   parseAddr,
   parseCidr,
 } from "../../datapath/index.js";
+import { openPinnedMaps } from "../../datapath/maps.js";
 import { sumPerCpuSlot, zeroPerCpuSlot } from "../../datapath/percpu.js";
 
 export const SRV6_MAX_SEGS = 4;
@@ -231,14 +231,7 @@ export class Srv6Kernel {
   private constructor(private readonly maps: Record<Srv6MapName, BpfMap>) {}
 
   static open(pinDir: string): Srv6Kernel {
-    const maps = {} as Record<Srv6MapName, BpfMap>;
-    try {
-      for (const n of SRV6_MAP_NAMES) maps[n] = openPinnedMap(path.join(pinDir, n));
-    } catch (err) {
-      for (const m of Object.values(maps)) m.close();
-      throw err;
-    }
-    return new Srv6Kernel(maps);
+    return new Srv6Kernel(openPinnedMaps(pinDir, SRV6_MAP_NAMES));
   }
 
   /**
