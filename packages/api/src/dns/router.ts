@@ -6,6 +6,7 @@
 import type { Db } from "@meridian/db";
 import { z } from "zod";
 import { parseComponentDetail } from "../agent/status-schemas";
+import { isStale } from "../status/service";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { type DnsQueryFilter, dnsQueryFilterSchema, matchesDnsQuery } from "./schemas";
 
@@ -74,7 +75,6 @@ const overviewOutput = z.object({
 });
 export type DnsOverview = z.infer<typeof overviewOutput>;
 
-const STALE_MS = 90_000;
 const show = (s: Selector) => s.matchName ?? s.matchPattern ?? "";
 
 interface Rule {
@@ -128,7 +128,7 @@ export async function dnsOverview(
       state: c?.state ?? "unknown",
       message: c?.message ?? "no DNS proxy status reported",
       updatedAt: c?.updatedAt ?? null,
-      stale: !n.lastHeartbeatAt || now.getTime() - n.lastHeartbeatAt.getTime() > STALE_MS,
+      stale: isStale(n.lastHeartbeatAt, now.getTime()),
       stats: detail?.stats
         ? {
             queries: detail.stats.queries,

@@ -6,10 +6,8 @@
 import type { Db } from "@meridian/db";
 import { z } from "zod";
 import { parseComponentDetail } from "../agent/status-schemas";
+import { isStale } from "../status/service";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
-
-/** A node whose last heartbeat is older than this shows its report as stale. */
-const STALE_MS = 90_000;
 
 const modeSchema = z.enum(["steer", "snat", "drop"]).nullable();
 
@@ -70,7 +68,7 @@ export async function egressLive(db: Db): Promise<EgressLive> {
       continue;
     }
     withDatapath.push(n.name);
-    const stale = !n.lastHeartbeatAt || now.getTime() - n.lastHeartbeatAt.getTime() > STALE_MS;
+    const stale = isStale(n.lastHeartbeatAt, now.getTime());
     for (const p of detail.policies) {
       const list = reports.get(p.policy) ?? [];
       list.push({ node: n.name, stale, updatedAt: c.updatedAt, ...p, problems: p.problems });

@@ -8,11 +8,10 @@ import { z } from "zod";
 import { loadSnapshot } from "../agent/snapshot";
 import { parseComponentDetail } from "../agent/status-schemas";
 import { compileSrv6 } from "../compiler/srv6";
+import { isStale } from "../status/service";
 
 /** Counters of forwarded packets; every other counter the datapath reports is a drop reason. */
 export const SRV6_FORWARD_COUNTERS = ["encapsulated", "decapsulated", "transit"] as const;
-
-const STALE_MS = 90_000;
 
 const reportedPolicy = z.object({
   node: z.string(),
@@ -104,7 +103,7 @@ export async function srv6Overview(db: Db, now = new Date()): Promise<Srv6Overvi
       message: c ? c.message : "no SRv6 status reported by this node's agent",
       reported: Boolean(c),
       updatedAt: c?.updatedAt ?? null,
-      stale: !n.lastHeartbeatAt || now.getTime() - n.lastHeartbeatAt.getTime() > STALE_MS,
+      stale: isStale(n.lastHeartbeatAt, now.getTime()),
       locators: (compiled?.locators ?? []).map((l) => l.locator),
       reportedLocators: detail?.locators ?? [],
       source: detail?.source ?? null,

@@ -5,6 +5,11 @@ import type { Db } from "@meridian/db";
 // An agent that has not been heard from for three heartbeat periods is shown as stale.
 export const STALE_AFTER_MS = 90_000;
 
+/** Whether a node's agent counts as stale at `now` (ms): never heard from, or silent too long. */
+export function isStale(lastHeartbeatAt: Date | null, now: number): boolean {
+  return !lastHeartbeatAt || now - lastHeartbeatAt.getTime() > STALE_AFTER_MS;
+}
+
 export async function statusOverview(db: Db) {
   const [nodes, latest] = await Promise.all([
     db.node.findMany({
@@ -25,7 +30,7 @@ export async function statusOverview(db: Db) {
       appliedRevision: n.appliedRevision,
       inSync: n.appliedRevision !== null && n.appliedRevision >= currentRevision,
       lastHeartbeatAt: n.lastHeartbeatAt,
-      stale: !n.lastHeartbeatAt || now - n.lastHeartbeatAt.getTime() > STALE_AFTER_MS,
+      stale: isStale(n.lastHeartbeatAt, now),
       components: n.components.map((c) => ({
         component: c.component,
         detail: (c.detail ?? {}) as Record<string, unknown>,
