@@ -3,10 +3,12 @@
 // and the content hash (recomputed, so a delta applied onto the wrong base, a truncated file or a
 // hand-edited one is caught before any map is touched). Pure: the agent imports it.
 import { z } from "zod";
-import { sectionHash, sha256Hex } from "../compiler/hash";
+import { contentHashOf } from "../compiler/hash";
 import { nodeDesiredStateSchema } from "../compiler/sections/registry";
 import type { NodeDesiredState } from "../compiler/types";
 import { formatFieldPath } from "../spec/common";
+
+export { contentHashOf };
 
 // Top-level sections this agent does not know are a newer control plane's features: they are left
 // out (and named), not a reason to refuse everything else. Inside a known section the schema is
@@ -17,18 +19,6 @@ const KNOWN = new Set(Object.keys(nodeDesiredStateSchema.shape));
 export type DesiredStateCheck =
   | { ok: true; state: NodeDesiredState; ignoredSections: string[] }
   | { ok: false; reason: string };
-
-/** The content hash as the compiler computes it: per-section hashes of every key but the revision and the hash. */
-export function contentHashOf(state: Record<string, unknown>): string {
-  let out = "";
-  for (const key of Object.keys(state).sort()) {
-    if (key === "revision" || key === "contentHash") continue;
-    const v = state[key];
-    if (v === undefined) continue;
-    out += `${key}:${sectionHash(v)}\n`;
-  }
-  return sha256Hex(out);
-}
 
 const MAX_ISSUES = 3;
 

@@ -1,7 +1,7 @@
 // compileNodeState: a node's whole desired state from one cluster snapshot, section by section
 // (sections/registry.ts). Pure and deterministic, so the API, the agent and the what-if view all
 // derive the same answer from the same snapshot.
-import { canonicalJson, sectionHash, sha256Hex } from "./hash";
+import { contentHashOf } from "./hash";
 import { SECTIONS } from "./sections/registry";
 import type { AnySection, DesiredBody, SectionContext, SectionState } from "./sections/section";
 import type { ClusterSnapshot } from "./snapshot";
@@ -60,7 +60,7 @@ export function compileNodeState(snapshot: ClusterSnapshot, nodeName: string): N
   return {
     revision: snapshot.revision,
     ...(body as DesiredBody & { problems: CompileProblem[] }),
-    contentHash: contentHashOf(body, ctx),
+    contentHash: hashOf(body, ctx),
   };
 }
 
@@ -71,14 +71,6 @@ const OWNER = new Map<string, AnySection>(
   SECTIONS.flatMap((s) => s.keys.map((k: string) => [k, s] as const)),
 );
 
-function contentHashOf(body: Record<string, unknown>, ctx: SectionContext): string {
-  let out = "";
-  for (const key of Object.keys(body).sort()) {
-    const v = body[key];
-    if (v === undefined) continue;
-    const section = OWNER.get(key);
-    const h = sectionHash(v, () => section?.canonicalJson?.(key, ctx) ?? canonicalJson(v));
-    out += `${key}:${h}\n`;
-  }
-  return sha256Hex(out);
+function hashOf(body: Record<string, unknown>, ctx: SectionContext): string {
+  return contentHashOf(body, (key) => OWNER.get(key)?.canonicalJson?.(key, ctx));
 }

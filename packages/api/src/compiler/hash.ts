@@ -47,3 +47,22 @@ export function sectionHash(value: unknown, json: () => string = () => canonical
   }
   return h;
 }
+
+/**
+ * A desired state's content hash: sha256 over `key:sectionHash` lines, keys in order, the revision
+ * and the hash itself left out. `json(key)` may give a section's canonical JSON faster (it must
+ * equal the generic walk). The compiler and the agent's check both hash with this one function.
+ */
+export function contentHashOf(
+  state: Record<string, unknown>,
+  json?: (key: string) => string | undefined,
+): string {
+  let out = "";
+  for (const key of Object.keys(state).sort()) {
+    if (key === "revision" || key === "contentHash") continue;
+    const v = state[key];
+    if (v === undefined) continue;
+    out += `${key}:${sectionHash(v, () => json?.(key) ?? canonicalJson(v))}\n`;
+  }
+  return sha256Hex(out);
+}
