@@ -44,6 +44,8 @@ interface Trial {
   /** Pod starts and stops reported during the trial, and how many of those reports failed. */
   churned: number;
   churnFailed: number;
+  /** The distinct reasons churn reports failed, with their counts. */
+  churnErrors: Map<string, number>;
 }
 
 async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
@@ -131,6 +133,7 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
   // selects, addresses inside its own PodCIDR), at the given rate across the cluster.
   let churned = 0;
   let churnFailed = 0;
+  const churnErrors = new Map<string, number>();
   const churnTimer =
     churnPerSecond > 0
       ? setInterval(() => {
@@ -148,8 +151,10 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
                   : []),
               ],
             })
-            .catch(() => {
+            .catch((err: Error) => {
               churnFailed++;
+              const why = err.message.slice(0, 120);
+              churnErrors.set(why, (churnErrors.get(why) ?? 0) + 1);
             });
         }, 1000 / churnPerSecond)
       : undefined;
@@ -193,6 +198,7 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
     acked: allAcked.sort((a, b) => a - b),
     churned,
     churnFailed,
+    churnErrors,
   };
 }
 
@@ -220,6 +226,7 @@ for (const n of SIZES) {
         `received p99 ${fmt(percentile(c.received, 99))}; acknowledged p50 ${fmt(percentile(c.acked, 50))} p99 ${fmt(cp99)}; ` +
         `p99 with churn ÷ without ${(cp99 / p99).toFixed(2)}`,
     );
+    for (const [why, count] of c.churnErrors) console.log(`  churn report failed ${count}×: ${why}`);
   }
 }
 process.exit(0);
