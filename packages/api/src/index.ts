@@ -1,7 +1,7 @@
 // @meridian/api: what the web app, the agent and automation import.
 
+export { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "@meridian/model";
 export { ChangeFeed, changeFeedFor, feedFor } from "./agent/change-feed";
-export { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "./agent/events";
 export { loadSnapshot } from "./agent/snapshot";
 export { hashPassword, verifyPassword } from "./auth/crypto";
 export { SESSION_TTL_MS } from "./auth/router";

@@ -3,7 +3,7 @@
 // know what any one of them does. Today's three: policy (the eBPF datapath: endpoints, ipcache,
 // policy maps), routing (routes to other nodes' PodCIDRs) and bgp (the node's BGP speakers).
 
-import { componentStatusOf } from "@meridian/api/agent/status-schemas";
+import { componentStatusOf } from "@meridian/model";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
 import type { z } from "zod";
@@ -23,7 +23,7 @@ export type DesiredSection = Exclude<keyof NodeDesiredState, "revision" | "conte
  * with the same schema.
  */
 export const componentStatusSchema = componentStatusOf;
-export { componentStateSchema } from "@meridian/api/agent/status-schemas";
+export { componentStateSchema } from "@meridian/model";
 
 /** What a subsystem gets from the agent when it is created. */
 export interface FeatureContext {

@@ -2,7 +2,7 @@
 // PostgreSQL (skipped without a database): join, the desired state stream, heartbeats, endpoint
 // inventory, and every component's status as the agent builds it, read back by a viewer through
 // the schemas the console uses.
-import { parseComponentDetail } from "@meridian/api/agent/status-schemas";
+import { parseComponentDetail } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cniStatusSchema } from "../agent/daemon.js";
 import { type BgpStatus, bgpComponentStatus } from "../features/bgp/status.js";

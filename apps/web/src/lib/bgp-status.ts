@@ -3,7 +3,7 @@
 // (@meridian/api/bgp/session-schemas). A peer whose report does not fit (an older agent's) is left
 // out rather than guessed at.
 import "./zod-csp";
-import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/api/bgp/session-schemas";
+import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/model";
 
 export interface SessionReport {
   node: string;

@@ -5,9 +5,9 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { contentHashOf } from "@meridian/api/agent/desired-state-check";
-import type { NodeDesiredState } from "@meridian/api/compiler/types";
 import { Lab, sh, startFrr } from "@meridian/bgp/testing";
+import type { NodeDesiredState } from "@meridian/model";
+import { contentHashOf } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BIN } from "../../cni/invoke.js";

@@ -2,9 +2,9 @@
 // (no root, no daemons): what the control plane receives is the controller's routes with their
 // attributes, sent when they change, only for the peer that changed, and within the API's bounds.
 
-import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
-import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import type { BgpSpeaker } from "@meridian/bgp";
+import type { BgpPeerState, BgpRouteState } from "@meridian/model";
+import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
