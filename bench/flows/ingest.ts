@@ -6,8 +6,7 @@
 //
 //   MERIDIAN_TEST_SERVER_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/flows/ingest.ts [--batches 20]
 
-import { dropSummary, queryFlows } from "@meridian/api/flows/service";
-import { createHarness } from "@meridian/api/test/harness";
+import { createHarness, dropSummary, queryFlows } from "@meridian/api/testing";
 import { flowSummarySchema } from "@meridian/model";
 import { z } from "zod";
 

@@ -18,7 +18,7 @@ export type DesiredSection = Exclude<keyof NodeDesiredState, "revision" | "conte
 
 /**
  * The schema of one component's status as the agent reports it, with its name fixed and its detail
- * typed. A subsystem's schema lives beside the API's (`@meridian/api/agent/status-schemas`), listed
+ * typed. A subsystem's schema lives in the model (`packages/model/src/agent/status-schemas.ts`), listed
  * in its COMPONENT_DETAIL_SCHEMAS, so that the API checks the reports and the console reads them
  * with the same schema.
  */

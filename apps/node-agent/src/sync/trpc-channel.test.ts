@@ -47,7 +47,7 @@ const bgp: BgpStatus = {
 };
 
 describe.skipIf(!hasDb)("the agent channel over the API's typed client", () => {
-  type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+  type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
   type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
   let h: Harness;
   let api: Server;
@@ -55,7 +55,7 @@ describe.skipIf(!hasDb)("the agent channel over the API's typed client", () => {
   let credential: string | undefined;
 
   beforeAll(async () => {
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

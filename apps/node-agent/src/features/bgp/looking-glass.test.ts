@@ -176,14 +176,14 @@ describe("BGP looking glass report", () => {
 // Over the real agent channel to a real API on PostgreSQL (skipped without a database): what a
 // viewer reads back is what the controller holds.
 describe.skipIf(realParts.skip)("BGP looking glass report through the API", () => {
-  type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+  type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
   type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
   let h: Harness;
   let api: Server;
   let viaApi: BgpRouteReporter;
 
   beforeAll(async () => {
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

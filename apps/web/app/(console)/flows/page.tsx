@@ -1,4 +1,4 @@
-import { flattenFieldErrors, zodIssuesOf } from "@meridian/api/trpc";
+import { flattenFieldErrors, zodIssuesOf } from "@meridian/api";
 import { DROP_REASON_WORDS } from "@meridian/model";
 import { TRPCError } from "@trpc/server";
 import Link from "next/link";
