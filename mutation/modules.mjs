@@ -11,9 +11,9 @@ const notTests = ["!**/*.test.ts", "!**/*.test-helpers.ts"];
 export const modules = {
   compiler: {
     what: "desired-state compiler and what-if",
-    mutate: ["packages/api/src/compiler/*.ts", "packages/api/src/compiler/sections/*.ts", ...notTests],
-    tests: ["packages/api/src/compiler/*.test.ts", "packages/api/src/compiler/sections/*.test.ts"],
-    tsconfig: "packages/api/tsconfig.json",
+    mutate: ["packages/model/src/compiler/*.ts", "packages/model/src/compiler/sections/*.ts", ...notTests],
+    tests: ["packages/model/src/compiler/*.test.ts", "packages/model/src/compiler/sections/*.test.ts"],
+    tsconfig: "packages/model/tsconfig.json",
     db: false,
   },
   auth: {

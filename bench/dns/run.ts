@@ -12,7 +12,7 @@ import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ChangeFeed } from "@meridian/api/agent/change-feed";
+import { ChangeFeed } from "@meridian/api";
 import { createMeridianClient } from "@meridian/api/client";
 import { seedDatabase } from "@meridian/api/seed";
 import { startServer } from "@meridian/api/server";

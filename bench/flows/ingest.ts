@@ -5,9 +5,9 @@
 // from the test server (createHarness), dropped at the end.
 //
 //   MERIDIAN_TEST_SERVER_URL=postgresql://postgres@127.0.0.1:5439/postgres npx tsx bench/flows/ingest.ts [--batches 20]
-import { flowSummarySchema } from "@meridian/api/agent/schemas";
-import { dropSummary, queryFlows } from "@meridian/api/flows/service";
-import { createHarness } from "@meridian/api/test/harness";
+
+import { createHarness, dropSummary, queryFlows } from "@meridian/api/testing";
+import { flowSummarySchema } from "@meridian/model";
 import { z } from "zod";
 
 const i = process.argv.indexOf("--batches");

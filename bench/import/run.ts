@@ -11,9 +11,9 @@ import { once } from "node:events";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { newSecret } from "@meridian/api/auth/crypto";
-import { MAX_IMPORT_OBJECTS } from "@meridian/api/cilium/limits";
+import { MAX_IMPORT_OBJECTS } from "@meridian/api";
 import { createMeridianClient } from "@meridian/api/client";
+import { newSecret } from "@meridian/api/testing";
 import { createTestDatabase } from "@meridian/db/testing";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -12,8 +12,8 @@ import { once } from "node:events";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { newSecret } from "@meridian/api/auth/crypto";
 import { createMeridianClient } from "@meridian/api/client";
+import { newSecret } from "@meridian/api/testing";
 import { createTestDatabase } from "@meridian/db/testing";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,7 @@
 // The API process for the sync benchmark: one replica on DATABASE_URL, port from argv.
 // Runs apart from the simulated agents so they do not share an event loop.
 
-import { ChangeFeed } from "@meridian/api/agent/change-feed";
+import { ChangeFeed } from "@meridian/api";
 import { startServer } from "@meridian/api/server";
 import { createPrismaClient } from "@meridian/db";
 

@@ -5,9 +5,9 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { MeridianClient } from "@meridian/api";
-import type { LookingGlassRoute } from "@meridian/api/bgp/looking-glass-schemas";
 import { seedDatabase } from "@meridian/api/seed";
 import { createTestDatabase, type TestDatabase } from "@meridian/db/testing";
+import type { LookingGlassRoute } from "@meridian/model";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpDetail } from "../src/bgp-report";

@@ -6,7 +6,7 @@
 // looking glass. Needs root, FRR, the built native addon and PostgreSQL (`npm test`).
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { BgpPeerSpecInput } from "@meridian/api/spec/index";
+import type { BgpPeerSpecInput } from "@meridian/model";
 import { needs } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bgpSessions, type SessionReport } from "../../apps/web/src/lib/bgp-status";

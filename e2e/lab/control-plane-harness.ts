@@ -5,7 +5,7 @@ import { callAgent } from "@meridian/node-agent/agent/local-client";
 import { parts } from "@meridian/testing";
 import type { Lab } from "./builder";
 
-type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
 type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
 export type ApiClient = ReturnType<typeof import("@meridian/api/client")["createMeridianClient"]>;
 
@@ -27,7 +27,7 @@ export interface ControlPlane {
 }
 
 export async function startControlPlane(): Promise<ControlPlane> {
-  const { createHarness } = await import("@meridian/api/test/harness");
+  const { createHarness } = await import("@meridian/api/testing");
   const { startServer } = await import("@meridian/api/server");
   const { createMeridianClient } = await import("@meridian/api/client");
   const h = await createHarness();

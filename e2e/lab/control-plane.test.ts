@@ -23,7 +23,7 @@ const topology: LabTopology = {
   ],
 };
 
-type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
 type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
 let h: Harness | undefined;
 let api: Server | undefined;
@@ -46,7 +46,7 @@ async function until<T>(
 
 describe.skipIf(realParts.skip)("lab with a control plane", () => {
   beforeAll(async () => {
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

@@ -1,7 +1,7 @@
-// A `bgp` component detail as an agent reports it (the shape the API checks: @meridian/api/bgp/
-// session-schemas), for tests that play the agent: each peer's fields the test cares about, the
+// A `bgp` component detail as an agent reports it (the shape the API checks: @meridian/model's
+// bgp/session-schemas.ts), for tests that play the agent: each peer's fields the test cares about, the
 // rest as an agent sends them for a quiet session.
-import type { BgpComponentDetail, BgpSessionDetail } from "@meridian/api/bgp/session-schemas";
+import type { BgpComponentDetail, BgpSessionDetail } from "@meridian/model";
 
 export function bgpDetail(peers: Record<string, Partial<BgpSessionDetail>>): BgpComponentDetail {
   return {

@@ -1,15 +1,15 @@
 // First-run data: an admin (with a random password, returned only when created) and a few
 // example objects so a fresh console has something to show. Safe to run on every start.
 import type { Db } from "@meridian/db";
-import { hashPassword, randomPassword, verifyPassword } from "./auth/crypto";
-import { commitChange } from "./revisions/commit";
 import {
   bgpInstanceSpecSchema,
   bgpPeerSpecSchema,
   networkPolicySpecSchema,
   srv6LocatorPoolSpecSchema,
   srv6VrfSpecSchema,
-} from "./spec";
+} from "@meridian/model";
+import { hashPassword, randomPassword, verifyPassword } from "./auth/crypto";
+import { commitChange } from "./revisions/commit";
 import type { Actor } from "./trpc";
 
 export const DEFAULT_ADMIN_EMAIL = "admin@meridian.local";

@@ -1,10 +1,11 @@
 // CNI ADD's admission: it answers only once an applied desired state holds the new pod with its
 // identity. Issue 19, bug 5: ADD returning on any applied state passed every agent test.
+
+import { desiredEndpoint, desiredState } from "@meridian/model/testing";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { CniError } from "../cni/spec.js";
 import { ReservedIdentity } from "../sync/channel.js";
-import { desiredEndpoint, desiredState } from "../testing/desired-state.js";
 import { EndpointAdmission } from "./admission.js";
 import type { AgentEndpoint } from "./endpoints.js";
 

@@ -6,7 +6,7 @@ import { chmod, mkdir, unlink } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { cniStatusSchema } from "@meridian/api/agent/status-schemas";
+import { cniStatusSchema } from "@meridian/model";
 import pino, { type Logger } from "pino";
 import type { z } from "zod";
 import { type AgentConfig, ConfigError } from "../config.js";

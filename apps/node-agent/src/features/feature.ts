@@ -3,7 +3,7 @@
 // know what any one of them does. Today's three: policy (the eBPF datapath: endpoints, ipcache,
 // policy maps), routing (routes to other nodes' PodCIDRs) and bgp (the node's BGP speakers).
 
-import { componentStatusOf } from "@meridian/api/agent/status-schemas";
+import { componentStatusOf } from "@meridian/model";
 import type { Logger } from "pino";
 import type { Metric } from "prom-client";
 import type { z } from "zod";
@@ -18,12 +18,12 @@ export type DesiredSection = Exclude<keyof NodeDesiredState, "revision" | "conte
 
 /**
  * The schema of one component's status as the agent reports it, with its name fixed and its detail
- * typed. A subsystem's schema lives beside the API's (`@meridian/api/agent/status-schemas`), listed
+ * typed. A subsystem's schema lives in the model (`packages/model/src/agent/status-schemas.ts`), listed
  * in its COMPONENT_DETAIL_SCHEMAS, so that the API checks the reports and the console reads them
  * with the same schema.
  */
 export const componentStatusSchema = componentStatusOf;
-export { componentStateSchema } from "@meridian/api/agent/status-schemas";
+export { componentStateSchema } from "@meridian/model";
 
 /** What a subsystem gets from the agent when it is created. */
 export interface FeatureContext {

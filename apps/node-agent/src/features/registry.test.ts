@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { desiredState } from "@meridian/model/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coreRoutes } from "../agent/local-api.js";
 import { type AgentConfig, loadConfig } from "../config.js";
 import { AgentMetrics } from "../status/metrics.js";
 import type { NodeDesiredState } from "../sync/channel.js";
-import { desiredState } from "../testing/desired-state.js";
 import type { AgentFeature, FeatureContext } from "./feature.js";
 import { UnenforcedDatapath } from "./policy/index.js";
 import { createFeatures, FEATURE_CLIS } from "./registry.js";

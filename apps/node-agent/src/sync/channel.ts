@@ -1,27 +1,27 @@
 // What the agent needs from the control plane, as an interface: the sync loop is written
 // against this, and trpc-channel.ts implements it over the API's `agent.*` procedures with the
-// API's typed client (packages/api/src/agent/router.ts). The shapes are the API's schemas'.
+// API's typed client (packages/api/src/agent/router.ts). The shapes are @meridian/model's schemas.
 
-import type { DesiredStateEvent } from "@meridian/api/agent/events";
 import type {
+  ComponentState,
+  DesiredStateEvent,
   dnsEventSchema,
   joinInput,
   joinOutput,
+  NodeDesiredState,
+  ReportBgpRoutesInput,
   reportEndpointsInput,
   reportStatusInput,
-} from "@meridian/api/agent/schemas";
-import type { ComponentState } from "@meridian/api/agent/status-schemas";
-import type { ReportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
-import type { NodeDesiredState } from "@meridian/api/compiler/types";
+} from "@meridian/model";
 import type { z } from "zod";
 
 /** The identity numbers the control plane reserves (reserved:init, reserved:world, …): defined once, there. */
-export { ReservedIdentity } from "@meridian/api/compiler/identity";
+export { ReservedIdentity } from "@meridian/model";
 export type { NodeDesiredState };
 
 import type { FlowSummary } from "../status/flow-summary.js";
 
-/** The API's own input and output shapes (packages/api/src/agent/schemas.ts): one contract. */
+/** The API's input and output shapes (packages/model/src/agent/schemas.ts): one contract. */
 export type JoinRequest = Omit<z.input<typeof joinInput>, "labels">;
 export type JoinResult = z.output<typeof joinOutput>;
 export type StatusReport = Omit<z.input<typeof reportStatusInput>, "nodeName" | "agentVersion">;
@@ -29,7 +29,7 @@ export type StatusReport = Omit<z.input<typeof reportStatusInput>, "nodeName" | 
 export type DnsEventReport = z.input<typeof dnsEventSchema>;
 
 /** snapshot / delta (whole top-level sections) / unchanged: the API's own definition. */
-export type { DesiredStateEvent } from "@meridian/api/agent/events";
+export type { DesiredStateEvent } from "@meridian/model";
 
 export interface SubscriptionHandlers {
   onEvent(event: DesiredStateEvent): void;

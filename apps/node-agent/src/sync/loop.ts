@@ -6,8 +6,7 @@
 // reconnects with capped, jittered backoff.
 // The event semantics (how a delta applies, when there is a gap) are the API's own pure
 // module, so agent and server cannot disagree about them.
-import { checkDesiredState } from "@meridian/api/agent/desired-state-check";
-import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agent/events";
+import { applyDesiredStateEvent, checkDesiredState, DesiredStateGapError } from "@meridian/model";
 import type { Logger } from "pino";
 import type { AgentEndpoint } from "../agent/endpoints.js";
 import type { AgentFeature, FeatureUplink } from "../features/feature.js";

@@ -17,7 +17,7 @@ import { waitFor } from "../testing/wait.js";
 const realParts = needs("agent ↔ control plane", [parts.root, parts.database]);
 
 // Loaded lazily so that without a database this file is skipped, not broken.
-type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
 type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
 
 // Created in beforeAll: a skipped suite must not leave a temp dir behind.
@@ -72,7 +72,7 @@ describe.skipIf(realParts.skip)("agent ↔ control plane", () => {
 
   beforeAll(async () => {
     scratch = new Scratch("sync");
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

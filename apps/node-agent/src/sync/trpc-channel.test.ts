@@ -2,7 +2,7 @@
 // PostgreSQL (skipped without a database): join, the desired state stream, heartbeats, endpoint
 // inventory, and every component's status as the agent builds it, read back by a viewer through
 // the schemas the console uses.
-import { parseComponentDetail } from "@meridian/api/agent/status-schemas";
+import { parseComponentDetail } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cniStatusSchema } from "../agent/daemon.js";
 import { type BgpStatus, bgpComponentStatus } from "../features/bgp/status.js";
@@ -47,7 +47,7 @@ const bgp: BgpStatus = {
 };
 
 describe.skipIf(!hasDb)("the agent channel over the API's typed client", () => {
-  type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+  type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
   type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
   let h: Harness;
   let api: Server;
@@ -55,7 +55,7 @@ describe.skipIf(!hasDb)("the agent channel over the API's typed client", () => {
   let credential: string | undefined;
 
   beforeAll(async () => {
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

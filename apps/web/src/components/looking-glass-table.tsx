@@ -1,7 +1,7 @@
 // One table of a BGP peer's routes with the attributes a network engineer reads in `show bgp`:
 // prefix, next hop, AS path, origin, MED, local preference, communities of all three kinds, RD and
 // SRv6 SID for VPN routes, the stale flag, and why we advertise a route.
-import type { LookingGlassRoute } from "@meridian/api/bgp/looking-glass-schemas";
+import type { LookingGlassRoute } from "@meridian/model";
 import { GridTable } from "@/components/grid";
 import { StatusBadge } from "@/components/status";
 import { ORIGIN_LABEL } from "@/lib/looking-glass";

@@ -1,7 +1,7 @@
 // The console reads an agent's BGP sessions with the schema the agent builds them to and the API
 // checks them against: what fits is shown as reported; a peer whose report does not fit (an older
 // agent's, stored before the check) is left out instead of shown half-guessed.
-import type { BgpSessionDetail } from "@meridian/api/bgp/session-schemas";
+import type { BgpSessionDetail } from "@meridian/model";
 import { describe, expect, it } from "vitest";
 import { bgpSessions, sessionDetail } from "./bgp-status";
 

@@ -1,9 +1,9 @@
 // BGP sessions as agents report them: the node's "bgp" component carries `detail.peers`, keyed by
 // peer address, each a session in the schema the agent builds it to and the API checks it against
-// (@meridian/api/bgp/session-schemas). A peer whose report does not fit (an older agent's) is left
+// (@meridian/model, bgp/session-schemas.ts). A peer whose report does not fit (an older agent's) is left
 // out rather than guessed at.
 import "./zod-csp";
-import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/api/bgp/session-schemas";
+import { type BgpSessionDetail, bgpSessionDetailSchema } from "@meridian/model";
 
 export interface SessionReport {
   node: string;

@@ -3,7 +3,7 @@
 // (EventSource reconnects by itself and resumes), superjson on both, one per page load.
 import "./zod-csp";
 import type { AppRouter } from "@meridian/api";
-import { MAX_BATCH } from "@meridian/api/limits/http";
+import { MAX_BATCH } from "@meridian/api/http-limits";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";

@@ -6,7 +6,7 @@
 // header is replaced. Requests that arrive before the server has started are not stamped and are
 // throttled per account only.
 import http, { type IncomingMessage } from "node:http";
-import { stampClientAddress } from "@meridian/api/auth/client-address";
+import { stampClientAddress } from "@meridian/api/client-address";
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 

@@ -1,11 +1,12 @@
 // The agent channel over real HTTP: join, snapshot, updates fanned out through LISTEN/NOTIFY
 // across two API instances on one database, resume after a dropped connection, own-node rule.
+
+import { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeridianClient } from "../client";
 import type { RunningServer } from "../server";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 import { type Replicas, startReplicas } from "../test/replicas";
-import { applyDesiredStateEvent, type DesiredStateEvent, DesiredStateGapError } from "./events";
 
 let h: Harness;
 let replicas: Replicas;

@@ -1,8 +1,8 @@
 // The snapshot cache: one load per revision per API process, shared by every subscriber.
 
 import type { Db } from "@meridian/db";
+import { emptySnapshot } from "@meridian/model";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { emptySnapshot } from "../compiler/snapshot";
 import type { ChangeFeed } from "./change-feed";
 import { latestSnapshot } from "./desired-state";
 import { loadSnapshot } from "./snapshot";

@@ -1,8 +1,8 @@
 // Desired state per node, from one shared snapshot per revision: with a thousand agents
 // subscribed, a change loads the model once per API process, then compiles per node.
 import type { Db } from "@meridian/db";
-import { compileNodeState } from "../compiler";
-import type { ClusterSnapshot } from "../compiler/snapshot";
+import type { ClusterSnapshot } from "@meridian/model";
+import { compileNodeState } from "@meridian/model";
 import type { ChangeFeed } from "./change-feed";
 import { loadSnapshot } from "./snapshot";
 

@@ -2,28 +2,11 @@
 // desired state over SSE and report status, heartbeats, DNS events, flows and endpoints.
 // The node is always the credential's node; inputs cannot point at another one.
 
-import { TRPCError, tracked } from "@trpc/server";
-import { z } from "zod";
-import { hashSecret, newSecret } from "../auth/crypto";
-import { decryptSecret } from "../auth/secret-box";
-import { storeBgpRoutes } from "../bgp/looking-glass";
-import { UnknownNodeError } from "../compiler/compile";
-import type { ClusterSnapshot } from "../compiler/snapshot";
-import { upsertEndpoint } from "../endpoints/service";
-import { fieldError } from "../errors";
-import { flowRetentionMs, pruneFlows } from "../flows/service";
-import { type InventoryDeps, inventoryChangeAffects, inventoryDeps } from "../inventory/affects";
-import { commitInventory } from "../inventory/commit";
-import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
-import { commitChange } from "../revisions/commit";
-import { cidrContains } from "../spec";
-import { asPlainJson } from "../transformer";
-import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
-import { feedFor, STATUS_CHANNEL, waitForChange } from "./change-feed";
-import { compileFor, latestSnapshot } from "./desired-state";
-import { changedSections, type DesiredStateEvent, sectionFingerprints } from "./events";
-import { heartbeatWriter } from "./heartbeats";
+import type { ClusterSnapshot } from "@meridian/model";
 import {
+  changedSections,
+  cidrContains,
+  type DesiredStateEvent,
   desiredStateInput,
   dnsEventSchema,
   flowSummarySchema,
@@ -33,7 +16,26 @@ import {
   reportBgpRoutesInput,
   reportEndpointsInput,
   reportStatusInput,
-} from "./schemas";
+  sectionFingerprints,
+  UnknownNodeError,
+} from "@meridian/model";
+import { TRPCError, tracked } from "@trpc/server";
+import { z } from "zod";
+import { hashSecret, newSecret } from "../auth/crypto";
+import { decryptSecret } from "../auth/secret-box";
+import { storeBgpRoutes } from "../bgp/looking-glass";
+import { upsertEndpoint } from "../endpoints/service";
+import { fieldError } from "../errors";
+import { flowRetentionMs, pruneFlows } from "../flows/service";
+import { type InventoryDeps, inventoryChangeAffects, inventoryDeps } from "../inventory/affects";
+import { commitInventory } from "../inventory/commit";
+import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
+import { commitChange } from "../revisions/commit";
+import { asPlainJson } from "../transformer";
+import { createTRPCRouter, nodeProcedure, publicProcedure } from "../trpc";
+import { feedFor, STATUS_CHANNEL, waitForChange } from "./change-feed";
+import { compileFor, latestSnapshot } from "./desired-state";
+import { heartbeatWriter } from "./heartbeats";
 import { loadSnapshot } from "./snapshot";
 
 function assertOwnNode(own: string, claimed: string | undefined) {

@@ -1,11 +1,10 @@
 // Reads the whole model at one revision for the compiler. One REPEATABLE READ transaction, so
 // the revision number and the rows belong together.
 import type { Db } from "@meridian/db";
+import type { ClusterSnapshot, EndpointPort, Labels } from "@meridian/model";
+import { planSrv6Allocations } from "@meridian/model";
 import { secretVersion } from "../auth/secret-box";
-import type { ClusterSnapshot } from "../compiler/snapshot";
-import { planSrv6Allocations } from "../compiler/srv6Allocations";
 import type { ServiceSpec } from "../services/router";
-import type { EndpointPort, Labels } from "../spec";
 import { ensureSrv6Allocations, srv6AllocationQueries, srv6AllocationsFromRows } from "../srv6/allocations";
 
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {

@@ -1,10 +1,11 @@
 // The status contract: a known component's detail must fit the schema the agent builds it to and
 // the console reads it with (status-schemas.ts, bgp/session-schemas.ts); what fits is stored and
 // read back as sent; a component without a schema yet keeps a free detail.
+
+import type { BgpComponentDetail, BgpSessionDetail } from "@meridian/model";
+import { parseComponentDetail } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BgpComponentDetail, BgpSessionDetail } from "../bgp/session-schemas";
 import { createHarness, errorOf, type Harness } from "../test/harness";
-import { parseComponentDetail } from "./status-schemas";
 
 let h: Harness;
 let agent: Awaited<ReturnType<Harness["withToken"]>>;

@@ -1,8 +1,9 @@
 // Revisions and the audit log: list, inspect, diff any two, restore one as a new revision.
+
+import { MAX_TEXT, offsetSchema, queryInt, revisionNumberSchema, searchSchema } from "@meridian/model";
 import { z } from "zod";
 import { notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { MAX_TEXT, offsetSchema, queryInt, revisionNumberSchema, searchSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { redact } from "./diff";
 import { diffRevisions, restoreRevision } from "./service";

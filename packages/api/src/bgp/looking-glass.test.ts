@@ -1,8 +1,9 @@
 // The BGP looking glass through the API, on real PostgreSQL: agents report their peers' routes
 // with the node credential, viewers read them back a page at a time.
+
+import { LOOKING_GLASS_ROUTE_LIMIT, type LookingGlassRoute } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, errorOf, type Harness } from "../test/harness";
-import { LOOKING_GLASS_ROUTE_LIMIT, type LookingGlassRoute } from "./looking-glass-schemas";
 
 let h: Harness;
 let nodeA: Awaited<ReturnType<Harness["withToken"]>>;

@@ -2,15 +2,15 @@
 // snapshot of that peer's tables; a report replaces rows whole, in one transaction, and wakes the
 // console's live status stream like any other agent report.
 import type { Db } from "@meridian/db";
-import { TRPCError } from "@trpc/server";
-import type { z } from "zod";
-import { STATUS_CHANNEL } from "../agent/change-feed";
 import type {
   LookingGlassOutput,
   LookingGlassTable,
   lookingGlassInput,
   reportBgpRoutesInput,
-} from "./looking-glass-schemas";
+} from "@meridian/model";
+import { TRPCError } from "@trpc/server";
+import type { z } from "zod";
+import { STATUS_CHANNEL } from "../agent/change-feed";
 
 export async function storeBgpRoutes(
   db: Db,

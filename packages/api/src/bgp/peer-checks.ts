@@ -1,8 +1,7 @@
 // The cross-object checks of a BGP peer, split into what they read (loadPeerWorld, three
 // queries) and the check itself (peerProblem, no I/O), so that an import of many peers reads
 // once and checks each against what the import has done so far.
-import type { FieldProblem } from "../errors";
-import type { Tx } from "../revisions/commit";
+
 import {
   type BgpInstanceSpec,
   type BgpPeerSpec,
@@ -11,7 +10,9 @@ import {
   peerAddressConflict,
   peerAddressConflictMessage,
   selectorMatches,
-} from "../spec";
+} from "@meridian/model";
+import type { FieldProblem } from "../errors";
+import type { Tx } from "../revisions/commit";
 
 export interface PeerRef {
   id: string | null;

@@ -1,17 +1,19 @@
 // BGP instances, peers and advertisements. Peer MD5 passwords are stored encrypted and only
 // ever read back as `hasPassword`; the agent gets them decrypted in its desired state.
-import { decryptSecret, encryptSecret } from "../auth/secret-box";
-import { fieldError } from "../errors";
-import { defineResource } from "../resources/define";
+
 import {
   bgpAdvertisementSpecSchema,
   bgpInstanceSpecSchema,
   bgpPeerPublicSpecSchema,
   bgpPeerSpecSchema,
-} from "../spec";
+  lookingGlassInput,
+  lookingGlassOutput,
+} from "@meridian/model";
+import { decryptSecret, encryptSecret } from "../auth/secret-box";
+import { fieldError } from "../errors";
+import { defineResource } from "../resources/define";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { readLookingGlass } from "./looking-glass";
-import { lookingGlassInput, lookingGlassOutput } from "./looking-glass-schemas";
 import { loadPeerWorld, peerProblem } from "./peer-checks";
 
 function sameSecret(box: string, plaintext: string): boolean {

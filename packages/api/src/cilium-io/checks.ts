@@ -2,12 +2,18 @@
 // what they read is read once, and each object is checked against it and against what the import
 // decided before it (an instance created earlier in the same import, a peer address taken by an
 // earlier peer), as if the objects were written one by one in order.
+
+import type {
+  BgpInstanceSpec,
+  BgpPeerSpec,
+  EgressGatewayPolicySpec,
+  GatewayNodeCandidate,
+} from "@meridian/model";
 import { loadPeerWorld, type PeerWorld, peerProblem } from "../bgp/peer-checks";
 import { egressPolicyProblems, loadGatewayNodes } from "../egress/service";
 import type { FieldProblem } from "../errors";
 import type { ResourceRow } from "../resources/define";
 import type { Tx } from "../revisions/commit";
-import type { BgpInstanceSpec, BgpPeerSpec, EgressGatewayPolicySpec, GatewayNodeCandidate } from "../spec";
 import type { ValidObject } from "./validate";
 
 export class ImportChecks {

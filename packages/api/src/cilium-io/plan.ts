@@ -2,9 +2,10 @@
 // object: the existing rows (one query per IMPORT_WRITE_BATCH objects of a kind), the deletions
 // behind stale versions (one per kind, only when an exported object is gone), and what the
 // cross-object checks read (once per import).
+
+import { canonicalJson } from "@meridian/model";
 import { VERSION_ANNOTATION } from "../cilium/annotations";
 import { IMPORT_WRITE_BATCH } from "../cilium/limits";
-import { canonicalJson } from "../compiler";
 import type { FieldProblem } from "../errors";
 import { type ResourceRow, resourceOrder } from "../resources/define";
 import type { Tx } from "../revisions/commit";

@@ -1,11 +1,12 @@
 // Every imported object through the schemas that `create` uses for its kind (the name, the
 // namespace and the def's spec: resources/define.ts), so that the import can store nothing the
 // API would refuse. Errors name the document and the field the value came from.
+
+import { formatFieldPath } from "@meridian/model";
 import { z } from "zod";
 import type { ImportedObject } from "../cilium";
 import type { FieldProblem } from "../errors";
 import { nameSchema, namespaceSchema, type ResourceDef, resourceRegistry } from "../resources/define";
-import { formatFieldPath } from "../spec";
 
 export type ResourceDefAny = ResourceDef<z.ZodType, z.ZodType>;
 

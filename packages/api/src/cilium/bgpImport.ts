@@ -2,8 +2,8 @@
 // Cilium splits a peer over CiliumBGPClusterConfig (address, ASN) and CiliumBGPPeerConfig
 // (timers, families…); Meridian keeps one peer object, so the two are joined here.
 
-import type { LabelSelector, Labels } from "../spec";
-import { selectorMatches } from "../spec";
+import type { LabelSelector, Labels } from "@meridian/model";
+import { selectorMatches } from "@meridian/model";
 import {
   ADVERTISEMENT_LABEL,
   AGGREGATE_ANNOTATION,

@@ -2,7 +2,7 @@
 // (docs/cilium-semantics.md lists the rules and where Cilium states them), independently of
 // Meridian's compiler: the corpus test compares the compiler's verdicts with these. It reads the
 // original YAML, not Meridian's model, so a field lost on import shows up as a disagreement.
-import { cidrContains } from "../spec/ip";
+import { cidrContains } from "@meridian/model";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };

@@ -5,11 +5,11 @@
 // and it exports to YAML that Cilium's CRD schemas accept and that imports back unchanged.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import type { SnapshotEndpoint, SnapshotPolicy } from "@meridian/model";
+import { whatIf } from "@meridian/model";
+import { cluster } from "@meridian/model/testing";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { cluster } from "../compiler/fixtures.test-helpers";
-import { whatIf } from "../compiler/index";
-import type { SnapshotEndpoint, SnapshotPolicy } from "../compiler/snapshot";
 import {
   directionVerdict,
   type RefEndpoint,

@@ -1,7 +1,8 @@
 // exportCiliumYaml: Meridian objects → Cilium YAML (cilium.io/v2). Meridian-only settings go into
 // meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
+
+import { type CiliumSource, selectorMatches } from "@meridian/model";
 import { stringify } from "yaml";
-import { type CiliumSource, selectorMatches } from "../spec";
 import {
   ADVERTISE_EGRESS_IP_ANNOTATION,
   ADVERTISEMENT_LABEL,

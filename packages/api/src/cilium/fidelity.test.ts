@@ -1,9 +1,10 @@
 // Imports that would change what a policy does are supported faithfully or refused with the reason;
 // verdicts are the compiler's, on the test cluster of the compiler tests.
+
+import type { SnapshotPolicy } from "@meridian/model";
+import { whatIf } from "@meridian/model";
+import { cluster, DB, DNS, WEB } from "@meridian/model/testing";
 import { describe, expect, it } from "vitest";
-import { cluster, DB, DNS, WEB } from "../compiler/fixtures.test-helpers";
-import { whatIf } from "../compiler/index";
-import type { SnapshotPolicy } from "../compiler/snapshot";
 import { exportCiliumYaml } from "./export";
 import { importCiliumYaml } from "./import";
 

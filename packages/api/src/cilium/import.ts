@@ -2,7 +2,7 @@
 // field left behind and every document that could not be read. Three passes: read the documents
 // (readYaml.ts, with its limits), map them to Meridian objects and count those, then check each
 // object's spec; each pass yields between units of work so a caller can let other work run.
-import type { z } from "zod";
+
 import {
   bgpAdvertisementSpecSchema,
   bgpInstanceSpecSchema,
@@ -10,7 +10,8 @@ import {
   egressGatewayPolicySpecSchema,
   formatFieldPath,
   networkPolicySpecSchema,
-} from "../spec";
+} from "@meridian/model";
+import type { z } from "zod";
 import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, VERSION_ANNOTATION } from "./annotations";
 import { type BgpImported, type CiliumDoc, importBgpDocs } from "./bgpImport";
 import { importEgressSpec } from "./egressImport";

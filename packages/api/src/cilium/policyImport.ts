@@ -2,8 +2,7 @@
 // Every field left behind is reported with what that does to traffic; a field whose loss makes the
 // policy allow or deny other traffic carries a `change`, and such objects are refused unless the
 // import acknowledges it (import.ts). Cilium's semantics relied on: docs/cilium-semantics.md.
-import { CLUSTER_LABEL, CLUSTER_NAME } from "../compiler/selection";
-import { ENTITIES } from "../spec";
+import { CLUSTER_LABEL, CLUSTER_NAME, ENTITIES } from "@meridian/model";
 import type { MeaningChange } from "./types";
 import { asArray, isObject, type Json, type JsonObject, type Reporter } from "./walk";
 

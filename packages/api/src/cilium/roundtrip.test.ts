@@ -1,6 +1,6 @@
+import { bgpPeerSpecSchema, networkPolicySpecSchema } from "@meridian/model";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { bgpPeerSpecSchema, networkPolicySpecSchema } from "../spec";
 import { crdProblems } from "./crdSchemas.test-helpers";
 import { ALL_EXAMPLES, BGP_V2 } from "./examples.test-helpers";
 import { exportCiliumYaml, type ImportedObject, importCiliumYaml } from "./index";

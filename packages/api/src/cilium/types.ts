@@ -6,7 +6,7 @@ import type {
   BgpPeerSpec,
   EgressGatewayPolicySpec,
   NetworkPolicySpec,
-} from "../spec";
+} from "@meridian/model";
 
 export const CILIUM_KINDS = [
   "CiliumNetworkPolicy",

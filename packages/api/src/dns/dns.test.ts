@@ -1,8 +1,9 @@
 // dns.overview: the DNS rules of policies (intent) beside what nodes report — their proxy's
 // health and learned addresses (dns component status) and recent queries (agent.reportDnsEvents).
+
+import type { DnsComponentDetail } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, errorOf, type Harness } from "../test/harness";
-import type { DnsComponentDetail } from "./schemas";
 
 let h: Harness;
 let agent: Awaited<ReturnType<Harness["withToken"]>>;

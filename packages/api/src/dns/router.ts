@@ -4,11 +4,15 @@
 // (agent.reportDnsEvents). Read-only, for viewers.
 
 import type { Db } from "@meridian/db";
+import {
+  type DnsQueryFilter,
+  dnsQueryFilterSchema,
+  matchesDnsQuery,
+  parseComponentDetail,
+} from "@meridian/model";
 import { z } from "zod";
-import { parseComponentDetail } from "../agent/status-schemas";
 import { isStale } from "../status/service";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
-import { type DnsQueryFilter, dnsQueryFilterSchema, matchesDnsQuery } from "./schemas";
 
 const nameSelector = z.object({ matchName: z.string().optional(), matchPattern: z.string().optional() });
 type Selector = z.infer<typeof nameSelector>;

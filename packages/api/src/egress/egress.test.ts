@@ -1,6 +1,6 @@
+import { compileNodeState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSnapshot } from "../agent/snapshot";
-import { compileNodeState } from "../compiler";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 
 let h: Harness;

@@ -4,8 +4,8 @@
 // uses, the selected pods it steers and the translations it holds — and which nodes report no
 // egress datapath at all, so the page never passes a stored policy off as enforced.
 import type { Db } from "@meridian/db";
+import { parseComponentDetail } from "@meridian/model";
 import { z } from "zod";
-import { parseComponentDetail } from "../agent/status-schemas";
 import { isStale } from "../status/service";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 

@@ -1,5 +1,5 @@
+import { egressGatewayPolicySpecSchema } from "@meridian/model";
 import { defineResource } from "../resources/define";
-import { egressGatewayPolicySpecSchema } from "../spec";
 import { mergeRouters } from "../trpc";
 import { egressLiveRouter } from "./live";
 import { validateEgressPolicy } from "./service";

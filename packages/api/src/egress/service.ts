@@ -1,14 +1,15 @@
 // Checks an egress gateway policy against the node inventory: every egress IP must be
 // sourceable by the gateway nodes it names (one of their addresses, or in one of their subnets).
 // Reading the nodes and checking against them are apart, so an import of many policies reads once.
-import { type FieldProblem, fieldErrors } from "../errors";
-import type { Tx } from "../revisions/commit";
+
 import {
   type EgressGatewayPolicySpec,
   egressIpProblems,
   type GatewayNodeCandidate,
   type Labels,
-} from "../spec";
+} from "@meridian/model";
+import { type FieldProblem, fieldErrors } from "../errors";
+import type { Tx } from "../revisions/commit";
 
 export async function loadGatewayNodes(tx: Tx): Promise<GatewayNodeCandidate[]> {
   const nodes = await tx.node.findMany({ select: { name: true, labels: true, addresses: true } });

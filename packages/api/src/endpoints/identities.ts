@@ -1,7 +1,8 @@
 // Security identities: one number per distinct label set, allocated in PostgreSQL so every
 // replica and every node agrees, and never reassigned to different labels.
+
+import { type Labels, normalizeLabels } from "@meridian/model";
 import type { Tx } from "../revisions/commit";
-import { type Labels, normalizeLabels } from "../spec";
 
 export const NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
 

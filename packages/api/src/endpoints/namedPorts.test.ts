@@ -1,9 +1,10 @@
 // Named ports end to end on real PostgreSQL: endpoints declare their container ports (operator API
 // and the agent's inventory report), a policy written with a port name is stored as written, and
 // the verdicts and the node's compiled state use each endpoint's own number for that name.
+
+import { compileNodeState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSnapshot } from "../agent/snapshot";
-import { compileNodeState } from "../compiler";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 
 let h: Harness;

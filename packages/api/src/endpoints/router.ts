@@ -1,11 +1,19 @@
 // Endpoints (pods) and the identities allocated for their label sets. Agents report their
 // own endpoints through the agent channel; operators can register endpoints by hand.
+
+import {
+  endpointSpecSchema,
+  INT32_MAX,
+  MAX_TEXT,
+  offsetSchema,
+  queryInt,
+  searchSchema,
+  versionSchema,
+} from "@meridian/model";
 import { z } from "zod";
 import { conflict, notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
-import { endpointSpecSchema } from "../spec";
-import { INT32_MAX, MAX_TEXT, offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { endpointInclude, endpointOutputOf, upsertEndpoint, withSelectingPolicies } from "./service";
 

@@ -1,10 +1,17 @@
 // Endpoint writes shared by the operator API and the agent's inventory reports.
 import type { Db } from "@meridian/db";
-import { endpointLabels, policyKey, policySelectsEndpoint } from "../compiler/selection";
-import type { SnapshotEndpoint, SnapshotPolicy } from "../compiler/snapshot";
+import type { SnapshotEndpoint, SnapshotPolicy } from "@meridian/model";
+import {
+  type EndpointPort,
+  type EndpointSpec,
+  endpointLabels,
+  type Labels,
+  normalizeLabels,
+  policyKey,
+  policySelectsEndpoint,
+} from "@meridian/model";
 import { fieldError } from "../errors";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
-import { type EndpointPort, type EndpointSpec, type Labels, normalizeLabels } from "../spec";
 import { allocateIdentity, identityLabels } from "./identities";
 
 export const endpointInclude = { node: { select: { name: true } } } as const;

@@ -1,8 +1,8 @@
 // Flow records over a time range, with filters, and the same as NDJSON in Hubble's field names.
+
+import { objectNameSchema, queryInt } from "@meridian/model";
 import { z } from "zod";
 import { notFound } from "../errors";
-import { objectNameSchema } from "../spec/common";
-import { queryInt } from "../spec/limits";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { dropSummary, explainFlow, queryFlows, toHubbleJson } from "./service";
 

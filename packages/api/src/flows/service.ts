@@ -2,7 +2,7 @@
 // rule): the query the console and the export make, the retention that bounds the table, and the
 // Hubble-like JSON shape users' tooling reads. Prisma only; no tRPC here.
 import { type Db as Database, Prisma } from "@meridian/db";
-import { dropReasonWords, isPolicyReason } from "./reasons";
+import { dropReasonWords, isPolicyReason } from "@meridian/model";
 
 export interface FlowQuery {
   from: Date;

@@ -1,9 +1,10 @@
 // Which nodes an inventory change touches, checked against the compiler itself: whenever the
 // check says "not affected", compiling the node from the new snapshot gives the same state.
+
+import type { ClusterSnapshot } from "@meridian/model";
+import { compileNodeState } from "@meridian/model";
+import { cluster, DB, egressPolicy, endpoint, policy, WEB } from "@meridian/model/testing";
 import { describe, expect, it } from "vitest";
-import { compileNodeState } from "../compiler";
-import { cluster, DB, egressPolicy, endpoint, policy, WEB } from "../compiler/fixtures.test-helpers";
-import type { ClusterSnapshot } from "../compiler/snapshot";
 import { inventoryChangeAffects, inventoryDeps } from "./affects";
 
 // db (on n2) admits web (on n1); n3 has a pod of its own under a CIDR rule.

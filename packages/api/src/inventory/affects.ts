@@ -9,9 +9,8 @@
 // state, or E's address lies in one of N's CIDR rule prefixes. Anything this cannot see through —
 // an identity that gains its first pod or loses its last, or egress/SRv6 objects in the model —
 // counts as touching every node.
-import type { ClusterSnapshot, SnapshotEndpoint } from "../compiler/snapshot";
-import type { NodeDesiredState } from "../compiler/types";
-import { cidrContains } from "../spec";
+import type { ClusterSnapshot, NodeDesiredState, SnapshotEndpoint } from "@meridian/model";
+import { cidrContains } from "@meridian/model";
 
 /** What a node's last compiled state depended on among the inventory. */
 export interface InventoryDeps {

@@ -1,11 +1,11 @@
 // One-time join tokens (admin). An agent trades one for its node credential (agent.join).
+
+import { objectNameSchema, offsetSchema, queryInt } from "@meridian/model";
 import { z } from "zod";
 import { newSecret } from "../auth/crypto";
 import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
-import { objectNameSchema } from "../spec";
-import { offsetSchema, queryInt } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
 const joinTokenOutput = z.object({

@@ -1,9 +1,10 @@
 // Nodes: everyone may read; admins register, edit, delete and revoke them. Agents change
 // their own node through the agent channel, not here.
+
+import { offsetSchema, queryInt, searchSchema, versionSchema } from "@meridian/model";
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc";
 import { joinStateSchema, nodeCreateInput, nodeOutput, nodeUpdateInput } from "./schemas";
 import { assertNoPodCidrOverlap, nodeOutputOf, nodeSelect, splitPodCidrs } from "./service";

@@ -1,6 +1,13 @@
+import {
+  cidrSchema,
+  INT32_MAX,
+  interfaceAddressSchema,
+  labelsSchema,
+  list,
+  MAX_ITEMS,
+  objectNameSchema,
+} from "@meridian/model";
 import { z } from "zod";
-import { cidrSchema, interfaceAddressSchema, labelsSchema, objectNameSchema } from "../spec";
-import { INT32_MAX, list, MAX_ITEMS } from "../spec/limits";
 
 export const joinStateSchema = z.enum(["pending", "joined", "revoked"]);
 

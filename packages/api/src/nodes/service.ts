@@ -1,7 +1,8 @@
 // Node inventory rules that span nodes: no two nodes may share PodCIDR space or an address.
+
+import { cidrContains, cidrOverlaps, type Labels, parseCidr, parseIp } from "@meridian/model";
 import { fieldError } from "../errors";
 import type { Tx } from "../revisions/commit";
-import { cidrContains, cidrOverlaps, type Labels, parseCidr, parseIp } from "../spec";
 
 export function splitPodCidrs(podCIDRs: string[]): { podCIDRv4: string[]; podCIDRv6: string[] } {
   return {

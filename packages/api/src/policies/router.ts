@@ -1,18 +1,19 @@
 // Network policies in CiliumNetworkPolicy shape; namespace "" is cluster-wide
 // (CiliumClusterwideNetworkPolicy). `whatIf` answers with the same compiler the datapath's
 // state comes from, so the console's verdict is the enforced one.
-import { z } from "zod";
-import { loadSnapshot } from "../agent/snapshot";
-import { whatIf } from "../compiler";
-import { fieldError } from "../errors";
-import { defineResource } from "../resources/define";
+
 import {
   dnsNameSchema,
   ipAddressSchema,
   networkPolicySpecSchema,
   normalizeDnsName,
   protocolSchema,
-} from "../spec";
+  whatIf,
+} from "@meridian/model";
+import { z } from "zod";
+import { loadSnapshot } from "../agent/snapshot";
+import { fieldError } from "../errors";
+import { defineResource } from "../resources/define";
 import { createTRPCRouter, mergeRouters, viewerProcedure } from "../trpc";
 
 const policiesCrud = defineResource({

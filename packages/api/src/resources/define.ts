@@ -2,11 +2,12 @@
 // SRv6, services): list/get/create/update/delete with zod input and output schemas, an audit
 // row and a revision per change, optimistic concurrency on `version`, and a hook for the
 // cross-object checks only the database can answer (overlaps, uniqueness, gateway addresses).
+
+import { INT32_MAX, limitSchema, MAX_TEXT, offsetSchema, searchSchema, versionSchema } from "@meridian/model";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange, type Tx } from "../revisions/commit";
-import { INT32_MAX, limitSchema, MAX_TEXT, offsetSchema, searchSchema, versionSchema } from "../spec/limits";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 
 /** The subset of a Prisma model delegate this layer uses (all our spec models share it). */

@@ -1,7 +1,8 @@
 // Kubernetes Services as far as Meridian needs them: labels and VIPs to advertise over BGP.
+
+import { ipAddressSchema, labelsSchema, list, MAX_ITEMS } from "@meridian/model";
 import { z } from "zod";
 import { defineResource } from "../resources/define";
-import { ipAddressSchema, labelsSchema, list, MAX_ITEMS } from "../spec";
 
 export const serviceSpecSchema = z.strictObject({
   type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),

@@ -1,8 +1,9 @@
 // Stable SRv6 locators and SIDs on real PostgreSQL: what an agent receives for one node does not
 // move when other nodes come and go, and a full pool is a problem of the node left out.
+
+import { compileNodeState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSnapshot } from "../agent/snapshot";
-import { compileNodeState } from "../compiler";
 import { allocateIdentity, identityLabels } from "../endpoints/identities";
 import { createHarness, type Harness } from "../test/harness";
 import { ensureSrv6Allocations } from "./allocations";

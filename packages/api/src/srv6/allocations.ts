@@ -3,10 +3,9 @@
 // number twice (the unique indexes have the last word), released only by the foreign keys' cascade
 // when a node, pool or VRF is deleted.
 import type { Db } from "@meridian/db";
-import type { SnapshotSrv6Allocations } from "../compiler/snapshot";
-import { planSrv6Allocations, type Srv6AllocationPlan } from "../compiler/srv6Allocations";
+import type { Labels, SnapshotSrv6Allocations, Srv6LocatorPoolSpec, Srv6VrfSpec } from "@meridian/model";
+import { planSrv6Allocations, type Srv6AllocationPlan } from "@meridian/model";
 import type { Tx } from "../revisions/commit";
-import type { Labels, Srv6LocatorPoolSpec, Srv6VrfSpec } from "../spec";
 
 const SRV6_ALLOCATION_LOCK = 0x53525636; // "SRV6"
 

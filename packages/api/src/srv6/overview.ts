@@ -4,10 +4,9 @@
 // and its packet counters (forwarding and one per drop reason). Nothing is inferred: a node whose
 // agent never reported shows as not reported.
 import type { Db } from "@meridian/db";
+import { compileSrv6, parseComponentDetail } from "@meridian/model";
 import { z } from "zod";
 import { loadSnapshot } from "../agent/snapshot";
-import { parseComponentDetail } from "../agent/status-schemas";
-import { compileSrv6 } from "../compiler/srv6";
 import { isStale } from "../status/service";
 
 /** Counters of forwarded packets; every other counter the datapath reports is a drop reason. */

@@ -1,5 +1,10 @@
+import {
+  canonicalCidr,
+  srv6LocatorPoolSpecSchema,
+  srv6PolicySpecSchema,
+  srv6VrfSpecSchema,
+} from "@meridian/model";
 import { defineResource } from "../resources/define";
-import { canonicalCidr, srv6LocatorPoolSpecSchema, srv6PolicySpecSchema, srv6VrfSpecSchema } from "../spec";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { srv6Overview, srv6OverviewOutput } from "./overview";
 import { validateLocatorPool, validateSrv6Policy, validateVrf } from "./service";

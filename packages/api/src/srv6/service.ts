@@ -1,18 +1,19 @@
 // Cross-object SRv6 checks: locator pools must not overlap, VRF IDs are unique, VRFs and policies
 // must name objects that exist, and no change may strand a stored allocation (a pool shrunk below
 // the locators or SIDs it has handed out) or fix a SID outside its node's locator.
-import { functionCapacity, locatorCapacity } from "../compiler/srv6Allocations";
-import { type FieldProblem, fieldError, fieldErrors } from "../errors";
-import type { Tx } from "../revisions/commit";
 import {
   cidrOverlaps,
   formatIp,
+  functionCapacity,
+  locatorCapacity,
   parseCidr,
   type Srv6LocatorPoolSpec,
   type Srv6PolicySpec,
   type Srv6VrfSpec,
   sidInPool,
-} from "../spec";
+} from "@meridian/model";
+import { type FieldProblem, fieldError, fieldErrors } from "../errors";
+import type { Tx } from "../revisions/commit";
 
 export async function validateLocatorPool(
   tx: Tx,

@@ -1,5 +1,5 @@
+import { SRV6_MAX_SEGMENTS } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SRV6_MAX_SEGMENTS } from "../spec";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 
 let h: Harness;

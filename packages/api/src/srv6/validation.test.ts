@@ -1,9 +1,10 @@
 // SRv6 input refused on write, on real PostgreSQL, with the field and the reason: static SIDs outside
 // their locator, function lengths that cannot hold the VRFs or do not fit the SID, pools shrunk
 // below what they have handed out.
+
+import { compileNodeState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSnapshot } from "../agent/snapshot";
-import { compileNodeState } from "../compiler";
 import { allocateIdentity, identityLabels } from "../endpoints/identities";
 import { createHarness, errorOf, type Harness } from "../test/harness";
 

@@ -1,11 +1,12 @@
 // API tokens for automation (admin). The secret is shown once by `create`; reads show the
 // prefix only.
+
+import { offsetSchema, queryInt } from "@meridian/model";
 import { z } from "zod";
 import { newSecret } from "../auth/crypto";
 import { notFound } from "../errors";
 import { queryBoolean } from "../resources/define";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema, queryInt } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { roleSchema } from "../users/schemas";
 

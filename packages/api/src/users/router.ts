@@ -1,9 +1,10 @@
 // People management (admin). Password hashes never leave this module.
+
+import { offsetSchema, queryInt, searchSchema, versionSchema } from "@meridian/model";
 import { z } from "zod";
 import { hashPassword } from "../auth/crypto";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
 import { commitChange } from "../revisions/commit";
-import { offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { userCreateInput, userOutput, userUpdateInput } from "./schemas";
 

@@ -1,5 +1,5 @@
+import { INT32_MAX } from "@meridian/model";
 import { z } from "zod";
-import { INT32_MAX } from "../spec/limits";
 
 export const roleSchema = z.enum(["admin", "operator", "viewer"]);
 

@@ -1,8 +1,9 @@
 // The controller against two routers played by our own speaker on loopback addresses (no root,
 // no daemons): per-peer attributes for the same prefix, VRF routes with their SRv6 SID, and VPN
 // routes received per RD / route target for the SRv6 import.
-import type { BgpPeerState, BgpRouteState, NodeDesiredState } from "@meridian/api/compiler/types";
+
 import { type BgpSpeaker, SrBehavior } from "@meridian/bgp";
+import type { BgpPeerState, BgpRouteState, NodeDesiredState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";
 import { BgpController } from "./controller.js";

@@ -5,9 +5,10 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { contentHashOf } from "@meridian/api/agent/desired-state-check";
-import type { NodeDesiredState } from "@meridian/api/compiler/types";
 import { Lab, sh, startFrr } from "@meridian/bgp/testing";
+import type { NodeDesiredState } from "@meridian/model";
+import { contentHashOf } from "@meridian/model";
+import { desiredState } from "@meridian/model/testing";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BIN } from "../../cni/invoke.js";
@@ -28,20 +29,14 @@ const POD_CIDR = "10.244.8.0/24";
 let agent: AgentProcess | undefined;
 
 /** A whole state (every section, the agent refuses less), hashed as the compiler hashes it. */
-function desiredState(): NodeDesiredState {
-  const state: Record<string, unknown> = {
-    revision: 1,
+function bgpState(): NodeDesiredState {
+  const state = desiredState(1, {
     node: {
       name: "bgp-n1",
       labels: {},
       addresses: [`${lab.v4(1)}/24`, `${lab.v6(1)}/64`],
       podCIDRs: [POD_CIDR],
     },
-    peers: [],
-    endpoints: [],
-    identities: [],
-    ipcache: [],
-    egressGateway: [],
     bgp: {
       instances: [
         {
@@ -73,11 +68,8 @@ function desiredState(): NodeDesiredState {
         },
       ],
     },
-    srv6: { locators: [], vrfs: [], policies: [] },
-    problems: [],
-  };
-  state.contentHash = contentHashOf(state);
-  return state as unknown as NodeDesiredState;
+  });
+  return { ...state, contentHash: contentHashOf({ ...state }) };
 }
 
 function vtysh(cmd: string): string {
@@ -129,7 +121,7 @@ router bgp ${AS}
     // What the sync loop leaves on disk: a credential and the last desired state. The API is
     // unreachable, so the agent runs on that state (as it does when the control plane is away).
     const api = "http://127.0.0.1:9";
-    const state = desiredState();
+    const state = bgpState();
     const stateDir = path.join(scratch.dir, "state");
     fs.mkdirSync(stateDir, { recursive: true });
     fs.writeFileSync(

@@ -1,5 +1,5 @@
-import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import type { BgpPeerState, BgpRouteState } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";

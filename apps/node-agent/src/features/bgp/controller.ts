@@ -4,7 +4,7 @@
 // every apply builds a plan and only the difference to the running speakers is applied, so the
 // same state twice changes nothing, an advertisement edit never touches a session, and adding or
 // removing one instance never touches another's sessions.
-import type { BgpPeerState } from "@meridian/api/compiler/types";
+
 import {
   BgpSpeaker,
   type Family,
@@ -16,6 +16,7 @@ import {
   serviceSid,
   type Transport,
 } from "@meridian/bgp";
+import type { BgpPeerState } from "@meridian/model";
 import { KernelRouteInstaller, type KernelRoutesOptions } from "./kernel-routes.js";
 import { advertisementReasons } from "./looking-glass.js";
 import {

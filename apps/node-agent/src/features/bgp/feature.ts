@@ -2,7 +2,7 @@
 // the node's addresses for sources and next hops), run by a BgpController built at start. A failed
 // apply keeps the last good sessions and shows in the `bgp` component; the rest of the desired
 // state still applies. With a control plane it reports the looking glass and fetches MD5 keys.
-import type { LookingGlassPeer } from "@meridian/api/bgp/looking-glass-schemas";
+import type { LookingGlassPeer } from "@meridian/model";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
 import type { AgentFeature, ControlPlaneSession, FeatureContext, FeatureUplink } from "../feature.js";

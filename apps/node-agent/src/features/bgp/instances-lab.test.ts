@@ -5,8 +5,8 @@
 // Needs root, FRR, GoBGP and the built native addon; every assertion reads the daemons themselves.
 import fs from "node:fs";
 import path from "node:path";
-import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";

@@ -2,8 +2,9 @@
 // server), with routers played by our own speaker on loopback addresses (no root, no daemons).
 // The routers only connect in, so every session comes up through the controller's one shared
 // listener, which must hand each connection to the right instance.
-import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
+
 import { BgpSpeaker } from "@meridian/bgp";
+import type { BgpInstanceState, BgpPeerState, BgpRouteState } from "@meridian/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/wait.js";
 import { formatPeers } from "./cli.js";

@@ -5,9 +5,9 @@
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
-import type { BgpPeerState } from "@meridian/api/compiler/types";
 import type { BestPathChange } from "@meridian/bgp";
 import { type Driver, Lab, sh, startFrr } from "@meridian/bgp/testing";
+import type { BgpPeerState } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scratch } from "../../testing/netns.js";

@@ -2,9 +2,9 @@
 // (no root, no daemons): what the control plane receives is the controller's routes with their
 // attributes, sent when they change, only for the peer that changed, and within the API's bounds.
 
-import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
-import type { BgpPeerState, BgpRouteState } from "@meridian/api/compiler/types";
 import type { BgpSpeaker } from "@meridian/bgp";
+import type { BgpPeerState, BgpRouteState } from "@meridian/model";
+import { type ReportBgpRoutesInput, reportBgpRoutesInput } from "@meridian/model";
 import { needs, parts } from "@meridian/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -176,14 +176,14 @@ describe("BGP looking glass report", () => {
 // Over the real agent channel to a real API on PostgreSQL (skipped without a database): what a
 // viewer reads back is what the controller holds.
 describe.skipIf(realParts.skip)("BGP looking glass report through the API", () => {
-  type Harness = Awaited<ReturnType<typeof import("@meridian/api/test/harness")["createHarness"]>>;
+  type Harness = Awaited<ReturnType<typeof import("@meridian/api/testing")["createHarness"]>>;
   type Server = Awaited<ReturnType<typeof import("@meridian/api/server")["startServer"]>>;
   let h: Harness;
   let api: Server;
   let viaApi: BgpRouteReporter;
 
   beforeAll(async () => {
-    const { createHarness } = await import("@meridian/api/test/harness");
+    const { createHarness } = await import("@meridian/api/testing");
     const { startServer } = await import("@meridian/api/server");
     h = await createHarness();
     api = await startServer({ db: h.db, changeFeed: h.feed });

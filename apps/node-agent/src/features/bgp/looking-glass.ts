@@ -1,15 +1,16 @@
 // The looking glass the agent reports to the control plane (agent.reportBgpRoutes): per peer,
 // direction and family the table's total and its first routes by prefix, with their attributes in
-// the API's shape (packages/api/src/bgp/looking-glass-schemas.ts). Pure apart from reading the
+// the API's shape (packages/model/src/bgp/looking-glass-schemas.ts). Pure apart from reading the
 // controller, so the sync loop decides when to build and send it.
+
+import { canonicalPrefix, serviceSid } from "@meridian/bgp";
+import type { BgpFamily } from "@meridian/model";
 import {
   LOOKING_GLASS_ROUTE_LIMIT,
   type LookingGlassDirection,
   type LookingGlassPeer,
   type LookingGlassRoute as ReportedRoute,
-} from "@meridian/api/bgp/looking-glass-schemas";
-import type { BgpFamily } from "@meridian/api/spec/bgp";
-import { canonicalPrefix, serviceSid } from "@meridian/bgp";
+} from "@meridian/model";
 import ipaddr from "ipaddr.js";
 import type { LookingGlassRoute } from "./controller.js";
 import { type AdvertisedRoute, controlPlaneRoutes, type DesiredBgp, type DesiredSrv6 } from "./plan.js";

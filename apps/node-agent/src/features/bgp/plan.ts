@@ -1,8 +1,7 @@
 // Pure translation from the control plane's BGP intent (plus routes other agent features add) to
 // what BgpSpeaker needs: one speaker identity, peer configs, and the routes to originate. No I/O,
 // so the same inputs always give the same plan and the controller can diff plans cheaply.
-import type { BgpInstanceState, NodeDesiredState } from "@meridian/api/compiler/types";
-import { type BgpFamily, type BgpImportPolicy, WELL_KNOWN_COMMUNITIES } from "@meridian/api/spec/bgp";
+
 import {
   canonicalPrefix,
   type Family,
@@ -15,6 +14,8 @@ import {
   SrBehavior,
   splitPrefix,
 } from "@meridian/bgp";
+import type { BgpInstanceState, NodeDesiredState } from "@meridian/model";
+import { type BgpFamily, type BgpImportPolicy, WELL_KNOWN_COMMUNITIES } from "@meridian/model";
 
 export type DesiredBgp = NodeDesiredState["bgp"];
 export type DesiredSrv6 = NodeDesiredState["srv6"];

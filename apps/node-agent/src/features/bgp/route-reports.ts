@@ -3,7 +3,7 @@
 // control plane last accepted, one peer per call. A failed round is retried after a pause and in
 // full after a reconnect, so the console's copy is never silently behind for long.
 import { createHash } from "node:crypto";
-import type { LookingGlassPeer, ReportBgpRoutesInput } from "@meridian/api/bgp/looking-glass-schemas";
+import type { LookingGlassPeer, ReportBgpRoutesInput } from "@meridian/model";
 import type { Logger } from "pino";
 
 export interface BgpRouteReporterOptions {

@@ -1,9 +1,10 @@
 // Per-peer BGP status as plain JSON for the control plane, the CLI and /metrics. The report carries
 // it as the "bgp" component's `detail`, whose schema the API and the console share with us
-// (@meridian/api/bgp/session-schemas): the API refuses a report that does not fit it.
-import { bgpStatusSchema } from "@meridian/api/agent/status-schemas";
-import type { BgpComponentDetail, BgpSessionState } from "@meridian/api/bgp/session-schemas";
+// (@meridian/model, bgp/session-schemas.ts): the API refuses a report that does not fit it.
+
 import type { Family, PeerStatus, RestartStatus } from "@meridian/bgp";
+import type { BgpComponentDetail, BgpSessionState } from "@meridian/model";
+import { bgpStatusSchema } from "@meridian/model";
 import type { z } from "zod";
 import { type BgpPlan, fromSpeakerFamily } from "./plan.js";
 

@@ -2,7 +2,7 @@
 // Options come as JSON in argv[2]; commands arrive as JSON lines on stdin and each gets one JSON
 // line back, the protocol of packages/bgp/testing/driver.ts so its Driver class can talk to us.
 import readline from "node:readline";
-import type { BgpImportPolicy } from "@meridian/api/spec/bgp";
+import type { BgpImportPolicy } from "@meridian/model";
 import { formatPeers, formatRoutes } from "./cli.js";
 import { type ApplyContext, BgpController } from "./controller.js";
 import type { AdvertisedRoute, DesiredBgp } from "./plan.js";

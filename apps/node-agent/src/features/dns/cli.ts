@@ -1,7 +1,7 @@
 // `meridian-agent dns cache` (learned names and addresses) and `meridian-agent dns log [--follow]`
 // (the proxy's queries: the last 1,000, or each one as it is answered), filtered as the console's
 // DNS page filters (`dnsQueryFilterSchema`: verdict, part of the name, part of the endpoint).
-import { type DnsQueryFilter, dnsQueryFilterSchema } from "@meridian/api/dns/schemas";
+import { type DnsQueryFilter, dnsQueryFilterSchema } from "@meridian/model";
 import { type FeatureCli, UsageError } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
 import type { CacheView } from "./cache.js";

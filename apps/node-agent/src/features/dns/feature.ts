@@ -11,7 +11,7 @@ import {
   dnsQueryFilterSchema,
   MAX_REPORTED_LEARNED,
   matchesDnsQuery,
-} from "@meridian/api/dns/schemas";
+} from "@meridian/model";
 import { ifNameToIndex } from "@meridian/native";
 import { Counter, Gauge, Histogram, type Metric } from "prom-client";
 import type { z } from "zod";
@@ -34,7 +34,7 @@ import { type LearnedAddress, rcodeName } from "./message.js";
 import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
 
-/** The API's schema for the dns component (packages/api/src/dns/schemas.ts): console and agent share it. */
+/** The API's schema for the dns component (packages/model/src/dns/schemas.ts): console and agent share it. */
 export const dnsStatusSchema = componentStatusSchema("dns", dnsComponentDetailSchema);
 export type DnsStatus = z.infer<typeof dnsStatusSchema>;
 

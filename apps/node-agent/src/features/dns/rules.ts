@@ -2,7 +2,7 @@
 // may look up (the L7 DNS rules, per port) and which toFQDNs selectors the answers' addresses are
 // learned under. The name matching is the API's own (spec/fqdn.ts), so a pattern the API accepted
 // means the same here.
-import { dnsPatternToRegExp, normalizeDnsName } from "@meridian/api/spec/fqdn";
+import { dnsPatternToRegExp, normalizeDnsName } from "@meridian/model";
 import type { NodeDesiredState } from "../../sync/channel.js";
 
 type LocalEndpointState = NodeDesiredState["endpoints"][number];

@@ -2,12 +2,12 @@
 // out (decoded back from the kernel); a state it cannot write is refused and the last good one
 // stays; status fits its schema. Also: the maps' TypeScript layouts against the objects' BTF.
 import { objectPath } from "@meridian/bpf";
+import { desiredEndpoint, desiredState } from "@meridian/model/testing";
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Fields, StructLayout } from "../../datapath/layout";
 import { btfStructs, expectLayoutMatchesBtf } from "../../testing/btf";
-import { desiredEndpoint, desiredState } from "../../testing/desired-state";
 import type { FeatureContext } from "../feature";
 import { EgressFeature, egressStatusSchema } from "./feature";
 import { egressLayouts } from "./kernel";

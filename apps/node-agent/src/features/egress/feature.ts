@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
-import { egressDetailSchema } from "@meridian/api/agent/status-schemas";
+import { egressDetailSchema } from "@meridian/model";
 import type { Metric } from "prom-client";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { FeatureCli } from "../../cli/command.js";

@@ -1,8 +1,9 @@
 // From a node's desired state to the egress map contents: a source node steers its selected pods'
 // CIDRs (excluded ones marked) to the active gateway; the active gateway translates every source
 // pod; no gateway, or no address of a family, means drop; two policies never share an entry.
+
+import { desiredEndpoint } from "@meridian/model/testing";
 import { describe, expect, it } from "vitest";
-import { desiredEndpoint } from "../../testing/desired-state";
 import { type EgressPolicyState, egressPolicyId, planEgress } from "./plan";
 
 const endpoints = [

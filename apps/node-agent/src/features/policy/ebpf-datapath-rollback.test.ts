@@ -2,6 +2,7 @@
 // names the object it failed on. A malformed state is refused before any write; a kernel write
 // that fails midway (the endpoints map full) is undone. Needs root, BTF and bpffs.
 
+import { desiredEndpoint, desiredState } from "@meridian/model/testing";
 import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
@@ -57,12 +58,10 @@ function state(
     verdict: "allow",
     ruleId: "prod/db-allow/ingress[0]",
   };
-  return {
-    revision,
+  return desiredState(revision, {
     node: { name: "n1", labels: {}, addresses: [], podCIDRs: ["10.244.7.0/24"] },
-    peers: [],
     endpoints: [
-      {
+      desiredEndpoint({
         id: "e1",
         namespace: "shop",
         name: "db-1",
@@ -73,21 +72,13 @@ function state(
         policyEnforced: { ingress: true, egress: false },
         policies: ["prod/db-allow"],
         entries: (opts.entries ?? [{}]).map((e) => ({ ...base, ...e })),
-        fqdnSelectors: [],
-        dnsRules: [],
-      },
+      }),
     ],
-    identities: [],
     ipcache: opts.ipcache ?? [
       { prefix: "10.244.7.2/32", identity: 300, source: "endpoint" },
       { prefix: "10.244.8.7/32", identity: 301, source: "endpoint" },
     ],
-    egressGateway: [],
-    bgp: { instances: [] },
-    srv6: { locators: [], vrfs: [], policies: [] },
-    problems: [],
-    contentHash: `h${revision}`,
-  } as NodeDesiredState;
+  });
 }
 
 describe("validating a desired state before any write", () => {

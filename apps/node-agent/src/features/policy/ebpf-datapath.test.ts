@@ -3,6 +3,7 @@
 // host-side veth lives in a namespace this test creates. Needs root, BTF and bpffs.
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { desiredEndpoint, desiredState } from "@meridian/model/testing";
 import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentEndpoint } from "../../agent/endpoints.js";
@@ -37,12 +38,10 @@ const ep: AgentEndpoint = {
 };
 
 function state(revision: number, ports: [number, number] = [5432, 5432]): NodeDesiredState {
-  return {
-    revision,
+  return desiredState(revision, {
     node: { name: "n1", labels: {}, addresses: [], podCIDRs: ["10.244.9.0/24"] },
-    peers: [],
     endpoints: [
-      {
+      desiredEndpoint({
         id: "e1",
         namespace: "shop",
         name: "db-1",
@@ -64,21 +63,13 @@ function state(revision: number, ports: [number, number] = [5432, 5432]): NodeDe
             ruleId: "shop/db/ingress[0]",
           },
         ],
-        fqdnSelectors: [],
-        dnsRules: [],
-      },
+      }),
     ],
-    identities: [],
     ipcache: [
       { prefix: "10.244.9.2/32", identity: 300, source: "endpoint" },
       { prefix: "10.244.8.7/32", identity: 301, source: "endpoint" },
     ],
-    egressGateway: [],
-    bgp: { instances: [] },
-    srv6: { locators: [], vrfs: [], policies: [] },
-    problems: [],
-    contentHash: `h${revision}`,
-  } as NodeDesiredState;
+  });
 }
 
 describe("translating desired state", () => {

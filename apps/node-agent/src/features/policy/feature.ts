@@ -2,7 +2,7 @@
 // datapath's maps (component "datapath"). It refuses a desired state it cannot enforce as a
 // whole, so the agent never reports a revision whose policy is not in the kernel. Its routes:
 // an endpoint's policy as desired and as the maps hold it, and the flow events.
-import { datapathStatusSchema } from "@meridian/api/agent/status-schemas";
+import { datapathStatusSchema } from "@meridian/model";
 import { Counter, type Metric } from "prom-client";
 import type { z } from "zod";
 import type { AgentEndpoint } from "../../agent/endpoints.js";

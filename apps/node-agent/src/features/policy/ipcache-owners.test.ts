@@ -4,6 +4,7 @@
 // datapath here has no endpoints (nothing is attached); the map is the real pinned LPM trie.
 // Needs root, BTF and bpffs.
 
+import { desiredState } from "@meridian/model/testing";
 import { needs, part, parts } from "@meridian/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,7 +17,6 @@ import {
   writeBatch,
 } from "../../datapath/index.js";
 import type { NodeDesiredState } from "../../sync/channel.js";
-import { desiredState } from "../../testing/desired-state.js";
 import { EbpfDatapath, ebpfUnsupportedReason } from "./ebpf-datapath.js";
 
 const pinDir = `/sys/fs/bpf/meridian-test-${process.pid}-ipcache`;
@@ -25,7 +25,7 @@ const realParts = needs("the ipcache holds every owner's claims", [
   part("eBPF datapath", () => ebpfUnsupportedReason(pinDir)),
 ]);
 
-/** FQDN selector identities live above 2^24 + 2^22 (packages/api/src/compiler/identity.ts). */
+/** FQDN selector identities live above 2^24 + 2^22 (packages/model/src/compiler/identity.ts). */
 const FQDN_API = (1 << 24) + (1 << 22) + 11;
 const FQDN_CDN = (1 << 24) + (1 << 22) + 12;
 

@@ -4,10 +4,15 @@
 // writes it (translate.ts). The kernel's verdict and the rule it reports deciding must be what-if's.
 // Needs root, BTF, bpffs and the built objects.
 
-import { type ClusterSnapshot, compileNodeState, emptySnapshot, whatIf } from "@meridian/api/compiler/index";
-import type { SnapshotEndpoint, SnapshotPolicy } from "@meridian/api/compiler/snapshot";
-import { networkPolicySpecSchema } from "@meridian/api/spec/networkPolicy";
 import { buildPacket } from "@meridian/bpf/packet";
+import type { SnapshotEndpoint, SnapshotPolicy } from "@meridian/model";
+import {
+  type ClusterSnapshot,
+  compileNodeState,
+  emptySnapshot,
+  networkPolicySpecSchema,
+  whatIf,
+} from "@meridian/model";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drainFlowEvents, openFlowEvents, PinnedDatapath } from "../../datapath/index.js";

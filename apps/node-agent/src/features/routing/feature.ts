@@ -3,7 +3,7 @@
 // control plane whose state does not carry them. A failure keeps the routes it had and shows in
 // the `routing` component; the rest of the desired state still applies.
 
-import { routingStatusSchema } from "@meridian/api/agent/status-schemas";
+import { routingStatusSchema } from "@meridian/model";
 import { Gauge } from "prom-client";
 import type { z } from "zod";
 import type { FeatureCli } from "../../cli/command.js";

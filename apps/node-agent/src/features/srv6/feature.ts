@@ -5,7 +5,7 @@
 // BGP). Every write is all or nothing; a failed one keeps the last good state in the maps.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { SRV6_REPORTED_POLICIES, srv6DetailSchema } from "@meridian/api/agent/status-schemas";
+import { SRV6_REPORTED_POLICIES, srv6DetailSchema } from "@meridian/model";
 import { ifNameToIndex } from "@meridian/native";
 import type { Metric } from "prom-client";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";

@@ -1,5 +1,5 @@
-import { DROP_REASON_WORDS } from "@meridian/api/flows/reasons";
-import { flattenFieldErrors, zodIssuesOf } from "@meridian/api/trpc";
+import { flattenFieldErrors, zodIssuesOf } from "@meridian/api";
+import { DROP_REASON_WORDS } from "@meridian/model";
 import { TRPCError } from "@trpc/server";
 import Link from "next/link";
 import { FlowWhy } from "@/components/flow-why";

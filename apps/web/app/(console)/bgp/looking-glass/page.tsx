@@ -1,4 +1,4 @@
-import { LOOKING_GLASS_ROUTE_LIMIT } from "@meridian/api/bgp/looking-glass-schemas";
+import { LOOKING_GLASS_ROUTE_LIMIT } from "@meridian/model";
 import Link from "next/link";
 import { BgpSessionPanel } from "@/components/bgp-session";
 import { LookingGlassTable } from "@/components/looking-glass-table";

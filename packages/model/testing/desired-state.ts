@@ -1,7 +1,7 @@
 // Test support: a node's desired state as the compiler would send it, empty unless a test says
 // otherwise. Typed as the whole NodeDesiredState, so a new section of the compiler's output shows
 // up here (and in the subsystem registry's test) before it can be forgotten by the agent.
-import type { NodeDesiredState } from "../sync/channel.js";
+import type { NodeDesiredState } from "../src/compiler/types";
 
 type Endpoint = NodeDesiredState["endpoints"][number];
 

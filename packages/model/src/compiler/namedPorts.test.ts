@@ -4,7 +4,7 @@
 // to none). A name that resolves to nothing matches no port (never every port) and is listed under
 // the node's problems with its field.
 import { describe, expect, it } from "vitest";
-import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "./fixtures.test-helpers";
+import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "../../testing/cluster";
 import { compileNodeState, whatIf } from "./index";
 import type { SnapshotEndpoint } from "./snapshot";
 

@@ -15,7 +15,7 @@ import {
   vrf,
   WEB,
   withSrv6Allocations,
-} from "./fixtures.test-helpers";
+} from "../../testing/cluster";
 import type { ClusterSnapshot } from "./snapshot";
 
 export function goldenCluster(): ClusterSnapshot {

@@ -2,7 +2,7 @@
 // address. When labels or selectors change so that two instances with the same peer address meet
 // on a node, that node's state keeps the first (by instance name) and names the other as a problem.
 import { describe, expect, it } from "vitest";
-import { bgpAdvertisement, bgpInstance, bgpPeer, cluster } from "./fixtures.test-helpers";
+import { bgpAdvertisement, bgpInstance, bgpPeer, cluster } from "../../testing/cluster";
 import { compileNodeState } from "./index";
 
 const snapshot = cluster({

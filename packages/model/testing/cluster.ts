@@ -1,5 +1,13 @@
 // A small cluster for compiler tests: three nodes, pods in two namespaces, specs parsed through
 // the real schemas so that defaults are what the API would store.
+
+import {
+  type ClusterSnapshot,
+  emptySnapshot,
+  type SnapshotEndpoint,
+  type SnapshotPolicy,
+} from "../src/compiler/snapshot";
+import { applySrv6AllocationPlan, planSrv6Allocations } from "../src/compiler/srv6Allocations";
 import {
   type BgpAdvertisementSpecInput,
   type BgpPeerSpecInput,
@@ -14,9 +22,7 @@ import {
   type Srv6VrfSpecInput,
   srv6LocatorPoolSpecSchema,
   srv6VrfSpecSchema,
-} from "../spec";
-import { type ClusterSnapshot, emptySnapshot, type SnapshotEndpoint, type SnapshotPolicy } from "./snapshot";
-import { applySrv6AllocationPlan, planSrv6Allocations } from "./srv6Allocations";
+} from "../src/spec";
 
 export function endpoint(
   id: string,

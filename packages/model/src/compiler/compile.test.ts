@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { CLIENT, cluster, DB, DEV_DB, DNS, egressPolicy, policy, WEB } from "../../testing/cluster";
 import { specIssues } from "../spec";
-import { CLIENT, cluster, DB, DEV_DB, DNS, egressPolicy, policy, WEB } from "./fixtures.test-helpers";
 import { CIDR_IDENTITY_BASE, FQDN_IDENTITY_BASE } from "./identity";
 import {
   compileNodeState,

@@ -11,7 +11,7 @@ import {
   vrf,
   WEB,
   withSrv6Allocations,
-} from "./fixtures.test-helpers";
+} from "../../testing/cluster";
 import { compileNodeState, type SnapshotService } from "./index";
 
 const services: SnapshotService[] = [

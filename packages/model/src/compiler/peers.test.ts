@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cluster } from "./fixtures.test-helpers";
+import { cluster } from "../../testing/cluster";
 import { canonicalJson, sha256Hex } from "./hash";
 import { compileNodeState } from "./index";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "./fixtures.test-helpers";
+import { CLIENT, cluster, DB, DEV_DB, DNS, policy, WEB } from "../../testing/cluster";
 import { compileNodeState, whatIf } from "./index";
 
 const dbAllowsWeb = policy("db-allow-web", "prod", {

@@ -1,0 +1,3 @@
+import { meridianVitest } from "../../vitest.shared";
+
+export default meridianVitest("model");
