@@ -46,6 +46,8 @@ interface Trial {
   churnFailed: number;
   /** The distinct reasons churn reports failed, with their counts. */
   churnErrors: Map<string, number>;
+  /** Desired-state events received during churn, by type. */
+  events: Map<string, number>;
 }
 
 async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
@@ -101,21 +103,34 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
   const received: number[] = new Array(n).fill(Number.NaN);
   const acked: number[] = new Array(n).fill(Number.NaN);
   let ready = 0;
+  // Events the agents received while pods churned, by type: what one pod start costs the stream.
+  const events = new Map<string, number>();
+  let churning = false;
+  const heartbeatErrors = new Map<string, number>();
   const subscribe = (c: { secret: string }, i: number) => {
     const client = createMeridianClient({ url: api.url, token: c.secret });
     let first = true;
     return client.agent.desiredState.subscribe(undefined, {
       onData: (env) => {
-        const e = ((env as { data?: unknown }).data ?? env) as { revision: number };
+        const e = ((env as { data?: unknown }).data ?? env) as { revision: number; type?: string };
+        if (churning) events.set(e.type ?? "?", (events.get(e.type ?? "?") ?? 0) + 1);
         if (first) {
           first = false;
           ready++;
         }
         if (e.revision >= target && Number.isNaN(received[i]!)) {
           received[i] = performance.now() - changedAt;
-          void client.agent.heartbeat.mutate({ appliedRevision: e.revision }).then(() => {
-            acked[i] = performance.now() - changedAt;
-          });
+          // A failed acknowledgement is counted (the agent would retry with its next heartbeat);
+          // left unhandled it ended the whole run.
+          client.agent.heartbeat.mutate({ appliedRevision: e.revision }).then(
+            () => {
+              acked[i] = performance.now() - changedAt;
+            },
+            (err: Error) => {
+              const why = `heartbeat: ${err.message.slice(0, 100)}`;
+              heartbeatErrors.set(why, (heartbeatErrors.get(why) ?? 0) + 1);
+            },
+          );
         }
       },
       onError: (err) => console.error(`agent ${i}:`, err.message),
@@ -134,6 +149,7 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
   let churned = 0;
   let churnFailed = 0;
   const churnErrors = new Map<string, number>();
+  churning = churnPerSecond > 0;
   const churnTimer =
     churnPerSecond > 0
       ? setInterval(() => {
@@ -185,9 +201,12 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
     allAcked.push(...acked.filter((x) => !Number.isNaN(x)));
     const missing = acked.filter(Number.isNaN).length;
     if (missing) console.error(`change ${k}: ${missing} of ${n} agents did not acknowledge within 60 s`);
+    for (const [why, count] of heartbeatErrors) console.error(`change ${k}: ${count}× ${why}`);
+    heartbeatErrors.clear();
     await new Promise((r) => setTimeout(r, 200));
   }
   if (churnTimer) clearInterval(churnTimer);
+  churning = false;
   for (const s of subs) s.unsubscribe();
   api.child.kill("SIGTERM");
   await once(api.child, "exit");
@@ -199,6 +218,7 @@ async function trial(n: number, churnPerSecond = 0): Promise<Trial> {
     churned,
     churnFailed,
     churnErrors,
+    events,
   };
 }
 
@@ -225,6 +245,10 @@ for (const n of SIZES) {
       `${n} agents with ${CHURN} pod starts/stops per second (${c.churned} reported, ${c.churnFailed} failed): ` +
         `received p99 ${fmt(percentile(c.received, 99))}; acknowledged p50 ${fmt(percentile(c.acked, 50))} p99 ${fmt(cp99)}; ` +
         `p99 with churn ÷ without ${(cp99 / p99).toFixed(2)}`,
+    );
+    console.log(
+      `  events to agents during churn: ${[...c.events].map(([t, k]) => `${t} ${k}`).join(", ")} ` +
+        `(${((c.events.get("delta") ?? 0) / Math.max(1, c.churned)).toFixed(1)} deltas per report; ${CHANGES} changes × ${n} agents are the policy's)`,
     );
     for (const [why, count] of c.churnErrors) console.log(`  churn report failed ${count}×: ${why}`);
   }
