@@ -3,28 +3,11 @@
 // deciding rule, per window (`flowReportIntervalMs`, 15 s by default, as Calico's Goldmane), so a
 // busy node sends a bounded report instead of every event. Best effort: a report that fails is
 // dropped, not retried.
+import type { FlowSummary } from "@meridian/model";
 import type { FlowEvent } from "../features/policy/datapath.js";
 
-export interface FlowSummary {
-  at: Date;
-  source: string;
-  destination: string;
-  protocol: string;
-  port?: number;
-  verdict: "forwarded" | "dropped" | "redirected";
-  reason?: string;
-  direction?: "ingress" | "egress";
-  /** The local endpoint's pod, `namespace/name`. */
-  endpoint?: string;
-  /** The deciding rule, or `default-deny` (then `policies` are the ones that enforce it). */
-  ruleId?: string;
-  policies?: string[];
-  /** Packets and bytes of the events folded in (events: new flows and rate-limited drops). */
-  packets: number;
-  bytes: number;
-  /** Drop events the datapath held back (rate limit) on top of `packets`. */
-  suppressed?: number;
-}
+// The shape is the report schema's, so the agent cannot send a field the API does not know.
+export type { FlowSummary };
 
 /** The API accepts at most this many rows per report. */
 export const MAX_SUMMARIES = 5000;

@@ -2,7 +2,7 @@
 // rule): the query the console and the export make, the retention that bounds the table, and the
 // Hubble-like JSON shape users' tooling reads. Prisma only; no tRPC here.
 import { type Db as Database, Prisma } from "@meridian/db";
-import { dropReasonWords, isPolicyReason } from "@meridian/model";
+import { dropReasonWords, type FlowSummary, isPolicyReason } from "@meridian/model";
 
 export interface FlowQuery {
   from: Date;
@@ -25,27 +25,16 @@ export interface FlowQuery {
   limit: number;
 }
 
-export interface FlowRecord {
+/** A stored flow summary (the agents' report shape) with its node and the pods at either end. */
+export type FlowRecord = Omit<FlowSummary, "policies" | "suppressed"> & {
   id: string;
   node: string;
-  at: Date;
-  source: string;
-  destination: string;
-  protocol: string;
-  port?: number;
-  verdict: "forwarded" | "dropped" | "redirected";
-  reason?: string;
-  direction?: "ingress" | "egress";
-  endpoint?: string;
   /** The pods at either end (`ns/pod`): the local endpoint, and the other end by its address today. */
   sourcePod?: string;
   destinationPod?: string;
-  ruleId?: string;
   policies: string[];
-  packets: number;
-  bytes: number;
   suppressed: number;
-}
+};
 
 type Db = Pick<Database, "flowSummary" | "endpoint">;
 

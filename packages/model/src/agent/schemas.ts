@@ -108,6 +108,9 @@ export const flowSummarySchema = z.object({
   suppressed: z.number().int().min(0).max(MAX_COUNTER).optional(),
 });
 
+/** One flow summary as the agent sends it and the API stores it (the API's FlowRecord adds node, id and pods). */
+export type FlowSummary = z.infer<typeof flowSummarySchema>;
+
 export const reportEndpointsInput = z.object({
   /** The complete set of endpoints on this node; ones not listed are removed. */
   endpoints: z
