@@ -54,7 +54,13 @@
  *
  *   mdp_egw_stats   per-CPU array of struct counter by EGW_STAT_*.
  *
- * Not here yet: gateway health checks and failover, mirroring of mdp_egw_snat to standbys,
+ * Failover (features/egress/health.ts): every agent probes the policy's gateways and rewrites
+ * mdp_egw_gw with the first healthy one of the control plane's ordered list; new connections
+ * follow it, pinned ones stay where they started. A gateway that is not active here carries
+ * EGW_GW_F_TRANSLATE and translates packets that arrive steered from other nodes (their source is
+ * no local pod), because source nodes may fail over a probe interval before it does.
+ *
+ * Not here yet: mirroring of mdp_egw_snat to standbys,
  * claiming a dedicated egress IP (ARP), ICMP errors about translated flows, encapsulation for
  * gateways that are not on the source node's L2 segment.
  */
@@ -63,6 +69,7 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "lookup.h"
 #include "parse.h"
 
 #define FEATURE_EGRESS_GW
@@ -85,6 +92,12 @@
 #define EGW_GW_NONE 0
 #define EGW_GW_REMOTE 1
 #define EGW_GW_LOCAL 2
+
+/* This node is a gateway of the policy even while another one is active for it here (a standby,
+ * or one a source node failed over to before this node's own health checks agreed): it
+ * translates what other nodes steer to it, so a packet it is sent never leaves with the pod's
+ * address; its own pods' new connections still follow mode. */
+#define EGW_GW_F_TRANSLATE 1
 
 #define EGW_SNAT_OUT 0
 #define EGW_SNAT_IN 1
@@ -124,10 +137,10 @@ struct egw_gw_key {
 };
 
 struct egw_gw {
-	__u32 mode; /* EGW_GW_* */
-	__u32 pad;
+	__u32 mode;  /* EGW_GW_* */
+	__u32 flags; /* EGW_GW_F_* */
 	__u8 nexthop[16];   /* REMOTE: the active gateway's node address */
-	__u8 egress_ip[16]; /* LOCAL: the address translated flows leave with */
+	__u8 egress_ip[16]; /* LOCAL, or EGW_GW_F_TRANSLATE: the address translated flows leave with */
 };
 
 struct egw_flow {
@@ -525,8 +538,12 @@ static __always_inline int hook_snat(struct __sk_buff *skb, const struct flow *f
 			return CTX_ACT_OK;
 		__u32 policy_id = pol->policy_id;
 		struct egw_gw *gw = egw_gateway(policy_id, f->family);
-		/* Not the active gateway here: a packet this node steered, or one older than the policy. */
-		if (!gw || gw->mode != EGW_GW_LOCAL)
+		/* Not the active gateway here: a packet this node steered, or one older than the policy;
+		 * unless this node is a gateway of the policy and the packet came from another node. */
+		if (!gw)
+			return CTX_ACT_OK;
+		if (gw->mode != EGW_GW_LOCAL &&
+		    (!(gw->flags & EGW_GW_F_TRANSLATE) || lookup_endpoint(f->family, f->saddr)))
 			return CTX_ACT_OK;
 		__u8 egress[16];
 		__builtin_memcpy(egress, gw->egress_ip, 16);

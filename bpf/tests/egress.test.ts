@@ -400,6 +400,28 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
     expect(stat("snat")).toBe(0);
   });
 
+  it("a standby gateway (translate flag) translates what another node steered to it, not its own pods' steered packets", () => {
+    policy("remote", {
+      gateways: [
+        { policyId: POLICY, family: 4, mode: "remote", nexthop: GW, egressIP: EGRESS, translate: true },
+      ],
+    });
+    expect(k.read().gateways).toEqual([
+      { policyId: POLICY, family: 4, mode: "remote", nexthop: GW, egressIP: EGRESS, translate: true },
+    ]);
+    // POD_B is no endpoint of this node: it arrived steered from its own node, so it is translated.
+    const steered = run("to_net", tcp(POD_B, REMOTE, 61600));
+    expect(steered.retval).toBe(TC_ACT_OK);
+    expect(endpoints(steered.data)).toMatchObject({ src: EGRESS, sport: 61600 });
+    expectValidChecksums(steered.data);
+    // POD is a local pod this node steers to the active gateway: it leaves untouched.
+    const own = tcp(POD, REMOTE);
+    expect(run("to_net", own).data.equals(own)).toBe(true);
+    expect(stat("snat")).toBe(1);
+    // The reply to the translated flow finds its way back to POD_B.
+    const back = run("from_net", tcp(REMOTE, EGRESS, 443, 61600, TCP_FLAGS.SYN | TCP_FLAGS.ACK));
+    expect(endpoints(back.data)).toMatchObject({ dst: POD_B, dport: 61600 });
+  });
   it("a reply to no translation passes untouched", () => {
     policy("local");
     const pkt = tcp(REMOTE, EGRESS, 443, 61999, TCP_FLAGS.ACK);

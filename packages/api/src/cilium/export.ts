@@ -2,6 +2,7 @@
 // meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
 import { stringify } from "yaml";
 import { type CiliumSource, selectorMatches } from "../spec";
+import { EGRESS_HA_DEFAULTS } from "../spec/egressGateway";
 import {
   ADVERTISE_EGRESS_IP_ANNOTATION,
   ADVERTISEMENT_LABEL,
@@ -30,7 +31,7 @@ export interface ExportResult {
 type Manifest = Record<string, unknown>;
 
 const API_VERSION = "cilium.io/v2";
-const DEFAULT_HA = { healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 3000, maxActiveGateways: 1 };
+const DEFAULT_HA = EGRESS_HA_DEFAULTS;
 
 function metadata(
   name: string,

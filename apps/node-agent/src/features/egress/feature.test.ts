@@ -48,8 +48,13 @@ const state = (rev: number, gatewayActive = true, destinationCIDRs?: string[]) =
   });
 
 describe("EgressFeature", () => {
-  const ctx = { log: pino({ level: "silent" }), endpoint: () => undefined } as unknown as FeatureContext;
-  const f = new EgressFeature(ctx, { pinDir });
+  const ctx = {
+    log: pino({ level: "silent" }),
+    endpoint: () => undefined,
+    config: { nodeName: "n1" },
+  } as unknown as FeatureContext;
+  // Health probes on loopback only (port 0: the kernel picks one), so the test touches no network.
+  const f = new EgressFeature(ctx, { pinDir, healthBind: "127.0.0.1", healthPort: 0 });
   const view = () =>
     (f as unknown as { view(): Record<string, unknown> }).view() as {
       datapath: { entries: unknown[]; gateways: unknown[] };
