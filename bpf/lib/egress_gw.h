@@ -106,6 +106,17 @@
 #define EGW_PORT_MAX 65535
 #define EGW_PORT_TRIES 16
 
+/* A port is taken while its reverse entry lives. Entries are only freed by the LRU otherwise,
+ * and one remote address and port has 4,536 ports to give: without reclaiming, the gateway
+ * stopped translating new connections to a busy server after as many connections (bench/egress).
+ * A TCP mapping that saw a FIN or RST is given again once quiet for EGW_SNAT_CLOSED_NS (the
+ * remote may hold TIME_WAIT; Linux accepts a new SYN from the same address pair there); any
+ * mapping quiet for EGW_SNAT_IDLE_NS (TCP) or EGW_SNAT_IDLE_OTHER_NS is taken for abandoned. */
+#define EGW_SNAT_F_CLOSING 1
+#define EGW_SNAT_CLOSED_NS (2ULL * 1000000000ULL)
+#define EGW_SNAT_IDLE_NS (300ULL * 1000000000ULL)
+#define EGW_SNAT_IDLE_OTHER_NS (60ULL * 1000000000ULL)
+
 #define EGW_STAT_STEERED 0       /* sent to a remote gateway */
 #define EGW_STAT_LOCAL 1         /* new flows passed to this node's SNAT */
 #define EGW_STAT_SNAT 2          /* packets translated on the way out */
@@ -113,6 +124,7 @@
 #define EGW_STAT_NEW_MAPPING 4   /* translations created */
 #define EGW_STAT_PORT_RETRY 5    /* a mapping needed another port than the pod's */
 #define EGW_STAT_EXCLUDED 6      /* new flows an excluded CIDR let pass */
+#define EGW_STAT_RECLAIMED 7     /* ports of closed or abandoned mappings given again */
 /* then the drop reasons at (reason - 48 + 8). */
 #define EGW_STAT_DROP_BASE 8
 #define EGW_STAT_MAX 12
@@ -163,7 +175,7 @@ struct egw_snat_key {
 struct egw_snat_entry {
 	__u8 addr[16];
 	__be16 port;
-	__u16 pad;
+	__u16 flags; /* EGW_SNAT_F_* (reverse entries) */
 	__u32 policy_id;
 	__u64 last_seen_ns;
 };
@@ -460,6 +472,41 @@ static __always_inline void egw_in_key(struct egw_snat_key *k, const struct flow
 	k->direction = EGW_SNAT_IN;
 }
 
+/* The mapping holding reverse key rk is closed or abandoned: remove both its entries (true). */
+static __always_inline bool egw_snat_reclaim(const struct egw_snat_key *rk, __u8 protocol, __u64 now)
+{
+	struct egw_snat_entry *old = bpf_map_lookup_elem(&mdp_egw_snat, rk);
+
+	if (!old)
+		return true; /* gone meanwhile: try again */
+	__u64 quiet = now - old->last_seen_ns;
+	__u64 limit = protocol != IPPROTO_TCP_ ? EGW_SNAT_IDLE_OTHER_NS
+		      : (old->flags & EGW_SNAT_F_CLOSING) ? EGW_SNAT_CLOSED_NS
+							  : EGW_SNAT_IDLE_NS;
+	if (now < old->last_seen_ns || quiet < limit)
+		return false;
+	/* Its forward key: the pod's address and port, to the same remote. */
+	struct egw_snat_key fk = {};
+	__builtin_memcpy(fk.saddr, old->addr, 16);
+	__builtin_memcpy(fk.daddr, rk->saddr, 16);
+	fk.sport = old->port;
+	fk.dport = rk->sport;
+	fk.protocol = rk->protocol;
+	fk.family = rk->family;
+	fk.direction = EGW_SNAT_OUT;
+	bpf_map_delete_elem(&mdp_egw_snat, &fk);
+	bpf_map_delete_elem(&mdp_egw_snat, rk);
+	egw_count(EGW_STAT_RECLAIMED, 0);
+	return true;
+}
+
+/* A FIN or RST of a translated TCP flow: its port may be given again once it is quiet. */
+static __always_inline void egw_note_close(const struct flow *f, struct egw_snat_entry *rev)
+{
+	if (rev && f->protocol == IPPROTO_TCP_ && (f->tcp_flags & 0x05))
+		rev->flags |= EGW_SNAT_F_CLOSING;
+}
+
 /* A translation for a new flow: the port claimed in the reverse entry, then the forward one. */
 static __always_inline int egw_snat_new(const struct flow *f, const struct egw_snat_key *out, const __u8 *egress,
 					__u32 policy_id, struct egw_snat_entry *res)
@@ -482,8 +529,12 @@ static __always_inline int egw_snat_new(const struct flow *f, const struct egw_s
 		else
 			port = EGW_PORT_MIN + (__u16)(bpf_get_prandom_u32() % (EGW_PORT_MAX - EGW_PORT_MIN + 1));
 		egw_in_key(&rk, f, egress, bpf_htons(port));
-		if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0)
-			continue;
+		if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0) {
+			if (!egw_snat_reclaim(&rk, f->protocol, now))
+				continue;
+			if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0)
+				continue;
+		}
 		struct egw_snat_entry fwd = {};
 		__builtin_memcpy(fwd.addr, egress, 16);
 		fwd.port = bpf_htons(port);
@@ -522,7 +573,11 @@ static __always_inline int hook_snat(struct __sk_buff *skb, const struct flow *f
 		/* The LRU may have evicted the reverse entry of a one-way flow: put it back. */
 		struct egw_snat_key rk;
 		egw_in_key(&rk, f, m.addr, m.port);
-		if (!bpf_map_lookup_elem(&mdp_egw_snat, &rk)) {
+		struct egw_snat_entry *rev = bpf_map_lookup_elem(&mdp_egw_snat, &rk);
+		if (rev) {
+			rev->last_seen_ns = m.last_seen_ns;
+			egw_note_close(f, rev);
+		} else {
 			struct egw_snat_entry back = {};
 			__builtin_memcpy(back.addr, f->saddr, 16);
 			back.port = f->icmp_echo ? f->icmp_id : f->sport;
@@ -584,6 +639,7 @@ static __always_inline int hook_egress_gw_return(struct __sk_buff *skb, const st
 	if (!e)
 		return CTX_ACT_OK;
 	e->last_seen_ns = bpf_ktime_get_ns();
+	egw_note_close(f, e);
 	__u8 pod[16];
 	__builtin_memcpy(pod, e->addr, 16);
 	__be16 port = e->port;

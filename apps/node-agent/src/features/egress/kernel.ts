@@ -46,6 +46,7 @@ export const EGRESS_STATS: Record<number, string> = {
   4: "new_mappings",
   5: "port_retries",
   6: "excluded",
+  7: "reclaimed",
   8: "no_gateway",
   9: "unreachable",
   10: "no_port",
@@ -81,7 +82,7 @@ export const egwSnatKey = defineStruct("egw_snat_key", {
 export const egwSnatEntry = defineStruct("egw_snat_entry", {
   addr: { bytes: 16 },
   port: "be16",
-  pad: "u16",
+  flags: "u16",
   policy_id: "u32",
   last_seen_ns: "u64",
 });
