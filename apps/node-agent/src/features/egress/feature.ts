@@ -246,7 +246,11 @@ export class EgressFeature implements AgentFeature {
     return this.kernel?.snatEntries() ?? [];
   }
 
-  private detail() {
+  /**
+   * `lastCheck` only for the local view (`meridian-agent egress`): in the status it would change
+   * with every probe and send a report every status check; health changes are reported as such.
+   */
+  private detail(withLastCheck = false) {
     const perPolicy = new Map<number, number>();
     for (const e of this.snat()) perPolicy.set(e.policyId, (perPolicy.get(e.policyId) ?? 0) + 1);
     return {
@@ -261,7 +265,7 @@ export class EgressFeature implements AgentFeature {
             .find((x) => x.policy === p.policy)
             ?.gateways.find((x) => x.node === g.node);
           const ack =
-            gw?.nodeIP && g.node !== this.ctx.config.nodeName
+            withLastCheck && gw?.nodeIP && g.node !== this.ctx.config.nodeName
               ? this.health?.health(g.node, gw.nodeIP.split("/")[0]!, p.policy).lastAckAt
               : undefined;
           return {
@@ -287,7 +291,7 @@ export class EgressFeature implements AgentFeature {
     const snat = this.snat();
     const names = new Map((this.plan?.policies ?? []).map((p) => [p.policyId, p.policy]));
     return {
-      ...this.detail(),
+      ...this.detail(true),
       off: this.off ?? null,
       error: this.error ?? null,
       selectedPods: Object.fromEntries(
