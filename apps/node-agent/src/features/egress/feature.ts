@@ -104,6 +104,7 @@ export class EgressFeature implements AgentFeature {
   /** Applies one at a time: the control plane's and the health checks' re-plans. */
   private applying: Promise<void> = Promise.resolve();
   private replanQueued = false;
+  private healthOff?: string;
   private readonly failovers = new Map<string, { last: EgressFailover; count: number }>();
 
   constructor(
@@ -133,7 +134,15 @@ export class EgressFeature implements AgentFeature {
       onChange: () => this.replanSoon(),
       log: (msg, err) => this.ctx.log.warn({ err }, msg),
     });
-    await this.health.start();
+    try {
+      await this.health.start();
+    } catch (err) {
+      // Without probes the control plane's first gateway is used, as before failover existed.
+      this.healthOff = `gateway health checks are off (${(err as Error).message}): no failover`;
+      this.ctx.log.error({ err }, "egress: gateway health checks are off");
+      this.health.close();
+      this.health = undefined;
+    }
   }
 
   /** The UDP port this agent answers gateway probes on. */
@@ -310,10 +319,10 @@ export class EgressFeature implements AgentFeature {
     const troubled = d.policies.filter((p) => p.problems.length > 0).length;
     return {
       component: this.component,
-      state: this.error ? "error" : troubled ? "degraded" : "ok",
+      state: this.error ? "error" : troubled || this.healthOff ? "degraded" : "ok",
       message:
         this.error ??
-        `${d.policies.length} egress polic${d.policies.length === 1 ? "y" : "ies"}${troubled ? `, ${troubled} with problems` : ""}`,
+        `${d.policies.length} egress polic${d.policies.length === 1 ? "y" : "ies"}${troubled ? `, ${troubled} with problems` : ""}${this.healthOff ? `; ${this.healthOff}` : ""}`,
       detail: d,
     };
   }

@@ -33,14 +33,14 @@ describe("EgressHealth", () => {
     const gw = await endpoint("gw", "127.0.0.2", 0, () => down);
     const port = gw.h.port();
     const src = await endpoint("src", "127.0.0.1", port);
-    src.h.setTargets([{ node: "gw", address: "127.0.0.2", intervalMs: 100, timeoutMs: 300 }]);
+    // A timeout of 600 ms: loaded CI machines delay timers by a few hundred ms.
+    src.h.setTargets([{ node: "gw", address: "127.0.0.2", intervalMs: 100, timeoutMs: 600 }]);
     await until("an answer", () => src.h.health("gw", "127.0.0.2", "p").lastAckAt !== undefined);
     expect(src.h.health("gw", "127.0.0.2", "p")).toMatchObject({ healthy: true });
 
     // It says it cannot serve p (its uplink is down): failed for p, not for q.
     down = ["p"];
-    await until("p reported down", () => !src.h.health("gw", "127.0.0.2", "p").healthy);
-    expect(src.h.health("gw", "127.0.0.2", "p").reason).toBe("cannot serve");
+    await until("p reported down", () => src.h.health("gw", "127.0.0.2", "p").reason === "cannot serve");
     expect(src.h.health("gw", "127.0.0.2", "q").healthy).toBe(true);
     down = [];
     await until("p served again", () => src.h.health("gw", "127.0.0.2", "p").healthy);
@@ -49,8 +49,8 @@ describe("EgressHealth", () => {
     const stopped = Date.now();
     gw.h.close();
     const failed = await until("failed", () => !src.h.health("gw", "127.0.0.2", "p").healthy);
-    expect(failed - stopped).toBeGreaterThanOrEqual(150);
-    expect(failed - stopped).toBeLessThan(600);
+    expect(failed - stopped).toBeGreaterThanOrEqual(350);
+    expect(failed - stopped).toBeLessThan(1_500);
     expect(src.h.health("gw", "127.0.0.2", "p").reason).toBe("timeout");
     expect(src.changes()).toBeGreaterThan(0);
 
@@ -59,7 +59,7 @@ describe("EgressHealth", () => {
     await until("recovering", () => src.h.health("gw", "127.0.0.2", "p").reason === "recovering");
     const answeredAt = Date.now();
     const healthyAt = await until("healthy again", () => src.h.health("gw", "127.0.0.2", "p").healthy);
-    expect(healthyAt - answeredAt).toBeGreaterThanOrEqual(150);
+    expect(healthyAt - answeredAt).toBeGreaterThanOrEqual(400);
     back.h.close();
   });
 

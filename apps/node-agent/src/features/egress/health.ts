@@ -124,16 +124,15 @@ export class EgressHealth {
       const s = dgram.createSocket({ type, ipv6Only: type === "udp6" });
       s.on("message", (msg, rinfo) => this.onMessage(s, msg, rinfo));
       s.on("error", (err) => this.opts.log?.("egress health socket error", err));
-      await new Promise<void>((resolve) => {
-        s.once("error", () => resolve());
-        s.bind(port, only ?? (type === "udp4" ? "0.0.0.0" : "::"), () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once("error", () => resolve(false));
+        s.bind(port, only ?? (type === "udp4" ? "0.0.0.0" : "::"), () => resolve(true));
       });
-      try {
-        s.address();
+      if (bound) {
         this.sockets.push(s);
         this.byFamily.set(type === "udp4" ? 4 : 6, s);
-      } catch {
-        s.close(); // no such family here
+      } else {
+        s.close(); // the port is taken, or no such family here
       }
     }
     if (this.sockets.length === 0) throw new Error(`egress health: cannot bind UDP port ${port}`);
