@@ -54,7 +54,13 @@
  *
  *   mdp_egw_stats   per-CPU array of struct counter by EGW_STAT_*.
  *
- * Not here yet: gateway health checks and failover, mirroring of mdp_egw_snat to standbys,
+ * Failover (features/egress/health.ts): every agent probes the policy's gateways and rewrites
+ * mdp_egw_gw with the first healthy one of the control plane's ordered list; new connections
+ * follow it, pinned ones stay where they started. A gateway that is not active here carries
+ * EGW_GW_F_TRANSLATE and translates packets that arrive steered from other nodes (their source is
+ * no local pod), because source nodes may fail over a probe interval before it does.
+ *
+ * Not here yet: mirroring of mdp_egw_snat to standbys,
  * claiming a dedicated egress IP (ARP), ICMP errors about translated flows, encapsulation for
  * gateways that are not on the source node's L2 segment.
  */
@@ -63,6 +69,7 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "lookup.h"
 #include "parse.h"
 
 #define FEATURE_EGRESS_GW
@@ -86,12 +93,29 @@
 #define EGW_GW_REMOTE 1
 #define EGW_GW_LOCAL 2
 
+/* This node is a gateway of the policy even while another one is active for it here (a standby,
+ * or one a source node failed over to before this node's own health checks agreed): it
+ * translates what other nodes steer to it, so a packet it is sent never leaves with the pod's
+ * address; its own pods' new connections still follow mode. */
+#define EGW_GW_F_TRANSLATE 1
+
 #define EGW_SNAT_OUT 0
 #define EGW_SNAT_IN 1
 
 #define EGW_PORT_MIN 61000
 #define EGW_PORT_MAX 65535
 #define EGW_PORT_TRIES 16
+
+/* A port is taken while its reverse entry lives. Entries are only freed by the LRU otherwise,
+ * and one remote address and port has 4,536 ports to give: without reclaiming, the gateway
+ * stopped translating new connections to a busy server after as many connections (bench/egress).
+ * A TCP mapping that saw a FIN or RST is given again once quiet for EGW_SNAT_CLOSED_NS (the
+ * remote may hold TIME_WAIT; Linux accepts a new SYN from the same address pair there); any
+ * mapping quiet for EGW_SNAT_IDLE_NS (TCP) or EGW_SNAT_IDLE_OTHER_NS is taken for abandoned. */
+#define EGW_SNAT_F_CLOSING 1
+#define EGW_SNAT_CLOSED_NS (2ULL * 1000000000ULL)
+#define EGW_SNAT_IDLE_NS (300ULL * 1000000000ULL)
+#define EGW_SNAT_IDLE_OTHER_NS (60ULL * 1000000000ULL)
 
 #define EGW_STAT_STEERED 0       /* sent to a remote gateway */
 #define EGW_STAT_LOCAL 1         /* new flows passed to this node's SNAT */
@@ -100,6 +124,7 @@
 #define EGW_STAT_NEW_MAPPING 4   /* translations created */
 #define EGW_STAT_PORT_RETRY 5    /* a mapping needed another port than the pod's */
 #define EGW_STAT_EXCLUDED 6      /* new flows an excluded CIDR let pass */
+#define EGW_STAT_RECLAIMED 7     /* ports of closed or abandoned mappings given again */
 /* then the drop reasons at (reason - 48 + 8). */
 #define EGW_STAT_DROP_BASE 8
 #define EGW_STAT_MAX 12
@@ -124,10 +149,10 @@ struct egw_gw_key {
 };
 
 struct egw_gw {
-	__u32 mode; /* EGW_GW_* */
-	__u32 pad;
+	__u32 mode;  /* EGW_GW_* */
+	__u32 flags; /* EGW_GW_F_* */
 	__u8 nexthop[16];   /* REMOTE: the active gateway's node address */
-	__u8 egress_ip[16]; /* LOCAL: the address translated flows leave with */
+	__u8 egress_ip[16]; /* LOCAL, or EGW_GW_F_TRANSLATE: the address translated flows leave with */
 };
 
 struct egw_flow {
@@ -150,7 +175,7 @@ struct egw_snat_key {
 struct egw_snat_entry {
 	__u8 addr[16];
 	__be16 port;
-	__u16 pad;
+	__u16 flags; /* EGW_SNAT_F_* (reverse entries) */
 	__u32 policy_id;
 	__u64 last_seen_ns;
 };
@@ -447,6 +472,41 @@ static __always_inline void egw_in_key(struct egw_snat_key *k, const struct flow
 	k->direction = EGW_SNAT_IN;
 }
 
+/* The mapping holding reverse key rk is closed or abandoned: remove both its entries (true). */
+static __always_inline bool egw_snat_reclaim(const struct egw_snat_key *rk, __u8 protocol, __u64 now)
+{
+	struct egw_snat_entry *old = bpf_map_lookup_elem(&mdp_egw_snat, rk);
+
+	if (!old)
+		return true; /* gone meanwhile: try again */
+	__u64 quiet = now - old->last_seen_ns;
+	__u64 limit = protocol != IPPROTO_TCP_ ? EGW_SNAT_IDLE_OTHER_NS
+		      : (old->flags & EGW_SNAT_F_CLOSING) ? EGW_SNAT_CLOSED_NS
+							  : EGW_SNAT_IDLE_NS;
+	if (now < old->last_seen_ns || quiet < limit)
+		return false;
+	/* Its forward key: the pod's address and port, to the same remote. */
+	struct egw_snat_key fk = {};
+	__builtin_memcpy(fk.saddr, old->addr, 16);
+	__builtin_memcpy(fk.daddr, rk->saddr, 16);
+	fk.sport = old->port;
+	fk.dport = rk->sport;
+	fk.protocol = rk->protocol;
+	fk.family = rk->family;
+	fk.direction = EGW_SNAT_OUT;
+	bpf_map_delete_elem(&mdp_egw_snat, &fk);
+	bpf_map_delete_elem(&mdp_egw_snat, rk);
+	egw_count(EGW_STAT_RECLAIMED, 0);
+	return true;
+}
+
+/* A FIN or RST of a translated TCP flow: its port may be given again once it is quiet. */
+static __always_inline void egw_note_close(const struct flow *f, struct egw_snat_entry *rev)
+{
+	if (rev && f->protocol == IPPROTO_TCP_ && (f->tcp_flags & 0x05))
+		rev->flags |= EGW_SNAT_F_CLOSING;
+}
+
 /* A translation for a new flow: the port claimed in the reverse entry, then the forward one. */
 static __always_inline int egw_snat_new(const struct flow *f, const struct egw_snat_key *out, const __u8 *egress,
 					__u32 policy_id, struct egw_snat_entry *res)
@@ -469,8 +529,12 @@ static __always_inline int egw_snat_new(const struct flow *f, const struct egw_s
 		else
 			port = EGW_PORT_MIN + (__u16)(bpf_get_prandom_u32() % (EGW_PORT_MAX - EGW_PORT_MIN + 1));
 		egw_in_key(&rk, f, egress, bpf_htons(port));
-		if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0)
-			continue;
+		if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0) {
+			if (!egw_snat_reclaim(&rk, f->protocol, now))
+				continue;
+			if (bpf_map_update_elem(&mdp_egw_snat, &rk, &back, BPF_NOEXIST) != 0)
+				continue;
+		}
 		struct egw_snat_entry fwd = {};
 		__builtin_memcpy(fwd.addr, egress, 16);
 		fwd.port = bpf_htons(port);
@@ -509,7 +573,11 @@ static __always_inline int hook_snat(struct __sk_buff *skb, const struct flow *f
 		/* The LRU may have evicted the reverse entry of a one-way flow: put it back. */
 		struct egw_snat_key rk;
 		egw_in_key(&rk, f, m.addr, m.port);
-		if (!bpf_map_lookup_elem(&mdp_egw_snat, &rk)) {
+		struct egw_snat_entry *rev = bpf_map_lookup_elem(&mdp_egw_snat, &rk);
+		if (rev) {
+			rev->last_seen_ns = m.last_seen_ns;
+			egw_note_close(f, rev);
+		} else {
 			struct egw_snat_entry back = {};
 			__builtin_memcpy(back.addr, f->saddr, 16);
 			back.port = f->icmp_echo ? f->icmp_id : f->sport;
@@ -525,8 +593,12 @@ static __always_inline int hook_snat(struct __sk_buff *skb, const struct flow *f
 			return CTX_ACT_OK;
 		__u32 policy_id = pol->policy_id;
 		struct egw_gw *gw = egw_gateway(policy_id, f->family);
-		/* Not the active gateway here: a packet this node steered, or one older than the policy. */
-		if (!gw || gw->mode != EGW_GW_LOCAL)
+		/* Not the active gateway here: a packet this node steered, or one older than the policy;
+		 * unless this node is a gateway of the policy and the packet came from another node. */
+		if (!gw)
+			return CTX_ACT_OK;
+		if (gw->mode != EGW_GW_LOCAL &&
+		    (!(gw->flags & EGW_GW_F_TRANSLATE) || lookup_endpoint(f->family, f->saddr)))
 			return CTX_ACT_OK;
 		__u8 egress[16];
 		__builtin_memcpy(egress, gw->egress_ip, 16);
@@ -567,6 +639,7 @@ static __always_inline int hook_egress_gw_return(struct __sk_buff *skb, const st
 	if (!e)
 		return CTX_ACT_OK;
 	e->last_seen_ns = bpf_ktime_get_ns();
+	egw_note_close(f, e);
 	__u8 pod[16];
 	__builtin_memcpy(pod, e->addr, 16);
 	__be16 port = e->port;

@@ -304,6 +304,24 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
     expect(stat("new_mappings")).toBe(1);
   });
 
+  it("a closed connection's port is given again once quiet; an open one's is not", async () => {
+    policy("local");
+    // POD_B:61500 and POD:61501 hold 61500 and 61501 at REMOTE:443; POD_B's connection closes (FIN).
+    expect(endpoints(run("to_net", tcp(POD_B, REMOTE, 61500)).data).sport).toBe(61500);
+    expect(endpoints(run("to_net", tcp(POD, REMOTE, 61501)).data).sport).toBe(61501);
+    run("from_net", tcp(REMOTE, EGRESS, 443, 61500, TCP_FLAGS.FIN | TCP_FLAGS.ACK));
+    await new Promise((r) => setTimeout(r, 2_200));
+    // A new connection from POD with port 61500 gets 61500 back (the closed mapping is reclaimed),
+    // one with 61501 is moved to another port: that mapping is open, however quiet.
+    expect(endpoints(run("to_net", tcp(POD, REMOTE, 61500)).data).sport).toBe(61500);
+    expect(stat("reclaimed")).toBe(1);
+    expect(endpoints(run("to_net", tcp(POD_B, REMOTE, 61501)).data).sport).not.toBe(61501);
+    // The reclaimed mapping is gone both ways: a late reply to it reaches the new owner.
+    const back = run("from_net", tcp(REMOTE, EGRESS, 443, 61500, TCP_FLAGS.SYN | TCP_FLAGS.ACK));
+    expect(endpoints(back.data)).toMatchObject({ dst: POD, dport: 61500 });
+    expect(k.snatEntries().filter((e) => e.pod === POD_B && e.podPort === 61500)).toEqual([]);
+  });
+
   it("two pods with the same source port to the same server get different ports, and replies find each", () => {
     policy("local");
     const a = endpoints(run("to_net", tcp(POD, REMOTE, 61234)).data);
@@ -400,6 +418,28 @@ describe("gateway node: SNAT in to_net, reverse in from_net", () => {
     expect(stat("snat")).toBe(0);
   });
 
+  it("a standby gateway (translate flag) translates what another node steered to it, not its own pods' steered packets", () => {
+    policy("remote", {
+      gateways: [
+        { policyId: POLICY, family: 4, mode: "remote", nexthop: GW, egressIP: EGRESS, translate: true },
+      ],
+    });
+    expect(k.read().gateways).toEqual([
+      { policyId: POLICY, family: 4, mode: "remote", nexthop: GW, egressIP: EGRESS, translate: true },
+    ]);
+    // POD_B is no endpoint of this node: it arrived steered from its own node, so it is translated.
+    const steered = run("to_net", tcp(POD_B, REMOTE, 61600));
+    expect(steered.retval).toBe(TC_ACT_OK);
+    expect(endpoints(steered.data)).toMatchObject({ src: EGRESS, sport: 61600 });
+    expectValidChecksums(steered.data);
+    // POD is a local pod this node steers to the active gateway: it leaves untouched.
+    const own = tcp(POD, REMOTE);
+    expect(run("to_net", own).data.equals(own)).toBe(true);
+    expect(stat("snat")).toBe(1);
+    // The reply to the translated flow finds its way back to POD_B.
+    const back = run("from_net", tcp(REMOTE, EGRESS, 443, 61600, TCP_FLAGS.SYN | TCP_FLAGS.ACK));
+    expect(endpoints(back.data)).toMatchObject({ dst: POD_B, dport: 61600 });
+  });
   it("a reply to no translation passes untouched", () => {
     policy("local");
     const pkt = tcp(REMOTE, EGRESS, 443, 61999, TCP_FLAGS.ACK);

@@ -480,7 +480,58 @@ describe("console (production build, real PostgreSQL, Debian Chromium)", () => {
     expect(await page.getByTestId("egress-not-enforced").count()).toBe(0);
     const policyRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: "shop-out" }) });
     expect(await policyRow.textContent()).toContain("forwarding");
+    expect(await page.getByTestId("egress-failover").textContent()).toContain("never");
     await shot(page, "egress-live");
+    // The node's probes lost node-a and it moved new connections to node-b: the page says which
+    // gateway is active now, that it failed over from the first one, and when and how fast.
+    await agent.agent.reportStatus.mutate({
+      components: [
+        {
+          component: "egress",
+          state: "ok",
+          message: "1 policy",
+          detail: {
+            policies: [
+              {
+                policy: "shop-out",
+                role: "source+gateway",
+                mode: { ipv4: "steer", ipv6: null },
+                activeGateway: "node-b",
+                intendedGateway: "node-a",
+                gateways: [
+                  { node: "node-a", healthy: false, reason: "timeout" },
+                  { node: "node-b", healthy: true, lastCheck: "2026-12-02T20:00:05.000Z" },
+                ],
+                failovers: 1,
+                lastFailover: {
+                  at: "2026-12-02T20:00:00.400Z",
+                  from: "node-a",
+                  to: "node-b",
+                  reason: "timeout",
+                  durationMs: 412,
+                },
+                egressIP: null,
+                selectedLocalPods: 1,
+                missingLocalPods: 0,
+                snatEntries: 0,
+                problems: [],
+              },
+            ],
+            counters: {},
+          },
+        },
+      ],
+    });
+    const failoverRow = page.getByTestId("egress-failover").locator('tr[data-policy="shop-out"]');
+    await failoverRow.getByText("failed over from node-a").waitFor({ timeout: 15_000 });
+    expect(await failoverRow.getByTestId("egress-active-gateway").textContent()).toContain("node-b");
+    expect(await failoverRow.locator('[data-gateway="node-a"]').textContent()).toContain("down (timeout)");
+    expect(await failoverRow.locator('[data-gateway="node-b"]').textContent()).toContain("healthy");
+    expect(await failoverRow.getByTestId("egress-last-failover").textContent()).toBe(
+      "node-a → node-b at 2026-12-02T20:00:00.400Z (timeout, 412 ms; seen by node-a)",
+    );
+    expect(await policyRow.textContent()).toContain("degraded");
+    await shot(page, "egress-failover");
   });
 
   it("restores a revision after a confirmation that shows what will change", async () => {

@@ -137,6 +137,10 @@ export interface Lab {
   exec(netns: string, argv: string[]): Promise<string>;
   /** Stops a node's agent (SIGKILL by default) and starts it again; resolves once it serves. */
   restartAgent(node: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Stops a node's agent (SIGKILL by default) and leaves it stopped; resolves once it exited. */
+  stopAgent(node: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped node's agent again; resolves once it serves. */
+  startAgent(node: string): Promise<void>;
   /** meridian-agent CLI inside a node, e.g. agentCli("node1", ["endpoints", "--json"]). */
   agentCli(node: string, args: string[]): Promise<string>;
   teardown(): Promise<void>;
@@ -198,14 +202,24 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
     removePod: (name) => removePod(lab, name),
     exec: (netns, argv) => run("ip", ["netns", "exec", netns, ...argv]),
     restartAgent: async (node, sig = "SIGKILL") => {
-      const n = lab.nodes.get(node);
+      await lab.stopAgent(node, sig);
+      await lab.startAgent(node);
+    },
+    stopAgent: async (node, sig = "SIGKILL") => {
       const child = agents.get(node);
-      if (!n || !child) throw new Error(`no agent for node ${node}`);
+      if (!lab.nodes.has(node) || !child) throw new Error(`no agent for node ${node}`);
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(sig);
         await exited;
       }
+    },
+    startAgent: async (node) => {
+      const n = lab.nodes.get(node);
+      const child = agents.get(node);
+      if (!n || !child) throw new Error(`no agent for node ${node}`);
+      if (child.exitCode === null && child.signalCode === null)
+        throw new Error(`the agent of ${node} is running`);
       const from = statSync(n.logFile).size;
       agents.set(node, spawnAgent(n, opts.detachAgents === true));
       await waitForAgent(n, AGENT_START_MS, from);

@@ -245,3 +245,93 @@ function waitForLine(child: ChildProcess, text: string, what: string): Promise<v
     });
   });
 }
+
+// Opens a new connection every `every` ms (not waiting for the one before), each given `timeout`
+// ms; prints one JSON line per attempt: start and end (ms since the epoch), ok, the reply.
+const CONNECT_LOOP = `
+const net = require("node:net");
+const [host, port, every, timeout] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
+let stopping = false, open = 0;
+const attempt = () => {
+  const start = Date.now();
+  open++;
+  let data = "", done = false;
+  const c = net.connect({ host, port });
+  const finish = (ok, reply) => {
+    if (done) return;
+    done = true;
+    open--;
+    clearTimeout(t);
+    c.destroy();
+    console.log(JSON.stringify({ start, end: Date.now(), ok, reply }));
+  };
+  const t = setTimeout(() => finish(false, "timeout"), timeout);
+  c.on("data", (d) => { data += d; });
+  c.on("end", () => finish(true, data.trim()));
+  c.on("error", (e) => finish(false, e.code || e.message));
+};
+const timer = setInterval(() => { if (!stopping) attempt(); }, every);
+console.log("started");
+process.stdin.resume();
+process.stdin.on("end", () => {
+  stopping = true;
+  clearInterval(timer);
+  const wait = () => (open === 0 ? process.exit(0) : setTimeout(wait, 20));
+  wait();
+});
+`;
+
+export interface ConnectAttempt {
+  start: number;
+  end: number;
+  ok: boolean;
+  reply: string;
+}
+
+/** New TCP connections from `netns` every `everyMs`; `attempts()` so far, `stop()` waits for those open. */
+export async function startConnectLoop(
+  netns: string,
+  host: string,
+  port: number,
+  everyMs = 50,
+  timeoutMs = 500,
+): Promise<{ attempts(): ConnectAttempt[]; stop(): Promise<ConnectAttempt[]> }> {
+  const child = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      netns,
+      process.execPath,
+      "-e",
+      CONNECT_LOOP,
+      host,
+      String(port),
+      String(everyMs),
+      String(timeoutMs),
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d;
+  });
+  const attempts = () =>
+    out
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as ConnectAttempt);
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await waitForLine(child, "started", `connect loop from ${netns}`);
+  return {
+    attempts,
+    // Idempotent: a second stop (a test's finally) finds the loop gone and returns at once.
+    stop: async () => {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs + 5_000);
+      await exited;
+      clearTimeout(timer);
+      return attempts();
+    },
+  };
+}

@@ -1,7 +1,7 @@
 // exportCiliumYaml: Meridian objects → Cilium YAML (cilium.io/v2). Meridian-only settings go into
 // meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
 
-import { type CiliumSource, selectorMatches } from "@meridian/model";
+import { type CiliumSource, EGRESS_HA_DEFAULTS, selectorMatches } from "@meridian/model";
 import { stringify } from "yaml";
 import {
   ADVERTISE_EGRESS_IP_ANNOTATION,
@@ -31,7 +31,7 @@ export interface ExportResult {
 type Manifest = Record<string, unknown>;
 
 const API_VERSION = "cilium.io/v2";
-const DEFAULT_HA = { healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 3000, maxActiveGateways: 1 };
+const DEFAULT_HA = EGRESS_HA_DEFAULTS;
 
 function metadata(
   name: string,

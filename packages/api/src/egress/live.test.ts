@@ -124,6 +124,57 @@ describe("egress.live", () => {
     ]);
   });
 
+  it("shows which gateway is active after a failover, who saw the gateway down, and the last failover", async () => {
+    await join("gw-d", 14, "10.70.4.0/24");
+    const failover = {
+      at: "2026-12-02T20:00:00.400Z",
+      from: "gw-b",
+      to: "gw-d",
+      reason: "timeout",
+      durationMs: 412,
+    };
+    await report("src-a", [
+      policyReport({
+        activeGateway: "gw-d",
+        intendedGateway: "gw-b",
+        gateways: [
+          { node: "gw-b", healthy: false, reason: "timeout", lastCheck: "2026-12-02T20:00:00.000Z" },
+          { node: "gw-d", healthy: true, lastCheck: "2026-12-02T20:00:05.000Z" },
+        ],
+        failovers: 1,
+        lastFailover: failover,
+      }),
+    ]);
+    await report("gw-d", [
+      policyReport({
+        role: "gateway",
+        mode: { ipv4: "snat", ipv6: null },
+        activeGateway: "gw-d",
+        intendedGateway: "gw-b",
+        gateways: [
+          { node: "gw-b", healthy: false, reason: "timeout" },
+          { node: "gw-d", healthy: true },
+        ],
+        failovers: 1,
+        lastFailover: { ...failover, at: "2026-12-02T20:00:00.380Z", durationMs: 390 },
+      }),
+    ]);
+    const billing = (await (await h.as("viewer")).egress.live()).policies.find(
+      (p) => p.name === "billing-out",
+    )!;
+    expect(billing).toMatchObject({
+      state: "degraded",
+      activeGateways: [{ gateway: "gw-d", nodes: ["gw-d", "src-a"] }],
+      intendedGateway: "gw-b",
+      gatewayHealth: [
+        { node: "gw-b", healthy: false, downFrom: ["gw-d", "src-a"], reasons: ["timeout"] },
+        { node: "gw-d", healthy: true, downFrom: [] },
+      ],
+      lastFailover: { node: "src-a", from: "gw-b", to: "gw-d", durationMs: 412 },
+    });
+    await report("gw-d", []);
+  });
+
   it("shows a disabled policy as disabled, whatever a node last reported", async () => {
     const op = await h.as("operator");
     const p = (await op.egress.list({ search: "billing-out" })).items[0]!;

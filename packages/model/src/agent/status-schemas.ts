@@ -94,7 +94,36 @@ export const egressDetailSchema = z.strictObject({
           ipv4: z.enum(["steer", "snat", "drop"]).nullable(),
           ipv6: z.enum(["steer", "snat", "drop"]).nullable(),
         }),
+        /** The gateway new connections use from this node: the first healthy one of the control plane's order. */
         activeGateway: z.string().max(MAX_TEXT.name).nullable(),
+        /** The control plane's first active gateway (the intent); differs from activeGateway after a failover. */
+        intendedGateway: z.string().max(MAX_TEXT.name).nullable().optional(),
+        /** The policy's gateways in the control plane's order, with their health as this node's probes see it. */
+        gateways: z
+          .array(
+            z.strictObject({
+              node: z.string().max(MAX_TEXT.name),
+              healthy: z.boolean(),
+              reason: z.string().max(MAX_TEXT.message).optional(),
+              /** When its last answer to a probe came (ISO time); none for this node itself. */
+              lastCheck: z.string().max(64).optional(),
+            }),
+          )
+          .max(64)
+          .optional(),
+        /** How often the active gateway moved here since the agent started, and the last time. */
+        failovers: z.number().int().nonnegative().optional(),
+        lastFailover: z
+          .strictObject({
+            at: z.string().max(64),
+            from: z.string().max(MAX_TEXT.name).nullable(),
+            to: z.string().max(MAX_TEXT.name).nullable(),
+            reason: z.string().max(MAX_TEXT.message),
+            /** From the left gateway's last answer to the switch in the datapath. */
+            durationMs: z.number().int().nonnegative().nullable(),
+          })
+          .nullable()
+          .optional(),
         egressIP: z.string().max(MAX_TEXT.address).nullable(),
         selectedLocalPods: z.number().int().nonnegative(),
         /** Selected local pods the agent has no address for (not on this node's CNI yet). */

@@ -72,6 +72,8 @@ export function goldenCluster(): ClusterSnapshot {
           destinationCIDRs: ["0.0.0.0/0"],
           excludedCIDRs: ["10.0.0.0/8"],
           gateways: [{ nodeName: "n2", egressIP: "192.168.0.200" }],
+          // The HA defaults at the time the golden hashes were taken (they are 100/400 ms now).
+          ha: { healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 3000, maxActiveGateways: 1 },
           advertiseEgressIP: true,
         }),
       ],

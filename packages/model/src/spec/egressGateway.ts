@@ -48,11 +48,32 @@ export const egressGatewaySchema = z
   });
 export type EgressGateway = z.infer<typeof egressGatewaySchema>;
 
+/**
+ * Gateways are probed every 100 ms and failed after 400 ms without an answer: failover well under
+ * a second (the agents' own probes, node-agent features/egress/health.ts), at 10 small datagrams a
+ * second per gateway and node.
+ */
+export const EGRESS_HA_DEFAULTS = {
+  healthCheckIntervalMs: 100,
+  healthCheckTimeoutMs: 400,
+  maxActiveGateways: 1,
+} as const;
+
 export const egressHaSchema = z
   .strictObject({
-    healthCheckIntervalMs: z.number().int().min(100).max(60_000).default(1000),
-    healthCheckTimeoutMs: z.number().int().min(100).max(300_000).default(3000),
-    maxActiveGateways: z.number().int().min(1).max(64).default(1),
+    healthCheckIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(EGRESS_HA_DEFAULTS.healthCheckIntervalMs),
+    healthCheckTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(300_000)
+      .default(EGRESS_HA_DEFAULTS.healthCheckTimeoutMs),
+    maxActiveGateways: z.number().int().min(1).max(64).default(EGRESS_HA_DEFAULTS.maxActiveGateways),
   })
   .refine((ha) => ha.healthCheckTimeoutMs >= ha.healthCheckIntervalMs, {
     path: ["healthCheckTimeoutMs"],
@@ -69,11 +90,7 @@ export const egressGatewayPolicySpecSchema = z
     ),
     excludedCIDRs: list(cidrSchema, MAX_ITEMS.cidrs, "excluded CIDRs").default([]),
     gateways: list(egressGatewaySchema, MAX_ITEMS.small, "gateways").min(1, "add at least one gateway"),
-    ha: egressHaSchema.default({
-      healthCheckIntervalMs: 1000,
-      healthCheckTimeoutMs: 3000,
-      maxActiveGateways: 1,
-    }),
+    ha: egressHaSchema.default({ ...EGRESS_HA_DEFAULTS }),
     advertiseEgressIP: z.boolean().default(false),
   })
   .superRefine((spec, ctx) => {

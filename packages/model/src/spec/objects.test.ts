@@ -24,8 +24,8 @@ describe("egressGatewayPolicySpec", () => {
 
   it("fills HA defaults and rejects a timeout shorter than the interval", () => {
     expect(egressGatewayPolicySpecSchema.parse(base).ha).toEqual({
-      healthCheckIntervalMs: 1000,
-      healthCheckTimeoutMs: 3000,
+      healthCheckIntervalMs: 100,
+      healthCheckTimeoutMs: 400,
       maxActiveGateways: 1,
     });
     expect(

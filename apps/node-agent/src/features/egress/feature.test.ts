@@ -1,6 +1,7 @@
 // The egress subsystem against a real pinned datapath: a node's desired state in, the egress maps
 // out (decoded back from the kernel); a state it cannot write is refused and the last good one
 // stays; status fits its schema. Also: the maps' TypeScript layouts against the objects' BTF.
+import dgram from "node:dgram";
 import { objectPath } from "@meridian/bpf";
 import { desiredEndpoint, desiredState } from "@meridian/model/testing";
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
@@ -48,8 +49,13 @@ const state = (rev: number, gatewayActive = true, destinationCIDRs?: string[]) =
   });
 
 describe("EgressFeature", () => {
-  const ctx = { log: pino({ level: "silent" }), endpoint: () => undefined } as unknown as FeatureContext;
-  const f = new EgressFeature(ctx, { pinDir });
+  const ctx = {
+    log: pino({ level: "silent" }),
+    endpoint: () => undefined,
+    config: { nodeName: "n1" },
+  } as unknown as FeatureContext;
+  // Health probes on loopback only (port 0: the kernel picks one), so the test touches no network.
+  const f = new EgressFeature(ctx, { pinDir, healthBind: "127.0.0.1", healthPort: 0 });
   const view = () =>
     (f as unknown as { view(): Record<string, unknown> }).view() as {
       datapath: { entries: unknown[]; gateways: unknown[] };
@@ -98,6 +104,23 @@ describe("EgressFeature", () => {
     await f.apply(state(6));
     expect(f.lastError()).toBeUndefined();
     await f.close();
+  });
+
+  it("health probes that cannot bind their port: egress still applies, without failover, and says so", async () => {
+    const taken = dgram.createSocket("udp4");
+    await new Promise<void>((r) => taken.bind(0, "127.0.0.1", () => r()));
+    const g = new EgressFeature(ctx, { pinDir, healthBind: "127.0.0.1", healthPort: taken.address().port });
+    try {
+      await g.start();
+      await g.apply(state(7));
+      expect(g.status()).toMatchObject({
+        state: "degraded",
+        message: expect.stringMatching(/gateway health checks are off .*: no failover/),
+      });
+    } finally {
+      await g.close();
+      taken.close();
+    }
   });
 
   it("without an eBPF datapath it says it is off", async () => {

@@ -31,6 +31,8 @@ export const EGW_F_EXCLUDED = 1;
 /** egw_gw.mode (EGW_GW_* in bpf/lib/egress_gw.h). */
 export const GW_MODE = { none: 0, remote: 1, local: 2 } as const;
 export type GatewayMode = keyof typeof GW_MODE;
+/** egw_gw.flags: a gateway of the policy that is not active here still translates what is steered to it. */
+export const EGW_GW_F_TRANSLATE = 1;
 export const SNAT_DIRECTION = { out: 0, in: 1 } as const;
 /** The ports the gateway translates to (EGW_PORT_MIN/MAX). */
 export const EGW_PORT_RANGE = { min: 61000, max: 65535 } as const;
@@ -44,6 +46,7 @@ export const EGRESS_STATS: Record<number, string> = {
   4: "new_mappings",
   5: "port_retries",
   6: "excluded",
+  7: "reclaimed",
   8: "no_gateway",
   9: "unreachable",
   10: "no_port",
@@ -61,7 +64,7 @@ export const egwPolicyInfo = defineStruct("egw_policy_info", { policy_id: "u32",
 export const egwGwKey = defineStruct("egw_gw_key", { policy_id: "u32", family: "u8", pad: { bytes: 3 } });
 export const egwGw = defineStruct("egw_gw", {
   mode: "u32",
-  pad: "u32",
+  flags: "u32",
   nexthop: { bytes: 16 },
   egress_ip: { bytes: 16 },
 });
@@ -79,7 +82,7 @@ export const egwSnatKey = defineStruct("egw_snat_key", {
 export const egwSnatEntry = defineStruct("egw_snat_entry", {
   addr: { bytes: 16 },
   port: "be16",
-  pad: "u16",
+  flags: "u16",
   policy_id: "u32",
   last_seen_ns: "u64",
 });
@@ -99,7 +102,15 @@ export interface EgressDatapathState {
   /** (pod address, destination CIDR): steered / translated, or excluded (passes untouched). */
   entries: { source: string; destination: string; policyId: number; excluded: boolean }[];
   /** Per policy and family: where its new connections go from this node. */
-  gateways: { policyId: number; family: 4 | 6; mode: GatewayMode; nexthop?: string; egressIP?: string }[];
+  gateways: {
+    policyId: number;
+    family: 4 | 6;
+    mode: GatewayMode;
+    nexthop?: string;
+    egressIP?: string;
+    /** This node is a gateway of the policy but not its active one here: translate what others steer to it. */
+    translate?: boolean;
+  }[];
 }
 
 export interface EgressSnatEntry {
@@ -150,13 +161,14 @@ export function encodeEgressState(s: EgressDatapathState): { policy: Want; gw: W
   for (const g of s.gateways) {
     if (g.mode === "remote" && !g.nexthop)
       throw new TypeError(`policy ${g.policyId}: a remote gateway needs a next hop`);
-    if (g.mode === "local" && !g.egressIP)
+    if ((g.mode === "local" || g.translate) && !g.egressIP)
       throw new TypeError(`policy ${g.policyId}: a local gateway needs an egress IP`);
     put(
       gw,
       egwGwKey.encode({ policy_id: g.policyId, family: g.family }),
       egwGw.encode({
         mode: GW_MODE[g.mode],
+        flags: g.translate && g.mode !== "local" ? EGW_GW_F_TRANSLATE : 0,
         nexthop: g.nexthop
           ? family(parseAddr(g.nexthop), g.family, `policy ${g.policyId} next hop`).bytes
           : Buffer.alloc(16),
@@ -266,6 +278,7 @@ export class EgressKernel {
           mode: modeName[g.mode] ?? "none",
           ...(isZero(nh) ? {} : { nexthop: formatAddr(f, nh) }),
           ...(isZero(eg) ? {} : { egressIP: formatAddr(f, eg) }),
+          ...(g.flags & EGW_GW_F_TRANSLATE ? { translate: true } : {}),
         };
       }),
     };

@@ -114,16 +114,94 @@ describe("planEgress", () => {
     ]);
   });
 
-  it("an egress IP on no interface of the gateway: not translated, and it says so", () => {
+  it("an egress IP on no interface of the gateway: not translated here, the next gateway takes it, and it says so", () => {
+    const alone = planEgress(
+      [policy({ isGateway: true, sourceIPs: ["10.1.0.10"], gateways: [policy().gateways[0]!] })],
+      endpoints,
+      ctx("n2", {}),
+    );
+    expect(alone.state.gateways[0]).toMatchObject({ mode: "none" });
+    expect(alone.policies[0]?.problems).toEqual([
+      "egress IP 192.168.0.2 is on no interface of this node: IPv4 traffic is not translated",
+    ]);
     const plan = planEgress(
       [policy({ isGateway: true, sourceIPs: ["10.1.0.10"] })],
       endpoints,
       ctx("n2", {}),
     );
-    expect(plan.state.gateways[0]).toMatchObject({ mode: "none" });
-    expect(plan.policies[0]?.problems).toEqual([
-      "egress IP 192.168.0.2 is on no interface of this node: IPv4 traffic is not translated",
+    expect(plan.state.gateways[0]).toEqual({
+      policyId: egressPolicyId("partner"),
+      family: 4,
+      mode: "remote",
+      nexthop: "192.168.0.3",
+    });
+    expect(plan.policies[0]).toMatchObject({
+      activeGateway: "n3",
+      intendedGateway: "n2",
+      cannotServe: "egress IP 192.168.0.2 is on no interface of this node: IPv4 traffic is not translated",
+    });
+  });
+
+  it("failover: the first healthy gateway of the control plane's order takes new connections; none healthy drops", () => {
+    const id = egressPolicyId("partner");
+    const down = new Set(["n2"]);
+    const health = {
+      ...ctx("n1"),
+      healthy: (_p: string, g: { node: string }) =>
+        down.has(g.node) ? { healthy: false, reason: "timeout" } : { healthy: true },
+    };
+    const failed = planEgress([policy()], endpoints, health);
+    expect(failed.state.gateways).toEqual([
+      { policyId: id, family: 4, mode: "remote", nexthop: "192.168.0.3" },
     ]);
+    expect(failed.policies[0]).toMatchObject({
+      activeGateway: "n3",
+      intendedGateway: "n2",
+      gateways: [
+        { node: "n2", healthy: false, reason: "timeout" },
+        { node: "n3", healthy: true },
+      ],
+      problems: [],
+    });
+    down.add("n3");
+    const all = planEgress([policy()], endpoints, health);
+    expect(all.state.gateways).toEqual([{ policyId: id, family: 4, mode: "none" }]);
+    expect(all.policies[0]?.problems).toEqual(["all gateways are down: matching traffic is dropped"]);
+    down.clear();
+    expect(planEgress([policy()], endpoints, health).policies[0]?.activeGateway).toBe("n2");
+  });
+
+  it("a standby gateway keeps its egress IP with translate; its own uplink down hands the policy on", () => {
+    const id = egressPolicyId("partner");
+    const gws = [
+      { node: "n2", nodeIP: "192.168.0.2", active: true },
+      { node: "n3", nodeIP: "192.168.0.3", active: false },
+    ];
+    const standby = planEgress(
+      [policy({ isGateway: true, sourceIPs: ["10.1.0.10"], gateways: gws })],
+      endpoints,
+      ctx("n3", { eth0: ["192.168.0.3"] }),
+    );
+    expect(standby.state.gateways).toEqual([
+      {
+        policyId: id,
+        family: 4,
+        mode: "remote",
+        nexthop: "192.168.0.2",
+        egressIP: "192.168.0.3",
+        translate: true,
+      },
+    ]);
+    expect(standby.policies[0]?.uplink).toBe("eth0");
+    const uplinkDown = planEgress(
+      [policy({ isGateway: true, sourceIPs: ["10.1.0.10"], gateways: gws })],
+      endpoints,
+      { ...ctx("n2"), linkUp: () => false },
+    );
+    expect(uplinkDown.state.gateways).toEqual([
+      { policyId: id, family: 4, mode: "remote", nexthop: "192.168.0.3" },
+    ]);
+    expect(uplinkDown.policies[0]).toMatchObject({ cannotServe: "uplink eth0 is down", activeGateway: "n3" });
   });
 
   it("no active gateway, or no gateway address of a family: drop, with the reason", () => {
@@ -142,7 +220,7 @@ describe("planEgress", () => {
       ctx("n1"),
     );
     expect(v6.state.gateways).toEqual([{ policyId: egressPolicyId("partner"), family: 6, mode: "none" }]);
-    expect(v6.policies[0]?.problems[0]).toMatch(/gateway n2 has no IPv6 node address/);
+    expect(v6.policies[0]?.problems[0]).toMatch(/no healthy gateway has an IPv6 node address/);
   });
 
   it("a selected pod the state has no address for is reported missing, not written", () => {

@@ -2,15 +2,20 @@
 // this node takes part in) and its `endpoints` to what the egress maps hold (kernel.ts), with the
 // per-policy facts status shows. Pure: the feature and its tests call it.
 //
-// Per policy and family the node gets one gateway entry:
-//   - the first active gateway is this node: "local" (this node SNATs) with the egress IP — the
-//     gateway's egressIP, else its interface's address of that family, else the node's address;
+// Per policy and family the node gets one gateway entry, for the first gateway of the control
+// plane's ordered list (`gateways[]`: active ones first) that is healthy here (`ctx.healthy`, from
+// the agents' own probes, health.ts; failover is this choice, made locally):
+//   - it is this node: "local" (this node SNATs) with the egress IP — the gateway's egressIP,
+//     else its interface's address of that family, else the node's address — when that address
+//     is on an interface that is up (else this node is not healthy and the next one is taken);
 //   - it is another node: "remote", steered to that node's address (of the same family: the kernel
 //     resolves the next hop on the shared L2 by it);
-//   - there is none, or no address of that family to steer to or send from: "none", so the
+//   - there is none healthy, or no address of that family to steer to or send from: "none", so the
 //     datapath drops the policy's traffic of that family rather than send it with the pod's IP.
+// A gateway of the policy that is not the one chosen here keeps its egress IP with `translate`:
+// it translates what other nodes steer to it (they may have failed over before this node did).
 // maxActiveGateways > 1 is honoured by the compiler's `active` flags, but the datapath uses the
-// first active gateway for all connections (spreading them is HA work, not done).
+// first healthy gateway for all connections (spreading them is not done).
 import { isIPv4 } from "node:net";
 import type { NodeDesiredState } from "../../sync/channel.js";
 import type { EgressDatapathState, GatewayMode } from "./kernel.js";
@@ -23,7 +28,14 @@ export interface PlannedEgressPolicy {
   policyId: number;
   role: "source" | "gateway" | "source+gateway";
   mode: { ipv4: "steer" | "snat" | "drop" | null; ipv6: "steer" | "snat" | "drop" | null };
+  /** The gateway new connections use from this node: the first healthy one of `gateways`. */
   activeGateway: string | null;
+  /** The control plane's first active gateway (intent), for telling a failover apart. */
+  intendedGateway: string | null;
+  /** The policy's gateways in the control plane's order, with their health as seen from here. */
+  gateways: { node: string; healthy: boolean; reason?: string }[];
+  /** This node is a gateway of the policy and cannot translate its traffic now (why), else null. */
+  cannotServe: string | null;
   egressIP: string | null;
   /** This node a gateway of the policy (active or standby): the interface its translation runs on (the egress IP's). */
   uplink: string | null;
@@ -45,6 +57,13 @@ export interface EgressPlanContext {
   interfaceAddresses(name: string): string[];
   /** The interface holding `ip`, or one whose subnet holds it. */
   interfaceOf(ip: string): string | undefined;
+  /** Whether another node's gateway is healthy for the policy (probes); default: all are. */
+  healthy?(
+    policy: string,
+    gateway: EgressPolicyState["gateways"][number],
+  ): { healthy: boolean; reason?: string };
+  /** Whether this node's interface is up; default: it is. */
+  linkUp?(ifname: string): boolean;
 }
 
 /**
@@ -116,62 +135,94 @@ export function planEgress(
     if (p.isGateway) for (const a of p.sourceIPs) sources.add(bare(a));
 
     const families = new Set([...p.destinationCIDRs].map(fam));
-    const active = p.gateways.find((g) => g.active);
     const mode: PlannedEgressPolicy["mode"] = { ipv4: null, ipv6: null };
     let egressIP: string | null = null;
     let uplink: string | null = null;
+    let activeGateway: string | null = null;
+    const own = p.gateways.find((g) => g.node === ctx.nodeName);
+    // This node as a gateway of the policy: per family, the egress IP and the interface it leaves by.
+    const local = new Map<4 | 6, { eip?: string; dev?: string; problem?: string }>();
+    for (const f of [4, 6] as const) {
+      if (!own || !families.has(f)) continue;
+      const eip = egressIPFor(own, f, ctx);
+      const dev = eip ? (own.interface ?? ctx.interfaceOf(eip)) : undefined;
+      local.set(f, {
+        eip,
+        dev,
+        problem: !eip
+          ? own.interface
+            ? `interface ${own.interface} has no IPv${f} address: IPv${f} traffic is dropped`
+            : `no IPv${f} egress IP: IPv${f} traffic is dropped`
+          : !dev
+            ? `egress IP ${eip} is on no interface of this node: IPv${f} traffic is not translated`
+            : ctx.linkUp && !ctx.linkUp(dev)
+              ? `uplink ${dev} is down`
+              : undefined,
+      });
+    }
+    const cannotServe = [...local.values()].find((l) => l.problem)?.problem ?? null;
+    const health = p.gateways.map((g) => {
+      if (g.node === ctx.nodeName)
+        return cannotServe
+          ? { node: g.node, healthy: false, reason: cannotServe }
+          : { node: g.node, healthy: true };
+      const h = ctx.healthy?.(p.policy, g) ?? { healthy: true };
+      return { node: g.node, healthy: h.healthy, ...(h.reason ? { reason: h.reason } : {}) };
+    });
+    const healthyGateways = p.gateways.filter((_, i) => health[i]!.healthy);
+    if (cannotServe) problems.push(cannotServe);
+    const intended = p.gateways.find((g) => g.active);
     for (const f of [4, 6] as const) {
       if (!families.has(f)) continue;
       let m: GatewayMode = "none";
       let nexthop: string | undefined;
       let eip: string | undefined;
-      if (!active) {
-        problems.push("no active gateway: matching traffic is dropped");
+      // The first healthy gateway that can carry this family.
+      const active = healthyGateways.find((g) =>
+        g.node === ctx.nodeName
+          ? local.get(f)?.problem === undefined
+          : g.nodeIP !== undefined && fam(g.nodeIP) === f,
+      );
+      if (!active || !intended) {
+        if (!intended) problems.push("no active gateway: matching traffic is dropped");
+        else if (healthyGateways.length === 0)
+          problems.push(
+            p.gateways.length === 1 && cannotServe
+              ? cannotServe
+              : "all gateways are down: matching traffic is dropped",
+          );
+        else
+          problems.push(
+            `no healthy gateway has an IPv${f} node address to steer to: IPv${f} traffic is dropped`,
+          );
       } else if (active.node === ctx.nodeName) {
-        eip = egressIPFor(active, f, ctx);
-        const dev = eip && (active.interface ?? ctx.interfaceOf(eip));
-        if (eip && dev) {
-          m = "local";
-          egressIP ??= eip;
-          uplink ??= dev;
-        } else if (eip) {
-          problems.push(
-            `egress IP ${eip} is on no interface of this node: IPv${f} traffic is not translated`,
-          );
-        } else
-          problems.push(
-            active.interface
-              ? `interface ${active.interface} has no IPv${f} address: IPv${f} traffic is dropped`
-              : `no IPv${f} egress IP: IPv${f} traffic is dropped`,
-          );
-      } else if (active.nodeIP && fam(active.nodeIP) === f) {
-        m = "remote";
-        nexthop = bare(active.nodeIP);
-        if (active.egressIP && fam(active.egressIP) === f) egressIP ??= bare(active.egressIP);
+        const l = local.get(f)!;
+        m = "local";
+        eip = l.eip;
+        egressIP ??= l.eip ?? null;
+        uplink ??= l.dev ?? null;
       } else {
-        problems.push(
-          `gateway ${active.node} has no IPv${f} node address to steer to: IPv${f} traffic is dropped`,
-        );
+        m = "remote";
+        nexthop = bare(active.nodeIP!);
+        if (active.egressIP && fam(active.egressIP) === f) egressIP ??= bare(active.egressIP);
       }
+      if (active && intended) activeGateway ??= active.node;
+      // Not the chosen gateway here, but one of the policy's: translate what others steer to it.
+      const standby = m !== "local" && local.get(f)?.problem === undefined ? local.get(f) : undefined;
       mode[f === 4 ? "ipv4" : "ipv6"] = m === "local" ? "snat" : m === "remote" ? "steer" : "drop";
       state.gateways.push({
         policyId,
         family: f,
         mode: m,
         ...(nexthop ? { nexthop } : {}),
-        ...(eip ? { egressIP: eip } : {}),
+        ...(eip ? { egressIP: eip } : standby?.eip ? { egressIP: standby.eip, translate: true } : {}),
       });
     }
 
     // A standby gateway keeps its uplink programs too: connections it translated while it was
     // active (and that their source nodes keep sending it) are still translated, not sent on
     // with the pod's address; it makes no new translations (its policy is not LOCAL here).
-    const own = p.gateways.find((g) => g.node === ctx.nodeName);
-    for (const f of [4, 6] as const) {
-      if (uplink || !own || !families.has(f)) continue;
-      const eip = egressIPFor(own, f, ctx);
-      uplink = (eip && (own.interface ?? ctx.interfaceOf(eip))) || null;
-    }
+    for (const l of local.values()) uplink ??= l.dev ?? null;
 
     const add = (source: string, destination: string, excluded: boolean) => {
       if (fam(source) !== fam(destination)) return;
@@ -194,7 +245,10 @@ export function planEgress(
       policyId,
       role: p.isSource && p.isGateway ? "source+gateway" : p.isGateway ? "gateway" : "source",
       mode,
-      activeGateway: active?.node ?? null,
+      activeGateway,
+      intendedGateway: intended?.node ?? null,
+      gateways: health,
+      cannotServe,
       egressIP,
       uplink,
       selectedLocalPods: selected,

@@ -24,6 +24,9 @@ const MODE_WORDS: Record<string, string> = {
 // Egress gateway: the policies as stored (intent), then what each node's egress datapath reports
 // for them (live: role, what it does with new connections, gateway, egress IP, pods, translations).
 // A node with no egress datapath is named: a stored policy is not taken for an enforced one.
+// Failover: per policy, the gateway the nodes use for new connections (the first healthy one of the
+// control plane's order, chosen by the agents from their own probes), each gateway's health as the
+// nodes see it, and the last failover a node reported with how long the switch took.
 export default async function EgressPage() {
   const me = await requireUser();
   const api = await serverCaller();
@@ -84,6 +87,79 @@ export default async function EgressPage() {
           },
         ]}
       />
+
+      <section aria-labelledby="h-egress-failover" className="section">
+        <h2 id="h-egress-failover">Gateways and failover</h2>
+        <table className="grid" data-testid="egress-failover">
+          <thead>
+            <tr>
+              <th scope="col">Policy</th>
+              <th scope="col">Active gateway</th>
+              <th scope="col">Gateways (control plane&apos;s order)</th>
+              <th scope="col">Last failover</th>
+            </tr>
+          </thead>
+          <tbody>
+            {live.policies.filter((p) => p.nodes.length > 0).length === 0 ? (
+              <tr>
+                <td colSpan={4} className="muted">
+                  No node reports taking part in any policy.
+                </td>
+              </tr>
+            ) : null}
+            {live.policies
+              .filter((p) => p.nodes.length > 0)
+              .map((p) => (
+                <tr key={p.id} data-policy={p.name}>
+                  <th scope="row">{p.name}</th>
+                  <td data-testid="egress-active-gateway">
+                    {p.activeGateways.length === 0
+                      ? "none"
+                      : p.activeGateways
+                          .map((a) =>
+                            p.activeGateways.length > 1
+                              ? `${a.gateway} (from ${a.nodes.join(", ")})`
+                              : a.gateway,
+                          )
+                          .join("; ")}
+                    {p.intendedGateway && p.activeGateways.some((a) => a.gateway !== p.intendedGateway) ? (
+                      <>
+                        {" "}
+                        <StatusBadge
+                          tone="warn"
+                          label={`failed over from ${p.intendedGateway}`}
+                          title="the control plane's first gateway is down as the nodes see it"
+                        />
+                      </>
+                    ) : null}
+                  </td>
+                  <td>
+                    {p.gatewayHealth.length === 0
+                      ? "—"
+                      : p.gatewayHealth.map((g, i) => (
+                          <span key={g.node} data-gateway={g.node}>
+                            {i > 0 ? ", " : ""}
+                            {g.node}{" "}
+                            <StatusBadge
+                              tone={g.healthy ? "ok" : "bad"}
+                              label={g.healthy ? "healthy" : `down (${g.reasons.join(", ") || "unhealthy"})`}
+                              title={g.healthy ? undefined : `seen down from ${g.downFrom.join(", ")}`}
+                            />
+                          </span>
+                        ))}
+                  </td>
+                  <td data-testid="egress-last-failover">
+                    {p.lastFailover
+                      ? `${p.lastFailover.from ?? "none"} → ${p.lastFailover.to ?? "none"} at ${p.lastFailover.at} (${p.lastFailover.reason}${
+                          p.lastFailover.durationMs !== null ? `, ${p.lastFailover.durationMs} ms` : ""
+                        }; seen by ${p.lastFailover.node})`
+                      : "never"}
+                  </td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      </section>
 
       <section aria-labelledby="h-egress-live" className="section">
         <h2 id="h-egress-live">Live, as the nodes report it</h2>
