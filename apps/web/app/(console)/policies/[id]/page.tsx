@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { FlowFixBanner, flowFixFor } from "@/components/flow-fix";
 import { PolicyEditor } from "@/components/policy-editor";
 import type { Spec } from "@/lib/policy-form";
 import { serverCaller } from "@/server/caller";
@@ -12,7 +13,7 @@ export default async function PolicyPage({
   searchParams,
 }: {
   params: Promise<{ id: string }>;
-  searchParams: Promise<{ created?: string; imported?: string }>;
+  searchParams: Promise<{ created?: string; imported?: string; fix?: string }>;
 }) {
   const me = await requireUser();
   const { id } = await params;
@@ -20,6 +21,7 @@ export default async function PolicyPage({
   const api = await serverCaller();
   const p = await api.policies.get({ id }).catch(() => null);
   if (!p) notFound();
+  const fix = await flowFixFor(api, sp.fix, (f) => f.kind === "existing" && f.policyId === p.id);
   return (
     <>
       <p>
@@ -39,9 +41,11 @@ export default async function PolicyPage({
           {sp.created ? `Created in revision ${sp.created}.` : `Imported in revision ${sp.imported}.`}
         </p>
       ) : null}
+      <FlowFixBanner fix={fix} />
       <PolicyEditor
         key={p.id}
         canEdit={me.canEdit}
+        {...(fix?.found && me.canEdit ? { draft: { spec: fix.found.spec as Spec } } : {})}
         initial={{
           id: p.id,
           name: p.name,
