@@ -2,7 +2,7 @@
 // their own node through the agent channel, not here.
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
-import { commitChange } from "../revisions/commit";
+import { commitChange, namedObjects } from "../revisions/commit";
 import { offsetSchema, queryInt, searchSchema, versionSchema } from "../spec/limits";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc";
 import { joinStateSchema, nodeCreateInput, nodeOutput, nodeUpdateInput } from "./schemas";
@@ -127,20 +127,25 @@ export const nodesRouter = createTRPCRouter({
     .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
-      const { revision } = await commitChange(ctx.db, ctx.actor, `delete node`, async (tx, rec) => {
-        const before = await tx.node.findUnique({ where: { id: input.id }, select: nodeSelect });
-        if (!before) throw notFound(`node ${input.id}`);
-        if (before.version !== input.version) throw conflict(`node ${before.name}`, before, input.version);
-        await tx.node.delete({ where: { id: input.id } });
-        rec.record({
-          entityType: "Node",
-          entityId: before.id,
-          entityName: before.name,
-          action: "delete",
-          before,
-          after: null,
-        });
-      });
+      const { revision } = await commitChange(
+        ctx.db,
+        ctx.actor,
+        (entries) => `delete node ${namedObjects(entries)}`,
+        async (tx, rec) => {
+          const before = await tx.node.findUnique({ where: { id: input.id }, select: nodeSelect });
+          if (!before) throw notFound(`node ${input.id}`);
+          if (before.version !== input.version) throw conflict(`node ${before.name}`, before, input.version);
+          await tx.node.delete({ where: { id: input.id } });
+          rec.record({
+            entityType: "Node",
+            entityId: before.id,
+            entityName: before.name,
+            action: "delete",
+            before,
+            after: null,
+          });
+        },
+      );
       return { id: input.id, revision: revision! };
     }),
 
