@@ -105,4 +105,29 @@ spec:
     await audit.getByText("import 1 Cilium object: created network policy rollout/from-yaml").waitFor();
     await page.close();
   }, 120_000);
+
+  it("serves the control plane's Prometheus metrics on /metrics to an API token only, counting the pages' calls", async () => {
+    const anon = await fetch(`${app.url}/metrics`);
+    expect(anon.status).toBe(401);
+    expect(await anon.text()).not.toContain("meridian_api");
+    const { secret } = await admin.apiTokens.create.mutate({ name: "prometheus", role: "viewer" });
+    const r = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("cache-control")).toBe("no-store");
+    const text = await r.text();
+    // The policy page above read policies.rollout through the console's server: counted here.
+    const line = text
+      .split("\n")
+      .find((l) =>
+        l.startsWith('meridian_api_requests_total{procedure="policies.rollout",type="query",code="OK"}'),
+      );
+    expect(Number(line?.split(" ").at(-1))).toBeGreaterThanOrEqual(2);
+    for (const name of [
+      "meridian_api_request_duration_seconds_bucket",
+      "meridian_api_connected_agents",
+      "meridian_api_propagation_lag_seconds",
+      "meridian_api_db_pool_connections",
+    ])
+      expect(text).toContain(name);
+  });
 });
