@@ -11,7 +11,9 @@ export { databaseUrlFromEnv, embeddedDatabaseUrl } from "./url";
 export type Db = PrismaClient;
 
 // The pools this process opened, so the control plane's /metrics can say how they are used.
-const pools = ((globalThis as { meridianDbPools?: Set<pg.Pool> }).meridianDbPools ??= new Set());
+const shared = globalThis as { meridianDbPools?: Set<pg.Pool> };
+shared.meridianDbPools ??= new Set();
+const pools = shared.meridianDbPools;
 
 export function createPrismaClient(connectionString: string, opts: { max?: number } = {}): PrismaClient {
   const max = opts.max ?? 10;
