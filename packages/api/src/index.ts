@@ -14,6 +14,7 @@ export { EXPORTABLE_KINDS } from "./cilium-io/service";
 export { createMeridianClient, type MeridianClient } from "./client";
 export { createTrpcFetchHandler } from "./fetch-handler";
 export { MAX_BATCH, MAX_BODY_BYTES } from "./limits/http";
+export { metricsResponse } from "./metrics/handler";
 export { createOpenApiDocument, createOpenApiHandler, OPENAPI_BASE } from "./openapi";
 export { type AppRouter, appRouter } from "./root";
 export { seedDatabase } from "./seed";

@@ -9,6 +9,7 @@ import type { ChangeFeed } from "./agent/change-feed";
 import { stampClientAddress } from "./auth/client-address";
 import { retryAfterMeta } from "./auth/too-many-requests";
 import { MAX_BATCH, MAX_BODY_BYTES, requestHeadersProblem } from "./limits/http";
+import { metricsResponse } from "./metrics/handler";
 import { createOpenApiDocument, OPENAPI_BASE } from "./openapi";
 import { appRouter } from "./root";
 import { createContext } from "./trpc";
@@ -55,6 +56,19 @@ export function createHttpHandler(opts: { db: Db; changeFeed?: ChangeFeed }): ht
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ message: refused.message, error: { message: refused.message } }));
       req.resume();
+      return;
+    }
+    if (url === "/metrics" && req.method === "GET") {
+      void metricsResponse(opts.db, headersOf(req)).then(
+        (r) => {
+          res.writeHead(r.status, r.headers);
+          res.end(r.body);
+        },
+        () => {
+          res.statusCode = 500;
+          res.end("metrics unavailable\n");
+        },
+      );
       return;
     }
     if (url === `${OPENAPI_BASE}/openapi.json`) {

@@ -17,6 +17,7 @@ import {
 } from "./limits/errors";
 import { crossOriginProblem } from "./limits/origin";
 import { rawInputProblems } from "./limits/raw-input";
+import { apiMetrics } from "./metrics/registry";
 import { transformer } from "./transformer";
 
 export const SESSION_COOKIE = "meridian_session";
@@ -122,7 +123,7 @@ function summarise(issues: IssueLike[]): string {
  * console's own origin (limits/origin.ts), and whatever fails inside is made safe to return
  * (limits/errors.ts): schema issues cut short, database errors as 4xx, the rest a bare 500.
  */
-const safeErrors = t.middleware(async ({ ctx, type, path, next }) => {
+const safeErrorsLayer = t.middleware(async ({ ctx, type, path, next }) => {
   if (type === "mutation") {
     const problem = crossOriginProblem(ctx.headers);
     if (problem) throw new TRPCError({ code: "FORBIDDEN", message: problem });
@@ -143,6 +144,18 @@ const safeErrors = t.middleware(async ({ ctx, type, path, next }) => {
   }
   return result;
 });
+
+/** Counts every call and times it (metrics/registry.ts), whatever layer inside answers it. */
+const measured = t.middleware(async ({ type, path, next }) => {
+  const started = performance.now();
+  const result = await next();
+  const m = apiMetrics();
+  m.requests.inc({ procedure: path, type, code: result.ok ? "OK" : result.error.code });
+  m.duration.observe({ procedure: path, type }, (performance.now() - started) / 1000);
+  return result;
+});
+
+const safeErrors = measured.unstable_pipe(safeErrorsLayer);
 
 /**
  * Runs after the caller is known and before the procedure's own schema: the raw input must be

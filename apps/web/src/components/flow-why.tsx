@@ -3,10 +3,56 @@
 import type { AppRouter } from "@meridian/api";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
+import { stringify } from "yaml";
 import { endLabel } from "@/lib/flows";
 import { StatusBadge } from "./status";
 
 type Explanation = inferRouterOutputs<AppRouter>["flows"]["explain"];
+type Fix = Explanation["fixes"][number];
+
+/** Where a fix opens the editor: the policy's own page, or a new policy, pre-filled from this record. */
+export function fixHref(fix: Fix, flowId: string): string {
+  return fix.kind === "existing" && fix.policyId
+    ? `/policies/${fix.policyId}?fix=${flowId}`
+    : `/policies/new?fix=${flowId}`;
+}
+
+/** The rules that would allow the drop, each already compiled and checked against this flow. */
+function FlowFixes({ e }: { e: Explanation }) {
+  const offered = e.fixes.filter((f) => f.verdict === "allow");
+  if (offered.length === 0)
+    return e.noFix || e.fixes.length ? (
+      <p className="muted" data-testid="why-no-fix">
+        No rule to suggest: {e.noFix ?? `a rule for it would still be denied (${e.fixes[0]?.reason})`}.
+      </p>
+    ) : null;
+  const [first] = offered;
+  return (
+    <div data-testid="why-fix">
+      <h3>The rule that would allow it</h3>
+      <p>
+        <strong>{first!.words}</strong> — checked: compiled with it, the datapath&apos;s entries give this
+        flow <code>allow</code> ({first!.reason}).
+      </p>
+      <pre className="code">{stringify({ [first!.direction]: [first!.rule] })}</pre>
+      {first!.wholePath && first!.wholePath.verdict === "deny" ? (
+        <p className="banner banner-warn">The other end would still refuse it: {first!.wholePath.reason}</p>
+      ) : null}
+      <ul className="inline-list">
+        {offered.map((f) => (
+          <li key={f.kind}>
+            <Link className="button" href={fixHref(f, e.flow.id)}>
+              {f.kind === "existing"
+                ? `Add it to ${f.policy} as ${f.direction} rule ${f.ruleIndex + 1}`
+                : `Create it as a new policy ${f.policy}`}
+            </Link>
+          </li>
+        ))}
+      </ul>
+      <p className="muted">The editor opens with the rule filled in; nothing changes until you save.</p>
+    </div>
+  );
+}
 
 export function FlowWhy({ e, closeHref }: { e: Explanation; closeHref: string }) {
   const f = e.flow;
@@ -76,12 +122,7 @@ export function FlowWhy({ e, closeHref }: { e: Explanation; closeHref: string })
           </>
         ) : null}
       </dl>
-      {f.reason === "policy_default" ? (
-        <p className="muted">
-          To allow it, add {f.direction ? `an ${f.direction}` : "a"} rule for this peer and port to one of
-          these policies.
-        </p>
-      ) : null}
+      {f.verdict === "dropped" ? <FlowFixes e={e} /> : null}
       <Link href={closeHref}>Close</Link>
     </section>
   );

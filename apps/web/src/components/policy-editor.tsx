@@ -42,15 +42,32 @@ export interface PolicyInitial {
 
 const NEW_SPEC: Spec = { endpointSelector: { matchLabels: { app: "web" } }, ingress: [], egress: [] };
 
-export function PolicyEditor({ initial, canEdit }: { initial: PolicyInitial | null; canEdit: boolean }) {
+/** What the editor opens with instead of the stored spec (a flow's fix): unsaved until Save. */
+export interface PolicyDraft {
+  name?: string;
+  namespace?: string;
+  spec: Spec;
+}
+
+export function PolicyEditor({
+  initial,
+  canEdit,
+  draft,
+}: {
+  initial: PolicyInitial | null;
+  canEdit: boolean;
+  draft?: PolicyDraft;
+}) {
   const client = useTRPCClient();
   const router = useRouter();
   const [base, setBase] = useState(initial);
-  const [name, setName] = useState(initial?.name ?? "");
-  const [namespace, setNamespace] = useState(initial?.namespace ?? "default");
+  const [name, setName] = useState(initial?.name ?? draft?.name ?? "");
+  const [namespace, setNamespace] = useState(initial?.namespace ?? draft?.namespace ?? "default");
   const [description, setDescription] = useState(initial?.description ?? "");
   const [enabled, setEnabled] = useState(initial?.enabled ?? true);
-  const [fields, setFields] = useState<PolicyFields>(() => specToFields(initial?.spec ?? NEW_SPEC));
+  const [fields, setFields] = useState<PolicyFields>(() =>
+    specToFields(draft?.spec ?? initial?.spec ?? NEW_SPEC),
+  );
   const [tab, setTab] = useState<"form" | "yaml">("form");
   const [yamlText, setYamlText] = useState("");
   const [error, setError] = useState<(CallError & { theirs?: string[] }) | null>(null);

@@ -11,7 +11,9 @@ export interface RequestFacts {
   dev: boolean;
 }
 
-export const isApiPath = (pathname: string) => pathname === "/api" || pathname.startsWith("/api/");
+/** The API's answers, and Prometheus' /metrics: no page CSP, no cache. */
+export const isApiPath = (pathname: string) =>
+  pathname === "/api" || pathname.startsWith("/api/") || pathname === "/metrics";
 
 export function pageContentSecurityPolicy(nonce: string, facts: Pick<RequestFacts, "https" | "dev">): string {
   const directives = [

@@ -29,6 +29,7 @@ import { fieldError } from "../errors";
 import { flowRetentionMs, pruneFlows } from "../flows/service";
 import { type InventoryDeps, inventoryChangeAffects, inventoryDeps } from "../inventory/affects";
 import { commitInventory } from "../inventory/commit";
+import { apiMetrics } from "../metrics/registry";
 import { assertAddressesFree, assertNoPodCidrOverlap, splitPodCidrs } from "../nodes/service";
 import { commitChange } from "../revisions/commit";
 import { asPlainJson } from "../transformer";
@@ -158,85 +159,90 @@ export const agentRouter = createTRPCRouter({
     // What this agent holds, section by section; null until we have sent it a full state.
     let held: ReturnType<typeof sectionFingerprints> | null = null;
     let first = true;
-
-    while (!signal?.aborted) {
-      if (!first) {
-        const changed = await waitForChange(
-          feed,
-          { revision: sentRevision, inventory: sentInventory },
-          RECHECK_MS,
-          signal,
-        );
-        if (signal?.aborted) return;
-        if (!changed) continue;
-        // Inventory only (pods starting and stopping): let a burst settle into one round.
-        if (feed.latest <= sentRevision) await new Promise((r) => setTimeout(r, INVENTORY_COALESCE_MS));
-      }
-      let snapshot: ClusterSnapshot;
-      try {
-        snapshot = await latestSnapshot(ctx.db, feed);
-      } catch {
-        // The database is busy or away for a moment: keep the stream, try again shortly (the
-        // agent keeps what it has meanwhile). Ending it would send every agent to reconnect at once.
-        await new Promise((r) => setTimeout(r, SNAPSHOT_RETRY_MS));
-        continue;
-      }
-      // The same intent and an inventory change this node's state provably does not depend on:
-      // nothing to compile, nothing to send (inventory/affects.ts).
-      if (
-        compiledFrom &&
-        deps &&
-        snapshot.revision === compiledFrom.revision &&
-        !inventoryChangeAffects(compiledFrom, snapshot, nodeName, deps)
-      ) {
-        compiledFrom = snapshot;
-        sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
-        continue;
-      }
-      // Every subscriber wakes on the same snapshot: take turns with I/O (heartbeats, SSE writes)
-      // between nodes' compiles instead of compiling all of them in one turn of the event loop.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (signal?.aborted) return;
-      let state: ReturnType<typeof compileFor>;
-      try {
-        state = compileFor(snapshot, nodeName);
-      } catch (err) {
-        if (err instanceof UnknownNodeError) {
-          throw new TRPCError({ code: "NOT_FOUND", message: `node ${nodeName} is no longer registered` });
+    const connected = apiMetrics().connectedAgents;
+    connected.inc();
+    try {
+      while (!signal?.aborted) {
+        if (!first) {
+          const changed = await waitForChange(
+            feed,
+            { revision: sentRevision, inventory: sentInventory },
+            RECHECK_MS,
+            signal,
+          );
+          if (signal?.aborted) return;
+          if (!changed) continue;
+          // Inventory only (pods starting and stopping): let a burst settle into one round.
+          if (feed.latest <= sentRevision) await new Promise((r) => setTimeout(r, INVENTORY_COALESCE_MS));
         }
-        throw err;
+        let snapshot: ClusterSnapshot;
+        try {
+          snapshot = await latestSnapshot(ctx.db, feed);
+        } catch {
+          // The database is busy or away for a moment: keep the stream, try again shortly (the
+          // agent keeps what it has meanwhile). Ending it would send every agent to reconnect at once.
+          await new Promise((r) => setTimeout(r, SNAPSHOT_RETRY_MS));
+          continue;
+        }
+        // The same intent and an inventory change this node's state provably does not depend on:
+        // nothing to compile, nothing to send (inventory/affects.ts).
+        if (
+          compiledFrom &&
+          deps &&
+          snapshot.revision === compiledFrom.revision &&
+          !inventoryChangeAffects(compiledFrom, snapshot, nodeName, deps)
+        ) {
+          compiledFrom = snapshot;
+          sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
+          continue;
+        }
+        // Every subscriber wakes on the same snapshot: take turns with I/O (heartbeats, SSE writes)
+        // between nodes' compiles instead of compiling all of them in one turn of the event loop.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) return;
+        let state: ReturnType<typeof compileFor>;
+        try {
+          state = compileFor(snapshot, nodeName);
+        } catch (err) {
+          if (err instanceof UnknownNodeError) {
+            throw new TRPCError({ code: "NOT_FOUND", message: `node ${nodeName} is no longer registered` });
+          }
+          throw err;
+        }
+        compiledFrom = snapshot;
+        deps = inventoryDeps(state);
+        const revision = snapshot.revision;
+        const { contentHash } = state;
+        let event: DesiredStateEvent | null = null;
+        if (state.contentHash === sentHash) {
+          if (revision > sentRevision) event = { type: "unchanged", revision, contentHash };
+        } else if (held && sentHash) {
+          const now = sectionFingerprints(state);
+          event = {
+            type: "delta",
+            revision,
+            contentHash,
+            baseContentHash: sentHash,
+            changed: changedSections(state, now, held),
+          };
+          held = now;
+        } else {
+          // First contact, or a resume from a state we never saw: send it whole.
+          event = { type: "snapshot", revision, contentHash, state };
+          held = sectionFingerprints(state);
+        }
+        if (first && resumeFrom !== undefined && state.contentHash === sentHash) {
+          // The agent resumed with exactly this state: keep what it has, learn its sections lazily.
+          held = sectionFingerprints(state);
+        }
+        first = false;
+        sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
+        sentRevision = Math.max(sentRevision, revision);
+        sentHash = contentHash;
+        if (event) yield tracked(String(revision), asPlainJson(event));
       }
-      compiledFrom = snapshot;
-      deps = inventoryDeps(state);
-      const revision = snapshot.revision;
-      const { contentHash } = state;
-      let event: DesiredStateEvent | null = null;
-      if (state.contentHash === sentHash) {
-        if (revision > sentRevision) event = { type: "unchanged", revision, contentHash };
-      } else if (held && sentHash) {
-        const now = sectionFingerprints(state);
-        event = {
-          type: "delta",
-          revision,
-          contentHash,
-          baseContentHash: sentHash,
-          changed: changedSections(state, now, held),
-        };
-        held = now;
-      } else {
-        // First contact, or a resume from a state we never saw: send it whole.
-        event = { type: "snapshot", revision, contentHash, state };
-        held = sectionFingerprints(state);
-      }
-      if (first && resumeFrom !== undefined && state.contentHash === sentHash) {
-        // The agent resumed with exactly this state: keep what it has, learn its sections lazily.
-        held = sectionFingerprints(state);
-      }
-      first = false;
-      sentInventory = Math.max(sentInventory, snapshot.inventory ?? 0);
-      sentRevision = Math.max(sentRevision, revision);
-      sentHash = contentHash;
-      if (event) yield tracked(String(revision), asPlainJson(event));
+    } finally {
+      connected.dec();
     }
   }),
 

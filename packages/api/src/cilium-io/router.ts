@@ -7,10 +7,15 @@ import { z } from "zod";
 import { exportCiliumYaml, type ImportOptions, type ImportResult, importCiliumYamlSteps } from "../cilium";
 import { MAX_IMPORT_YAML_CHARS } from "../cilium/limits";
 import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
-import { commitChange, type Tx } from "../revisions/commit";
+import { resourceRegistry } from "../resources/define";
+import { commitChange, namedObjects, type Tx } from "../revisions/commit";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS } from "./service";
 import { runInSlices } from "./slices";
+
+/** An entity type as people read it in a revision message: `network policy`, `BGP peer`. */
+const kindLabel = (entityType: string) => resourceRegistry.get(entityType)?.label ?? entityType;
+
 import { type ValidObject, validateImported } from "./validate";
 
 const unsupported = z.array(
@@ -117,7 +122,20 @@ export const ciliumRouter = createTRPCRouter({
       const { value, revision } = await commitChange(
         ctx.db,
         ctx.actor,
-        input.message ?? `import ${objects.length} Cilium object(s)`,
+        input.message ??
+          ((entries) => {
+            const by = (action: string) => entries.filter((e) => e.action === action);
+            const parts = [
+              ["created", by("create")],
+              ["updated", by("update")],
+              ["deleted", by("delete")],
+            ] as const;
+            const named = parts
+              .filter(([, es]) => es.length)
+              .map(([word, es]) => `${word} ${namedObjects(es, 10, kindLabel)}`)
+              .join("; ");
+            return `import ${objects.length} Cilium object${objects.length === 1 ? "" : "s"}: ${named}`;
+          }),
         (tx, rec) => applyImport(tx, rec, objects, ctx.actor.name, { skipConflicts: input.skipConflicts }),
       );
       return { revision, objects: value, unsupported: parsed.unsupported, skipped: parsed.skipped };

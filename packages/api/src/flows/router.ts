@@ -2,9 +2,11 @@
 
 import { objectNameSchema, queryInt } from "@meridian/model";
 import { z } from "zod";
+import { loadSnapshot } from "../agent/snapshot";
 import { notFound } from "../errors";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
 import { dropSummary, explainFlow, queryFlows, toHubbleJson } from "./service";
+import { noFixReason, suggestFixes } from "./suggest";
 
 const DAY = 86_400_000;
 
@@ -51,6 +53,24 @@ const flowRecordOutput = z.object({
 });
 
 const policyLinkOutput = z.object({ ref: z.string(), id: z.string().nullable(), enabled: z.boolean() });
+
+const verdictOutput = z.enum(["allow", "deny"]);
+const flowFixOutput = z.object({
+  kind: z.enum(["existing", "new"]),
+  direction: z.enum(["ingress", "egress"]),
+  policy: z.string(),
+  policyId: z.string().optional(),
+  version: z.number().int().optional(),
+  namespace: z.string(),
+  name: z.string(),
+  rule: z.record(z.string(), z.unknown()),
+  ruleIndex: z.number().int(),
+  spec: z.record(z.string(), z.unknown()),
+  words: z.string(),
+  verdict: verdictOutput,
+  reason: z.string(),
+  wholePath: z.object({ verdict: verdictOutput, reason: z.string() }).optional(),
+});
 
 const dropSummaryOutput = z.object({
   from: z.date(),
@@ -106,13 +126,21 @@ export const flowsRouter = createTRPCRouter({
         rule: z
           .object({ ruleId: z.string(), kind: z.string(), index: z.number().int(), spec: z.unknown() })
           .optional(),
+        /** The rules that would allow a default-deny drop, each checked by compiling it (suggest.ts). */
+        fixes: z.array(flowFixOutput),
+        noFix: z.string().optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
       const e = await explainFlow(ctx.db, BigInt(input.id));
       // A record past the retention is gone as well as one that never was.
       if (!e) throw notFound(`flow record ${input.id}`);
-      return e;
+      // Only a default deny is worth the snapshot: nothing else has an allow rule as its fix.
+      const early = noFixReason(e.flow);
+      const { fixes, none } = early
+        ? { fixes: [], none: early }
+        : suggestFixes(await loadSnapshot(ctx.db), e.flow);
+      return { ...e, fixes, ...(none ? { noFix: none } : {}) };
     }),
 
   export: viewerProcedure

@@ -4,7 +4,7 @@
 import { offsetSchema, queryInt, searchSchema, versionSchema } from "@meridian/model";
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
-import { commitChange } from "../revisions/commit";
+import { commitChange, namedObjects } from "../revisions/commit";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc";
 import { joinStateSchema, nodeCreateInput, nodeOutput, nodeUpdateInput } from "./schemas";
 import { assertNoPodCidrOverlap, nodeOutputOf, nodeSelect, splitPodCidrs } from "./service";
@@ -128,20 +128,25 @@ export const nodesRouter = createTRPCRouter({
     .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
-      const { revision } = await commitChange(ctx.db, ctx.actor, `delete node`, async (tx, rec) => {
-        const before = await tx.node.findUnique({ where: { id: input.id }, select: nodeSelect });
-        if (!before) throw notFound(`node ${input.id}`);
-        if (before.version !== input.version) throw conflict(`node ${before.name}`, before, input.version);
-        await tx.node.delete({ where: { id: input.id } });
-        rec.record({
-          entityType: "Node",
-          entityId: before.id,
-          entityName: before.name,
-          action: "delete",
-          before,
-          after: null,
-        });
-      });
+      const { revision } = await commitChange(
+        ctx.db,
+        ctx.actor,
+        (entries) => `delete node ${namedObjects(entries)}`,
+        async (tx, rec) => {
+          const before = await tx.node.findUnique({ where: { id: input.id }, select: nodeSelect });
+          if (!before) throw notFound(`node ${input.id}`);
+          if (before.version !== input.version) throw conflict(`node ${before.name}`, before, input.version);
+          await tx.node.delete({ where: { id: input.id } });
+          rec.record({
+            entityType: "Node",
+            entityId: before.id,
+            entityName: before.name,
+            action: "delete",
+            before,
+            after: null,
+          });
+        },
+      );
       return { id: input.id, revision: revision! };
     }),
 

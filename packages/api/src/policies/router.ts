@@ -12,9 +12,10 @@ import {
 } from "@meridian/model";
 import { z } from "zod";
 import { loadSnapshot } from "../agent/snapshot";
-import { fieldError } from "../errors";
+import { fieldError, notFound } from "../errors";
 import { defineResource } from "../resources/define";
 import { createTRPCRouter, mergeRouters, viewerProcedure } from "../trpc";
+import { policyRollout } from "./rollout";
 
 const policiesCrud = defineResource({
   entityType: "NetworkPolicy",
@@ -44,7 +45,38 @@ const endpointRef = z.strictObject({
   name: z.string().min(1, "write namespace/name").max(253),
 });
 
+const rolloutOutput = z.object({
+  policy: z.string(),
+  enabled: z.boolean(),
+  revision: z.number().int().nullable(),
+  selected: z.object({
+    total: z.number().int(),
+    pods: z.array(z.object({ namespace: z.string(), name: z.string(), node: z.string() })),
+  }),
+  nodes: z.array(
+    z.object({
+      name: z.string(),
+      appliedRevision: z.number().int().nullable(),
+      lastHeartbeatAt: z.date().nullable(),
+      stale: z.boolean(),
+      applied: z.boolean(),
+    }),
+  ),
+  everyNode: z.boolean(),
+});
+
 const whatIfRouter = createTRPCRouter({
+  /** The pods a policy selects and which nodes have applied its latest revision (heartbeats). */
+  rollout: viewerProcedure
+    .meta({ openapi: { method: "GET", path: "/network-policies/{id}/rollout", tags: ["policies"] } })
+    .input(z.object({ id: z.string().min(1).max(64) }))
+    .output(rolloutOutput)
+    .query(async ({ ctx, input }) => {
+      const r = await policyRollout(ctx.db, input.id);
+      if (!r) throw notFound(`network policy ${input.id}`);
+      return r;
+    }),
+
   /**
    * The datapath's verdict for one flow, from the same compiler the nodes' state comes from, over
    * a fresh snapshot. Reasons name endpoints as people know them (namespace/name); `names` maps the

@@ -7,7 +7,7 @@ import { INT32_MAX, limitSchema, MAX_TEXT, offsetSchema, searchSchema, versionSc
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
-import { commitChange, type Tx } from "../revisions/commit";
+import { commitChange, namedObjects, type Tx } from "../revisions/commit";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
 
 /** The subset of a Prisma model delegate this layer uses (all our spec models share it). */
@@ -311,7 +311,7 @@ export function defineResource<S extends z.ZodType, O extends z.ZodType = S>(def
           const { value, revision } = await commitChange(
             ctx.db,
             ctx.actor,
-            input.message ?? `update ${def.label}`,
+            input.message ?? ((entries) => `update ${def.label} ${namedObjects(entries)}`),
             async (tx, rec) => {
               const d = def.delegate(tx);
               const before: ResourceRow | null = await d.findUnique({ where: { id: input.id } });
@@ -361,7 +361,7 @@ export function defineResource<S extends z.ZodType, O extends z.ZodType = S>(def
         const { revision } = await commitChange(
           ctx.db,
           ctx.actor,
-          input.message ?? `delete ${def.label}`,
+          input.message ?? ((entries) => `delete ${def.label} ${namedObjects(entries)}`),
           async (tx, rec) => {
             const d = def.delegate(tx);
             const before: ResourceRow | null = await d.findUnique({ where: { id: input.id } });

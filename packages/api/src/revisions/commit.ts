@@ -38,10 +38,29 @@ export function auditSnapshot(row: unknown): unknown {
   return JSON.parse(JSON.stringify(row, auditReplacer));
 }
 
+/** The objects of a change by kind and name (`network policy shop/db, web`), at most `max` named. */
+export function namedObjects(
+  entries: AuditRecord[],
+  max = 10,
+  kindOf?: (entityType: string) => string,
+): string {
+  const nameOf = (e: AuditRecord) => {
+    const row = (e.after ?? e.before) as { namespace?: unknown } | null;
+    const ns = typeof row?.namespace === "string" && row.namespace ? `${row.namespace}/` : "";
+    return `${kindOf ? `${kindOf(e.entityType)} ` : ""}${ns}${e.entityName || e.entityId}`;
+  };
+  const shown = entries.slice(0, max).map(nameOf).join(", ");
+  return entries.length > max ? `${shown} and ${entries.length - max} more` : shown;
+}
+
+/**
+ * `message` is the revision's; as a function it is written from the change's own audit entries,
+ * so a default message names the objects a delete or an import touched.
+ */
 export async function commitChange<T>(
   db: Db,
   actor: Actor,
-  message: string,
+  message: string | ((entries: AuditRecord[]) => string),
   fn: (tx: Tx, rec: ChangeRecorder) => Promise<T>,
 ): Promise<{ value: T; revision: number | null }> {
   const result = await db.$transaction(
@@ -51,7 +70,12 @@ export async function commitChange<T>(
       const value = await fn(tx, { record: (e) => entries.push(e) });
       if (entries.length === 0) return { value, revision: null };
       const rev = await tx.revision.create({
-        data: { authorKind: actor.kind, authorId: actor.id, authorName: actor.name, message },
+        data: {
+          authorKind: actor.kind,
+          authorId: actor.id,
+          authorName: actor.name,
+          message: (typeof message === "string" ? message : message(entries)).slice(0, 1000),
+        },
       });
       for (let i = 0; i < entries.length; i += AUDIT_BATCH)
         await insertAuditEntries(tx, rev.number, entries.slice(i, i + AUDIT_BATCH));

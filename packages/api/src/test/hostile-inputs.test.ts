@@ -222,6 +222,7 @@ function baseInput(path: string): Json {
     },
     "endpoints.delete": { id: fx.endpoint!.id, version: 1000 },
     "identities.list": { label: "app=x", limit: 10, offset: 0 },
+    "policies.rollout": { id: fx.policy!.id },
     "policies.whatIf": {
       source: { namespace: "shop", name: "pod-0" },
       destination: { ip: "10.88.0.5" },

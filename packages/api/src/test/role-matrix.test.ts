@@ -41,6 +41,7 @@ const ACCESS: Record<string, Level> = {
   "identities.list": "viewer",
   ...crud("policies"),
   "policies.whatIf": "viewer",
+  "policies.rollout": "viewer",
   ...crud("egress"),
   ...crud("bgp.instances"),
   ...crud("bgp.peers"),

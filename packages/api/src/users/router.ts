@@ -4,7 +4,7 @@ import { offsetSchema, queryInt, searchSchema, versionSchema } from "@meridian/m
 import { z } from "zod";
 import { hashPassword } from "../auth/crypto";
 import { conflict, fieldError, isUniqueViolation, notFound } from "../errors";
-import { commitChange } from "../revisions/commit";
+import { commitChange, namedObjects } from "../revisions/commit";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 import { userCreateInput, userOutput, userUpdateInput } from "./schemas";
 
@@ -132,21 +132,26 @@ export const usersRouter = createTRPCRouter({
     .input(z.object({ id: z.string().uuid(), version: versionSchema }))
     .output(z.object({ id: z.string(), revision: z.number().int().nullable() }))
     .mutation(async ({ ctx, input }) => {
-      const { revision } = await commitChange(ctx.db, ctx.actor, `delete user`, async (tx, rec) => {
-        const before = await tx.user.findUnique({ where: { id: input.id }, select: publicFields });
-        if (!before) throw notFound(`user ${input.id}`);
-        if (before.version !== input.version) throw conflict(`user ${before.email}`, before, input.version);
-        if (before.id === ctx.caller.user.id) throw fieldError(["id"], "you cannot delete yourself");
-        await tx.user.delete({ where: { id: input.id } });
-        rec.record({
-          entityType: "User",
-          entityId: before.id,
-          entityName: before.email,
-          action: "delete",
-          before,
-          after: null,
-        });
-      });
+      const { revision } = await commitChange(
+        ctx.db,
+        ctx.actor,
+        (entries) => `delete user ${namedObjects(entries)}`,
+        async (tx, rec) => {
+          const before = await tx.user.findUnique({ where: { id: input.id }, select: publicFields });
+          if (!before) throw notFound(`user ${input.id}`);
+          if (before.version !== input.version) throw conflict(`user ${before.email}`, before, input.version);
+          if (before.id === ctx.caller.user.id) throw fieldError(["id"], "you cannot delete yourself");
+          await tx.user.delete({ where: { id: input.id } });
+          rec.record({
+            entityType: "User",
+            entityId: before.id,
+            entityName: before.email,
+            action: "delete",
+            before,
+            after: null,
+          });
+        },
+      );
       return { id: input.id, revision };
     }),
 });

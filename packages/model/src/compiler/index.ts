@@ -9,6 +9,7 @@ export * from "./snapshot";
 export * from "./types";
 export {
   type DirectionCheck,
+  evaluateEntries,
   UnknownEndpointError,
   type WhatIfDestination,
   type WhatIfQuery,

@@ -1,6 +1,9 @@
+import { TRPCError } from "@trpc/server";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { FlowFixBanner, flowFixFor } from "@/components/flow-fix";
 import { PolicyEditor } from "@/components/policy-editor";
+import { PolicyRollout } from "@/components/policy-rollout";
 import type { Spec } from "@/lib/policy-form";
 import { serverCaller } from "@/server/caller";
 import { requireUser } from "@/server/session";
@@ -12,7 +15,7 @@ export default async function PolicyPage({
   searchParams,
 }: {
   params: Promise<{ id: string }>;
-  searchParams: Promise<{ created?: string; imported?: string }>;
+  searchParams: Promise<{ created?: string; imported?: string; fix?: string }>;
 }) {
   const me = await requireUser();
   const { id } = await params;
@@ -20,6 +23,12 @@ export default async function PolicyPage({
   const api = await serverCaller();
   const p = await api.policies.get({ id }).catch(() => null);
   if (!p) notFound();
+  // Deleted between the two reads: the page still shows what it read.
+  const rollout = await api.policies.rollout({ id: p.id }).catch((err: unknown) => {
+    if (err instanceof TRPCError && err.code === "NOT_FOUND") return null;
+    throw err;
+  });
+  const fix = await flowFixFor(api, sp.fix, (f) => f.kind === "existing" && f.policyId === p.id);
   return (
     <>
       <p>
@@ -39,9 +48,12 @@ export default async function PolicyPage({
           {sp.created ? `Created in revision ${sp.created}.` : `Imported in revision ${sp.imported}.`}
         </p>
       ) : null}
+      {rollout ? <PolicyRollout r={rollout} namespace={String(p.namespace ?? "")} /> : null}
+      <FlowFixBanner fix={fix} />
       <PolicyEditor
         key={p.id}
         canEdit={me.canEdit}
+        {...(fix?.found && me.canEdit ? { draft: { spec: fix.found.spec as Spec } } : {})}
         initial={{
           id: p.id,
           name: p.name,
