@@ -136,7 +136,13 @@ export interface Lab {
   /** Runs a command inside a lab namespace (full name). */
   exec(netns: string, argv: string[]): Promise<string>;
   /** Stops a node's agent (SIGKILL by default) and starts it again; resolves once it serves. */
-  restartAgent(node: string, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Stops the node's agent with `signal` (unless it exited already) and starts it again; `env`
+   * is added to the new agent's environment (e.g. MERIDIAN_AGENT_BUILD: another build, an upgrade).
+   */
+  restartAgent(node: string, signal?: NodeJS.Signals, opts?: { env?: Record<string, string> }): Promise<void>;
+  /** Stops the node's agent with `signal` and waits for it to exit; restartAgent starts it again. */
+  stopAgent(node: string, signal: NodeJS.Signals): Promise<void>;
   /** meridian-agent CLI inside a node, e.g. agentCli("node1", ["endpoints", "--json"]). */
   agentCli(node: string, args: string[]): Promise<string>;
   teardown(): Promise<void>;
@@ -197,7 +203,7 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
     addPod: (pod) => addPod(lab, pod),
     removePod: (name) => removePod(lab, name),
     exec: (netns, argv) => run("ip", ["netns", "exec", netns, ...argv]),
-    restartAgent: async (node, sig = "SIGKILL") => {
+    restartAgent: async (node, sig = "SIGKILL", restartOpts = {}) => {
       const n = lab.nodes.get(node);
       const child = agents.get(node);
       if (!n || !child) throw new Error(`no agent for node ${node}`);
@@ -207,8 +213,16 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
         await exited;
       }
       const from = statSync(n.logFile).size;
-      agents.set(node, spawnAgent(n, opts.detachAgents === true));
+      agents.set(node, spawnAgent(n, opts.detachAgents === true, restartOpts.env));
       await waitForAgent(n, AGENT_START_MS, from);
+    },
+    stopAgent: async (node, sig) => {
+      const child = agents.get(node);
+      if (!child) throw new Error(`no agent for node ${node}`);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill(sig);
+      await exited;
     },
     agentCli: (node, args) => {
       const n = lab.nodes.get(node);
@@ -380,7 +394,7 @@ async function addNetns(name: string): Promise<void> {
   await run("ip", ["-n", name, "link", "set", "lo", "up"]);
 }
 
-function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
+function spawnAgent(n: NodeInfo, detached: boolean, env?: Record<string, string>): ChildProcess {
   const out = openSync(n.logFile, "a");
   // nsenter, not `ip netns exec`: that also remounts /sys, hiding the host's bpffs, and the
   // agent's pins must live on it to outlive the agent (restart adoption).
@@ -395,7 +409,7 @@ function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
       "--config",
       path.join(path.dirname(n.logFile), "config.json"),
     ],
-    { stdio: ["ignore", out, out], detached },
+    { stdio: ["ignore", out, out], detached, ...(env ? { env: { ...process.env, ...env } } : {}) },
   );
   closeSync(out);
   if (detached) child.unref();

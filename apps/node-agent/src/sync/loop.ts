@@ -11,6 +11,7 @@ import { applyDesiredStateEvent, DesiredStateGapError } from "@meridian/api/agen
 import type { Logger } from "pino";
 import type { AgentEndpoint } from "../agent/endpoints.js";
 import type { AgentFeature, FeatureUplink } from "../features/feature.js";
+import { AGENT_VERSION } from "../version.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,
@@ -22,7 +23,7 @@ import {
 import { SyncStore } from "./store.js";
 import { createTrpcChannel } from "./trpc-channel.js";
 
-export const AGENT_VERSION = "0.1.0";
+export { AGENT_VERSION };
 
 /** What the loop needs from the agent (the daemon implements it). */
 export interface SyncTarget {
