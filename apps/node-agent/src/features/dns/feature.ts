@@ -133,7 +133,7 @@ export class DnsFeature implements AgentFeature {
       help: "Learned (endpoint, address, selector) entries the DNS proxy holds in the datapath",
       registers: [],
       collect() {
-        this.set(cache.size);
+        this.set(cache.size + cache.deferredSize);
       },
     });
     this.metrics = [this.queries, this.datapathSeconds, evicted, learned];
