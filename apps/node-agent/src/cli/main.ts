@@ -127,8 +127,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === "run") return await run(rest);
-    // Started by the agent (features/dns/supervisor.ts), not by hand: not in the usage text.
-    if (command === "dns-proxy") return await runDnsProxyCommand(rest);
     return await query(command, rest);
   } catch (err) {
     if (
@@ -214,13 +212,6 @@ async function run(args: string[]): Promise<number> {
   await sync?.stop();
   await agent.close({ forGood });
   return 0;
-}
-
-async function runDnsProxyCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { options: { type: "string" } });
-  if (typeof values.options !== "string") throw new UsageError("dns-proxy: --options JSON is required");
-  const { runDnsProxy } = await import("../features/dns/proxy-process.js");
-  return runDnsProxy(JSON.parse(values.options));
 }
 
 async function query(name: string, args: string[]): Promise<number> {

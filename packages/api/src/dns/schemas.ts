@@ -42,6 +42,8 @@ export const dnsComponentDetailSchema = z.strictObject({
       adopted: z.boolean().optional(),
       startedBy: z.string().max(64).optional(),
       restarts: z.number().int().min(0),
+      datapathFallbacks: z.number().int().min(0).optional(),
+      eventsDropped: z.number().int().min(0).optional(),
     })
     .optional(),
 });

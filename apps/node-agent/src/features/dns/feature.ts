@@ -53,6 +53,8 @@ export interface DnsFeatureDeps {
 const LEARNED_FILE = "dns-learned.json";
 
 const EXPIRY_INTERVAL_MS = 250;
+/** At most one save of the learned addresses this often (the proxy keeps what is not saved yet). */
+const SAVE_INTERVAL_MS = 1_000;
 /** Queries `GET /v1/dns/log` keeps (the proxy process sends each one here). */
 const LOG_SIZE = 1000;
 
@@ -80,6 +82,9 @@ export class DnsFeature implements AgentFeature {
   private flushLoop?: Promise<void>;
   private saving?: Promise<void>;
   private saveAgain = false;
+  private lastSaveAt = 0;
+  /** close() runs: the last save does not wait for the interval. */
+  private closing = false;
   /** The proxy's id of the last answer in the cache (saves confirm up to it). */
   private lastLearnId = 0;
   /** start() is done: claims taken over later are written (flush), not adopted. */
@@ -289,8 +294,10 @@ export class DnsFeature implements AgentFeature {
 
   /**
    * One save at a time (two would race on the temporary file); a save asked for while one runs
-   * follows it. Once a save is on disk the proxy forgets the answers it covers: until then it
-   * keeps them, so an agent killed before saving loses none (the next one gets them in the hello).
+   * follows it, at most one a SAVE_INTERVAL_MS. Once a save is on disk the proxy forgets the answers
+   * it covers: until then it keeps them, so an agent killed before saving loses none (the next one
+   * gets them in the hello) — which is what lets saves wait: at hundreds of answers a second, a
+   * save (the whole cache as JSON) after every claim was most of the agent's work.
    */
   private saveLearned(): Promise<void> {
     this.saveAgain = true;
@@ -298,7 +305,10 @@ export class DnsFeature implements AgentFeature {
       this.saving = (async () => {
         try {
           while (this.saveAgain) {
+            const wait = this.lastSaveAt + SAVE_INTERVAL_MS - Date.now();
+            if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
             this.saveAgain = false;
+            this.lastSaveAt = Date.now();
             const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
             const upTo = this.lastLearnId;
             await writeFile(`${file}.tmp`, JSON.stringify(this.cache.toJSON()));
@@ -537,6 +547,7 @@ export class DnsFeature implements AgentFeature {
   }
 
   async close(opts?: { forGood?: boolean }): Promise<void> {
+    this.closing = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     // The proxy process keeps answering with the last rules until the next agent adopts it (or it
     // has waited dns.proxyOrphanTimeoutMs); stopped for good, it exits now. The redirect and the

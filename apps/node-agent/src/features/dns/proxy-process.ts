@@ -30,6 +30,8 @@ import {
 } from "./wire.js";
 
 const MAX_ORPHAN_EVENTS = 1000;
+/** Unsent bytes to the agent past which query events are dropped (counted) rather than queued. */
+const MAX_EVENT_BACKLOG_BYTES = 1 << 20;
 
 export async function runDnsProxy(options: ProxyProcessOptions): Promise<number> {
   const o = { ...options };
@@ -55,6 +57,8 @@ export async function runDnsProxy(options: ProxyProcessOptions): Promise<number>
   let stopping = false;
   /** Answers whose addresses the proxy wrote because the agent's reply was late. */
   let fallbacks = 0;
+  /** Query events not sent because the agent fell behind. */
+  let eventsDropped = 0;
 
   /**
    * The addresses into the pinned ipcache here, each only where the map holds nothing for it yet:
@@ -153,8 +157,12 @@ export async function runDnsProxy(options: ProxyProcessOptions): Promise<number>
     },
   );
   proxy.onEvent = (event) => {
-    if (agent && agentAcked) send(agent, { t: "event", event, stats: proxy.stats });
-    else {
+    if (agent && agentAcked) {
+      // Events are best effort: an agent that reads slower than queries arrive must not make the
+      // proxy buffer without bound (claims are never dropped; they are what the answers wait for).
+      if (agent.writableLength > MAX_EVENT_BACKLOG_BYTES) eventsDropped++;
+      else send(agent, { t: "event", event, stats: proxy.stats, fallbacks, eventsDropped });
+    } else {
       orphanEvents.push(event);
       if (orphanEvents.length > MAX_ORPHAN_EVENTS) orphanEvents.shift();
     }

@@ -38,6 +38,10 @@ export interface ProxyState {
   startedBy?: string;
   /** Times this agent had to start a proxy after the first. */
   restarts: number;
+  /** Answers whose addresses the proxy wrote itself because this agent's reply took too long. */
+  datapathFallbacks?: number;
+  /** Query events the proxy dropped because this agent read them slower than they came. */
+  eventsDropped?: number;
 }
 
 export interface SupervisorHooks {
@@ -233,7 +237,11 @@ export class ProxySupervisor {
         () => send(s, { t: "learned", id }),
         (err: Error) => send(s, { t: "learned", id, error: err.message }),
       );
-    } else if (m.t === "event") this.hooks.event(m.event, m.stats);
+    } else if (m.t === "event") {
+      this.state.datapathFallbacks = m.fallbacks;
+      this.state.eventsDropped = m.eventsDropped;
+      this.hooks.event(m.event, m.stats);
+    }
   }
 
   private onClose(s: net.Socket): void {

@@ -81,7 +81,8 @@ export type ProxyToAgent =
       hasRules: boolean;
     }
   | ({ t: "learn"; id: number } & ProxyAnswer)
-  | { t: "event"; event: DnsQueryEvent; stats: DnsProxyStats };
+  /** `fallbacks`: answers whose addresses the proxy wrote itself because the agent's reply was late. */
+  | { t: "event"; event: DnsQueryEvent; stats: DnsProxyStats; fallbacks: number; eventsDropped: number };
 
 export type AgentToProxy =
   /** The hello was read: what it handed over is the agent's now. */
