@@ -136,11 +136,15 @@ export interface Lab {
   /** Runs a command inside a lab namespace (full name). */
   exec(netns: string, argv: string[]): Promise<string>;
   /** Stops a node's agent (SIGKILL by default) and starts it again; resolves once it serves. */
-  restartAgent(node: string, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Stops the node's agent with `signal` (unless it exited already) and starts it again; `env`
+   * is added to the new agent's environment (e.g. MERIDIAN_AGENT_BUILD: another build, an upgrade).
+   */
+  restartAgent(node: string, signal?: NodeJS.Signals, opts?: { env?: Record<string, string> }): Promise<void>;
   /** Stops a node's agent (SIGKILL by default) and leaves it stopped; resolves once it exited. */
   stopAgent(node: string, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts a stopped node's agent again; resolves once it serves. */
-  startAgent(node: string): Promise<void>;
+  /** Starts a stopped node's agent again (`env` as for restartAgent); resolves once it serves. */
+  startAgent(node: string, opts?: { env?: Record<string, string> }): Promise<void>;
   /** meridian-agent CLI inside a node, e.g. agentCli("node1", ["endpoints", "--json"]). */
   agentCli(node: string, args: string[]): Promise<string>;
   teardown(): Promise<void>;
@@ -201,9 +205,9 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
     addPod: (pod) => addPod(lab, pod),
     removePod: (name) => removePod(lab, name),
     exec: (netns, argv) => run("ip", ["netns", "exec", netns, ...argv]),
-    restartAgent: async (node, sig = "SIGKILL") => {
+    restartAgent: async (node, sig = "SIGKILL", restartOpts = {}) => {
       await lab.stopAgent(node, sig);
-      await lab.startAgent(node);
+      await lab.startAgent(node, restartOpts);
     },
     stopAgent: async (node, sig = "SIGKILL") => {
       const child = agents.get(node);
@@ -214,14 +218,14 @@ export async function buildLab(topology: LabTopology, opts: BuildOptions = {}): 
         await exited;
       }
     },
-    startAgent: async (node) => {
+    startAgent: async (node, startOpts = {}) => {
       const n = lab.nodes.get(node);
       const child = agents.get(node);
       if (!n || !child) throw new Error(`no agent for node ${node}`);
       if (child.exitCode === null && child.signalCode === null)
         throw new Error(`the agent of ${node} is running`);
       const from = statSync(n.logFile).size;
-      agents.set(node, spawnAgent(n, opts.detachAgents === true));
+      agents.set(node, spawnAgent(n, opts.detachAgents === true, startOpts.env));
       await waitForAgent(n, AGENT_START_MS, from);
     },
     agentCli: (node, args) => {
@@ -394,7 +398,7 @@ async function addNetns(name: string): Promise<void> {
   await run("ip", ["-n", name, "link", "set", "lo", "up"]);
 }
 
-function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
+function spawnAgent(n: NodeInfo, detached: boolean, env?: Record<string, string>): ChildProcess {
   const out = openSync(n.logFile, "a");
   // nsenter, not `ip netns exec`: that also remounts /sys, hiding the host's bpffs, and the
   // agent's pins must live on it to outlive the agent (restart adoption).
@@ -409,7 +413,7 @@ function spawnAgent(n: NodeInfo, detached: boolean): ChildProcess {
       "--config",
       path.join(path.dirname(n.logFile), "config.json"),
     ],
-    { stdio: ["ignore", out, out], detached },
+    { stdio: ["ignore", out, out], detached, ...(env ? { env: { ...process.env, ...env } } : {}) },
   );
   closeSync(out);
   if (detached) child.unref();

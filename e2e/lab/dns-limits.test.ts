@@ -3,7 +3,8 @@
 // with 200 each. The agent runs with small limits (200 per name, 500 per endpoint) so that the
 // test shows what the defaults (1,000 / 5,000) do at scale: the pod still gets the server's whole
 // answer, but only the newest addresses within the limits are opened, the oldest go first, every
-// eviction is counted in a metric, and the agent's memory stays put.
+// eviction is counted in a metric, and the agent's memory stays put. An address a limit evicts while a
+// connection uses it stays open until the connection is idle (dns.connectionIdleMs, 1 s here).
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -20,7 +21,7 @@ import {
 import { dig } from "./dig";
 import { startDnsmasq } from "./dnsmasq";
 import { FABRIC, type LabTopology } from "./topology";
-import { startTcpServer, type TcpServer, tcpConnect } from "./traffic";
+import { startEchoServer, startStream, startTcpServer, type TcpServer, tcpConnect } from "./traffic";
 
 const prefix = `mrdlabdl${process.pid}-`;
 const NODE = "dl-n1";
@@ -31,7 +32,7 @@ const topology: LabTopology = {
   externals: ["ext1"],
 };
 const DNS = FABRIC.v4(FABRIC.dnsHost);
-const LIMITS = { maxAddressesPerName: 200, maxLearnedPerEndpoint: 500 };
+const LIMITS = { maxAddressesPerName: 200, maxLearnedPerEndpoint: 500, connectionIdleMs: 1_000 };
 const MANY = 3_000;
 const BATCH = 200;
 const manyAddress = (i: number) => `10.98.${i >> 8}.${i & 255}`;
@@ -51,7 +52,14 @@ const POLICY = {
     },
     {
       toFQDNs: [{ matchPattern: "*.example.test" }],
-      toPorts: [{ ports: [{ port: "80", protocol: "TCP" as const }] }],
+      toPorts: [
+        {
+          ports: [
+            { port: "80", protocol: "TCP" as const },
+            { port: "7", protocol: "TCP" as const },
+          ],
+        },
+      ],
     },
   ],
 };
@@ -68,6 +76,8 @@ interface CacheEntry {
   endpoint: string;
   address: string;
   names: string[];
+  heldByConnection: boolean;
+  overLimit?: boolean;
 }
 async function dnsCache(): Promise<CacheEntry[]> {
   return JSON.parse(await lab!.agentCli(NODE, ["dns", "cache", "--json"])) as CacheEntry[];
@@ -107,6 +117,7 @@ describe.skipIf(realParts.skip)("FQDN policy: bounds on learned addresses agains
     for (const net of ["10.98.0.0/16", "10.97.0.0/16"])
       await lab.exec(node.netns, ["ip", "route", "add", net, "via", ext.ipv4]);
     servers.push(await startTcpServer(ext.netns, 80, "ext1"));
+    servers.push(await startEchoServer(ext.netns, 7));
     const hosts = path.join(lab.dir, "many.hosts");
     writeFileSync(
       hosts,
@@ -181,12 +192,18 @@ describe.skipIf(realParts.skip)("FQDN policy: bounds on learned addresses agains
   it("the endpoint's limit: more names than it holds evict the endpoint's oldest entries, counted", async () => {
     const before = metric(await metrics(), 'meridian_dns_learned_evicted_total{limit="per-endpoint"}');
     const held = (await dnsCache()).filter((e) => e.endpoint === "shop/client-1").length;
+    // A connection to many's newest address, which the batches below evict from the endpoint's 500.
+    const inUse = manyAddress(MANY - 1);
+    const stream = await startStream(client().netns, inUse, 7);
     for (const name of BATCH_NAMES) {
       const r = await dig(client().netns, { server: DNS, name, tcp: true });
       expect(r).toMatchObject({ status: "NOERROR" });
       expect(r.addresses).toHaveLength(BATCH);
     }
-    const cache = (await dnsCache()).filter((e) => e.endpoint === "shop/client-1");
+    const all = (await dnsCache()).filter((e) => e.endpoint === "shop/client-1");
+    // Evicted but used: still open, shown held and over the limit, not counted in it.
+    expect(all.find((e) => e.address === inUse)).toMatchObject({ heldByConnection: true, overLimit: true });
+    const cache = all.filter((e) => !e.overLimit);
     expect(cache).toHaveLength(LIMITS.maxLearnedPerEndpoint);
     // The least recently answered go first: ready's and many's, then b1's oldest; b3's are all there.
     expect(cache.filter((e) => e.names.includes("b3.example.test"))).toHaveLength(BATCH);
@@ -200,9 +217,19 @@ describe.skipIf(realParts.skip)("FQDN policy: bounds on learned addresses agains
     expect(metric(m, 'meridian_dns_learned_evicted_total{limit="per-endpoint"}') - before).toBe(
       held + BATCH_NAMES.length * BATCH - LIMITS.maxLearnedPerEndpoint,
     );
-    expect(metric(m, "meridian_dns_learned_entries")).toBe(LIMITS.maxLearnedPerEndpoint);
-    // Evicted addresses are closed again in the datapath; the newest still connect on the first SYN.
+    expect(metric(m, "meridian_dns_learned_entries")).toBe(LIMITS.maxLearnedPerEndpoint + 1);
+    // The connection carried on through the eviction.
+    const result = await stream.stop();
+    expect(result.error).toBeNull();
+    expect(result.received).toBe(result.sent);
+    // Idle, it goes; evicted addresses are closed again in the datapath; the newest still connect on the first SYN.
+    await until(
+      "the evicted address leaves the cache once its connection is idle",
+      async () => !(await dnsCache()).some((e) => e.address === inUse),
+      10_000,
+    );
     expect((await connect(batchAddress(3, BATCH))).ok).toBe(true);
-    expect((await connect(manyAddress(MANY - 1), 2_000)).ok).toBe(false);
+    expect((await connect(inUse, 2_000)).ok).toBe(false);
+    expect((await connect(manyAddress(MANY - 2), 2_000)).ok).toBe(false);
   });
 });

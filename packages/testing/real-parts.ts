@@ -43,6 +43,7 @@ export const parts = {
   gobgp: filesPart("GoBGP", ["/usr/bin/gobgpd", "/usr/bin/gobgp"], "apt-get install gobgpd"),
   bird: filesPart("BIRD", ["/usr/sbin/bird", "/usr/sbin/birdc"], "apt-get install bird2"),
   dnsmasq: filesPart("dnsmasq", ["/usr/sbin/dnsmasq"], "apt-get install dnsmasq"),
+  dnsperf: filesPart("dnsperf", ["/usr/bin/dnsperf"], "apt-get install dnsperf"),
   database: {
     name: "PostgreSQL",
     missing: () =>

@@ -79,6 +79,11 @@ export const agentConfigSchema = z.object({
       maxAddressesPerName: z.number().int().min(1).max(100_000).default(1_000),
       maxLearnedPerEndpoint: z.number().int().min(1).max(1_000_000).default(5_000),
       maxLearnedPerNode: z.number().int().min(1).max(500_000).default(100_000),
+      /**
+       * The proxy runs as its own process and outlives the agent (restart, upgrade); with no agent
+       * connected for this long it exits (the agent was stopped for good, or never came back).
+       */
+      proxyOrphanTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
     })
     .prefault({}),
   /**

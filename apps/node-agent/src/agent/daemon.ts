@@ -19,9 +19,10 @@ import { setSysctls } from "../routing/exec.js";
 import { AgentMetrics } from "../status/metrics.js";
 import type { ComponentStatus, NodeDesiredState } from "../sync/channel.js";
 import type { SyncTarget } from "../sync/loop.js";
+import { AGENT_VERSION } from "../version.js";
 import { EndpointAdmission } from "./admission.js";
 import { type AgentEndpoint, type EndpointHooks, EndpointManager } from "./endpoints.js";
-import { coreRoutes, createHandler, type LocalRoute } from "./local-api.js";
+import { coreRoutes, createHandler, type LocalRoute, sendJson } from "./local-api.js";
 import type { AgentStatusView } from "./protocol.js";
 
 /** The agent's own component: the endpoints it plumbed and its PodCIDRs (schema shared with the API). */
@@ -101,6 +102,7 @@ export class Agent implements SyncTarget {
     for (const f of this.features) await f.start();
     // Endpoints the last agent plumbed are handed to the subsystems again: they adopt, not rebuild.
     await this.endpoints.load();
+    for (const f of this.features) await f.onEndpointsLoaded?.();
     // With a control plane, a pod's first packet must meet its policy: ADD waits for it.
     if (config.api) this.endpoints.admission = (ep) => this.admitEndpoint(ep);
     this.endpoints.onChange(() => {
@@ -122,6 +124,7 @@ export class Agent implements SyncTarget {
         http: config.httpAddress,
         podCIDRs: config.podCIDRs,
         endpoints: this.endpoints.list().length,
+        version: AGENT_VERSION,
       },
       "agent started",
     );
@@ -271,7 +274,14 @@ export class Agent implements SyncTarget {
     } as AgentStatusView;
   }
 
-  async close(): Promise<void> {
+  // Declared before stopRequested: a field declared after it would be reset after its initializer ran.
+  private requestStop: () => void = () => undefined;
+  /** Resolves when `meridian-agent stop` asked this agent to stop for good (POST /v1/stop). */
+  readonly stopRequested: Promise<void> = new Promise((resolve) => {
+    this.requestStop = resolve;
+  });
+
+  async close(opts?: { forGood?: boolean }): Promise<void> {
     this.endpoints?.stopCollecting();
     await this.kubernetes?.stop();
     await Promise.all(
@@ -287,7 +297,7 @@ export class Agent implements SyncTarget {
     await unlink(this.config.socketPath).catch(() => undefined);
     // Pods, routes, maps and programs stay: stopping the agent must not disturb traffic.
     for (const f of [...this.features].reverse()) {
-      await f.close().catch((err) => this.log.warn({ err, component: f.component }, "closing failed"));
+      await f.close(opts).catch((err) => this.log.warn({ err, component: f.component }, "closing failed"));
     }
   }
 
@@ -299,6 +309,14 @@ export class Agent implements SyncTarget {
         status: () => this.status(),
         unhealthyReason: () => null,
       }),
+      {
+        method: "POST",
+        path: "/v1/stop",
+        handle: ({ res }) => {
+          sendJson(res, 202, { stopping: true });
+          this.requestStop();
+        },
+      },
       ...this.features.flatMap((f) => f.routes),
     ];
   }

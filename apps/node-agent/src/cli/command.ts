@@ -13,6 +13,8 @@ export interface CliCall {
   json: boolean;
   /** GET from the agent's local API; a non-200 answer throws with the agent's message. */
   get(path: string): Promise<unknown>;
+  /** POST to the agent's local API; an answer other than 2xx throws with the agent's message. */
+  post(path: string): Promise<unknown>;
   /** Newline-delimited JSON from the agent until it ends the response or `signal` aborts. */
   stream(path: string, onItem: (item: unknown) => void, signal: AbortSignal): Promise<void>;
   out(line: string): void;

@@ -1,5 +1,4 @@
 // Entry point of the meridian-agent binary (see bin/meridian-agent.mjs).
-import { main } from "./main.js";
 
 // `meridian-agent flows | head`: the reader went away. That is the end of the output, not an
 // error: exit quietly (no stack trace), as other Unix tools do when their pipe closes.
@@ -8,4 +7,15 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === "dns-proxy") {
+  // The DNS proxy process (started by the agent): only its own modules, not the whole agent's —
+  // main.ts and what it imports (tRPC, Kubernetes, every feature) take ~150 MiB more resident memory.
+  const { runDnsProxyCommand } = await import("../features/dns/proxy-command.js");
+  process.exitCode = await runDnsProxyCommand(argv.slice(1));
+} else {
+  const { main } = await import("./main.js");
+  process.exitCode = await main(argv);
+}
+
+export {};

@@ -57,6 +57,16 @@ const CORE_COMMANDS: CliCommand[] = [
     },
   },
   {
+    name: "stop",
+    usage:
+      "  stop                stop the agent for good: its DNS proxy process exits too (SIGTERM leaves it\n                      answering for the next agent, dns.proxyOrphanTimeoutMs)",
+    async run({ post, out }) {
+      await post("/v1/stop");
+      out("stopping");
+      return 0;
+    },
+  },
+  {
     name: "endpoints",
     usage: "  endpoints           endpoints on this node",
     async run({ json, get, out }) {
@@ -187,16 +197,20 @@ async function run(args: string[]): Promise<number> {
     }
   }
   await agent.start();
-  await new Promise<void>((resolve) => {
+  const forGood = await new Promise<boolean>((resolve) => {
     const stop = (signal: string) => {
       agent.log.info({ signal }, "stopping (pods and datapath stay as they are)");
-      resolve();
+      resolve(false);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    void agent.stopRequested.then(() => {
+      agent.log.info("stopping for good (meridian-agent stop): helper processes exit too");
+      resolve(true);
+    });
   });
   await sync?.stop();
-  await agent.close();
+  await agent.close({ forGood });
   return 0;
 }
 
@@ -220,6 +234,14 @@ async function query(name: string, args: string[]): Promise<number> {
       return res.body;
     },
     stream: (p, onItem, signal) => streamAgent(socket, p, onItem, signal),
+    post: async (p) => {
+      const res = await callAgent(socket, "POST", p, {}, 10_000);
+      if (res.status >= 300) {
+        const msg = (res.body as { msg?: string })?.msg ?? `HTTP ${res.status}`;
+        throw new ConfigError(msg);
+      }
+      return res.body;
+    },
   };
   return command.run(call);
 }

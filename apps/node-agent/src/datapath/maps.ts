@@ -96,7 +96,7 @@ function endpointKeyOf(ip: string | Addr): Buffer {
   return endpointKey.encode({ addr: a.bytes, family: a.family });
 }
 
-function ipcacheKeyOf(cidr: string): Buffer {
+export function ipcacheKeyOf(cidr: string): Buffer {
   const c = parseCidr(cidr);
   return ipcacheKey.encode({ prefixlen: 32 + c.prefix, family: c.family, addr: c.bytes });
 }

@@ -113,10 +113,15 @@ export interface AgentFeature {
   statusView(): Record<string, unknown>;
   /** CNI ADD and agent start (adoption): idempotent; a throw fails the ADD and rolls it back. */
   onEndpointAdded?(ep: AgentEndpoint): Promise<void>;
+  /** Agent start: every endpoint the last agent plumbed has been handed over (onEndpointAdded). */
+  onEndpointsLoaded?(): Promise<void>;
   /** CNI DEL: must succeed for an endpoint it never saw. */
   onEndpointRemoved?(ep: AgentEndpoint): Promise<void>;
   /** With a control plane: starts its own reports over the channel (flows, the looking glass). */
   connect?(session: ControlPlaneSession): FeatureUplink;
-  /** Stops what it runs in this process; kernel state stays (stopping must not disturb traffic). */
-  close(): Promise<void>;
+  /**
+   * Stops what it runs in this process; kernel state stays (stopping must not disturb traffic).
+   * `forGood` (`meridian-agent stop`): no agent follows, so helpers it left running stop too.
+   */
+  close(opts?: { forGood?: boolean }): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { applyDesiredStateEvent, checkDesiredState, DesiredStateGapError } from 
 import type { Logger } from "pino";
 import type { AgentEndpoint } from "../agent/endpoints.js";
 import type { AgentFeature, FeatureUplink } from "../features/feature.js";
+import { AGENT_VERSION } from "../version.js";
 import {
   type ComponentStatus,
   type ControlPlaneChannel,
@@ -21,7 +22,7 @@ import {
 import { SyncStore } from "./store.js";
 import { createTrpcChannel } from "./trpc-channel.js";
 
-export const AGENT_VERSION = "0.1.0";
+export { AGENT_VERSION };
 
 /** What the loop needs from the agent (the daemon implements it). */
 export interface SyncTarget {

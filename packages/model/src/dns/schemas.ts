@@ -33,6 +33,19 @@ export const dnsComponentDetailSchema = z.strictObject({
     })
     .optional(),
   entries: z.array(dnsLearnedEntrySchema).max(MAX_REPORTED_LEARNED).optional(),
+  /** The proxy process (it outlives the agent): up or down, its pid, since when it runs. */
+  proxy: z
+    .strictObject({
+      state: z.enum(["up", "down"]),
+      pid: z.number().int().positive().optional(),
+      since: z.iso.datetime().optional(),
+      adopted: z.boolean().optional(),
+      startedBy: z.string().max(64).optional(),
+      restarts: z.number().int().min(0),
+      datapathFallbacks: z.number().int().min(0).optional(),
+      eventsDropped: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 export type DnsComponentDetail = z.infer<typeof dnsComponentDetailSchema>;
 

@@ -184,4 +184,76 @@ describe("learned addresses", () => {
     // The same answer again changes nothing.
     expect(c.learnAnswer({ ...answer, identities: [20971520, 20971521] })).toBe(false);
   });
+
+  it("an address a limit evicts stays while a connection uses it, as expiry keeps one, and goes once idle", () => {
+    const c = new LearnedAddresses(() => 0, { perName: 2, perEndpoint: 100, perNode: 100, namesPerEntry: 4 });
+    for (const a of ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"])
+      c.learn(entry("shop/a", a, 60_000, ["one.example.test"]));
+    expect(c.evicted["per-name"]).toBe(2);
+    expect(c.size).toBe(2);
+    // Until the next connection check the evicted are still claimed (not shown as learned).
+    expect(c.claims().map((x) => x.prefix)).toEqual(["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]);
+    expect(c.view().map((v) => v.address)).toEqual(["192.0.2.3", "192.0.2.4"]);
+    // The check: 192.0.2.1 carries a flow from the endpoint, 192.0.2.2 does not.
+    expect(c.expired().map((e) => e.address)).toEqual(["192.0.2.1", "192.0.2.2"]);
+    expect(c.expire(new Set(["10.0.0.6>192.0.2.1"]))).toBe(1);
+    expect(c.claims().map((x) => x.prefix)).toEqual(["192.0.2.1", "192.0.2.3", "192.0.2.4"]);
+    expect(c.view().find((v) => v.address === "192.0.2.1")).toMatchObject({
+      heldByConnection: true,
+      overLimit: true,
+    });
+    expect(c.reported(10).find((r) => r.address === "192.0.2.1")).toMatchObject({ heldByConnection: true });
+    // Still within the limits' counts: the name holds its two newest.
+    expect(c.size).toBe(2);
+    // Idle: withdrawn at the next check.
+    expect(c.expire(new Set())).toBe(1);
+    expect(c.claims().map((x) => x.prefix)).toEqual(["192.0.2.3", "192.0.2.4"]);
+    expect(c.deferredSize).toBe(0);
+  });
+
+  it("an evicted address answered again comes back within the limits; a dropped endpoint takes its evicted too", () => {
+    const c = new LearnedAddresses(() => 0, { perName: 1, perEndpoint: 100, perNode: 100, namesPerEntry: 4 });
+    c.learn(entry("shop/a", "192.0.2.1", 60_000, ["one.example.test"]));
+    c.learn(entry("shop/a", "192.0.2.2", 60_000, ["one.example.test"]));
+    expect(c.deferredSize).toBe(1);
+    c.learn(entry("shop/a", "192.0.2.1", 60_000, ["two.example.test"]));
+    // 192.0.2.1 is two's now (within), and still evicted from one's: no duplicate claim.
+    expect(c.deferredSize).toBe(0);
+    expect(c.claims()).toHaveLength(2);
+    c.learn(entry("shop/a", "192.0.2.3", 60_000, ["one.example.test"]));
+    expect(c.deferredSize).toBe(1);
+    expect(c.dropEndpoint("shop/a")).toBe(true);
+    expect(c.claims()).toEqual([]);
+  });
+
+  it("held or not, evicted entries are bounded: at most perNode / 10 beyond the limit, the oldest closed at once", () => {
+    const c = new LearnedAddresses(() => 0, {
+      perName: 100_000,
+      perEndpoint: 1_000,
+      perNode: 1_000,
+      namesPerEntry: 1,
+    });
+    const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    for (let i = 0; i < 100_000; i++) {
+      c.learn(entry("ns/noisy", addr(i), 60_000, [`n${i}.example.test`]));
+      // Every connection check finds every evicted address in use: the worst case for memory.
+      if (i % 500 === 0) {
+        const busy = new Set(c.expired().map((e) => `10.0.0.8>${e.address}`));
+        c.expire(busy);
+      }
+    }
+    expect(c.size).toBe(1_000);
+    expect(c.deferredSize).toBe(100);
+    expect(c.claims()).toHaveLength(1_100);
+    expect(c.evicted["per-endpoint"]).toBe(99_000);
+    // Saved and restored, the bound holds too.
+    const restored = new LearnedAddresses(() => 0, {
+      perName: 100_000,
+      perEndpoint: 1_000,
+      perNode: 1_000,
+      namesPerEntry: 1,
+    });
+    restored.restore(JSON.parse(JSON.stringify(c.toJSON())));
+    expect(restored.size + restored.deferredSize).toBeLessThanOrEqual(1_100);
+  });
 });

@@ -23,6 +23,8 @@ export interface CacheView {
   names: string[];
   expiresInSeconds: number;
   heldByConnection: boolean;
+  /** Evicted by a limit and kept only because a connection uses it. */
+  overLimit?: true;
 }
 
 const key = (endpointId: string, address: string, identity: number) => `${endpointId}|${address}|${identity}`;
@@ -116,14 +118,31 @@ export class LearnedAddresses {
   readonly evicted: Record<EvictionLimit, number> = { "per-name": 0, "per-endpoint": 0, "per-node": 0 };
   /** Entries past their TTL that an open connection keeps. */
   private readonly held = new Set<string>();
+  /**
+   * Entries a limit evicted, out of the limits' counts but still claimed until the next connection
+   * check (`expire`): an idle one goes then, one an open connection uses stays (held) until it is
+   * idle — as expiry treats a TTL that passed. Oldest first, at most `maxDeferred`: past that the
+   * oldest go at once, used or not, so the node holds at most perNode + perNode / 10 entries.
+   */
+  private readonly deferred = new Map<string, Entry & { held: boolean }>();
 
   constructor(
     private readonly now: () => number = Date.now,
     private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS,
   ) {}
 
+  /** Entries within the limits. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Entries evicted by a limit still claimed: awaiting the connection check, or held by a connection. */
+  get deferredSize(): number {
+    return this.deferred.size;
+  }
+
+  private get maxDeferred(): number {
+    return Math.max(1, Math.floor(this.limits.perNode / 10));
   }
 
   /**
@@ -133,6 +152,8 @@ export class LearnedAddresses {
   learn(e: LearnedEntry): boolean {
     const k = key(e.endpointId, e.address, e.identity);
     const owner = `${e.endpointId}|${e.names[0] ?? ""}`;
+    // Evicted, then answered again: back within the limits as a new entry.
+    this.deferred.delete(k);
     const have = this.entries.get(k);
     if (have) {
       for (const n of e.names)
@@ -155,8 +176,7 @@ export class LearnedAddresses {
     this.makeRoom(this.byEndpoint, e.endpointId, this.limits.perEndpoint, "per-endpoint");
     while (this.entries.size >= this.limits.perNode) {
       const [oldest, entry] = this.entries.entries().next().value!;
-      this.remove(oldest, entry);
-      this.evicted["per-node"]++;
+      this.evict(oldest, entry, "per-node");
     }
     this.entries.set(k, { ...e, owner, names: [...new Set(e.names)].slice(0, this.limits.namesPerEntry) });
     this.byEndpoint.add(e.endpointId, k);
@@ -201,12 +221,25 @@ export class LearnedAddresses {
     while (index.size(group) >= limit) {
       const k = index.oldest(group)!;
       const e = this.entries.get(k);
-      if (e) this.remove(k, e);
-      else index.delete(group, k);
-      this.evicted[why]++;
+      if (e) this.evict(k, e, why);
+      else {
+        index.delete(group, k);
+        this.evicted[why]++;
+      }
       evicted = true;
     }
     return evicted;
+  }
+
+  /** Out of the limits; withdrawn at the next connection check unless a connection uses it. */
+  private evict(k: string, e: Entry, why: EvictionLimit): void {
+    this.remove(k, e);
+    this.evicted[why]++;
+    this.deferred.set(k, { ...e, held: false });
+    for (const oldest of this.deferred.keys()) {
+      if (this.deferred.size <= this.maxDeferred) break;
+      this.deferred.delete(oldest);
+    }
   }
 
   private remove(k: string, e: Entry): void {
@@ -216,10 +249,10 @@ export class LearnedAddresses {
     this.byName.delete(e.owner, k);
   }
 
-  /** Entries whose TTL has passed, for the caller to check against conntrack. */
+  /** Entries whose TTL has passed, and those a limit evicted, for the caller to check against conntrack. */
   expired(): LearnedEntry[] {
     const t = this.now();
-    return [...this.entries.values()].filter((e) => e.expiresAt <= t);
+    return [...[...this.entries.values()].filter((e) => e.expiresAt <= t), ...this.deferred.values()];
   }
 
   /** Drop expired entries except those `keep` names (`from>to` address pairs with open flows). */
@@ -234,6 +267,13 @@ export class LearnedAddresses {
       }
       this.remove(k, e);
       removed++;
+    }
+    for (const [k, e] of this.deferred) {
+      if (e.endpointAddresses.some((a) => keep.has(`${a}>${e.address}`))) e.held = true;
+      else {
+        this.deferred.delete(k);
+        removed++;
+      }
     }
     return removed;
   }
@@ -251,7 +291,13 @@ export class LearnedAddresses {
       if (e) this.remove(k, e);
     }
     this.byEndpoint.dropGroup(endpointId);
-    return keys.length > 0;
+    let dropped = keys.length > 0;
+    for (const [k, e] of this.deferred)
+      if (e.endpointId === endpointId) {
+        this.deferred.delete(k);
+        dropped = true;
+      }
+    return dropped;
   }
 
   /**
@@ -260,7 +306,7 @@ export class LearnedAddresses {
    */
   claims(): IpcacheClaim[] {
     const best = new Map<string, number>();
-    for (const e of this.entries.values()) {
+    for (const e of [...this.entries.values(), ...this.deferred.values()]) {
       const have = best.get(e.address);
       if (have === undefined || e.identity < have) best.set(e.address, e.identity);
     }
@@ -278,11 +324,24 @@ export class LearnedAddresses {
     names: string[];
     expiresAt: number;
   }[] {
-    return [...this.entries.values()].map(({ owner, ...e }) => {
+    // Evicted entries first: restored, the limits evict them again before the ones within.
+    return [...this.deferred.values(), ...this.entries.values()].map((e) => {
       // The owning name first: restored, the entry goes back under it (learn reads names[0]).
-      const first = owner.slice(e.endpointId.length + 1);
-      return { ...e, names: [first, ...e.names.filter((n) => n !== first)] };
+      const first = e.owner.slice(e.endpointId.length + 1);
+      return {
+        endpointId: e.endpointId,
+        endpointAddresses: e.endpointAddresses,
+        address: e.address,
+        identity: e.identity,
+        names: [first, ...e.names.filter((n) => n !== first)],
+        expiresAt: e.expiresAt,
+      };
     });
+  }
+
+  /** Evicted entries a connection was found using (the others are not shown: they go at the next check). */
+  private heldOverLimit(): [string, Entry][] {
+    return [...this.deferred].filter(([, e]) => e.held);
   }
 
   restore(saved: ReturnType<LearnedAddresses["toJSON"]>): void {
@@ -304,7 +363,7 @@ export class LearnedAddresses {
       string,
       { endpoint: string; address: string; names: Set<string>; expiresAt: number; held: boolean }
     >();
-    for (const [k, e] of this.entries) {
+    for (const [k, e] of [...this.entries, ...this.heldOverLimit()]) {
       const id = `${e.endpointId}|${e.address}`;
       const row = rows.get(id) ?? {
         endpoint: e.endpointId,
@@ -315,7 +374,7 @@ export class LearnedAddresses {
       };
       for (const n of e.names) row.names.add(n);
       row.expiresAt = Math.max(row.expiresAt, e.expiresAt);
-      row.held ||= this.held.has(k);
+      row.held ||= this.held.has(k) || this.deferred.get(k)?.held === true;
       rows.set(id, row);
     }
     return [...rows.values()]
@@ -337,14 +396,18 @@ export class LearnedAddresses {
 
   view(): CacheView[] {
     const t = this.now();
-    return [...this.entries]
-      .map(([k, e]) => ({
+    return [
+      ...[...this.entries].map(([k, e]) => ({ k, e, overLimit: false })),
+      ...this.heldOverLimit().map(([k, e]) => ({ k, e, overLimit: true })),
+    ]
+      .map(({ k, e, overLimit }) => ({
         endpoint: e.endpointId,
         address: e.address,
         identity: e.identity,
         names: [...e.names].sort(),
         expiresInSeconds: Math.max(0, Math.round((e.expiresAt - t) / 100) / 10),
-        heldByConnection: this.held.has(k),
+        heldByConnection: overLimit || this.held.has(k),
+        ...(overLimit ? { overLimit: true as const } : {}),
       }))
       .sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.address.localeCompare(b.address));
   }

@@ -7,6 +7,7 @@ import { table } from "../../cli/table.js";
 import type { CacheView } from "./cache.js";
 import { rcodeName } from "./message.js";
 import type { DnsQueryEvent } from "./proxy.js";
+import type { ProxyState } from "./supervisor.js";
 
 const LOG_HEADERS = [
   "TIME",
@@ -84,6 +85,18 @@ function cacheRows(entries: CacheView[]): string[][] {
 }
 
 export const dnsCli: FeatureCli = {
+  statusRows: (s) => {
+    const p = (s as { dnsProxy?: ProxyState }).dnsProxy;
+    if (!p) return [];
+    return [
+      [
+        "dns proxy",
+        p.state === "up"
+          ? `up, pid ${p.pid}, since ${p.since}${p.adopted ? " (adopted)" : ""}`
+          : `down (last pid ${p.pid ?? "none"})`,
+      ],
+    ];
+  },
   commands: [
     {
       name: "dns",

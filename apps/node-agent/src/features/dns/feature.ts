@@ -19,6 +19,7 @@ import type { AgentEndpoint } from "../../agent/endpoints.js";
 import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { IpcacheClaim, SyncDiff } from "../../datapath/index.js";
 import type { DnsEventReport, NodeDesiredState } from "../../sync/channel.js";
+import { AGENT_VERSION } from "../../version.js";
 import {
   type AgentFeature,
   type ControlPlaneSession,
@@ -31,8 +32,10 @@ import { desiredEndpointFor } from "../policy/translate.js";
 import { DEFAULT_CACHE_LIMITS, EVICTION_LIMITS, LearnedAddresses } from "./cache.js";
 import { addProxyAddressV6, DnsKernel, installNftRedirect, type RedirectEntry } from "./kernel.js";
 import { type LearnedAddress, rcodeName } from "./message.js";
-import { DnsProxy, type DnsProxyStats, type DnsQueryEvent } from "./proxy.js";
+import type { DnsProxyStats, DnsQueryEvent } from "./proxy.js";
 import { compileEndpointDns, type EndpointDnsPolicy } from "./rules.js";
+import { ProxySupervisor } from "./supervisor.js";
+import type { ProxyAnswer, ProxyEndpointRules } from "./wire.js";
 
 /** The API's schema for the dns component (packages/model/src/dns/schemas.ts): console and agent share it. */
 export const dnsStatusSchema = componentStatusSchema("dns", dnsComponentDetailSchema);
@@ -50,6 +53,10 @@ export interface DnsFeatureDeps {
 const LEARNED_FILE = "dns-learned.json";
 
 const EXPIRY_INTERVAL_MS = 250;
+/** At most one save of the learned addresses this often (the proxy keeps what is not saved yet). */
+const SAVE_INTERVAL_MS = 1_000;
+/** Queries `GET /v1/dns/log` keeps (the proxy process sends each one here). */
+const LOG_SIZE = 1000;
 
 export class DnsFeature implements AgentFeature {
   readonly component = "dns";
@@ -59,15 +66,29 @@ export class DnsFeature implements AgentFeature {
   readonly metrics: Metric[];
   readonly routes: LocalRoute[];
   private kernel?: DnsKernel;
-  private proxy?: DnsProxy;
+  private proxy?: ProxySupervisor;
+  /** The proxy process's counters as of its last event. */
+  private proxyStats?: DnsProxyStats;
+  private readonly recent: DnsQueryEvent[] = [];
   private off?: string;
   private error?: string;
   private readonly endpoints = new Map<string, AgentEndpoint>();
   /** DNS policy by endpoint address. */
   private policies = new Map<string, EndpointDnsPolicy>();
   private redirects: RedirectEntry[] = [];
+  /** The agent has handed over every endpoint it found at start (onEndpointsLoaded). */
+  private endpointsLoaded = false;
   private readonly cache: LearnedAddresses;
   private flushLoop?: Promise<void>;
+  private saving?: Promise<void>;
+  private saveAgain = false;
+  private lastSaveAt = 0;
+  /** close() runs: the last save does not wait for the interval. */
+  private closing = false;
+  /** The proxy's id of the last answer in the cache (saves confirm up to it). */
+  private lastLearnId = 0;
+  /** start() is done: claims taken over later are written (flush), not adopted. */
+  private started = false;
   private dirty = false;
   private expiryTimer?: NodeJS.Timeout;
   private readonly queries: Counter<"verdict" | "rcode">;
@@ -117,7 +138,7 @@ export class DnsFeature implements AgentFeature {
       help: "Learned (endpoint, address, selector) entries the DNS proxy holds in the datapath",
       registers: [],
       collect() {
-        this.set(cache.size);
+        this.set(cache.size + cache.deferredSize);
       },
     });
     this.metrics = [this.queries, this.datapathSeconds, evicted, learned];
@@ -146,7 +167,7 @@ export class DnsFeature implements AgentFeature {
           const wanted = (e: DnsQueryEvent) => matchesDnsQuery(e, parsed.data);
           // Without follow: the last queries the proxy keeps, with its counters.
           if (url.searchParams.get("follow") !== "1") {
-            const events = (this.proxy?.recentEvents() ?? []).filter(wanted);
+            const events = this.recent.filter(wanted);
             return sendJson(res, 200, { events, stats: this.stats() });
           }
           // With follow: each query as it is answered, one JSON line each, until the client goes.
@@ -162,7 +183,7 @@ export class DnsFeature implements AgentFeature {
   }
 
   private stats(): DnsProxyStats | undefined {
-    return this.proxy?.stats;
+    return this.proxyStats;
   }
 
   async start(): Promise<void> {
@@ -191,34 +212,68 @@ export class DnsFeature implements AgentFeature {
       this.ctx.log.error({ err }, "dns: FQDN policy not enforced");
       return;
     }
-    const kernel = this.kernel;
-    this.proxy = new DnsProxy(
+    this.proxy = new ProxySupervisor(
       {
-        policyFor: (address) => this.policies.get(address),
-        originalDestination: (address, sport, protocol) =>
-          kernel.originalDestination(address, sport, protocol),
-        learn: (policy, identities, names, addresses) => this.learn(policy, identities, names, addresses),
-      },
-      {
+        stateDir: this.ctx.config.stateDir,
+        pinDir,
+        port: cfg.proxyPort,
+        hosts: proxyV6 ? ["0.0.0.0", proxyV6] : ["0.0.0.0"],
         datapathTimeoutMs: cfg.datapathTimeoutMs,
         upstreamTimeoutMs: cfg.upstreamTimeoutMs,
         deniedResponse: cfg.deniedResponse,
-        log: this.ctx.log,
+        minTtlSeconds: cfg.minTtlSeconds,
+        orphanTimeoutMs: cfg.proxyOrphanTimeoutMs,
+        maxOrphaned: cfg.maxLearnedPerNode,
+        logLevel: this.ctx.config.logLevel,
+        startedBy: AGENT_VERSION,
       },
+      {
+        learn: (a, id) => {
+          const done = this.learnFromProxy(a);
+          // learnAnswer ran synchronously: a save from now on includes it.
+          this.lastLearnId = Math.max(this.lastLearnId, id);
+          return done;
+        },
+        event: (e, stats) => {
+          this.proxyStats = stats;
+          this.onQuery(e);
+        },
+        hello: (h) => {
+          this.proxyStats = h.stats;
+          for (const e of h.events) this.onQuery(e);
+          // Answered while no agent ran: in the ipcache already, this agent's claims from now on.
+          for (const a of h.orphaned) this.cache.learnAnswer(a);
+          this.lastLearnId = Math.max(this.lastLearnId, h.lastId);
+          if (h.orphaned.length > 0) {
+            this.ctx.log.info({ answers: h.orphaned.length }, "dns: took over what the proxy learned alone");
+            if (this.started) void this.flush().catch(() => undefined);
+          }
+        },
+      },
+      this.ctx.log,
     );
-    this.proxy.onEvent = (e) => {
-      this.uplinkEvent?.(e);
-      this.queryEvents.emit("query", e);
-      this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
-      if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
-      if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
-    };
-    await this.proxy.listen(cfg.proxyPort, proxyV6 ? ["0.0.0.0", proxyV6] : ["0.0.0.0"]);
+    try {
+      await this.proxy.start();
+    } catch (err) {
+      // Retried while the agent runs (the supervisor starts it again); status says why meanwhile.
+      this.error = `dns: ${(err as Error).message}`;
+      this.ctx.log.error({ err }, "dns: the proxy process did not start");
+    }
+    // Before the first sync: restored and orphaned claims are kept, not removed and rewritten.
+    this.deps.adoptIpcacheClaims(this.cache.claims());
+    this.started = true;
+    // What the hello handed over is on disk before the proxy forgets it.
+    await this.saveLearned().catch((err) =>
+      this.ctx.log.warn({ err }, "dns: saving learned addresses failed"),
+    );
     this.expiryTimer = setInterval(() => this.expire(), EXPIRY_INTERVAL_MS);
     this.expiryTimer.unref();
     const state = this.ctx.desiredState();
     if (state) await this.apply(state);
-    this.ctx.log.info({ port: cfg.proxyPort, ipv6: proxyV6 ?? "off" }, "dns proxy listening");
+    this.ctx.log.info(
+      { port: cfg.proxyPort, ipv6: proxyV6 ?? "off", proxy: this.proxy.state },
+      "dns proxy listening",
+    );
   }
 
   /**
@@ -231,17 +286,40 @@ export class DnsFeature implements AgentFeature {
     if (!existsSync(file)) return;
     try {
       this.cache.restore(JSON.parse(readFileSync(file, "utf8")));
-      this.deps.adoptIpcacheClaims(this.cache.claims());
       this.ctx.log.info({ learned: this.cache.size }, "dns: learned addresses restored");
     } catch (err) {
       this.ctx.log.warn({ err, file }, "dns: learned addresses not restored");
     }
   }
 
-  private async saveLearned(): Promise<void> {
-    const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
-    await writeFile(`${file}.tmp`, JSON.stringify(this.cache.toJSON()));
-    await rename(`${file}.tmp`, file);
+  /**
+   * One save at a time (two would race on the temporary file); a save asked for while one runs
+   * follows it, at most one a SAVE_INTERVAL_MS. Once a save is on disk the proxy forgets the answers
+   * it covers: until then it keeps them, so an agent killed before saving loses none (the next one
+   * gets them in the hello) — which is what lets saves wait: at hundreds of answers a second, a
+   * save (the whole cache as JSON) after every claim was most of the agent's work.
+   */
+  private saveLearned(): Promise<void> {
+    this.saveAgain = true;
+    if (!this.saving)
+      this.saving = (async () => {
+        try {
+          while (this.saveAgain) {
+            const wait = this.lastSaveAt + SAVE_INTERVAL_MS - Date.now();
+            if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
+            this.saveAgain = false;
+            this.lastSaveAt = Date.now();
+            const file = path.join(this.ctx.config.stateDir, LEARNED_FILE);
+            const upTo = this.lastLearnId;
+            await writeFile(`${file}.tmp`, JSON.stringify(this.cache.toJSON()));
+            await rename(`${file}.tmp`, file);
+            this.proxy?.confirmSaved(upTo);
+          }
+        } finally {
+          this.saving = undefined;
+        }
+      })();
+    return this.saving;
   }
 
   async apply(next: NodeDesiredState): Promise<void> {
@@ -254,6 +332,20 @@ export class DnsFeature implements AgentFeature {
         for (const a of p.addresses) policies.set(a, p);
       }
       this.policies = policies;
+      this.proxy?.pushRules(
+        next.endpoints
+          .filter((d) => d.dnsRules.length > 0)
+          .map(
+            (d): ProxyEndpointRules => ({
+              namespace: d.namespace,
+              name: d.name,
+              ipv4: d.ipv4,
+              ipv6: d.ipv6,
+              dnsRules: d.dnsRules,
+              fqdnSelectors: d.fqdnSelectors,
+            }),
+          ),
+      );
       const keep = new Set([...policies.values()].map((p) => p.endpointId));
       let dropped = false;
       for (const id of this.cache.endpoints())
@@ -279,9 +371,16 @@ export class DnsFeature implements AgentFeature {
       for (const r of d.dnsRules)
         for (const p of r.ports) want.push({ ifindex, protocol: p.protocol, port: p.port });
     }
-    const diff = this.kernel.setRedirects(want);
+    // Until the agent has handed over every endpoint the last one plumbed, an entry of an endpoint
+    // not seen yet is not stale: removing it would let that pod's DNS reach its server unfiltered.
+    const diff = this.kernel.setRedirects(want, this.endpointsLoaded);
     this.redirects = want;
     if (diff.written + diff.removed > 0) this.ctx.log.info({ redirect: diff }, "dns redirect synced");
+  }
+
+  async onEndpointsLoaded(): Promise<void> {
+    this.endpointsLoaded = true;
+    this.syncRedirects(this.ctx.desiredState());
   }
 
   async onEndpointAdded(ep: AgentEndpoint): Promise<void> {
@@ -292,6 +391,26 @@ export class DnsFeature implements AgentFeature {
   async onEndpointRemoved(ep: AgentEndpoint): Promise<void> {
     this.endpoints.delete(ep.id);
     this.syncRedirects(this.ctx.desiredState());
+  }
+
+  private learnFromProxy(a: ProxyAnswer): Promise<void> {
+    const policy = this.policies.get(a.endpointAddresses[0] ?? "") ?? {
+      endpointId: a.endpointId,
+      addresses: a.endpointAddresses,
+      rules: [],
+      selectors: [],
+    };
+    return this.learn(policy, a.identities, a.names, a.addresses);
+  }
+
+  private onQuery(e: DnsQueryEvent): void {
+    this.recent.push(e);
+    if (this.recent.length > LOG_SIZE) this.recent.shift();
+    this.uplinkEvent?.(e);
+    this.queryEvents.emit("query", e);
+    this.queries.inc({ verdict: e.verdict, rcode: String(e.rcode ?? "none") });
+    if (e.datapathMs !== undefined) this.datapathSeconds.observe(e.datapathMs / 1000);
+    if (e.verdict === "denied") this.ctx.log.info({ dns: e }, "dns query denied");
   }
 
   /** Claims the answer's addresses; resolves once the kernel's ipcache holds them. */
@@ -365,16 +484,25 @@ export class DnsFeature implements AgentFeature {
       proxyPort: cfg.proxyPort,
       learned: this.cache.size,
       redirectedEndpoints: new Set(this.redirects.map((r) => r.ifindex)).size,
-      ...(this.proxy ? { stats: { ...this.proxy.stats } } : {}),
+      ...(this.proxyStats ? { stats: { ...this.proxyStats } } : {}),
+      ...(this.proxy ? { proxy: { ...this.proxy.state } } : {}),
       entries: this.cache.reported(MAX_REPORTED_LEARNED),
     };
     if (this.off) return { component: "dns", state: "degraded", message: this.off, detail };
     if (this.error) return { component: "dns", state: "error", message: this.error, detail };
-    const s = this.proxy?.stats;
+    const s = this.proxyStats;
+    const p = this.proxy?.state;
+    if (p?.state !== "up")
+      return {
+        component: "dns",
+        state: "error",
+        message: `the DNS proxy process is down (pid ${p?.pid ?? "none"}); starting it again`,
+        detail,
+      };
     return {
       component: "dns",
       state: "ok",
-      message: `proxy on :${cfg.proxyPort}; ${s?.allowed ?? 0} allowed, ${s?.denied ?? 0} denied, ${s?.datapathTimeouts ?? 0} datapath timeouts`,
+      message: `proxy pid ${p.pid} up since ${p.since} on :${cfg.proxyPort}; ${s?.allowed ?? 0} allowed, ${s?.denied ?? 0} denied, ${s?.datapathTimeouts ?? 0} datapath timeouts`,
       detail,
     };
   }
@@ -413,15 +541,22 @@ export class DnsFeature implements AgentFeature {
     };
   }
 
+  /** `meridian-agent status`: the proxy process's state (dnsProxy). */
   statusView(): Record<string, unknown> {
-    return {};
+    return this.proxy ? { dnsProxy: { ...this.proxy.state } } : {};
   }
 
-  async close(): Promise<void> {
+  async close(opts?: { forGood?: boolean }): Promise<void> {
+    this.closing = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    await this.proxy?.close();
-    // The redirect and the nft rule stay: while no proxy listens, a redirected query meets a closed
-    // port and fails (the pod's resolver retries) rather than reaching a server unfiltered.
+    // The proxy process keeps answering with the last rules until the next agent adopts it (or it
+    // has waited dns.proxyOrphanTimeoutMs); stopped for good, it exits now. The redirect and the
+    // nft rule stay either way: with no proxy listening a redirected query meets a closed port and
+    // fails rather than reaching a server unfiltered.
+    // Claims in flight written and saved first: the proxy then forgets them, the next agent restores them.
+    await this.flushLoop?.catch(() => undefined);
+    await this.saving?.catch(() => undefined);
+    await this.proxy?.close(opts?.forGood === true);
     this.kernel?.close();
   }
 }

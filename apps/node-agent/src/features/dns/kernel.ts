@@ -59,8 +59,11 @@ export class DnsKernel {
     return new DnsKernel(m.mdp_dns_redir, m.mdp_dns_orig, m.mdp_ct);
   }
 
-  /** Makes the redirect map exactly `want`; returns what it wrote and removed. */
-  setRedirects(want: RedirectEntry[]): { written: number; removed: number } {
+  /**
+   * Makes the redirect map exactly `want` (with `removeStale` false: adds what is missing, removes
+   * nothing); returns what it wrote and removed.
+   */
+  setRedirects(want: RedirectEntry[], removeStale = true): { written: number; removed: number } {
     const wantKeys = new Map(want.map((e) => [redirKeyHex(e), e]));
     const have = new Set(mapEntries(this.redir).map(([k]) => Buffer.from(k).toString("hex")));
     const value = Buffer.alloc(4);
@@ -71,7 +74,9 @@ export class DnsKernel {
       this.redir.update(Buffer.from(hex, "hex"), value);
       written++;
     }
-    const stale = [...have].filter((h) => !wantKeys.has(h)).map((h) => Buffer.from(h, "hex"));
+    const stale = removeStale
+      ? [...have].filter((h) => !wantKeys.has(h)).map((h) => Buffer.from(h, "hex"))
+      : [];
     deleteBatch(this.redir, stale);
     return { written, removed: stale.length };
   }

@@ -188,8 +188,13 @@ export class DnsProxy {
 
   constructor(
     private readonly hooks: DnsProxyHooks,
-    private readonly opts: DnsProxyOptions,
+    private opts: DnsProxyOptions,
   ) {}
+
+  /** New bounds and the denied answer, for queries from now on (the agent's configuration changed). */
+  configure(next: Omit<DnsProxyOptions, "log">): void {
+    this.opts = { ...this.opts, ...next };
+  }
 
   /** UDP and TCP on `port`, on each of `hosts` (IPv4 and IPv6 apart: an IPv6 socket is IPv6-only). */
   async listen(port: number, hosts: string[] = ["0.0.0.0", "::"]): Promise<void> {
