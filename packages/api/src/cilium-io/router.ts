@@ -9,7 +9,7 @@ import { MAX_IMPORT_YAML_CHARS } from "../cilium/limits";
 import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors";
 import { commitChange, type Tx } from "../revisions/commit";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
-import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS } from "./service";
+import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS, storedBgp } from "./service";
 import { runInSlices } from "./slices";
 import { type ValidObject, validateImported } from "./validate";
 
@@ -92,6 +92,7 @@ export const ciliumRouter = createTRPCRouter({
       const { parsed, objects } = await readImport(input.yaml, {
         acknowledgeDifferences: input.acknowledgeDifferences,
         strict: input.strict,
+        stored: await storedBgp(ctx.db as unknown as Tx, input.yaml),
       });
       if (objects.length === 0 && !input.dryRun)
         throw new TRPCError({

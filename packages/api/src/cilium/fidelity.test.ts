@@ -311,7 +311,7 @@ ${selector}`;
         kind: "CiliumBGPPeerConfig",
         name: "tor-config",
         reason:
-          "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+          "neither a CiliumBGPClusterConfig in this import nor a stored peer refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer, so it is not kept: import it with or after the cluster config that refers to it",
       },
     ]);
   });
@@ -348,7 +348,7 @@ ${selector}`;
     const result = importCiliumYaml(advertisement("team: a", "      selector: {}"));
     expect(result.objects[0]!.spec).toMatchObject({ peers: [] });
     expect(result.unsupported.map((u) => u.reason)).toEqual([
-      "no CiliumBGPPeerConfig in this import selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it); peers imported earlier are not bound to it: add them to its peers",
+      "no CiliumBGPPeerConfig, in this import or imported before, selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it)",
     ]);
   });
 });
