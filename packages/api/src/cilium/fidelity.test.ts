@@ -353,6 +353,28 @@ ${selector}`;
   });
 });
 
+describe("toPorts entries Meridian cannot match", () => {
+  it("refuses a port-less VRRP entry, naming the protocol and the missing port", () => {
+    const result = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: vrrp, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: lb } }
+  ingress:
+  - fromEndpoints: [{ matchLabels: { app: lb } }]
+    toPorts:
+    - ports:
+      - protocol: VRRP
+`);
+    expect(result.objects).toEqual([]);
+    expect(result.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "spec.ingress[0].toPorts[0].ports[0].port: port is missing: give a port number (0 for every port) or a container port name",
+      'spec.ingress[0].toPorts[0].ports[0].protocol: protocol "VRRP" is not one of TCP, UDP, SCTP, ICMP, ICMPv6, ANY',
+    ]);
+  });
+});
+
 describe("named ports", () => {
   // Cilium's connectivity test policy (echo-ingress-l7-http-named-port.yaml), without its L7 rules.
   const NAMED = `
