@@ -10,7 +10,7 @@ import { type FieldProblem, FieldValidationError, fieldErrors } from "../errors"
 import { resourceRegistry } from "../resources/define";
 import { commitChange, namedObjects, type Tx } from "../revisions/commit";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc";
-import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS } from "./service";
+import { applyImport, checkImport, collectForExport, EXPORTABLE_KINDS, storedBgp } from "./service";
 import { runInSlices } from "./slices";
 
 /** An entity type as people read it in a revision message: `network policy`, `BGP peer`. */
@@ -97,6 +97,7 @@ export const ciliumRouter = createTRPCRouter({
       const { parsed, objects } = await readImport(input.yaml, {
         acknowledgeDifferences: input.acknowledgeDifferences,
         strict: input.strict,
+        stored: await storedBgp(ctx.db as unknown as Tx, input.yaml),
       });
       if (objects.length === 0 && !input.dryRun)
         throw new TRPCError({

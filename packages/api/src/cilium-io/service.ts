@@ -3,7 +3,8 @@
 // one revision in batches (write.ts), and reads objects back for export.
 
 import { TRPCError } from "@trpc/server";
-import type { ExportableObject } from "../cilium";
+import type { ExportableObject, StoredBgp } from "../cilium";
+import type { Json } from "../cilium/walk";
 import { FieldValidationError, fieldErrors } from "../errors";
 import { type ResourceRow, resourceRegistry } from "../resources/define";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
@@ -114,4 +115,20 @@ export async function collectForExport(
     }
   }
   return objects;
+}
+
+/**
+ * The stored BGP peers and advertisements, which BGP documents imported on their own bind to; only
+ * read when the YAML has BGP documents (BGP objects are few: a handful per node at most).
+ */
+export async function storedBgp(db: Tx, yaml: string): Promise<StoredBgp | undefined> {
+  if (!yaml.includes("CiliumBGP")) return undefined;
+  const read = (kind: string) =>
+    resourceRegistry
+      .get(kind)!
+      .delegate(db)
+      .findMany({ select: { name: true, spec: true }, orderBy: { name: "asc" } }) as Promise<
+      { name: string; spec: Record<string, Json> }[]
+    >;
+  return { peers: await read("BgpPeer"), advertisements: await read("BgpAdvertisement") };
 }

@@ -31,14 +31,44 @@ export interface BgpImported {
   at: { name: string; spec: string };
   /** The other document the object took settings from: a peer's CiliumBGPPeerConfig. */
   from?: CiliumDoc;
+  /** A stored object this import binds to (not made from `doc`, so `doc`'s version is not its own). */
+  bound?: true;
 }
 
 export interface BgpImportOutput {
   instances: BgpImported[];
   peers: BgpImported[];
   advertisements: BgpImported[];
-  /** Peer configs no cluster config of the import refers to: Meridian keeps settings on the peer. */
+  /** Peer configs neither a cluster config of the import nor a stored peer refers to. */
   unbound: CiliumDoc[];
+}
+
+/**
+ * The BGP objects already stored, so that a document imported on its own binds to those that refer
+ * to it (Cilium resolves peerConfigRef and advertisement selectors whenever the objects exist).
+ */
+export interface StoredBgp {
+  peers: { name: string; spec: JsonObject }[];
+  advertisements: { name: string; spec: JsonObject }[];
+}
+
+/** The peer fields a CiliumBGPPeerConfig sets (settings and Meridian's annotations). */
+const PEER_CONFIG_FIELDS = [
+  "port",
+  "connectRetrySeconds",
+  "holdTimeSeconds",
+  "keepaliveSeconds",
+  "ebgpMultihop",
+  "gracefulRestart",
+  "families",
+  "importPolicy",
+  "installRoutes",
+  "labels",
+  "ciliumAdvertisementSelectors",
+];
+
+function withoutConfigFields(spec: JsonObject): JsonObject {
+  return Object.fromEntries(Object.entries(spec).filter(([k]) => !PEER_CONFIG_FIELDS.includes(k)));
 }
 
 /** A name as the YAML gave it; anything but text becomes "", which the name check refuses as missing. */
@@ -73,6 +103,17 @@ interface PeerConfig {
 interface FamilySelector {
   family: string;
   selector?: LabelSelector;
+}
+
+/** The selector a Meridian export gives each family: advertisements by their `meridian.io/advertisement` label. */
+function isMeridianSelector(f: FamilySelector): boolean {
+  const e = f.selector?.matchExpressions;
+  return (
+    f.selector?.matchLabels === undefined &&
+    e?.length === 1 &&
+    e[0]!.key === ADVERTISEMENT_LABEL &&
+    e[0]!.operator === "In"
+  );
 }
 
 function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
@@ -136,6 +177,11 @@ function importPeerConfig(doc: CiliumDoc, r: Reporter): PeerConfig {
     });
   });
   if (families.length > 0) settings.families = families;
+  // Kept on the peer, so that an advertisement imported on its own later finds the peers that select
+  // it. Not the selectors a Meridian export writes: the export makes those again from the peer's
+  // advertisements, and keeping them would make a re-imported export differ from what was exported.
+  if (adSelectors.length > 0 && !adSelectors.every(isMeridianSelector))
+    settings.ciliumAdvertisementSelectors = adSelectors as unknown as Json;
   // Meridian's own exports carry these; Cilium has no such fields.
   const importPolicy = parseLabelsAnnotation(doc.annotations[IMPORT_POLICY_ANNOTATION]);
   if (importPolicy) settings.importPolicy = importPolicy;
@@ -151,6 +197,7 @@ function importClusterConfig(
   r: Reporter,
   out: BgpImportOutput,
   peerAdSelectors: Map<string, FamilySelector[]>,
+  stored: StoredBgp,
 ): void {
   const spec = r.pick(doc.spec, "spec", ["nodeSelector", "bgpInstances"]);
   const instances = asArray(spec.bgpInstances);
@@ -186,7 +233,18 @@ function importClusterConfig(
       const configName = isObject(peer.peerConfigRef) ? String(peer.peerConfigRef.name) : undefined;
       const config = configName ? peerConfigs.get(configName) : undefined;
       if (config) config.used = true;
-      if (configName && !config) {
+      // A peer config imported before: its settings are on the stored peers it was bound to (those
+      // that keep its advertisement selectors; without them, whether it ever came is unknown: reported).
+      const bound = (sp: StoredBgp["peers"][number]) =>
+        sp.spec.ciliumPeerConfig === configName && sp.spec.ciliumAdvertisementSelectors !== undefined;
+      const boundBefore =
+        configName && !config
+          ? (stored.peers.find((sp) => sp.name === peerName && bound(sp)) ?? stored.peers.find(bound))
+          : undefined;
+      const settingsBefore = boundBefore
+        ? Object.fromEntries(Object.entries(boundBefore.spec).filter(([k]) => PEER_CONFIG_FIELDS.includes(k)))
+        : undefined;
+      if (configName && !config && !settingsBefore) {
         r.report(
           `${peerPath}.peerConfigRef`,
           `CiliumBGPPeerConfig "${configName}" is not in this import, so this peer gets Meridian's default timers, graceful restart and families and no advertisements; import the peer config in the same import to keep them`,
@@ -200,6 +258,7 @@ function importClusterConfig(
           instance: instanceName,
           address: peer.peerAddress as Json,
           peerASN: peer.peerASN as Json,
+          ...settingsBefore,
           ...config?.settings,
           ...(labels ? { labels } : {}),
           // The peerConfigRef name, kept even when that config is not in this import, so that an
@@ -210,7 +269,12 @@ function importClusterConfig(
         at: { name: `${peerPath}.name`, spec: peerPath },
         ...(config ? { from: config.doc } : {}),
       });
-      peerAdSelectors.set(peerName, config?.adSelectors ?? []);
+      peerAdSelectors.set(
+        peerName,
+        config?.adSelectors ??
+          (settingsBefore?.ciliumAdvertisementSelectors as FamilySelector[] | undefined) ??
+          [],
+      );
     });
   });
 }
@@ -293,8 +357,15 @@ function importAdvertisement(
   });
 }
 
-/** Imports all BGP documents together, since peers, peer configs and advertisements refer to each other. */
-export function importBgpDocs(docs: CiliumDoc[], reporters: Map<CiliumDoc, Reporter>): BgpImportOutput {
+/**
+ * Imports the BGP documents of one import together, since peers, peer configs and advertisements
+ * refer to each other; a document whose referrers are stored rather than in this import binds to them.
+ */
+export function importBgpDocs(
+  docs: CiliumDoc[],
+  reporters: Map<CiliumDoc, Reporter>,
+  stored: StoredBgp = { peers: [], advertisements: [] },
+): BgpImportOutput {
   const out: BgpImportOutput = { instances: [], peers: [], advertisements: [], unbound: [] };
   const reporter = (doc: CiliumDoc) => reporters.get(doc) ?? new Reporter(doc.object);
   const peerConfigs = new Map<string, PeerConfig>();
@@ -303,38 +374,111 @@ export function importBgpDocs(docs: CiliumDoc[], reporters: Map<CiliumDoc, Repor
   }
   const peerAdSelectors = new Map<string, FamilySelector[]>();
   for (const doc of docs.filter((d) => d.kind === "CiliumBGPClusterConfig")) {
-    importClusterConfig(doc, peerConfigs, reporter(doc), out, peerAdSelectors);
+    importClusterConfig(doc, peerConfigs, reporter(doc), out, peerAdSelectors, stored);
   }
+  const inImport = new Set(out.peers.map((p) => p.name));
   for (const config of peerConfigs.values()) {
-    if (!config.used) out.unbound.push(config.doc);
+    if (config.used) continue;
+    // Stored peers whose cluster config referred to this peer config, imported earlier.
+    const referrers = stored.peers.filter(
+      (sp) => sp.spec.ciliumPeerConfig === config.doc.name && !inImport.has(sp.name),
+    );
+    if (referrers.length === 0) out.unbound.push(config.doc);
+    const labels = parseLabelsAnnotation(config.doc.annotations[PEER_LABELS_ANNOTATION]);
+    for (const sp of referrers) {
+      out.peers.push({
+        name: sp.name,
+        spec: { ...withoutConfigFields(sp.spec), ...config.settings, ...(labels ? { labels } : {}) },
+        doc: config.doc,
+        at: { name: "metadata.name", spec: "spec" },
+        from: config.doc,
+        bound: true,
+      });
+      peerAdSelectors.set(sp.name, config.adSelectors);
+      inImport.add(sp.name);
+    }
   }
-  for (const doc of docs.filter((d) => d.kind === "CiliumBGPAdvertisement")) {
+  // Stored peers bound to a peer config earlier select advertisements imported now, unless this
+  // import replaces them.
+  for (const sp of stored.peers) {
+    if (inImport.has(sp.name) || !Array.isArray(sp.spec.ciliumAdvertisementSelectors)) continue;
+    peerAdSelectors.set(sp.name, sp.spec.ciliumAdvertisementSelectors as unknown as FamilySelector[]);
+  }
+  const sortedSelectors = [...peerAdSelectors].sort(([a], [b]) => a.localeCompare(b));
+  /** The peers whose config selects these labels; a partial selection (some families only) is reported. */
+  const selectingPeers = (labels: Labels, r: Reporter, path: string, only?: Set<string>) => {
+    const peers: string[] = [];
+    for (const [name, families] of sortedSelectors) {
+      if (only && !only.has(name)) continue;
+      const selecting = families.filter((f) => f.selector && selectorMatches(f.selector, labels));
+      if (selecting.length === 0) continue;
+      peers.push(name);
+      // Cilium sends an advertisement only on the families whose selector picks it; Meridian on all of a peer's.
+      if (selecting.length < families.length)
+        r.report(
+          path,
+          `peer ${name} selects this advertisement only for ${selecting.map((f) => f.family).join(", ")}; Meridian would also send its ${families
+            .filter((f) => !selecting.includes(f))
+            .map((f) => f.family)
+            .join(", ")} prefixes to that peer`,
+          "differs",
+        );
+    }
+    return peers;
+  };
+  const adDocs = docs.filter((d) => d.kind === "CiliumBGPAdvertisement");
+  for (const doc of adDocs) {
     const r = reporter(doc);
     const peersFor = (labels: Labels, path: string) => {
-      const peers: string[] = [];
-      for (const [name, families] of [...peerAdSelectors].sort(([a], [b]) => a.localeCompare(b))) {
-        const selecting = families.filter((f) => f.selector && selectorMatches(f.selector, labels));
-        if (selecting.length === 0) continue;
-        peers.push(name);
-        // Cilium sends an advertisement only on the families whose selector picks it; Meridian on all of a peer's.
-        if (selecting.length < families.length)
-          r.report(
-            path,
-            `peer ${name} selects this advertisement only for ${selecting.map((f) => f.family).join(", ")}; Meridian would also send its ${families
-              .filter((f) => !selecting.includes(f))
-              .map((f) => f.family)
-              .join(", ")} prefixes to that peer`,
-            "differs",
-          );
-      }
+      const peers = selectingPeers(labels, r, path);
       if (peers.length === 0)
         r.report(
           path,
-          "no CiliumBGPPeerConfig in this import selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it); peers imported earlier are not bound to it: add them to its peers",
+          "no CiliumBGPPeerConfig, in this import or imported before, selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it)",
         );
       return peers;
     };
     importAdvertisement(doc, r, peersFor, out);
   }
+  bindStoredAdvertisements(stored, out, new Set(adDocs.map((d) => d.name)), selectingPeers, reporter);
   return out;
+}
+
+/**
+ * Stored advertisements that peers of this import now select: each gets those peers added, as if
+ * its CiliumBGPAdvertisement had been imported with them.
+ */
+function bindStoredAdvertisements(
+  stored: StoredBgp,
+  out: BgpImportOutput,
+  importedDocs: Set<string>,
+  selectingPeers: (labels: Labels, r: Reporter, path: string, only?: Set<string>) => string[],
+  reporter: (doc: CiliumDoc) => Reporter,
+): void {
+  const newPeers = new Map(out.peers.map((p) => [p.name, p]));
+  if (newPeers.size === 0) return;
+  for (const ad of stored.advertisements) {
+    const source = isObject(ad.spec.ciliumSource) ? ad.spec.ciliumSource : undefined;
+    if (!source || importedDocs.has(String(source.name))) continue;
+    // The labels its document had, with the one a Meridian export adds for its peer configs.
+    const labels = {
+      ...(isObject(source.labels) ? (source.labels as Labels) : {}),
+      [ADVERTISEMENT_LABEL]: String(source.name),
+    };
+    const binder = [...newPeers.values()][0]!;
+    const selecting = selectingPeers(labels, reporter(binder.doc), binder.at.spec, new Set(newPeers.keys()));
+    const before = asArray(ad.spec.peers).map(String);
+    // Peers of this import that no longer select it are unbound, as re-importing the document would.
+    const kept = before.filter((p) => !newPeers.has(p));
+    const peers = [...new Set([...kept, ...selecting])].sort((a, b) => a.localeCompare(b));
+    if (peers.join() === before.join()) continue;
+    const doc = selecting.length > 0 ? newPeers.get(selecting[0]!)!.doc : binder.doc;
+    out.advertisements.push({
+      name: ad.name,
+      spec: { ...ad.spec, peers },
+      doc,
+      at: { name: "metadata.name", spec: "spec" },
+      bound: true,
+    });
+  }
 }

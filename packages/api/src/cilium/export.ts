@@ -1,7 +1,7 @@
 // exportCiliumYaml: Meridian objects → Cilium YAML (cilium.io/v2). Meridian-only settings go into
 // meridian.io/ annotations; what Cilium cannot express at all is listed in `unsupported`.
 
-import { type CiliumSource, EGRESS_HA_DEFAULTS, selectorMatches } from "@meridian/model";
+import { type CiliumSource, EGRESS_HA_DEFAULTS, type LabelSelector, selectorMatches } from "@meridian/model";
 import { stringify } from "yaml";
 import {
   ADVERTISE_EGRESS_IP_ANNOTATION,
@@ -228,6 +228,35 @@ function advertisementsForPeer(peer: Peer, ads: Advertisement[], adDocument: AdD
     .sort();
 }
 
+/**
+ * The advertisement selectors the peer's CiliumBGPPeerConfig had, per family, while they still pick
+ * exactly the advertisements the peer is given (no one has rebound them since the import).
+ */
+function selectorsStillTrue(
+  peer: Peer,
+  ads: Advertisement[],
+  adDocument: AdDocuments,
+  adNames: string[],
+): Map<string, LabelSelector> | undefined {
+  const kept = peer.spec.ciliumAdvertisementSelectors;
+  if (!kept) return undefined;
+  const families = peer.spec.families ?? [];
+  if (kept.length !== families.length || !kept.every((k) => families.includes(k.family))) return undefined;
+  const labelsOf = new Map<string, Record<string, string>>();
+  for (const ad of ads) {
+    const name = adDocument.get(ad) ?? ad.name;
+    labelsOf.set(name, { ...(ad.spec.ciliumSource?.labels ?? {}), [ADVERTISEMENT_LABEL]: name });
+  }
+  for (const k of kept) {
+    const picked = [...labelsOf]
+      .filter(([, labels]) => k.selector !== undefined && selectorMatches(k.selector, labels))
+      .map(([name]) => name)
+      .sort();
+    if (picked.join() !== adNames.join()) return undefined;
+  }
+  return new Map(kept.filter((k) => k.selector).map((k) => [k.family, k.selector!]));
+}
+
 function exportPeerConfig(
   peer: Peer,
   ads: Advertisement[],
@@ -236,6 +265,7 @@ function exportPeerConfig(
 ): Manifest {
   const s = peer.spec;
   const adNames = advertisementsForPeer(peer, ads, adDocument);
+  const importedSelectors = selectorsStillTrue(peer, ads, adDocument, adNames);
   const labels = s.labels ?? {};
   const annotations: Record<string, string> = {};
   if (Object.keys(labels).length > 0) annotations[PEER_LABELS_ANNOTATION] = JSON.stringify(labels);
@@ -271,7 +301,7 @@ function exportPeerConfig(
       ...(s.gracefulRestart ? { gracefulRestart: s.gracefulRestart } : {}),
       families: (s.families ?? []).map((f) => ({
         ...FAMILY_TO_CILIUM[f],
-        advertisements: {
+        advertisements: importedSelectors?.get(f) ?? {
           matchExpressions: [
             { key: ADVERTISEMENT_LABEL, operator: "In", values: adNames.length > 0 ? adNames : ["none"] },
           ],

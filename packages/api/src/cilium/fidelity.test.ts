@@ -312,7 +312,7 @@ ${selector}`;
         kind: "CiliumBGPPeerConfig",
         name: "tor-config",
         reason:
-          "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+          "neither a CiliumBGPClusterConfig in this import nor a stored peer refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer, so it is not kept: import it with or after the cluster config that refers to it",
       },
     ]);
   });
@@ -349,7 +349,29 @@ ${selector}`;
     const result = importCiliumYaml(advertisement("team: a", "      selector: {}"));
     expect(result.objects[0]!.spec).toMatchObject({ peers: [] });
     expect(result.unsupported.map((u) => u.reason)).toEqual([
-      "no CiliumBGPPeerConfig in this import selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it); peers imported earlier are not bound to it: add them to its peers",
+      "no CiliumBGPPeerConfig, in this import or imported before, selects this advertisement's labels, so it goes to no peer (as in Cilium until a peer config selects it)",
+    ]);
+  });
+});
+
+describe("toPorts entries Meridian cannot match", () => {
+  it("refuses a port-less VRRP entry, naming the protocol and the missing port", () => {
+    const result = importCiliumYaml(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: vrrp, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: lb } }
+  ingress:
+  - fromEndpoints: [{ matchLabels: { app: lb } }]
+    toPorts:
+    - ports:
+      - protocol: VRRP
+`);
+    expect(result.objects).toEqual([]);
+    expect(result.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "spec.ingress[0].toPorts[0].ports[0].port: port is missing: give a port number (0 for every port) or a container port name",
+      'spec.ingress[0].toPorts[0].ports[0].protocol: protocol "VRRP" is not one of TCP, UDP, SCTP, ICMP, ICMPv6, ANY',
     ]);
   });
 });

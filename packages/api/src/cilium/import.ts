@@ -13,7 +13,7 @@ import {
 } from "@meridian/model";
 import type { z } from "zod";
 import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, VERSION_ANNOTATION } from "./annotations";
-import { type BgpImported, type CiliumDoc, importBgpDocs } from "./bgpImport";
+import { type BgpImported, type CiliumDoc, importBgpDocs, type StoredBgp } from "./bgpImport";
 import { importEgressSpec } from "./egressImport";
 import { MAX_IMPORT_OBJECTS } from "./limits";
 import { HOST_POLICY_REFUSAL, importPolicySpec } from "./policyImport";
@@ -262,10 +262,12 @@ function bgpCandidates(
   reporters: Map<CiliumDoc, Reporter>,
   skipped: SkippedDocument[],
   errors: ImportError[],
+  stored: StoredBgp | undefined,
 ): Candidate[] {
   const bgp = importBgpDocs(
     docs.filter((d) => d.kind.startsWith("CiliumBGP")),
     reporters,
+    stored,
   );
   // An advertisement document of which no entry could be imported would vanish with only its
   // entries' types reported: refused as a whole, by name.
@@ -283,7 +285,7 @@ function bgpCandidates(
       kind: doc.kind,
       name: doc.name,
       reason:
-        "no CiliumBGPClusterConfig in this import refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer: import it together with the cluster config that refers to it",
+        "neither a CiliumBGPClusterConfig in this import nor a stored peer refers to it (peerConfigRef), and Meridian keeps a peer's timers, graceful restart and families on the peer, so it is not kept: import it with or after the cluster config that refers to it",
     });
   // A document's version belongs to the one object made from it: the instance of a cluster config
   // with one instance, the peer named like its peer config (as Meridian exports them), an
@@ -313,7 +315,7 @@ function bgpCandidates(
     ...bgp.peers.map((peer) => {
       const config = peerConfigOf(peer.name);
       return {
-        ...candidate("BgpPeer", peer, config ? versionOf(config, 1) : {}),
+        ...candidate("BgpPeer", peer, config && !peer.bound ? versionOf(config, 1) : {}),
         ...(peer.from ? { peerConfigDocument: peer.from.index } : {}),
       };
     }),
@@ -321,7 +323,16 @@ function bgpCandidates(
       candidate(
         "BgpAdvertisement",
         ad,
-        versionOf(ad.doc, madeFrom(ad.doc, bgp.advertisements), reporters.get(ad.doc)),
+        ad.bound
+          ? {}
+          : versionOf(
+              ad.doc,
+              madeFrom(
+                ad.doc,
+                bgp.advertisements.filter((a) => !a.bound),
+              ),
+              reporters.get(ad.doc),
+            ),
       ),
     ),
   ];
@@ -400,7 +411,7 @@ export function* importCiliumYamlSteps(
       candidates.push(egressCandidate(doc, r));
     }
   }
-  candidates.push(...bgpCandidates(docs, reporters, skipped, errors));
+  candidates.push(...bgpCandidates(docs, reporters, skipped, errors, options.stored));
   // Counted before any spec is checked: checking is most of the work.
   if (candidates.length > MAX_IMPORT_OBJECTS)
     return tooLarge(`${candidates.length.toLocaleString("en")} objects`, candidates.length);

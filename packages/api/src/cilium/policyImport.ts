@@ -55,9 +55,9 @@ function unsetLabelProblem(key: string, values: string[] | undefined): string | 
       .join(", ")}`;
   }
   if (bare === "io.cilium.k8s.policy.serviceaccount")
-    return "Meridian endpoints carry no service account label (io.cilium.k8s.policy.serviceaccount)";
+    return "only endpoints of pods the agent watches in Kubernetes (--kubeconfig) carry a service account label (io.cilium.k8s.policy.serviceaccount); endpoints the CNI made without Kubernetes carry it only if their CNI labels (MERIDIAN_LABELS, runtimeConfig.labels) give it, so elsewhere the selector matches differently";
   if (bare.startsWith("io.cilium.k8s.namespace.labels."))
-    return `Meridian endpoints carry no namespace labels (${bare})`;
+    return `only endpoints of pods the agent watches in Kubernetes (--kubeconfig) carry namespace labels (${bare}); endpoints the CNI made without Kubernetes carry them only if their CNI labels give them, so elsewhere the selector matches differently`;
   if (bare.startsWith("io.cilium.k8s.policy.") || bare === "io.cilium.k8s.policy.derived-from")
     return `Meridian endpoints carry no ${bare} label`;
   return undefined;

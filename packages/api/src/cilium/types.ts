@@ -1,5 +1,6 @@
 // What an import returns: Meridian objects, the fields we could not carry over (by JSON path),
 // and documents that are broken. Nothing is dropped without being listed.
+
 import type {
   BgpAdvertisementSpec,
   BgpInstanceSpec,
@@ -7,6 +8,7 @@ import type {
   EgressGatewayPolicySpec,
   NetworkPolicySpec,
 } from "@meridian/model";
+import type { StoredBgp } from "./bgpImport";
 
 export const CILIUM_KINDS = [
   "CiliumNetworkPolicy",
@@ -90,6 +92,8 @@ export interface ImportOptions {
   acknowledgeDifferences?: boolean;
   /** Refuse every object with a field that is not carried over, rather than import it without. */
   strict?: boolean;
+  /** The BGP objects already stored, which BGP documents imported on their own bind to. */
+  stored?: StoredBgp;
 }
 
 /** A document of another kind (a Deployment, a CiliumCIDRGroup…), left out of the import. */

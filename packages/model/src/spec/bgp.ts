@@ -193,6 +193,15 @@ const peerFields = {
    * sharing it again, while their settings still agree.
    */
   ciliumPeerConfig: objectNameSchema.optional(),
+  /**
+   * That peer config's advertisement selectors, per family: an advertisement imported later, on its
+   * own, binds to the peers whose config selects its labels, as in Cilium.
+   */
+  ciliumAdvertisementSelectors: list(
+    z.strictObject({ family: bgpFamilySchema, selector: labelSelectorSchema.optional() }),
+    BGP_FAMILIES.length * 2,
+    "advertisement selectors",
+  ).optional(),
 };
 
 /** RFC 8212: without a policy saying which routes may enter the kernel, none may. */

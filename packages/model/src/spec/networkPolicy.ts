@@ -34,10 +34,16 @@ const portOutOfRange = {
   error: (i: { input?: unknown }) => `port ${String(i.input)} is out of range: must be 0..65535`,
 };
 export const policyPortSchema = z
-  .union([
-    z.number().int(portOutOfRange).min(0, portOutOfRange).max(65535, portOutOfRange),
-    z.string().max(64),
-  ])
+  .union(
+    [z.number().int(portOutOfRange).min(0, portOutOfRange).max(65535, portOutOfRange), z.string().max(64)],
+    {
+      // Cilium's CRD requires it too; a port-less entry (VRRP, IGMP) has no L4 port to match.
+      error: (i) =>
+        i.input === undefined
+          ? "port is missing: give a port number (0 for every port) or a container port name"
+          : undefined,
+    },
+  )
   .superRefine((raw, ctx) => {
     const text = String(raw);
     if (isNamedPort(raw)) return;
