@@ -69,13 +69,15 @@ export class Lab {
   readonly dir: string;
   private children: ChildProcess[] = [];
 
+  /** `names`: other tests' own namespace names (their branch prefix) instead of `bgpi-<pid>-<name>`. */
   constructor(
     name: string,
     readonly n: number,
+    names?: { tag: string; ours: string; theirs: string },
   ) {
-    this.tag = `bgpi-${process.pid}-${name}`;
-    this.ours = `${this.tag}-us`;
-    this.theirs = this.tag;
+    this.tag = names?.tag ?? `bgpi-${process.pid}-${name}`;
+    this.ours = names?.ours ?? `${this.tag}-us`;
+    this.theirs = names?.theirs ?? this.tag;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.tag}-`));
     fs.chmodSync(this.dir, 0o777);
   }

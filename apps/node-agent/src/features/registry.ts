@@ -48,11 +48,12 @@ export function createFeatures(ctx: FeatureContext, opts: FeatureOptions = {}): 
       adoptIpcacheClaims: (claims) => policy.adoptIpcacheClaims("dns-proxy", claims),
     }),
     ...(bgp ? [bgp] : []),
-    // After BGP: imports its received VPN routes into the VRFs' SRv6 policies.
+    // After BGP: imports its received VPN routes into the VRFs' SRv6 policies, exports the VRFs' routes.
     new Srv6Feature(ctx, {
       pinDir,
       vpnRoutes: () => bgp?.controller?.vpnRoutes() ?? [],
       onRoutesChanged: (l) => bgp?.controller?.onRoutesChanged(l),
+      exportRoutes: async (routes) => bgp?.controller?.setRoutes("srv6", routes),
     }),
     new RoutingFeature(ctx),
   ];

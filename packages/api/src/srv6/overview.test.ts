@@ -89,6 +89,16 @@ describe("srv6.overview", () => {
                 segments: ["fc00:0:3:e004::"],
                 source: "bgp",
                 peer: "pe-rr",
+                rd: "65020:7",
+              },
+            ],
+            exported: [
+              {
+                vrf: "red",
+                prefix: "10.1.0.10/32",
+                routeDistinguisher: "65001:10",
+                routeTargets: ["65001:110"],
+                sid: "fc00:0:100:a::",
               },
             ],
             counters: {
@@ -133,6 +143,21 @@ describe("srv6.overview", () => {
     expect(o.vrfs[0]!.policies.map((p) => `${p.node} ${p.destination} ${p.source} ${p.peer ?? "-"}`)).toEqual(
       ["pe-1 192.168.50.0/24 static -", "pe-1 192.168.60.0/24 bgp pe-rr"],
     );
+    // A BGP-learned policy names the peer, RD and SID it came from; the exports are listed per VRF.
+    expect(o.vrfs[0]!.policies[1]).toMatchObject({
+      rd: "65020:7",
+      segments: ["fc00:0:3:e004::"],
+      stale: false,
+    });
+    expect(o.vrfs[0]!.exported).toEqual([
+      {
+        node: "pe-1",
+        prefix: "10.1.0.10/32",
+        routeDistinguisher: "65001:10",
+        routeTargets: ["65001:110"],
+        sid: "fc00:0:100:a::",
+      },
+    ]);
     expect(o.staticPolicies).toEqual([{ name: "to-site", installedOn: ["pe-1"] }]);
     expect(o.nodes.find((n) => n.name === "pe-2")!.reported).toBe(false);
   });

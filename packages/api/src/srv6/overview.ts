@@ -1,6 +1,7 @@
 // The console's SRv6 page (srv6.overview): the intent — each node's locators and each VRF's SID as
 // compiled from the stored allocations, the static policies — beside what each node's agent last
-// reported in its `srv6` component: the SIDs and policies in its datapath, its VRFs' member counts
+// reported in its `srv6` component: the SIDs and policies in its datapath (BGP-learned ones with
+// the peer, RD and SID they came from), the VPN routes it exports, its VRFs' member counts
 // and its packet counters (forwarding and one per drop reason). Nothing is inferred: a node whose
 // agent never reported shows as not reported.
 import type { Db } from "@meridian/db";
@@ -18,6 +19,17 @@ const reportedPolicy = z.object({
   segments: z.array(z.string()),
   source: z.string(),
   peer: z.string().nullable(),
+  /** BGP-learned: the route distinguisher it came with; stale while graceful restart holds it. */
+  rd: z.string().nullable(),
+  stale: z.boolean(),
+});
+
+const exportedRoute = z.object({
+  node: z.string(),
+  prefix: z.string(),
+  routeDistinguisher: z.string(),
+  routeTargets: z.array(z.string()),
+  sid: z.string(),
 });
 
 export const srv6OverviewOutput = z.object({
@@ -64,6 +76,8 @@ export const srv6OverviewOutput = z.object({
       ),
       /** SR policies the agents report in the VRF's datapath (static and BGP-learned). */
       policies: z.array(reportedPolicy),
+      /** VPN routes the agents advertise for the VRF (its member pods, with the node's SID). */
+      exported: z.array(exportedRoute),
     }),
   ),
   /** Per static policy (by name), the nodes whose agent reports it installed. */
@@ -151,6 +165,19 @@ export async function srv6Overview(db: Db, now = new Date()): Promise<Srv6Overvi
             segments: p.segments,
             source: p.source,
             peer: p.peer ?? null,
+            rd: p.rd ?? null,
+            stale: p.stale ?? false,
+          })),
+      ),
+      exported: [...reports].flatMap(([node, r]) =>
+        (r.detail?.exported ?? [])
+          .filter((e) => e.vrf === vrf.name)
+          .map((e) => ({
+            node,
+            prefix: e.prefix,
+            routeDistinguisher: e.routeDistinguisher,
+            routeTargets: e.routeTargets,
+            sid: e.sid,
           })),
       ),
     }));

@@ -56,6 +56,11 @@ export const srv6DetailSchema = z.strictObject({
         members: z.number().int(),
         staticPolicies: z.number().int(),
         bgpPolicies: z.number().int(),
+        /** VPN routes advertised for the VRF (its member pods' addresses). */
+        exported: z.number().int().optional(),
+        routeDistinguisher: z.string().max(64).optional(),
+        importRouteTargets: z.array(z.string().max(64)).max(64).optional(),
+        exportRouteTargets: z.array(z.string().max(64)).max(64).optional(),
       }),
     )
     .max(4096),
@@ -67,10 +72,31 @@ export const srv6DetailSchema = z.strictObject({
         destination: z.string().max(MAX_TEXT.address),
         segments: z.array(z.string().max(MAX_TEXT.address)).max(16),
         source: z.enum(["static", "bgp"]),
+        /** BGP-learned: the peer and RD it came from; stale while graceful restart holds it. */
         peer: z.string().max(256).optional(),
+        rd: z.string().max(64).optional(),
+        stale: z.boolean().optional(),
       }),
     )
     .max(1024)
+    .optional(),
+  /** The VPN routes this node advertises for its VRFs, at most SRV6_REPORTED_POLICIES. */
+  exported: z
+    .array(
+      z.strictObject({
+        vrf: z.string().max(256),
+        prefix: z.string().max(MAX_TEXT.address),
+        routeDistinguisher: z.string().max(64),
+        routeTargets: z.array(z.string().max(64)).max(64),
+        sid: z.string().max(MAX_TEXT.address),
+      }),
+    )
+    .max(1024)
+    .optional(),
+  /** VRFs with export route targets that advertise nothing, and why. */
+  exportSkipped: z
+    .array(z.strictObject({ vrf: z.string().max(256), reason: z.string().max(512) }))
+    .max(4096)
     .optional(),
   /** Datapath packet counters by name: encapsulated, decapsulated, transit, and one per drop reason. */
   counters: z.record(z.string().max(64), z.number()),

@@ -142,16 +142,31 @@ function inPrefix(ip: string, prefix: string): boolean {
   return a.n >> shift === p.n >> shift;
 }
 
+type SidLocators = {
+  locators: {
+    locator: string;
+    structure?: Omit<SidStructure, "transpositionLength" | "transpositionOffset">;
+  }[];
+};
+
 /** The SID structure of the locator a VRF's SID comes from, transposing the function bits (RFC 9252). */
-function sidStructure(sid: string, srv6: DesiredSrv6 | undefined): SidStructure | undefined {
-  const loc = srv6?.locators.find((l) => inPrefix(sid, l.locator));
-  if (!loc) return undefined;
-  const s = loc.structure;
+function sidStructure(sid: string, srv6: SidLocators | undefined): SidStructure | undefined {
+  const s = srv6?.locators.find((l) => inPrefix(sid, l.locator))?.structure;
+  if (!s) return undefined;
   return {
     ...s,
     transpositionLength: s.functionLength,
     transpositionOffset: s.locatorBlockLength + s.locatorNodeLength,
   };
+}
+
+/** A VRF route's Prefix-SID: its SID, the behaviour's code point and the (transposed) structure. */
+export function vrfRouteSrv6(
+  sid: string,
+  behavior: string,
+  srv6: SidLocators | undefined,
+): NonNullable<AdvertisedRoute["srv6"]> {
+  return { sid, behavior: BEHAVIORS[behavior] ?? SrBehavior.EndDT46, structure: sidStructure(sid, srv6) };
 }
 
 /** The desired state's per-peer routes as one source of advertisements. */
@@ -169,15 +184,7 @@ export function controlPlaneRoutes(instance: BgpInstanceState, srv6?: DesiredSrv
         ...(r.localPreference !== undefined ? { localPreference: r.localPreference } : {}),
         ...(r.routeDistinguisher ? { routeDistinguisher: r.routeDistinguisher } : {}),
         ...(r.routeTargets ? { routeTargets: r.routeTargets } : {}),
-        ...(sid && vrf
-          ? {
-              srv6: {
-                sid,
-                behavior: BEHAVIORS[vrf.behavior] ?? SrBehavior.EndDT46,
-                structure: sidStructure(sid, srv6),
-              },
-            }
-          : {}),
+        ...(sid && vrf ? { srv6: vrfRouteSrv6(sid, vrf.behavior, srv6) } : {}),
         peers: [peer.name],
         origin: r.vrf ? `${r.advertisement} (vrf ${r.vrf})` : r.advertisement,
       });

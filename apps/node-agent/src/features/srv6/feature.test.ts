@@ -3,6 +3,7 @@
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import type { AdvertisedRoute } from "../bgp/plan";
 import type { FeatureContext } from "../feature";
 import { Srv6Feature } from "./feature";
 import type { PlanVpnRoute, Srv6Section } from "./plan";
@@ -15,7 +16,13 @@ afterAll(() => {
 });
 
 const section = (segments: string[]): Srv6Section => ({
-  locators: [{ pool: "p", locator: "fc00:0:1::/48" }],
+  locators: [
+    {
+      pool: "p",
+      locator: "fc00:0:1::/48",
+      structure: { locatorBlockLength: 32, locatorNodeLength: 16, functionLength: 16, argumentLength: 0 },
+    },
+  ],
   vrfs: [
     {
       name: "red",
@@ -23,7 +30,9 @@ const section = (segments: string[]): Srv6Section => ({
       behavior: "End.DT4",
       encapMode: "HEncapsRed",
       sid: "fc00:0:1:a::",
+      routeDistinguisher: "65000:10",
       importRouteTargets: ["65000:10"],
+      exportRouteTargets: ["65000:110"],
       memberEndpoints: ["c1/eth0"],
     },
   ],
@@ -33,6 +42,7 @@ const section = (segments: string[]): Srv6Section => ({
 describe("Srv6Feature", () => {
   let routes: PlanVpnRoute[] = [];
   let listener: (() => void) | undefined;
+  const exports: AdvertisedRoute[][] = [];
   const ctx = {
     log: pino({ level: "silent" }),
     endpoint: (ref: string) =>
@@ -51,6 +61,9 @@ describe("Srv6Feature", () => {
     onRoutesChanged: (l) => {
       listener = l;
     },
+    exportRoutes: async (r) => {
+      exports.push(r);
+    },
   });
 
   it("applies the desired state, follows BGP, keeps the last good state on failure", async () => {
@@ -64,6 +77,29 @@ describe("Srv6Feature", () => {
       expect.objectContaining({ destination: "192.168.50.0/24", source: "static" }),
     ]);
     expect(v().datapath.members).toEqual([expect.objectContaining({ ifindex: 1 })]);
+    // The member's address goes to BGP as a VPNv4 route with the SID, transposed function bits.
+    expect(exports).toEqual([
+      [
+        {
+          prefix: "10.1.0.10/32",
+          routeDistinguisher: "65000:10",
+          routeTargets: ["65000:110"],
+          srv6: {
+            sid: "fc00:0:1:a::",
+            behavior: 0x13,
+            structure: {
+              locatorBlockLength: 32,
+              locatorNodeLength: 16,
+              functionLength: 16,
+              argumentLength: 0,
+              transpositionLength: 16,
+              transpositionOffset: 48,
+            },
+          },
+          origin: "srv6 vrf red",
+        },
+      ],
+    ]);
 
     routes = [
       {
@@ -102,6 +138,8 @@ describe("Srv6Feature", () => {
     routes = [];
     await f.apply({ srv6: section(["fc00:0:9::1"]) } as never);
     expect(v().datapath.policies).toHaveLength(1);
+    // Unchanged exports are not handed to BGP again.
+    expect(exports).toHaveLength(1);
     expect(f.status()?.state).toBe("ok");
     await f.close();
   });

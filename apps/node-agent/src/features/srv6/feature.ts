@@ -2,7 +2,8 @@
 // SRv6 maps (bpf/lib/srv6.h, through kernel.ts) from the desired state's `srv6` section — the
 // VRFs this node serves with their SIDs and member endpoints, static policies — and from the BGP
 // subsystem's received VPN routes whose route targets a VRF imports (plan.ts: static wins over
-// BGP). Every write is all or nothing; a failed one keeps the last good state in the maps.
+// BGP). Every write is all or nothing; a failed one keeps the last good state in the maps. It
+// hands the VRFs' exported routes (member pods' addresses, plan.ts) to the BGP subsystem.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { SRV6_REPORTED_POLICIES, srv6DetailSchema } from "@meridian/model";
@@ -12,6 +13,7 @@ import { type LocalRoute, sendJson } from "../../agent/local-api.js";
 import type { FeatureCli } from "../../cli/command.js";
 import { table } from "../../cli/table.js";
 import type { ComponentStatus, NodeDesiredState } from "../../sync/channel.js";
+import { type AdvertisedRoute, vrfRouteSrv6 } from "../bgp/plan.js";
 import { type AgentFeature, componentStatusSchema, type FeatureContext } from "../feature.js";
 import { Srv6Kernel } from "./kernel.js";
 import { type PlanVpnRoute, planSrv6, type Srv6Plan, type Srv6Section } from "./plan.js";
@@ -24,6 +26,8 @@ export interface Srv6FeatureDeps {
   /** Received VPN routes (the BGP subsystem), and a way to hear when they change. */
   vpnRoutes?(): PlanVpnRoute[];
   onRoutesChanged?(listener: () => void): void;
+  /** Advertises the VRFs' routes (the BGP subsystem's `setRoutes("srv6", …)`); replaces the last set. */
+  exportRoutes?(routes: AdvertisedRoute[]): Promise<void>;
   /** The node's SRv6 source address; default: its first locator's ::1. */
   source?: string;
   /** Uplink MTU for the datapath's oversize check; default 0 (none). */
@@ -43,6 +47,8 @@ export class Srv6Feature implements AgentFeature {
   private section?: Srv6Section;
   private plan?: Srv6Plan;
   private pending = false;
+  /** The exported routes last handed to BGP (JSON), so an unchanged set is not re-sent. */
+  private lastExport = "[]";
 
   constructor(
     private readonly ctx: FeatureContext,
@@ -104,6 +110,27 @@ export class Srv6Feature implements AgentFeature {
     if (this.kernel) this.kernel.apply(plan.state);
     this.plan = plan;
     this.error = undefined;
+    this.export(plan);
+  }
+
+  private export(plan: Srv6Plan): void {
+    // Only when the datapath serves the SIDs: a route whose SID we cannot decapsulate is a black hole.
+    const routes: AdvertisedRoute[] = this.kernel
+      ? plan.exported.map((r) => ({
+          prefix: r.prefix,
+          routeDistinguisher: r.routeDistinguisher,
+          routeTargets: r.routeTargets,
+          srv6: vrfRouteSrv6(r.sid, r.behavior, this.section),
+          origin: `srv6 vrf ${r.vrf}`,
+        }))
+      : [];
+    const text = JSON.stringify(routes);
+    if (text === this.lastExport || !this.deps.exportRoutes) return;
+    this.lastExport = text;
+    this.deps.exportRoutes(routes).catch((err) => {
+      this.lastExport = "";
+      this.ctx.log.error({ err }, "srv6: VRF routes not handed to BGP");
+    });
   }
 
   private detail() {
@@ -121,6 +148,10 @@ export class Srv6Feature implements AgentFeature {
         members: p?.state.members.filter((m) => m.vrfId === v.vrfID).length ?? 0,
         staticPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "static").length ?? 0,
         bgpPolicies: p?.policies.filter((x) => x.vrf === v.name && x.source === "bgp").length ?? 0,
+        exported: p?.exported.filter((x) => x.vrf === v.name).length ?? 0,
+        ...(v.routeDistinguisher ? { routeDistinguisher: v.routeDistinguisher } : {}),
+        importRouteTargets: v.importRouteTargets,
+        exportRouteTargets: v.exportRouteTargets ?? [],
       })),
       policies: (p?.policies ?? []).slice(0, SRV6_REPORTED_POLICIES).map((x) => ({
         vrf: x.vrf,
@@ -128,7 +159,17 @@ export class Srv6Feature implements AgentFeature {
         segments: x.segments,
         source: x.source,
         ...(x.peer ? { peer: x.peer } : {}),
+        ...(x.rd ? { rd: x.rd } : {}),
+        ...(x.stale ? { stale: true } : {}),
       })),
+      exported: (p?.exported ?? []).slice(0, SRV6_REPORTED_POLICIES).map((x) => ({
+        vrf: x.vrf,
+        prefix: x.prefix,
+        routeDistinguisher: x.routeDistinguisher,
+        routeTargets: x.routeTargets,
+        sid: x.sid,
+      })),
+      exportSkipped: p?.exportSkipped ?? [],
       counters,
     };
   }
@@ -200,16 +241,35 @@ export const srv6Cli: FeatureCli = {
           else
             call.out(
               table(
-                ["VRF", "ID", "MEMBERS", "STATIC", "BGP"],
+                ["VRF", "ID", "RD", "IMPORT RT", "EXPORT RT", "MEMBERS", "STATIC", "BGP", "EXPORTED"],
                 v.vrfs.map((x) => [
                   x.name,
                   String(x.vrfID),
+                  x.routeDistinguisher ?? "-",
+                  x.importRouteTargets?.join(",") || "-",
+                  x.exportRouteTargets?.join(",") || "-",
                   String(x.members),
                   String(x.staticPolicies),
                   String(x.bgpPolicies),
+                  String(x.exported ?? 0),
                 ]),
               ),
             );
+          if (!call.json && v.exported.length > 0)
+            call.out(
+              `\nExported VPN routes:\n${table(
+                ["VRF", "PREFIX", "RD", "ROUTE TARGETS", "SID"],
+                v.exported.map((r) => [
+                  r.vrf,
+                  r.prefix,
+                  r.routeDistinguisher,
+                  r.routeTargets.join(","),
+                  r.sid,
+                ]),
+              )}`,
+            );
+          if (!call.json)
+            for (const s of v.exportSkipped) call.out(`VRF ${s.vrf} exports nothing: ${s.reason}`);
           return 0;
         }
         if (sub === "policies") {
@@ -217,15 +277,19 @@ export const srv6Cli: FeatureCli = {
           else
             call.out(
               table(
-                ["VRF", "DESTINATION", "SEGMENTS", "SOURCE"],
+                ["VRF", "DESTINATION", "SEGMENTS", "SOURCE", "PEER", "RD"],
                 v.policies.map((p) => [
                   p.vrf,
                   p.destination,
                   p.segments.join(","),
-                  p.peer ? `bgp (${p.peer})` : p.source,
+                  p.source === "bgp" && p.stale ? "bgp (stale)" : p.source,
+                  p.peer ?? "-",
+                  p.rd ?? "-",
                 ]),
               ),
             );
+          if (!call.json)
+            for (const s of v.skipped) call.out(`not imported: ${s.prefix} from ${s.peer}: ${s.reason}`);
           return 0;
         }
         call.out("usage: meridian-agent srv6 sids|vrfs|policies [--json]");

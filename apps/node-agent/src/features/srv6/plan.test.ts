@@ -87,6 +87,52 @@ describe("planSrv6", () => {
     ]);
     expect(plan.state.policies.map((p) => p.mode)).toEqual(["HEncapsRed", "HEncapsRed"]);
   });
+  it("exports each member pod's addresses as host routes of VRFs with export RTs and an RD", () => {
+    const vrfs = section.vrfs.map((v) => ({
+      ...v,
+      routeDistinguisher: v.name === "red" ? "65000:10" : undefined,
+      exportRouteTargets: [v.name === "red" ? "65000:110" : "65000:120"],
+    }));
+    vrfs.push({ ...vrfs[1]!, name: "green", vrfID: 30, exportRouteTargets: [], routeDistinguisher: "1:1" });
+    const exp = planSrv6({ ...section, vrfs }, (r) => eps[r], []);
+    expect(exp.exported).toEqual([
+      {
+        vrf: "red",
+        prefix: "10.1.0.10/32",
+        routeDistinguisher: "65000:10",
+        routeTargets: ["65000:110"],
+        sid: "fc00:0:1:a::",
+        behavior: "End.DT4",
+      },
+    ]);
+    // blue has export RTs and no RD; green exports nothing and says nothing (no export RTs).
+    expect(exp.exportSkipped).toEqual([
+      { vrf: "blue", reason: "export route targets but no route distinguisher" },
+    ]);
+    // An End.DT46 VRF advertises both families; a DT4 one skips a member's IPv6 address.
+    const both = planSrv6(
+      { ...section, vrfs: vrfs.map((v) => ({ ...v, routeDistinguisher: "65000:1" })) },
+      (r) => (r === "c1/eth0" ? { ifindex: 31, addresses: ["10.1.0.10", "fd00:1::11"] } : eps[r]),
+      [],
+    );
+    expect(both.exported.map((r) => `${r.vrf} ${r.prefix}`)).toEqual([
+      "red 10.1.0.10/32",
+      "blue 10.1.0.10/32",
+      "blue fd00:1::10/128",
+    ]);
+  });
+  it("a BGP policy records the peer, RD and whether graceful restart holds it stale", () => {
+    const p = planSrv6(section, (r) => eps[r], [{ ...routes[1]!, rd: "65020:7", stale: true }]).policies;
+    expect(p[1]).toEqual({
+      vrf: "red",
+      destination: "192.168.60.0/24",
+      segments: ["fc00:0:2:e::"],
+      source: "bgp",
+      peer: "pe1",
+      rd: "65020:7",
+      stale: true,
+    });
+  });
   it("a withdrawn route disappears from the next plan", () => {
     const next = planSrv6(section, (r) => eps[r], routes.slice(0, 1));
     expect(next.policies.filter((p) => p.source === "bgp")).toEqual([]);

@@ -24,6 +24,7 @@ export default async function Srv6Page() {
   const installedOn = new Map(live.staticPolicies.map((p) => [p.name, p.installedOn]));
   const servedBy = new Map(live.vrfs.map((v) => [v.name, v.nodes.length]));
   const datapathPolicies = live.vrfs.flatMap((v) => v.policies.map((p) => ({ ...p, vrf: v.name })));
+  const exportedRoutes = live.vrfs.flatMap((v) => v.exported.map((e) => ({ ...e, vrf: v.name })));
   return (
     <>
       <PageHeader title="SRv6 L3VPN" />
@@ -179,7 +180,49 @@ export default async function Srv6Page() {
               <td>
                 <code>{p.segments.join(" → ")}</code>
               </td>
-              <td>{p.source === "bgp" ? `BGP${p.peer ? ` (peer ${p.peer})` : ""}` : "static"}</td>
+              <td>
+                {p.source === "bgp"
+                  ? `BGP${p.peer ? ` (peer ${p.peer}${p.rd ? `, RD ${p.rd}` : ""})` : ""}${p.stale ? ", stale (graceful restart)" : ""}`
+                  : "static"}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+
+      <h2>VPN routes exported</h2>
+      <table className="grid" data-testid="srv6-exported-routes">
+        <thead>
+          <tr>
+            <th scope="col">VRF</th>
+            <th scope="col">Node</th>
+            <th scope="col">Prefix</th>
+            <th scope="col">RD</th>
+            <th scope="col">Route targets</th>
+            <th scope="col">SID</th>
+          </tr>
+        </thead>
+        <tbody>
+          {exportedRoutes.length === 0 ? (
+            <tr>
+              <td colSpan={6} className="muted">
+                No agent reports an exported VPN route (a VRF needs export route targets, an RD and member
+                pods).
+              </td>
+            </tr>
+          ) : null}
+          {exportedRoutes.map((e) => (
+            <tr key={`${e.vrf}|${e.node}|${e.prefix}`}>
+              <td>{e.vrf}</td>
+              <td>{e.node}</td>
+              <td>
+                <code>{e.prefix}</code>
+              </td>
+              <td>{e.routeDistinguisher}</td>
+              <td>{e.routeTargets.join(", ")}</td>
+              <td>
+                <code>{e.sid}</code>
+              </td>
             </tr>
           ))}
         </tbody>
