@@ -5,7 +5,7 @@
 // Config comes as JSON in argv[2]; commands as JSON lines on stdin, one JSON line back each (the
 // protocol of packages/bgp/testing/driver.ts, so its Driver class talks to us).
 import readline from "node:readline";
-import type { NodeDesiredState } from "@meridian/api/compiler/types";
+import type { NodeDesiredState } from "@meridian/model";
 import { BgpController } from "@meridian/node-agent/features/bgp/controller";
 import { nativeTransport } from "@meridian/node-agent/features/bgp/transport";
 import type { FeatureContext } from "@meridian/node-agent/features/feature";
@@ -60,6 +60,9 @@ async function handle(c: Command): Promise<unknown> {
         values: {},
         json: false,
         get: async () => view(),
+        post: async (p) => {
+          throw new Error(`srv6 commands only read; POST ${p} has no answer here`);
+        },
         stream: async () => {},
         out: (l) => lines.push(l),
       });

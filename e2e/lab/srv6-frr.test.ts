@@ -14,9 +14,9 @@
 import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { NodeDesiredState } from "@meridian/api/compiler/types";
 import { untransposeSid } from "@meridian/bgp";
 import { Driver, Lab, startFrr, until } from "@meridian/bgp/testing";
+import type { NodeDesiredState } from "@meridian/model";
 import { PinnedDatapath } from "@meridian/node-agent/datapath/index";
 import { Srv6Kernel } from "@meridian/node-agent/features/srv6/kernel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
