@@ -504,20 +504,26 @@ export async function teardownLab(prefix: string): Promise<string[]> {
   if (!prefix.startsWith("mrdlab"))
     throw new Error(`refusing to tear down prefix "${prefix}": not a lab prefix`);
   const namespaces = await labNamespaces(prefix);
-  const pids = new Set<number>();
-  for (const ns of namespaces) {
-    const out = await run("ip", ["netns", "pids", ns]).catch(() => "");
-    for (const p of out.split(/\s+/).filter(Boolean)) pids.add(Number(p));
-  }
   // The control-plane relay lives in the caller's namespace; its pid is on file.
   const pidFile = path.join(labDir(prefix), "relay.pid");
   const relayPid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
-  // Only if that pid is still our relay: a stale file must not kill an unrelated process.
-  if (relayPid > 0 && readCmdline(relayPid).includes("net.createServer")) pids.add(relayPid);
-  for (const pid of pids) signal(pid, "SIGTERM");
-  const deadline = Date.now() + 3_000;
-  while ([...pids].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  for (const pid of pids) if (alive(pid)) signal(pid, "SIGKILL");
+  // Rounds until the namespaces are empty: a process can start another while it is being
+  // stopped (an agent's DNS-proxy supervisor starts a new proxy when its proxy dies first), and
+  // one left in a namespace that is then deleted would run on, unnamed.
+  for (let round = 0; round < 5; round++) {
+    const pids = new Set<number>();
+    for (const ns of namespaces) {
+      const out = await run("ip", ["netns", "pids", ns]).catch(() => "");
+      for (const p of out.split(/\s+/).filter(Boolean)) pids.add(Number(p));
+    }
+    // Only if that pid is still our relay: a stale file must not kill an unrelated process.
+    if (round === 0 && relayPid > 0 && readCmdline(relayPid).includes("net.createServer")) pids.add(relayPid);
+    if (pids.size === 0) break;
+    for (const pid of pids) signal(pid, "SIGTERM");
+    const deadline = Date.now() + 3_000;
+    while ([...pids].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of pids) if (alive(pid)) signal(pid, "SIGKILL");
+  }
   // Pods first, so no veth is left half-way; order does not matter for correctness.
   for (const ns of namespaces.sort((a, b) => b.length - a.length)) {
     await run("ip", ["netns", "del", ns]).catch(() => undefined);
