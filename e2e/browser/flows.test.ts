@@ -151,7 +151,7 @@ describe("Flows page (production build, real PostgreSQL, Debian Chromium)", () =
     expect(await why.textContent()).toContain("2 more drop events of this kind");
     expect(await axeProblems(page)).toEqual([]);
     await page.screenshot({ path: path.join(artifacts, "flows-why.png"), fullPage: true });
-    await why.getByRole("link", { name: "shop/db-lockdown" }).click();
+    await page.getByTestId("why-policies").getByRole("link", { name: "shop/db-lockdown" }).click();
     await page.waitForURL(new RegExp(`/policies/${policyId}$`));
     await page
       .getByRole("heading", { name: /db-lockdown/ })
