@@ -36,9 +36,12 @@ const RATE = Number(process.env.DNS_MEMORY_RATE ?? 300);
 const nameAddress = (i: number) => `10.${80 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 /** The agent's limits in this test: the per-endpoint one is what a single pod meets. */
 const LIMITS = { maxLearnedPerEndpoint: 5_000, maxLearnedPerNode: 100_000 };
-/** Peak resident memory allowed (VmHWM), MiB. */
+/**
+ * Peak resident memory allowed (VmHWM), MiB. Measured: agent 465, proxy 136 on a quiet run and 163
+ * on a CI run under load (V8 collects later when the machine is busy), from 249 / 83 idle.
+ */
 const AGENT_RSS_BOUND_MIB = Number(process.env.DNS_MEMORY_AGENT_MIB ?? 512);
-const PROXY_RSS_BOUND_MIB = Number(process.env.DNS_MEMORY_PROXY_MIB ?? 160);
+const PROXY_RSS_BOUND_MIB = Number(process.env.DNS_MEMORY_PROXY_MIB ?? 192);
 const POLICY = {
   endpointSelector: { matchLabels: { app: "client" } },
   egress: [
