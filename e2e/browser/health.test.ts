@@ -14,6 +14,7 @@ import { axeProblems, joinNode } from "../src/session";
 
 /** What the element reads as on screen (one line per list item), whitespace collapsed. */
 const text = async (page: Page, testId: string) =>
+  // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node; innerText is what the user reads, textContent runs list items together
   (await page.getByTestId(testId).innerText()).replace(/\s+/g, " ").trim();
 
 describe("DNS, egress and SRv6 health tiles (production build, real PostgreSQL, Debian Chromium)", () => {
