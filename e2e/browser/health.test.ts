@@ -193,12 +193,12 @@ describe("DNS, egress and SRv6 health tiles (production build, real PostgreSQL, 
     await page.getByTestId("noc-connection").getByText("Live").waitFor();
     await expect.poll(() => text(page, "noc-dns")).toBe("1 / 2 up");
     expect(await text(page, "noc-dns-states")).toBe("■ 1 down");
-    expect(await text(page, "noc-dns-rates")).toBe("1.2/min refused · 0.4/min timeouts");
+    expect(await text(page, "noc-dns-line")).toBe("1.2/min refused · 0.4/min timeouts");
     expect(await text(page, "noc-egress")).toBe("1 / 2 forwarding");
     expect(await text(page, "noc-egress-states")).toBe("■ 1 dropping");
     expect(await text(page, "noc-srv6")).toBe("1 / 1 VRFs reachable");
     expect(await text(page, "noc-srv6-states")).toBe("● all reachable");
-    expect(await text(page, "noc-srv6-counters")).toBe("120 encap · 118 decap · 4 dropped");
+    expect(await text(page, "noc-srv6-line")).toBe("120 encap · 118 decap · 4 dropped");
     expect(await page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")).toBe(true);
     expect(await axeProblems(page)).toEqual([]);
     await page.screenshot({ path: path.join(artifacts, "noc-health-1080p.png") });
@@ -215,7 +215,7 @@ describe("DNS, egress and SRv6 health tiles (production build, real PostgreSQL, 
     expect(await text(page, "noc-dns")).toBe("0 / 2 up");
     expect(await text(page, "noc-egress-states")).toBe("▲ 2 stale");
     expect(await text(page, "noc-srv6-states")).toBe("▲ 1 stale");
-    expect(await text(page, "noc-srv6-counters")).toBe("0 encap · 0 decap · 0 dropped");
+    expect(await text(page, "noc-srv6-line")).toBe("0 encap · 0 decap · 0 dropped");
     await page.close();
   }, 180_000);
 

@@ -8,94 +8,87 @@ import { dnsRates, type Health, otherStates, perMin } from "@/lib/health";
 import { useTRPC } from "@/lib/trpc";
 import { StatusBadge } from "./status";
 
-/** Every state but the healthy one, by name and count; "all …" when there is none. */
-function States({
-  states,
-  healthy,
-  all,
-  testId,
-}: {
+/**
+ * One tile: how many are in the healthy state out of all, every other state by name and count
+ * ("all …" when there is none), and a line of detail.
+ */
+function StatesTile(p: {
+  title: string;
   states: string[];
   healthy: string;
-  all: string;
+  of: string;
   testId: string;
+  line: string;
+  muted?: boolean;
 }) {
-  const others = otherStates(states, healthy);
+  const others = otherStates(p.states, p.healthy);
   return (
-    <ul className="inline-list" data-testid={testId}>
-      {others.length === 0 ? (
-        <li>
-          <StatusBadge
-            tone={states.length ? "ok" : "unknown"}
-            label={states.length ? all : "none configured"}
-          />
-        </li>
-      ) : (
-        others.map((o) => (
-          <li key={o.state}>
-            <StatusBadge tone={o.tone} label={`${o.count} ${o.state}`} />
+    <div className="noc-tile">
+      <h2>{p.title}</h2>
+      <p className="noc-num" data-testid={p.testId}>
+        {p.states.filter((s) => s === p.healthy).length}
+        <span className="noc-of">
+          {" "}
+          / {p.states.length} {p.of}
+        </span>
+      </p>
+      <ul className="inline-list" data-testid={`${p.testId}-states`}>
+        {others.length === 0 ? (
+          <li>
+            <StatusBadge
+              tone={p.states.length ? "ok" : "unknown"}
+              label={p.states.length ? `all ${p.healthy}` : "none configured"}
+            />
           </li>
-        ))
-      )}
-    </ul>
+        ) : (
+          others.map((o) => (
+            <li key={o.state}>
+              <StatusBadge tone={o.tone} label={`${o.count} ${o.state}`} />
+            </li>
+          ))
+        )}
+      </ul>
+      <p className={p.muted ? "noc-line muted" : "noc-line"} data-testid={`${p.testId}-line`}>
+        {p.line}
+      </p>
+    </div>
   );
 }
 
 function Tiles({ h }: { h: Health }) {
   const rates = dnsRates(h.dns.nodes);
-  const up = h.dns.nodes.filter((n) => n.state === "up").length;
-  const forwarding = h.egress.policies.filter((p) => p.state === "forwarding").length;
-  const reachable = h.srv6.vrfs.filter((v) => v.state === "reachable").length;
+  const fmt = (n: number) => n.toLocaleString("en-GB");
   return (
     <>
-      <div className="noc-tile">
-        <h2>DNS proxies</h2>
-        <p className="noc-num" data-testid="noc-dns">
-          {up}
-          <span className="noc-of"> / {h.dns.nodes.length} up</span>
-        </p>
-        <States states={h.dns.nodes.map((n) => n.state)} healthy="up" all="all up" testId="noc-dns-states" />
-        <p className="noc-line" data-testid="noc-dns-rates">
-          {perMin(rates.refusals)} refused · {perMin(rates.timeouts)} timeouts
-        </p>
-      </div>
-      <div className="noc-tile">
-        <h2>Egress policies</h2>
-        <p className="noc-num" data-testid="noc-egress">
-          {forwarding}
-          <span className="noc-of"> / {h.egress.policies.length} forwarding</span>
-        </p>
-        <States
-          states={h.egress.policies.map((p) => p.state)}
-          healthy="forwarding"
-          all="all forwarding"
-          testId="noc-egress-states"
-        />
-        <p className="noc-line muted">
-          {h.egress.policies
-            .filter((p) => p.state !== "forwarding")
-            .slice(0, 3)
-            .map((p) => `${p.name} ${p.state}`)
-            .join(" · ")}
-        </p>
-      </div>
-      <div className="noc-tile">
-        <h2>SRv6 VPN sites</h2>
-        <p className="noc-num" data-testid="noc-srv6">
-          {reachable}
-          <span className="noc-of"> / {h.srv6.vrfs.length} VRFs reachable</span>
-        </p>
-        <States
-          states={h.srv6.vrfs.map((v) => v.state)}
-          healthy="reachable"
-          all="all reachable"
-          testId="noc-srv6-states"
-        />
-        <p className="noc-line" data-testid="noc-srv6-counters">
-          {h.srv6.encapsulated.toLocaleString("en-GB")} encap · {h.srv6.decapsulated.toLocaleString("en-GB")}{" "}
-          decap · {h.srv6.drops.toLocaleString("en-GB")} dropped
-        </p>
-      </div>
+      <StatesTile
+        title="DNS proxies"
+        states={h.dns.nodes.map((n) => n.state)}
+        healthy="up"
+        of="up"
+        testId="noc-dns"
+        line={`${perMin(rates.refusals)} refused · ${perMin(rates.timeouts)} timeouts`}
+      />
+      <StatesTile
+        title="Egress policies"
+        states={h.egress.policies.map((p) => p.state)}
+        healthy="forwarding"
+        of="forwarding"
+        testId="noc-egress"
+        muted
+        line={h.egress.policies
+          .filter((p) => p.state !== "forwarding")
+          .slice(0, 3)
+          .map((p) => `${p.name} ${p.state}`)
+          .join(" · ")}
+      />
+      <StatesTile
+        title="SRv6 VPN sites"
+        states={h.srv6.vrfs.map((v) => v.state)}
+        healthy="reachable"
+        of="VRFs reachable"
+        testId="noc-srv6"
+        line={`${fmt(h.srv6.encapsulated)} encap · ${fmt(h.srv6.decapsulated)} decap · ${fmt(h.srv6.drops)} dropped`}
+      />
     </>
   );
 }
