@@ -8,6 +8,7 @@ import { dnsRouter } from "./dns/router";
 import { egressPoliciesRouter } from "./egress/router";
 import { endpointsRouter, identitiesRouter } from "./endpoints/router";
 import { flowsRouter } from "./flows/router";
+import { healthRouter } from "./health/router";
 import { pinInputCoercion } from "./limits/pin-coercion";
 import { joinTokensRouter } from "./nodes/join-tokens";
 import { nodesRouter } from "./nodes/router";
@@ -37,6 +38,7 @@ export const appRouter = createTRPCRouter({
   audit: auditRouter,
   flows: flowsRouter,
   status: statusRouter,
+  health: healthRouter,
   agent: agentRouter,
 });
 

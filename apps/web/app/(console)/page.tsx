@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { DropsTile } from "@/components/drops-tile";
+import { HealthTiles } from "@/components/health-tiles";
 import { StatusBadge } from "@/components/status";
 import { bgpSessions, isUp } from "@/lib/bgp-status";
 import { nodeHealth } from "@/lib/node-health";
@@ -9,15 +10,16 @@ import { requireUser } from "@/server/session";
 export const dynamic = "force-dynamic";
 
 // Health at a glance. Every number links to the page that explains it; the grid takes the tiles
-// later features add (DNS, egress gateway health, SRv6, flows).
+// DNS proxy, egress gateway and SRv6 VPN site tiles add up what the agents report (health.overview).
 export default async function OverviewPage() {
   await requireUser();
   const api = await serverCaller();
-  const [status, peers, policies, revisions] = await Promise.all([
+  const [status, peers, policies, revisions, features] = await Promise.all([
     api.status.overview(),
     api.bgp.peers.list({ limit: 1 }),
     api.policies.list({ limit: 1 }),
     api.audit.list({ limit: 6 }),
+    api.health.overview(),
   ]);
   const health = status.nodes.map(nodeHealth);
   const count = (h: string) => health.filter((x) => x === h).length;
@@ -93,6 +95,7 @@ export default async function OverviewPage() {
           </ul>
         </div>
         <DropsTile />
+        <HealthTiles health={features} />
         <div className="tile tile-wide">
           <h2>Recent changes</h2>
           {revisions.items.length === 0 ? (

@@ -2,6 +2,7 @@
 // How each long list draws a row, on top of the shared virtual grid. The rows come from
 // src/server/lists.ts; `load` is the matching server action, bound to the page's filter.
 import Link from "next/link";
+import { DROPS_MINUTES } from "@/lib/flows";
 import { lookingGlassHref } from "@/lib/looking-glass";
 import { HEALTH_LABEL } from "@/lib/node-health";
 import type { EndpointRow, NodeRow, PeerRow, PolicyRow, RevisionRow } from "@/server/lists";
@@ -30,8 +31,16 @@ export function EndpointList(p: ListProps<EndpointRow>) {
   return (
     <VirtualGrid
       {...p}
-      columns={["Endpoint", "Node", "IPs", "Identity", "Labels", "Selected by"]}
-      widths={["17%", "12%", "12%", "8%", "24%", "27%"]}
+      columns={[
+        "Endpoint",
+        "Node",
+        "IPs",
+        "Identity",
+        `Drops, ${DROPS_MINUTES} min`,
+        "Labels",
+        "Selected by",
+      ]}
+      widths={["16%", "11%", "12%", "7%", "9%", "22%", "23%"]}
       caption="Endpoints (pods)"
       empty="No endpoints match. Agents report the pods on their node."
       estimateRowHeight={45}
@@ -45,6 +54,14 @@ export function EndpointList(p: ListProps<EndpointRow>) {
           </td>
           <td>{e.ips || "—"}</td>
           <td>{e.identity}</td>
+          <td data-testid={`drops-${e.namespace}-${e.name}`}>
+            <Link
+              href={`/flows?verdict=dropped&since=${DROPS_MINUTES}m&namespace=${encodeURIComponent(e.namespace)}&pod=${encodeURIComponent(e.name)}`}
+              aria-label={`packets dropped at ${e.namespace}/${e.name}`}
+            >
+              <StatusBadge tone={e.drops ? "bad" : "ok"} label={e.drops.toLocaleString("en-GB")} />
+            </Link>
+          </td>
           <td>
             {e.labels.map(([k, v]) => (
               <code key={k} className="label">

@@ -8,6 +8,7 @@ import { bgpSessions, isUp } from "@/lib/bgp-status";
 import { HEALTH_LABEL, type NodeHealth, nodeHealth } from "@/lib/node-health";
 import { useTRPC } from "@/lib/trpc";
 import { NocDrops } from "./noc-drops";
+import { NocHealth } from "./noc-health";
 import { StatusBadge, type Tone, toneOfHealth } from "./status";
 
 const utc = (d: Date) => `${d.toISOString().slice(11, 19)} UTC`;
@@ -126,6 +127,9 @@ export function NocWall() {
           <p className="noc-num">{data?.currentRevision ?? "—"}</p>
           <span className="muted">desired state</span>
         </div>
+      </section>
+      <section className="noc-tiles noc-features" aria-label="DNS, egress and SRv6">
+        <NocHealth wake={data?.at} />
       </section>
       <section className="noc-attention" aria-label="Needs attention">
         <h2>Needs attention</h2>

@@ -2,6 +2,7 @@
 // page with the page, and the virtual grid asks for the others (app/(console)/list-actions.ts)
 // as they scroll into view. Everything a row shows is worked out here, on the server.
 import { bgpSessions, duration } from "@/lib/bgp-status";
+import { DROPS_MINUTES } from "@/lib/flows";
 import { type NodeHealth, nodeHealth } from "@/lib/node-health";
 import { serverCaller } from "./caller";
 
@@ -31,6 +32,8 @@ export interface EndpointRow {
   identity: number | null;
   labels: [string, string][];
   selectedBy: { id: string; name: string }[];
+  /** Packets dropped at this endpoint over the last DROPS_MINUTES, as its node's flows report them. */
+  drops: number;
 }
 
 export async function endpointRows(
@@ -48,6 +51,11 @@ export async function endpointRows(
     offset,
     selectedBy: true,
   });
+  const drops = await api.flows.dropsByEndpoint({
+    minutes: DROPS_MINUTES,
+    endpoints: list.items.map((e) => `${e.namespace}/${e.name}`),
+  });
+  const dropsOf = new Map(drops.items.map((d) => [d.endpoint, d.packets]));
   const rows = list.items.map((e) => ({
     id: e.id,
     namespace: e.namespace,
@@ -57,6 +65,7 @@ export async function endpointRows(
     identity: e.identityNumber,
     labels: Object.entries(e.labels),
     selectedBy: e.selectedBy ?? [],
+    drops: dropsOf.get(`${e.namespace}/${e.name}`) ?? 0,
   }));
   return { total: list.total, rows };
 }

@@ -332,6 +332,8 @@ export const agentRouter = createTRPCRouter({
       const r = await ctx.db.dnsEvent.createMany({
         data: input.events.map(({ at, ...data }) => ({ nodeId: ctx.caller.nodeId, at, data })),
       });
+      // Wakes status.live, so the DNS page's log and the DNS health tiles' per-minute rates re-render.
+      if (r.count > 0) await ctx.db.$executeRaw`SELECT pg_notify(${STATUS_CHANNEL}, ${ctx.caller.nodeName})`;
       // The console reads the recent ones (dns.overview): a node keeps its last day of queries.
       await ctx.db.dnsEvent.deleteMany({
         where: { nodeId: ctx.caller.nodeId, at: { lt: new Date(Date.now() - DNS_EVENTS_KEPT_MS) } },

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { loadSnapshot } from "../agent/snapshot";
 import { notFound } from "../errors";
 import { createTRPCRouter, viewerProcedure } from "../trpc";
-import { dropSummary, explainFlow, queryFlows, toHubbleJson } from "./service";
+import { dropSummary, dropsByEndpoint, explainFlow, queryFlows, toHubbleJson } from "./service";
 import { noFixReason, suggestFixes } from "./suggest";
 
 const DAY = 86_400_000;
@@ -95,14 +95,47 @@ export const flowsRouter = createTRPCRouter({
     .output(z.object({ items: z.array(flowRecordOutput) }))
     .query(async ({ ctx, input }) => ({ items: await queryFlows(ctx.db, range(input)) })),
 
-  /** Dropped packets over the last `minutes` (15 by default) by reason and by deciding rule. */
+  /**
+   * Dropped packets over the last `minutes` (15 by default) by reason and by deciding rule: the
+   * cluster's, or one node's or one endpoint's (`ns/pod`) for their pages.
+   */
   drops: viewerProcedure
     .meta({ openapi: { method: "GET", path: "/flows/drops", tags: ["flows"] } })
-    .input(z.object({ minutes: queryInt(1, 24 * 60).default(15) }))
+    .input(
+      z.object({
+        minutes: queryInt(1, 24 * 60).default(15),
+        node: z.string().max(253).optional(),
+        endpoint: z.string().max(300).optional(),
+      }),
+    )
     .output(dropSummaryOutput)
     .query(({ ctx, input }) => {
       const to = new Date();
-      return dropSummary(ctx.db, new Date(to.getTime() - input.minutes * 60_000), to);
+      return dropSummary(ctx.db, new Date(to.getTime() - input.minutes * 60_000), to, {
+        node: input.node,
+        endpoint: input.endpoint,
+      });
+    }),
+
+  /** Dropped packets over the last `minutes` for each endpoint asked (`ns/pod`): the Endpoints list's column. */
+  dropsByEndpoint: viewerProcedure
+    .meta({ openapi: { method: "POST", path: "/flows/drops-by-endpoint", tags: ["flows"] } })
+    .input(
+      z.object({
+        minutes: queryInt(1, 24 * 60).default(15),
+        endpoints: z.array(z.string().max(300)).max(500),
+      }),
+    )
+    .output(z.object({ items: z.array(z.object({ endpoint: z.string(), packets: z.number() })) }))
+    .query(async ({ ctx, input }) => {
+      const to = new Date();
+      const counts = await dropsByEndpoint(
+        ctx.db,
+        [...new Set(input.endpoints)],
+        new Date(to.getTime() - input.minutes * 60_000),
+        to,
+      );
+      return { items: [...counts].map(([endpoint, packets]) => ({ endpoint, packets })) };
     }),
 
   /** Why one flow record was dropped (or allowed): the reason in words and the policies to edit. */

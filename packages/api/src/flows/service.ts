@@ -132,14 +132,31 @@ export interface DropSummary {
 
 const TOP_RULES = 5;
 
+/** Whose drops: one node's (by name), one endpoint's (`ns/pod`), or the cluster's when neither. */
+export interface DropScope {
+  node?: string;
+  endpoint?: string;
+}
+
+const DROPPED_PACKETS = Prisma.sql`sum(coalesce((data->>'packets')::bigint, 0) + coalesce((data->>'suppressed')::bigint, 0))`;
+
+function dropWindow(from: Date, to: Date, scope: DropScope) {
+  return Prisma.sql`"at" >= ${from} AND "at" <= ${to} AND data->>'verdict' = 'dropped'${
+    scope.node
+      ? Prisma.sql` AND "nodeId" = (SELECT "id" FROM "Node" WHERE "name" = ${scope.node})`
+      : Prisma.empty
+  }${scope.endpoint ? Prisma.sql` AND data->>'endpoint' = ${scope.endpoint}` : Prisma.empty}`;
+}
+
 /** Drops over [from, to] by reason and by deciding rule, most first. */
 export async function dropSummary(
   db: Db & Pick<Database, "$queryRaw">,
   from: Date,
   to: Date,
+  scope: DropScope = {},
 ): Promise<DropSummary> {
-  const packets = Prisma.sql`sum(coalesce((data->>'packets')::bigint, 0) + coalesce((data->>'suppressed')::bigint, 0))`;
-  const window = Prisma.sql`"at" >= ${from} AND "at" <= ${to} AND data->>'verdict' = 'dropped'`;
+  const packets = DROPPED_PACKETS;
+  const window = dropWindow(from, to, scope);
   const [reasons, rules, last] = await Promise.all([
     db.$queryRaw<{ reason: string; packets: bigint }[]>`
       SELECT coalesce(data->>'reason', '') AS reason, ${packets} AS packets
@@ -149,7 +166,14 @@ export async function dropSummary(
              ${packets} AS packets
       FROM "FlowSummary" WHERE ${window} AND data->>'ruleId' IS NOT NULL
       GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT ${TOP_RULES}`,
-    db.flowSummary.findFirst({ orderBy: { at: "desc" }, select: { at: true } }),
+    db.flowSummary.findFirst({
+      where: {
+        ...(scope.node ? { node: { name: scope.node } } : {}),
+        ...(scope.endpoint ? { data: { path: ["endpoint"], equals: scope.endpoint } } : {}),
+      },
+      orderBy: { at: "desc" },
+      select: { at: true },
+    }),
   ]);
   const byReason = reasons.map((r) => ({
     reason: r.reason || "unknown",
@@ -168,6 +192,23 @@ export async function dropSummary(
       packets: Number(r.packets),
     })),
   };
+}
+
+/** Dropped packets over [from, to] per local endpoint (`ns/pod`), for the endpoints asked; 0 for none. */
+export async function dropsByEndpoint(
+  db: Pick<Database, "$queryRaw">,
+  endpoints: string[],
+  from: Date,
+  to: Date,
+): Promise<Map<string, number>> {
+  const counts = new Map(endpoints.map((e) => [e, 0]));
+  if (endpoints.length === 0) return counts;
+  const rows = await db.$queryRaw<{ endpoint: string; packets: bigint }[]>`
+    SELECT data->>'endpoint' AS endpoint, ${DROPPED_PACKETS} AS packets
+    FROM "FlowSummary" WHERE ${dropWindow(from, to, {})} AND data->>'endpoint' IN (${Prisma.join(endpoints)})
+    GROUP BY 1`;
+  for (const r of rows) counts.set(r.endpoint, Number(r.packets));
+  return counts;
 }
 
 export interface PolicyLink {

@@ -247,7 +247,8 @@ function baseInput(path: string): Json {
     "cilium.export": { kinds: ["NetworkPolicy"], namespace: "shop" },
     "flows.query": { from: new Date(0), to: new Date(), verdict: "dropped", ruleId: "r", limit: 5 },
     "flows.export": { from: new Date(0), to: new Date(), policy: "p", limit: 5 },
-    "flows.drops": { minutes: 15 },
+    "flows.drops": { minutes: 15, node: "n", endpoint: "shop/web-1" },
+    "flows.dropsByEndpoint": { minutes: 15, endpoints: ["shop/web-1"] },
     "flows.explain": { id: "1" },
     "audit.list": { entityType: "NetworkPolicy", entityId: fx.policy!.id, author: "a", limit: 10, offset: 0 },
     "audit.get": { number: 1 },
@@ -256,6 +257,8 @@ function baseInput(path: string): Json {
     "status.overview": {},
     "status.live": {},
     "egress.live": {},
+    "health.overview": {},
+    "health.dns": { node: "n" },
     "agent.join": {
       token: "mrd_join_not-a-real-token",
       nodeName: "n-join",

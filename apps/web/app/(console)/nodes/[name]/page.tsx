@@ -1,7 +1,9 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { DropsTile } from "@/components/drops-tile";
 import { StatusBadge, toneOfHealth } from "@/components/status";
 import { bgpSessions } from "@/lib/bgp-status";
+import { perMin, toneOfState } from "@/lib/health";
 import { lookingGlassHref } from "@/lib/looking-glass";
 import { HEALTH_LABEL, nodeHealth } from "@/lib/node-health";
 import { serverCaller } from "@/server/caller";
@@ -19,7 +21,11 @@ export default async function NodePage({ params }: { params: Promise<{ name: str
   const node = list.items.find((n) => n.name === decoded);
   if (!st || !node) notFound();
   const health = nodeHealth(st);
-  const endpoints = await api.endpoints.list({ node: decoded, limit: 20 });
+  const [endpoints, dnsHealth] = await Promise.all([
+    api.endpoints.list({ node: decoded, limit: 20 }),
+    api.health.dns({ node: decoded }),
+  ]);
+  const dns = dnsHealth.nodes[0];
   const sessions = bgpSessions([st]);
   return (
     <>
@@ -90,6 +96,45 @@ export default async function NodePage({ params }: { params: Promise<{ name: str
           ))}
         </tbody>
       </table>
+      <section aria-labelledby="h-node-health" className="section">
+        <h2 id="h-node-health">DNS proxy and drops</h2>
+        <div className="tiles">
+          <div className="tile" data-testid="node-dns">
+            <h2>DNS proxy</h2>
+            {dns ? (
+              <ul className="stat-list">
+                <li>
+                  <StatusBadge tone={toneOfState(dns.state)} label={dns.state} />{" "}
+                  <span className="muted">{dns.message}</span>
+                </li>
+                <li>
+                  <Link href="/dns?verdict=denied">
+                    <span className="big">{perMin(dns.refusalsPerMinute)}</span> refused
+                  </Link>
+                </li>
+                <li>
+                  <span className="big">{perMin(dns.timeoutsPerMinute)}</span> datapath timeouts
+                </li>
+                <li>
+                  <span className="big">{perMin(dns.queriesPerMinute)}</span> queries
+                </li>
+                <li className="muted">over the last {dnsHealth.minutes} min</li>
+                {dns.totals ? (
+                  <li className="muted">
+                    Since the proxy started: {dns.totals.queries.toLocaleString()} queries,{" "}
+                    {dns.totals.denied.toLocaleString()} refused,{" "}
+                    {dns.totals.datapathTimeouts.toLocaleString()} datapath timeouts,{" "}
+                    {dns.totals.upstreamFailures.toLocaleString()} upstream failures
+                  </li>
+                ) : null}
+              </ul>
+            ) : (
+              <p className="muted">The node has not joined, so no DNS proxy reports.</p>
+            )}
+          </div>
+          <DropsTile scope={{ node: node.name }} testId="node-drops" />
+        </div>
+      </section>
       {sessions.length > 0 ? (
         <section aria-labelledby="h-bgp" className="section">
           <h2 id="h-bgp">BGP peers on this node</h2>
