@@ -19,7 +19,12 @@ export const modules = {
   auth: {
     what: "RBAC and auth: sessions, tokens, node credentials, throttling, role checks",
     mutate: ["packages/api/src/auth/*.ts", "packages/api/src/trpc.ts", ...notTests],
-    tests: ["packages/api/src/auth/*.test.ts", "packages/api/src/test/role-matrix.test.ts"],
+    tests: [
+      "packages/api/src/auth/*.test.ts",
+      "packages/api/src/test/role-matrix.test.ts",
+      // The procedure layer over HTTP: actors, origin check, raw-input guard, error shapes, SSE.
+      "packages/api/src/trpc.test.ts",
+    ],
     tsconfig: "packages/api/tsconfig.json",
     db: true,
   },

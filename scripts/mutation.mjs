@@ -18,6 +18,13 @@ const { values, positionals } = parseArgs({
     list: { type: "boolean", default: false },
     // Part of a module only (comma-separated files or globs), e.g. when a whole run does not fit.
     mutate: { type: "string" },
+    // Stryker's incremental mode: mutants whose code and covering tests are unchanged since the
+    // last incremental run of the module keep their result (reports/mutation/<module>.incremental.json).
+    incremental: { type: "boolean", default: false },
+    // With --incremental: test every mutant again but still write the incremental file. Needed
+    // after adding tests that aim at static mutants (module-level values): Stryker reuses their
+    // "survived" because no test is recorded as covering them, so a new test is never tried.
+    force: { type: "boolean", default: false },
   },
 });
 
@@ -133,7 +140,15 @@ try {
         : {}),
     };
     const only = values.mutate ? ["--mutate", values.mutate] : [];
-    const r = sh("npx", ["stryker", "run", "mutation/stryker.config.mjs", ...only], {
+    const incremental = values.incremental
+      ? [
+          "--incremental",
+          "--incrementalFile",
+          path.join("reports", "mutation", `${name}.incremental.json`),
+          ...(values.force ? ["--force"] : []),
+        ]
+      : [];
+    const r = sh("npx", ["stryker", "run", "mutation/stryker.config.mjs", ...only, ...incremental], {
       cwd: root,
       env,
       stdio: "inherit",
