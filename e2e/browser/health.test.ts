@@ -262,7 +262,8 @@ describe("DNS, egress and SRv6 health tiles (production build, real PostgreSQL, 
     await page.goto(`${app.url}/endpoints?node=health-a`);
     await expect.poll(() => text(page, "drops-shop-web-1")).toBe("■ 10");
     expect(await text(page, "drops-shop-idle-1")).toBe("● 0");
-    await page.getByRole("link", { name: "packets dropped at shop/web-1" }).click();
+    expect(await axeProblems(page)).toEqual([]);
+    await page.getByRole("link", { name: "10 packets dropped at shop/web-1" }).click();
     await page.waitForURL(/verdict=dropped&since=15m&namespace=shop&pod=web-1/);
     await expect.poll(() => page.getByTestId("flows-table").locator("tbody tr").count()).toBe(1);
     await page.close();

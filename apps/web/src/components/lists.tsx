@@ -57,7 +57,7 @@ export function EndpointList(p: ListProps<EndpointRow>) {
           <td data-testid={`drops-${e.namespace}-${e.name}`}>
             <Link
               href={`/flows?verdict=dropped&since=${DROPS_MINUTES}m&namespace=${encodeURIComponent(e.namespace)}&pod=${encodeURIComponent(e.name)}`}
-              aria-label={`packets dropped at ${e.namespace}/${e.name}`}
+              aria-label={`${e.drops.toLocaleString("en-GB")} packets dropped at ${e.namespace}/${e.name}`}
             >
               <StatusBadge tone={e.drops ? "bad" : "ok"} label={e.drops.toLocaleString("en-GB")} />
             </Link>
