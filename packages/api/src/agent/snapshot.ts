@@ -1,11 +1,62 @@
 // Reads the whole model at one revision for the compiler. One REPEATABLE READ transaction, so
 // the revision number and the rows belong together.
 import type { Db } from "@meridian/db";
-import type { ClusterSnapshot, EndpointPort, Labels } from "@meridian/model";
+import type {
+  ClusterSnapshot,
+  EndpointPort,
+  Labels,
+  NetworkPolicySpec,
+  SnapshotEndpoint,
+  SnapshotPolicy,
+} from "@meridian/model";
 import { planSrv6Allocations } from "@meridian/model";
 import { secretVersion } from "../auth/secret-box";
 import type { ServiceSpec } from "../services/router";
 import { ensureSrv6Allocations, srv6AllocationQueries, srv6AllocationsFromRows } from "../srv6/allocations";
+
+/** A stored policy row as the compiler sees it: namespace "" is a cluster-wide policy (null). */
+export function snapshotPolicy(p: {
+  id: string;
+  name: string;
+  namespace: string;
+  enabled: boolean;
+  version: number;
+  spec: unknown;
+}): SnapshotPolicy {
+  return {
+    id: p.id,
+    name: p.name,
+    namespace: p.namespace === "" ? null : p.namespace,
+    enabled: p.enabled,
+    version: p.version,
+    spec: p.spec as NetworkPolicySpec,
+  };
+}
+
+/** A stored endpoint row (with its node's name) as the compiler sees it. */
+export function snapshotEndpoint(e: {
+  id: string;
+  node: string;
+  namespace: string;
+  name: string;
+  labels: unknown;
+  ipv4?: string | null;
+  ipv6?: string | null;
+  ports?: unknown;
+  identityNumber: number;
+}): SnapshotEndpoint {
+  return {
+    id: e.id,
+    node: e.node,
+    namespace: e.namespace,
+    name: e.name,
+    labels: (e.labels ?? {}) as Labels,
+    ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
+    ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
+    ...(Array.isArray(e.ports) && e.ports.length > 0 ? { ports: e.ports as EndpointPort[] } : {}),
+    identity: e.identityNumber,
+  };
+}
 
 export async function loadSnapshot(db: Db): Promise<ClusterSnapshot> {
   // SRv6 locators and SIDs are allocated before the read, so the snapshot holds one for every node
@@ -86,23 +137,9 @@ async function readSnapshot(db: Db): Promise<ClusterSnapshot> {
         addresses: n.addresses,
         podCIDRs: [...n.podCIDRv4, ...n.podCIDRv6],
       })),
-    endpoints: endpoints.map((e) => ({
-      id: e.id,
-      node: e.node.name,
-      namespace: e.namespace,
-      name: e.name,
-      labels: e.labels as Labels,
-      ...(e.ipv4 ? { ipv4: e.ipv4 } : {}),
-      ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
-      ...(Array.isArray(e.ports) && e.ports.length > 0 ? { ports: e.ports as EndpointPort[] } : {}),
-      identity: e.identityNumber,
-    })),
+    endpoints: endpoints.map((e) => snapshotEndpoint({ ...e, node: e.node.name })),
     identities: identities.map((i) => ({ id: i.number, labels: i.labels as Labels })),
-    policies: policies.map((p) => ({
-      ...obj(p),
-      namespace: p.namespace === "" ? null : p.namespace,
-      enabled: p.enabled,
-    })) as ClusterSnapshot["policies"],
+    policies: policies.map(snapshotPolicy),
     egressPolicies: egress.map(obj) as ClusterSnapshot["egressPolicies"],
     bgpInstances: instances.map(obj) as ClusterSnapshot["bgpInstances"],
     // The key itself never enters the snapshot; the agent fetches it by reference.

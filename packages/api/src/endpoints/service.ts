@@ -1,6 +1,5 @@
 // Endpoint writes shared by the operator API and the agent's inventory reports.
 import type { Db } from "@meridian/db";
-import type { SnapshotEndpoint, SnapshotPolicy } from "@meridian/model";
 import {
   type EndpointPort,
   type EndpointSpec,
@@ -10,6 +9,7 @@ import {
   policyKey,
   policySelectsEndpoint,
 } from "@meridian/model";
+import { snapshotEndpoint, snapshotPolicy } from "../agent/snapshot";
 import { fieldError } from "../errors";
 import type { ChangeRecorder, Tx } from "../revisions/commit";
 import { allocateIdentity, identityLabels } from "./identities";
@@ -120,18 +120,9 @@ export async function withSelectingPolicies<
     select: { id: true, name: true, namespace: true, enabled: true, version: true, spec: true },
     orderBy: [{ namespace: "asc" }, { name: "asc" }],
   });
-  const policies = stored.map(
-    (p) => ({ ...p, namespace: p.namespace === "" ? null : p.namespace }) as SnapshotPolicy,
-  );
+  const policies = stored.map(snapshotPolicy);
   return endpoints.map((e) => {
-    const ep: SnapshotEndpoint = {
-      id: e.id,
-      node: e.node,
-      namespace: e.namespace,
-      name: e.name,
-      labels: e.labels,
-      identity: e.identityNumber,
-    };
+    const ep = snapshotEndpoint(e);
     const labels = normalizeLabels(endpointLabels(ep));
     return {
       ...e,

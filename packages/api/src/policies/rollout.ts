@@ -3,16 +3,8 @@
 // applied revision each agent reports with its heartbeat. "Applied" means the agent acknowledged
 // a desired state at or after that revision, i.e. the policy is in its datapath.
 import type { Db } from "@meridian/db";
-import {
-  endpointLabels,
-  type Labels,
-  type NetworkPolicySpec,
-  normalizeLabels,
-  policyKey,
-  policySelectsEndpoint,
-  type SnapshotEndpoint,
-  type SnapshotPolicy,
-} from "@meridian/model";
+import { endpointLabels, normalizeLabels, policyKey, policySelectsEndpoint } from "@meridian/model";
+import { snapshotEndpoint, snapshotPolicy } from "../agent/snapshot";
 import { isStale } from "../status/service";
 
 /** Selected pods listed by name; beyond this only counted. */
@@ -39,14 +31,7 @@ export interface PolicyRollout {
 export async function policyRollout(db: Db, id: string, now = Date.now()): Promise<PolicyRollout | null> {
   const row = await db.networkPolicy.findUnique({ where: { id } });
   if (!row) return null;
-  const policy: SnapshotPolicy = {
-    id: row.id,
-    name: row.name,
-    namespace: row.namespace === "" ? null : row.namespace,
-    enabled: row.enabled,
-    version: row.version,
-    spec: row.spec as NetworkPolicySpec,
-  };
+  const policy = snapshotPolicy(row);
   const [last, endpoints, nodes] = await Promise.all([
     db.auditEntry.findFirst({
       where: { entityType: "NetworkPolicy", entityId: id },
@@ -73,14 +58,7 @@ export async function policyRollout(db: Db, id: string, now = Date.now()): Promi
     }),
   ]);
   const selected = endpoints.filter((e) => {
-    const ep: SnapshotEndpoint = {
-      id: e.id,
-      node: e.node.name,
-      namespace: e.namespace,
-      name: e.name,
-      labels: (e.labels ?? {}) as Labels,
-      identity: e.identityNumber,
-    };
+    const ep = snapshotEndpoint({ ...e, node: e.node.name });
     return policySelectsEndpoint(policy, ep, normalizeLabels(endpointLabels(ep)));
   });
   const revision = last?.revisionNumber ?? null;
