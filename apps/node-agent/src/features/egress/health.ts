@@ -17,6 +17,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { type IpLink, ipJson } from "../../routing/exec.js";
 
 export const EGRESS_HEALTH_PORT = 4791;
 /** A probe or an answer never exceeds this (one datagram, well under any MTU on the path). */
@@ -297,19 +298,10 @@ export class LinkWatch {
     try {
       do {
         this.again = false;
-        const out = await new Promise<string>((resolve) => {
-          const p = spawn("ip", ["-j", "link", "show"], { stdio: ["ignore", "pipe", "ignore"] });
-          let buf = "";
-          p.stdout.on("data", (d: Buffer) => (buf += d.toString()));
-          p.on("close", () => resolve(buf));
-          p.on("error", () => resolve("[]"));
-        });
-        let links: { ifname: string; flags?: string[]; operstate?: string }[] = [];
-        try {
-          links = JSON.parse(out || "[]");
-        } catch {
-          links = [];
-        }
+        // A failed or unreadable listing counts as no links up, as before the first listing.
+        const links = await ipJson<Pick<IpLink, "ifname" | "flags" | "operstate">>(["link", "show"]).catch(
+          () => [],
+        );
         const next = new Map(
           links.map((l) => [
             l.ifname,
